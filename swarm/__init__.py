@@ -1,0 +1,1 @@
+"""defai-swarm core: intents, planner, graph runtime, model backend, audit log."""

@@ -1,0 +1,44 @@
+"""Shared fixtures: one real anvil devnet per test session, snapshots for isolation."""
+from __future__ import annotations
+
+import pytest
+
+from tools.devnet import Devnet
+from tools.devnet.install import install
+from tools.devnet.node import free_port
+from tools.evm.rpc import connect
+from tools.evm.tokens import TokenRegistry
+from tools.evm.uniswap import UniswapV2
+from tools.evm.wallet import Wallet
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory):
+    install()
+    with Devnet.start(port=free_port(), manifest_path=tmp_path_factory.mktemp("devnet") / "manifest.json") as dn:
+        yield dn
+
+
+@pytest.fixture
+def chain(devnet):
+    """Each test sees the freshly deployed world: snapshot before, revert after."""
+    w3 = connect(devnet.manifest.rpc_url)
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    yield w3
+    w3.provider.make_request("evm_revert", [snap])
+
+
+@pytest.fixture
+def registry(devnet) -> TokenRegistry:
+    return TokenRegistry.from_manifest(devnet.manifest)
+
+
+@pytest.fixture
+def uniswap(chain, devnet, registry) -> UniswapV2:
+    return UniswapV2.from_manifest(chain, devnet.manifest, registry)
+
+
+@pytest.fixture
+def wallet() -> Wallet:
+    return Wallet.devnet(1)
+

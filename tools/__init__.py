@@ -1,0 +1,1 @@
+"""Chain and price tools, and the local devnet."""

@@ -1,0 +1,120 @@
+"""A real anvil process on loopback, started and stopped with clear errors."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from tools.devnet.install import anvil_binary
+
+DEFAULT_PORT = 8545
+CHAIN_ID = 31337
+# anvil's public, well-known development mnemonic: its accounts are devnet-only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+class DevnetError(RuntimeError):
+    """The devnet could not be started, reached or stopped."""
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rpc_alive(url: str, timeout: float = 1.0) -> int | None:
+    """The chain id if a JSON-RPC node answers at `url`, else None."""
+    try:
+        r = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout)
+        return int(r.json()["result"], 16)
+    except Exception:
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+class AnvilNode:
+    """One anvil process. `detach=True` lets it outlive this Python process (CLI use)."""
+
+    def __init__(self, port: int = DEFAULT_PORT, log_path: Path | None = None, detach: bool = False,
+                 block_time: float | None = None):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.detach = detach
+        self.block_time = block_time
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> "AnvilNode":
+        if port_in_use(self.port):
+            who = "a JSON-RPC node" if rpc_alive(self.url) else "another process"
+            raise DevnetError(f"port {self.port} is already in use by {who}; stop it or pick another with --port")
+        cmd = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port),
+               "--chain-id", str(CHAIN_ID), "--mnemonic", DEV_MNEMONIC]
+        if self.block_time:
+            cmd += ["--block-time", str(self.block_time)]
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=self.detach)
+        finally:
+            if self.log_path:
+                out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log_path.read_text()[-1500:] if self.log_path and self.log_path.exists() else ""
+                raise DevnetError(f"anvil exited with code {self.proc.returncode} at start-up\n{tail}")
+            if rpc_alive(self.url, timeout=0.5) == CHAIN_ID:
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise DevnetError(f"anvil did not answer on {self.url} within {timeout:.0f}s")
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def stop_pid(pid: int, timeout: float = 5.0) -> bool:
+    """Stop a detached anvil by pid; True if it was running."""
+    if not pid_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True

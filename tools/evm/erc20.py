@@ -1,0 +1,38 @@
+"""ERC20 reads and exact approvals (never unlimited)."""
+from __future__ import annotations
+
+from web3 import Web3
+
+from tools.devnet.contracts import abi
+from tools.evm.errors import AmountError
+from tools.evm.rpc import read_retry
+from tools.evm.tokens import Token
+from tools.evm.tx import TxRequest
+
+UNLIMITED_THRESHOLD = 2**255  # anything this large is an "infinite" approval
+
+
+def _erc20(w3: Web3, token: Token):
+    return w3.eth.contract(address=Web3.to_checksum_address(token.address), abi=abi("ERC20"))
+
+
+@read_retry
+def balance_of(w3: Web3, token: Token, owner: str, block: int | str = "latest") -> int:
+    if token.is_native:
+        return w3.eth.get_balance(Web3.to_checksum_address(owner), block_identifier=block)
+    return _erc20(w3, token).functions.balanceOf(Web3.to_checksum_address(owner)).call(block_identifier=block)
+
+
+@read_retry
+def allowance(w3: Web3, token: Token, owner: str, spender: str) -> int:
+    return _erc20(w3, token).functions.allowance(Web3.to_checksum_address(owner), Web3.to_checksum_address(spender)).call()
+
+
+def approve_tx(w3: Web3, token: Token, spender: str, amount: int) -> TxRequest:
+    """An approve for exactly `amount`; unlimited or non-positive approvals are refused."""
+    if token.is_native:
+        raise AmountError("the native coin needs no approval")
+    if amount <= 0 or amount >= UNLIMITED_THRESHOLD:
+        raise AmountError(f"approval must be an exact positive amount, got {amount}")
+    data = _erc20(w3, token).encode_abi("approve", [Web3.to_checksum_address(spender), amount])
+    return TxRequest(to=token.address, data=data, label=f"approve {token.symbol}")

@@ -1,0 +1,44 @@
+"""Chainlink-style price feeds (AggregatorV3 latestRoundData) with staleness checks."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from pydantic import BaseModel
+from web3 import Web3
+
+from tools.devnet.contracts import abi
+from tools.devnet.manifest import FeedEntry
+from tools.evm.errors import StalePriceError
+from tools.evm.rpc import read_retry
+
+
+class FeedPrice(BaseModel):
+    pair: str
+    price: Decimal
+    round_id: int
+    updated_at: int
+    block_number: int
+    age_seconds: int
+
+
+@read_retry
+def _latest_round(w3: Web3, feed: FeedEntry) -> tuple[tuple, int, int]:
+    block = w3.eth.get_block("latest")
+    contract = w3.eth.contract(address=Web3.to_checksum_address(feed.address), abi=abi("PriceFeed"))
+    return contract.functions.latestRoundData().call(block_identifier=block["number"]), block["number"], block["timestamp"]
+
+
+def read_feed(w3: Web3, feed: FeedEntry, max_age_seconds: int = 3600) -> FeedPrice:
+    """The feed's answer; refuses a stale, non-positive or incomplete round rather than returning it."""
+    (round_id, answer, _started, updated_at, answered_in), block_number, block_ts = _latest_round(w3, feed)
+    now = max(block_ts, int(time.time()))
+    age = now - updated_at
+    if answer <= 0:
+        raise StalePriceError(f"{feed.pair} feed answered a non-positive price ({answer})")
+    if answered_in < round_id or updated_at == 0:
+        raise StalePriceError(f"{feed.pair} feed round {round_id} is incomplete")
+    if age > max_age_seconds:
+        raise StalePriceError(f"{feed.pair} feed is stale: updated {age}s ago, allowed {max_age_seconds}s")
+    return FeedPrice(pair=feed.pair, price=Decimal(answer).scaleb(-feed.decimals), round_id=round_id,
+                     updated_at=updated_at, block_number=block_number, age_seconds=age)

@@ -1,0 +1,115 @@
+"""Uniswap V2 quotes, pool prices and swap transactions (minOut and deadline always set)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel
+from web3 import Web3
+
+from tools.devnet.contracts import abi
+from tools.devnet.manifest import DevnetManifest
+from tools.evm.errors import AmountError, EvmToolError
+from tools.evm.rpc import read_retry
+from tools.evm.tokens import Token, TokenRegistry
+from tools.evm.tx import TxRequest
+
+ZERO = "0x" + "00" * 20
+
+
+class NoRouteError(EvmToolError):
+    """No pool (direct or through the wrapped native token) connects the two tokens."""
+
+
+class SwapQuote(BaseModel):
+    token_in: str
+    token_out: str
+    amount_in: int
+    amount_out: int
+    path: list[str]
+    block_number: int
+
+
+class PoolReserves(BaseModel):
+    pair: str
+    reserve_a: int
+    reserve_b: int
+    block_number: int
+
+
+class UniswapV2:
+    def __init__(self, w3: Web3, registry: TokenRegistry, router: str, factory: str):
+        self.w3, self.registry = w3, registry
+        self.router = w3.eth.contract(address=Web3.to_checksum_address(router), abi=abi("UniswapV2Router02"))
+        self.factory = w3.eth.contract(address=Web3.to_checksum_address(factory), abi=abi("UniswapV2Factory"))
+
+    @classmethod
+    def from_manifest(cls, w3: Web3, manifest: DevnetManifest, registry: TokenRegistry | None = None) -> "UniswapV2":
+        return cls(w3, registry or TokenRegistry.from_manifest(manifest), manifest.router, manifest.factory)
+
+    @property
+    def router_address(self) -> str:
+        return self.router.address
+
+    @read_retry
+    def pair_address(self, a: Token, b: Token) -> str | None:
+        pair = self.factory.functions.getPair(self.registry.route_address(a), self.registry.route_address(b)).call()
+        return None if pair == ZERO else pair
+
+    def path(self, token_in: Token, token_out: Token) -> list[str]:
+        """Direct pool if there is one, else through the wrapped native token."""
+        a, b = self.registry.route_address(token_in), self.registry.route_address(token_out)
+        if a == b:
+            raise NoRouteError(f"{token_in.symbol} and {token_out.symbol} are the same asset")
+        if self.pair_address(token_in, token_out):
+            return [a, b]
+        weth = self.registry.resolve(self.registry.wrapped_native)
+        if self.pair_address(token_in, weth) and self.pair_address(weth, token_out):
+            return [a, weth.address, b]
+        raise NoRouteError(f"no Uniswap V2 pool connects {token_in.symbol} and {token_out.symbol}")
+
+    @read_retry
+    def quote(self, token_in: Token, token_out: Token, amount_in: int) -> SwapQuote:
+        """getAmountsOut pinned to one block, so the quote is reproducible from the log."""
+        if amount_in <= 0:
+            raise AmountError(f"amount_in must be positive, got {amount_in}")
+        block = self.w3.eth.block_number
+        path = self.path(token_in, token_out)
+        amounts = self.router.functions.getAmountsOut(amount_in, path).call(block_identifier=block)
+        return SwapQuote(token_in=token_in.symbol, token_out=token_out.symbol, amount_in=amount_in,
+                         amount_out=amounts[-1], path=path, block_number=block)
+
+    @read_retry
+    def reserves(self, a: Token, b: Token, block: int | str = "latest") -> PoolReserves:
+        pair = self.pair_address(a, b)
+        if pair is None:
+            raise NoRouteError(f"no {a.symbol}/{b.symbol} pool")
+        contract = self.w3.eth.contract(address=pair, abi=abi("UniswapV2Pair"))
+        block_number = self.w3.eth.block_number if block == "latest" else int(block)
+        r0, r1, _ = contract.functions.getReserves().call(block_identifier=block_number)
+        a_is_0 = int(self.registry.route_address(a), 16) < int(self.registry.route_address(b), 16)
+        ra, rb = (r0, r1) if a_is_0 else (r1, r0)
+        return PoolReserves(pair=pair, reserve_a=ra, reserve_b=rb, block_number=block_number)
+
+    def spot_price(self, base: Token, quote: Token, block: int | str = "latest") -> tuple[Decimal, int]:
+        """Price of one `base` in `quote` from the pool's reserves, and the block it was read at."""
+        r = self.reserves(base, quote, block)
+        if r.reserve_a == 0:
+            raise NoRouteError(f"{base.symbol}/{quote.symbol} pool is empty")
+        return quote.from_base(r.reserve_b) / base.from_base(r.reserve_a), r.block_number
+
+    def swap_tx(self, quote: SwapQuote, min_out: int, recipient: str, deadline: int) -> TxRequest:
+        """The router call for an exact-input swap; fee-on-transfer tokens use the supporting variants."""
+        token_in, token_out = self.registry.resolve(quote.token_in), self.registry.resolve(quote.token_out)
+        if min_out <= 0:
+            raise AmountError("min_out must be positive: a swap without a floor is refused")
+        to = Web3.to_checksum_address(recipient)
+        fot = "SupportingFeeOnTransferTokens" if "fee_on_transfer" in (token_in.kind, token_out.kind) else ""
+        f = self.router.encode_abi
+        if token_in.is_native:
+            data, value = f(f"swapExactETHForTokens{fot}", [min_out, quote.path, to, deadline]), quote.amount_in
+        elif token_out.is_native:
+            data, value = f(f"swapExactTokensForETH{fot}", [quote.amount_in, min_out, quote.path, to, deadline]), 0
+        else:
+            data, value = f(f"swapExactTokensForTokens{fot}", [quote.amount_in, min_out, quote.path, to, deadline]), 0
+        return TxRequest(to=self.router.address, data=data, value=value,
+                         label=f"swap {quote.amount_in} {token_in.symbol} -> {token_out.symbol} (min {min_out})")
