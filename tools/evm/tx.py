@@ -36,6 +36,10 @@ class SentTx(BaseModel):
     max_fee_per_gas: int
 
 
+class SignedTx(SentTx):
+    raw: str
+
+
 class TxReceipt(BaseModel):
     hash: str
     nonce: int
@@ -44,6 +48,7 @@ class TxReceipt(BaseModel):
     gas_used: int
     effective_gas_price: int
     label: str = ""
+    logs: list[dict] = []
 
 
 class TxFateUnknown(TxFailed):
@@ -132,7 +137,8 @@ class TxSender:
         tip = self.w3.eth.max_priority_fee
         return 2 * base + tip, tip
 
-    def send(self, req: TxRequest, simulate: bool = True) -> SentTx:
+    def sign(self, req: TxRequest, simulate: bool = True) -> SignedTx:
+        """Simulate, price and sign; reserves a nonce. Record the result durably before broadcasting it."""
         if simulate:
             self.simulate(req)
         gas = req.gas or self.estimate_gas(req)
@@ -142,17 +148,37 @@ class TxSender:
         tx = {**self._call_params(req), "gas": gas, "nonce": nonce, "chainId": chain_id, "type": 2,
               "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
         del tx["from"]
-        signed = self.wallet.sign_transaction(tx)
-        tx_hash = "0x" + bytes(signed.hash).hex()
         try:
-            self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            signed = self.wallet.sign_transaction(tx)
+        except Exception:
+            self.nonces.release(nonce)
+            raise
+        return SignedTx(hash="0x" + bytes(signed.hash).hex(), raw="0x" + bytes(signed.raw_transaction).hex(),
+                        nonce=nonce, label=req.label, gas=gas, max_fee_per_gas=max_fee)
+
+    def broadcast(self, signed: SignedTx) -> SentTx:
+        """Send signed bytes. A lost answer is resolved by hash, never by signing again."""
+        raw = bytes.fromhex(signed.raw.removeprefix("0x"))
+        try:
+            self.w3.eth.send_raw_transaction(raw)
         except Web3RPCError as exc:
             if "already known" not in str(exc).lower():
-                self.nonces.release(nonce)
-                raise TxFailed(f"node rejected {req.label or 'transaction'} (nonce {nonce}): {exc}") from None
+                self.nonces.release(signed.nonce)
+                raise TxFailed(f"node rejected {signed.label or 'transaction'} (nonce {signed.nonce}): {exc}") from None
         except (requests.ConnectionError, requests.Timeout):
-            self._resolve_unknown(signed.raw_transaction, tx_hash, nonce)
-        return SentTx(hash=tx_hash, nonce=nonce, label=req.label, gas=gas, max_fee_per_gas=max_fee)
+            self._resolve_unknown(raw, signed.hash, signed.nonce)
+        return SentTx(**signed.model_dump(exclude={"raw"}))
+
+    def rebroadcast_if_missing(self, signed: SignedTx) -> SentTx:
+        """After a restart: if the node does not know the recorded tx, send the same bytes again."""
+        try:
+            read_retry(lambda: self.w3.eth.get_transaction(signed.hash))()
+            return SentTx(**signed.model_dump(exclude={"raw"}))
+        except TransactionNotFound:
+            return self.broadcast(signed)
+
+    def send(self, req: TxRequest, simulate: bool = True) -> SentTx:
+        return self.broadcast(self.sign(req, simulate=simulate))
 
     def _resolve_unknown(self, raw: bytes, tx_hash: str, nonce: int, attempts: int = 5) -> None:
         """Ask the node for the hash; if it never saw it, re-broadcast the *same* signed bytes
@@ -186,7 +212,9 @@ class TxSender:
         nonce = sent.nonce if isinstance(sent, SentTx) else read_retry(lambda: self.w3.eth.get_transaction(tx_hash))()["nonce"]
         receipt = TxReceipt(hash=tx_hash, nonce=nonce, status=r["status"], block_number=r["blockNumber"],
                             gas_used=r["gasUsed"], effective_gas_price=r["effectiveGasPrice"],
-                            label=sent.label if isinstance(sent, SentTx) else "")
+                            label=sent.label if isinstance(sent, SentTx) else "",
+                            logs=[{"address": log["address"], "topics": ["0x" + bytes(t).hex() for t in log["topics"]],
+                                   "data": "0x" + bytes(log["data"]).hex()} for log in r["logs"]])
         if receipt.status != 1:
             raise TxReverted(receipt)
         return receipt

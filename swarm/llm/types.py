@@ -1,0 +1,126 @@
+"""Pydantic models at the boundary of the model layer (what agents and the audit log see)."""
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class SamplingSettings(BaseModel):
+    """How to sample. Defaults are DeepSeek's R1 recommendation (temperature 0.6, top-p 0.95).
+
+    Both token budgets are always finite: an R1 model can reason for thousands of
+    tokens, and an unbounded call would hold the (serialized) model for minutes.
+    `seed=None` means a fresh random seed per call; the seed actually used is
+    recorded in `Completion.settings`, so any call can be replayed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float = Field(0.6, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    max_reasoning_tokens: int = Field(1024, ge=0)
+    max_answer_tokens: int = Field(512, ge=1)
+
+    @classmethod
+    def deterministic(cls, seed: int = 0, **overrides: Any) -> "SamplingSettings":
+        """Greedy decoding with a fixed seed: identical outputs across calls and loads."""
+        return cls(temperature=0.0, seed=seed, **overrides)
+
+
+class ModelInfo(BaseModel):
+    """What was loaded, for the audit log: the file's identity and its self-description."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+    size_bytes: int
+    architecture: str | None
+    name: str | None
+    chat_template: str | None = Field(description="Template embedded in the GGUF, if any")
+    template_source: Literal["gguf", "builtin"]
+    n_params: int
+    n_ctx: int
+    metadata: dict[str, str] = Field(default_factory=dict, repr=False)
+
+
+class Accounting(BaseModel):
+    """Cost of one call. `tokens_per_second` = generated tokens / wall seconds (end to end)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int
+    cached_prompt_tokens: int = Field(description="Prompt tokens reused from the KV cache")
+    reasoning_tokens: int
+    answer_tokens: int
+    wall_seconds: float
+    tokens_per_second: float
+
+    @classmethod
+    def of(cls, *, prompt_tokens: int, cached_prompt_tokens: int, reasoning_tokens: int,
+           answer_tokens: int, wall_seconds: float) -> "Accounting":
+        generated = reasoning_tokens + answer_tokens
+        return cls(
+            prompt_tokens=prompt_tokens,
+            cached_prompt_tokens=cached_prompt_tokens,
+            reasoning_tokens=reasoning_tokens,
+            answer_tokens=answer_tokens,
+            wall_seconds=wall_seconds,
+            tokens_per_second=generated / wall_seconds if wall_seconds > 0 else 0.0,
+        )
+
+    @classmethod
+    def total(cls, parts: list["Accounting"]) -> "Accounting":
+        """Sum of several calls (e.g. every attempt of a structured call)."""
+        return cls.of(
+            prompt_tokens=sum(p.prompt_tokens for p in parts),
+            cached_prompt_tokens=sum(p.cached_prompt_tokens for p in parts),
+            reasoning_tokens=sum(p.reasoning_tokens for p in parts),
+            answer_tokens=sum(p.answer_tokens for p in parts),
+            wall_seconds=sum(p.wall_seconds for p in parts),
+        )
+
+
+class Completion(BaseModel):
+    """One model answer with its reasoning kept apart (R1's `reasoning</think>answer`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reasoning: str
+    answer: str
+    reasoning_truncated: bool = Field(description="True if the model never closed </think>")
+    prompt_sha256: str = Field(description="sha256 of the full rendered prompt (UTF-8)")
+    settings: SamplingSettings = Field(description="Effective settings, seed included")
+    accounting: Accounting
+    model_sha256: str
+
+
+class Attempt(BaseModel):
+    """One try of a structured call: what the model said, and why it was rejected."""
+
+    model_config = ConfigDict(frozen=True)
+
+    completion: Completion
+    error: str | None = None
+
+
+class StructuredCompletion(Completion, Generic[T]):
+    """A completion whose answer validated as `value`.
+
+    The inherited fields describe the final, successful attempt except `accounting`,
+    which totals every attempt (the real cost of getting `value`).
+    """
+
+    value: T
+    attempts: list[Attempt]
