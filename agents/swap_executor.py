@@ -1,0 +1,101 @@
+"""Swap executor: fresh quote, exact approval, minOut, deadline, simulate, record, send, confirm, verify.
+
+Each signed transaction is recorded in the outbox before it is broadcast; a
+resumed run finds it there and waits for it (re-broadcasting the same bytes if
+the node lost it) instead of signing a second swap.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+from web3 import Web3
+
+from swarm.faults import fault_point
+from swarm.store import RunStore
+from tools.evm import erc20
+from tools.evm.errors import EvmToolError
+from tools.evm.tokens import Token
+from tools.evm.tx import TxReceipt, TxSender
+from tools.evm.uniswap import UniswapV2
+
+TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
+DEADLINE_SECONDS = 300
+
+
+class SwapOutcome(BaseModel):
+    status: Literal["confirmed", "failed"]
+    approve_tx: str | None = None
+    swap_tx: str | None = None
+    amount_in: int
+    min_out: int
+    quoted_out: int | None = None
+    received: int | None = None
+    block_number: int | None = None
+    reason: str = ""
+
+
+def received_amount(receipt: TxReceipt, token_out: Token, wallet: str, weth: str) -> int:
+    """What the wallet got, read from the swap's own logs (safe with other txs in flight)."""
+    if token_out.is_native:
+        return sum(int(log["data"], 16) for log in receipt.logs
+                   if log["address"].lower() == weth.lower() and log["topics"][0] == WITHDRAWAL_TOPIC)
+    to_topic = "0x" + "00" * 12 + wallet.lower().removeprefix("0x")
+    return sum(int(log["data"], 16) for log in receipt.logs
+               if log["address"].lower() == token_out.address.lower() and log["topics"][0] == TRANSFER_TOPIC
+               and log["topics"][2].lower() == to_topic)
+
+
+class SwapExecutor:
+    def __init__(self, uniswap: UniswapV2, sender: TxSender, store: RunStore):
+        self.uniswap, self.sender, self.store = uniswap, sender, store
+
+    @property
+    def wallet(self) -> str:
+        return self.sender.wallet.address
+
+    def _send_once(self, run_id: str, step: str, build) -> TxReceipt:
+        """Sign, record, broadcast and confirm one transaction; on resume, confirm the recorded one."""
+        signed = self.store.signed_for(run_id, step)
+        if signed is not None:
+            self.sender.rebroadcast_if_missing(signed)
+        else:
+            signed = self.sender.sign(build())
+            self.store.record_signed(run_id, step, signed)
+            fault_point(f"after_sign:{step}")
+            self.sender.broadcast(signed)
+            fault_point(f"after_send:{step}")
+        return self.sender.wait(signed)
+
+    def execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
+        outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
+        try:
+            resumed = self.store.signed_for(run_id, f"{step}:swap") is not None
+            if not resumed:
+                quote = self.uniswap.quote(token_in, token_out, amount_in)
+                outcome.quoted_out = quote.amount_out
+                if quote.amount_out < min_out:
+                    outcome.reason = f"fresh quote {quote.amount_out} is below min_out {min_out}: price moved, nothing sent"
+                    return outcome
+            if not token_in.is_native:
+                recorded = self.store.signed_for(run_id, f"{step}:approve") is not None
+                allowance = erc20.allowance(self.uniswap.w3, token_in, self.wallet, self.uniswap.router_address)
+                if recorded or (not resumed and allowance != amount_in):  # exactly the amount, never more
+                    outcome.approve_tx = self._send_once(run_id, f"{step}:approve", lambda: erc20.approve_tx(
+                        self.uniswap.w3, token_in, self.uniswap.router_address, amount_in)).hash
+
+            def build_swap():
+                deadline = self.uniswap.w3.eth.get_block("latest")["timestamp"] + DEADLINE_SECONDS
+                return self.uniswap.swap_tx(quote, min_out, self.wallet, deadline)
+
+            receipt = self._send_once(run_id, f"{step}:swap", build_swap)
+            outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
+            outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native)
+            if outcome.received < min_out:
+                outcome.reason = f"received {outcome.received} < min_out {min_out}"
+                return outcome
+            outcome.status, outcome.reason = "confirmed", f"received {outcome.received} >= min_out {min_out}"
+        except EvmToolError as exc:
+            outcome.reason = str(exc)
+        return outcome

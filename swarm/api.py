@@ -1,0 +1,153 @@
+"""The Python entry point: `Swarm.from_devnet().run("swap 1 ETH to USDC if ETH is above 2500, max 0.5% slippage")`."""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+from pydantic import BaseModel
+
+PlanResult = Any  # TEMP until planner lands
+
+from agents.price_reader import PriceReader
+from agents.risk import RiskChecker, RiskPolicy
+from agents.swap_executor import SwapExecutor
+from swarm.config import swarm_home
+from swarm.runtime import AgentContext, Recorder, Runtime
+from swarm.store import RunStore
+from swarm.taskgraph import SwapTask, TaskGraph
+from tools.devnet.manifest import DevnetManifest
+from tools.evm import erc20
+from tools.evm.rpc import connect
+from tools.evm.tokens import TokenRegistry
+from tools.evm.tx import TxSender
+from tools.evm.uniswap import UniswapV2
+from tools.evm.wallet import Wallet
+
+RunStatus = Literal["done", "partial", "skipped", "refused", "failed", "awaiting_approval"]
+
+
+class RunResult(BaseModel):
+    run_id: str
+    intent: str
+    status: RunStatus
+    plan: Any = None  # PlanResult
+    tasks: dict[str, dict] = {}
+    tx_hashes: list[str] = []
+    reasons: list[str] = []
+    pending_approval: Any = None
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_id}: {self.status}"]
+        lines += [f"  {tid}: {r.get('status')} - {r.get('reason', '')}" for tid, r in self.tasks.items()]
+        lines += [f"  tx {h}" for h in self.tx_hashes]
+        return "\n".join(lines)
+
+
+def _status(plan: TaskGraph, tasks: dict[str, dict]) -> RunStatus:
+    swaps = [tasks.get(s.id, {}).get("status") for s in plan.swaps()]
+    if all(s == "confirmed" for s in swaps):
+        return "done"
+    if any(s == "confirmed" for s in swaps):
+        return "partial"
+    if any(s == "failed" for s in swaps):
+        return "failed"
+    if all(s == "skipped" for s in swaps):
+        return "skipped"
+    return "refused"
+
+
+class Swarm:
+    """Plans an intent, runs it on the chain through narrow agents, and records every step."""
+
+    def __init__(self, *, w3, manifest: DevnetManifest, wallet: Wallet, policy: RiskPolicy | None = None,
+                 backend=None, home: Path | None = None, record: Recorder | None = None, k: int = 3):
+        self.home = Path(home or swarm_home())
+        self.w3, self.manifest, self.wallet = w3, manifest, wallet
+        self.policy = policy or RiskPolicy()
+        self.registry = TokenRegistry.from_manifest(manifest)
+        self.uniswap = UniswapV2.from_manifest(w3, manifest, self.registry)
+        self.store = RunStore(self.home / "runs.sqlite")
+        self.backend, self.k = backend, k
+        self.record: Recorder = record or (lambda run_id, kind, payload: None)
+        self.ctx = AgentContext(
+            registry=self.registry, uniswap=self.uniswap,
+            prices=PriceReader(self.registry, self.uniswap, manifest.feeds),
+            risk=RiskChecker(self.policy), executor=SwapExecutor(self.uniswap, TxSender(w3, wallet), self.store),
+            store=self.store, policy=self.policy, record=self.record)
+        self._checkpoints = sqlite3.connect(self.home / "checkpoints.sqlite", check_same_thread=False)
+        self.runtime = Runtime(self.ctx, SqliteSaver(self._checkpoints))
+
+    @classmethod
+    def from_devnet(cls, manifest_path: Path | None = None, wallet: Wallet | None = None, **kwargs) -> "Swarm":
+        from tools.devnet import default_manifest_path
+        manifest = DevnetManifest.load(Path(manifest_path or default_manifest_path()))
+        return cls(w3=connect(manifest.rpc_url), manifest=manifest, wallet=wallet or Wallet.devnet(1), **kwargs)
+
+    def close(self) -> None:
+        self._checkpoints.close()
+
+    def balances(self) -> dict:
+        return {sym: self.registry.resolve(sym).from_base(erc20.balance_of(self.w3, self.registry.resolve(sym), self.wallet.address))
+                for sym in self.registry.symbols()}
+
+    def plan(self, text: str) -> PlanResult:
+        from swarm.planner import Planner, PlanningContext
+        context = PlanningContext(balances=self.balances(), max_slippage_bps=self.policy.max_slippage_bps,
+                                  default_slippage_bps=self.policy.default_slippage_bps)
+        return Planner(self.registry, self.backend, context, k=self.k).plan(text)
+
+    def run(self, text: str, run_id: str | None = None) -> RunResult:
+        run_id = run_id or uuid.uuid4().hex[:16]
+        self.record(run_id, "intent", {"text": text, "wallet": self.wallet.address})
+        plan = self.plan(text)
+        self.record(run_id, "plan", plan.model_dump(mode="json"))
+        if not plan.ok:
+            self.record(run_id, "refusal", {"reason": plan.refusal_reason})
+            return RunResult(run_id=run_id, intent=text, status="refused", plan=plan, reasons=[plan.refusal_reason])
+        return self.execute(plan.task_graph, run_id, plan)
+
+    def execute(self, graph: TaskGraph, run_id: str | None = None, plan: PlanResult | None = None) -> RunResult:
+        """Run a task graph (from the planner, or built in code); it is validated first, never trusted."""
+        run_id = run_id or uuid.uuid4().hex[:16]
+        errors = graph.validate_structure(self.registry)
+        if errors:
+            self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
+            return RunResult(run_id=run_id, intent=graph.intent, status="refused", plan=plan, reasons=errors)
+        self.store.save_run(run_id, graph.intent, graph.model_dump_json())
+        return self._invoke(run_id, graph, {"run_id": run_id, "results": {}, "trace": []}, plan)
+
+    def resume(self, run_id: str, approve: bool | None = None, operator: str = "cli") -> RunResult:
+        """Continue a run from its last checkpoint (after a crash or an approval request)."""
+        stored = self.store.load_run(run_id)
+        if stored is None:
+            raise KeyError(f"no run {run_id} in {self.store.path}")
+        text, plan_json = stored
+        graph = TaskGraph.model_validate_json(plan_json)
+        command = None if approve is None else Command(resume={"approve": approve, "operator": operator})
+        return self._invoke(run_id, graph, command, None)
+
+    def _invoke(self, run_id: str, graph: TaskGraph, payload, plan: PlanResult | None) -> RunResult:
+        app = self.runtime.compile(graph)
+        config = {"configurable": {"thread_id": run_id}}
+        out = app.invoke(payload, config, durability="sync")
+        tasks = out.get("results", {})
+        result = RunResult(run_id=run_id, intent=graph.intent, status=_status(graph, tasks), plan=plan, tasks=tasks,
+                           tx_hashes=self.store.sent_hashes(run_id),
+                           reasons=[f"{tid}: {r.get('reason')}" for tid, r in tasks.items() if r.get("status") in ("refused", "failed", "skipped")])
+        if out.get("__interrupt__"):
+            result.status = "awaiting_approval"
+            result.pending_approval = [i.value for i in out["__interrupt__"]]
+        self.record(run_id, "run_result", {"status": result.status, "tx_hashes": result.tx_hashes, "reasons": result.reasons})
+        return result
+
+    def trace(self, run_id: str) -> list[dict]:
+        state = self.runtime.compile(TaskGraph.model_validate_json(self.store.load_run(run_id)[1])).get_state(
+            {"configurable": {"thread_id": run_id}})
+        return state.values.get("trace", [])
+
+
+__all__ = ["Swarm", "RunResult", "RiskPolicy", "SwapTask"]
