@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -64,14 +64,15 @@ class Swarm:
     """Plans an intent, runs it on the chain through narrow agents, and records every step."""
 
     def __init__(self, *, w3, manifest: DevnetManifest, wallet: Wallet, policy: RiskPolicy | None = None,
-                 backend=None, home: Path | None = None, record: Recorder | None = None, k: int = 3):
+                 backend=None, home: Path | None = None, record: Recorder | None = None, k: int = 3,
+                 on_task: Callable[[str, dict], None] | None = None):
         self.home = Path(home or swarm_home())
         self.w3, self.manifest, self.wallet = w3, manifest, wallet
         self.policy = policy or RiskPolicy()
         self.registry = TokenRegistry.from_manifest(manifest)
         self.uniswap = UniswapV2.from_manifest(w3, manifest, self.registry)
         self.store = RunStore(self.home / "runs.sqlite")
-        self.backend, self.k = backend, k
+        self.backend, self.k, self.on_task = backend, k, on_task
         self.record: Recorder = record or (lambda run_id, kind, payload: None)
         self.ctx = AgentContext(
             registry=self.registry, uniswap=self.uniswap,
@@ -133,14 +134,20 @@ class Swarm:
     def _invoke(self, run_id: str, graph: TaskGraph, payload, plan: PlanResult | None) -> RunResult:
         app = self.runtime.compile(graph)
         config = {"configurable": {"thread_id": run_id}}
-        out = app.invoke(payload, config, durability="sync")
-        tasks = out.get("results", {})
+        interrupts = []
+        for chunk in app.stream(payload, config, stream_mode="updates", durability="sync"):
+            for node, update in chunk.items():
+                if node == "__interrupt__":
+                    interrupts.extend(i.value for i in update)
+                elif self.on_task and update:
+                    for task_id, task_result in update.get("results", {}).items():
+                        self.on_task(task_id, task_result)
+        tasks = app.get_state(config).values.get("results", {})
         result = RunResult(run_id=run_id, intent=graph.intent, status=_status(graph, tasks), plan=plan, tasks=tasks,
                            tx_hashes=self.store.sent_hashes(run_id),
                            reasons=[f"{tid}: {r.get('reason')}" for tid, r in tasks.items() if r.get("status") in ("refused", "failed", "skipped")])
-        if out.get("__interrupt__"):
-            result.status = "awaiting_approval"
-            result.pending_approval = [i.value for i in out["__interrupt__"]]
+        if interrupts:
+            result.status, result.pending_approval = "awaiting_approval", interrupts
         self.record(run_id, "run_result", {"status": result.status, "tx_hashes": result.tx_hashes, "reasons": result.reasons})
         return result
 

@@ -1,0 +1,346 @@
+"""AuditLog: an append-only, durable SQLite log with one RFC 9162 Merkle tree per run.
+
+`append` returns only after the entry is committed (WAL, synchronous=FULL), so a
+caller that acts on a step after `append` returns can always show the step was
+logged first. SQLite triggers abort UPDATE and DELETE and non-sequential inserts;
+that stops mistakes, not an attacker with the file, which is what checkpoints
+(signed roots) and on-chain anchors of their hashes are for.
+
+Each leaf is the canonical JSON of {run_id, index, kind, created_at, salt, payload}.
+The per-entry random salt means a published leaf hash or root does not let anyone
+confirm a guessed payload ("did the agent think about token X?").
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from swarm.audit import canonical
+from swarm.audit.checkpoint import Checkpoint, Signer, checkpoint_hash, origin_for_run, sign_checkpoint
+from swarm.audit.merkle import MerkleTree, leaf_hash
+from swarm.audit.redact import SecretGuard
+from swarm.config import swarm_home
+
+KINDS = ("thought", "price", "risk", "tx", "error", "refusal", "operator_input", "anchor")
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    run_id     TEXT    NOT NULL,
+    idx        INTEGER NOT NULL,
+    kind       TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    salt       BLOB    NOT NULL,
+    payload    TEXT    NOT NULL,
+    leaf_hash  BLOB    NOT NULL,
+    PRIMARY KEY (run_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    root        BLOB    NOT NULL,
+    note        TEXT    NOT NULL,
+    note_hash   BLOB    NOT NULL,
+    vkey        TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_run ON checkpoints (run_id, size);
+CREATE INDEX IF NOT EXISTS checkpoints_hash ON checkpoints (note_hash);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS entries_sequential BEFORE INSERT ON entries
+WHEN NEW.idx IS NOT (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = NEW.run_id)
+BEGIN SELECT RAISE(ABORT, 'audit log index must be the next one of its run'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only: DELETE refused'); END;
+"""
+
+
+def default_db_path() -> Path:
+    return swarm_home() / "audit" / "audit.db"
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with microseconds and a Z suffix."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def leaf_data(run_id: str, index: int, kind: str, created_at: str, salt_hex: str, payload: Any) -> bytes:
+    """The bytes hashed into the leaf (RFC 9162 MTH of one entry)."""
+    return canonical.dumps(
+        {
+            "run_id": run_id,
+            "index": index,
+            "kind": kind,
+            "created_at": created_at,
+            "salt": salt_hex,
+            "payload": payload,
+        }
+    )
+
+
+class AuditEntry(BaseModel):
+    """One logged step, with everything needed to recompute its leaf hash."""
+
+    model_config = ConfigDict(frozen=True)
+    run_id: str
+    index: int
+    kind: str
+    created_at: str
+    salt: str  # 64 hex chars
+    payload: dict[str, Any]
+    leaf_hash: str  # hex
+
+    def leaf_data(self) -> bytes:
+        return leaf_data(self.run_id, self.index, self.kind, self.created_at, self.salt, self.payload)
+
+    def compute_leaf_hash(self) -> bytes:
+        return leaf_hash(self.leaf_data())
+
+    def public_dict(self) -> dict[str, Any]:
+        """The entry as exported (no stored hash: verifiers recompute it)."""
+        return self.model_dump(exclude={"leaf_hash"})
+
+
+class StoredCheckpoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    run_id: str
+    size: int
+    root: bytes
+    note: str
+    note_hash: bytes
+    vkey: str
+    created_at: str
+
+
+def _check_run_id(run_id: str) -> None:
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
+        raise ValueError("run_id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+class AuditLog:
+    """Append-only audit log in one SQLite file; thread-safe."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        p = Path(path) if path is not None else default_db_path()
+        if str(p) != ":memory:":
+            p.parent.mkdir(parents=True, exist_ok=True)
+        self.path = p
+        self._lock = threading.RLock()
+        self._trees: dict[str, MerkleTree] = {}
+        self._guard = SecretGuard()
+        self._db = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=30.0)
+        (mode,) = self._db.execute("PRAGMA journal_mode=WAL").fetchone()
+        if mode != "wal" and str(p) != ":memory:":
+            self._db.close()
+            raise RuntimeError(f"{p}: SQLite refused WAL mode (got {mode!r}); use a local filesystem")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AuditLog({str(self.path)!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: takes SQLite's write lock up front (other processes too)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    # ---- secrets ------------------------------------------------------------------
+
+    def register_secret(self, secret: str | bytes) -> None:
+        """Refuse from now on any append whose payload contains `secret` (raw or 0x-less)."""
+        self._guard.register(secret)
+
+    @property
+    def guard(self) -> SecretGuard:
+        return self._guard
+
+    # ---- writing ------------------------------------------------------------------
+
+    def _validate(self, kind: str, payload: dict) -> tuple[str, Any, str]:
+        """Check kind, canonicalise payload, run the secret guard: before any write."""
+        if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
+            raise ValueError("kind must be a short lowercase identifier, e.g. 'thought'")
+        if not isinstance(payload, dict):
+            raise TypeError("payload must be a dict")
+        norm = canonical.normalize(payload)
+        self._guard.check(kind, "kind")
+        self._guard.check(norm, "payload")
+        return kind, norm, canonical.dumps(norm).decode("utf-8")
+
+    def append(self, run_id: str, kind: str, payload: dict) -> AuditEntry:
+        """Log one step; returns after the entry is durably committed."""
+        return self.append_many(run_id, [(kind, payload)])[0]
+
+    def append_many(self, run_id: str, items: Iterable[tuple[str, dict]]) -> list[AuditEntry]:
+        """Log several steps in one transaction (one fsync); all or nothing."""
+        _check_run_id(run_id)
+        self._guard.check(run_id, "run_id")
+        checked = [self._validate(kind, payload) for kind, payload in items]
+        with self._lock:
+            tree = self._tree(run_id)
+            with self._write() as db:
+                (nxt,) = db.execute(
+                    "SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                if nxt != tree.size:  # another process appended meanwhile: catch up
+                    self._sync(run_id, tree)
+                out, rows = [], []
+                for i, (kind, norm, payload_json) in enumerate(checked):
+                    index, salt, created_at = nxt + i, secrets.token_bytes(32), utc_now()
+                    h = leaf_hash(leaf_data(run_id, index, kind, created_at, salt.hex(), norm))
+                    rows.append((run_id, index, kind, created_at, salt, payload_json, h))
+                    out.append(AuditEntry(
+                        run_id=run_id, index=index, kind=kind, created_at=created_at,
+                        salt=salt.hex(), payload=norm, leaf_hash=h.hex(),
+                    ))
+                db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            tree.extend(r[6] for r in rows)  # only after COMMIT succeeded
+            return out
+
+    # ---- the Merkle tree ----------------------------------------------------------
+
+    def _sync(self, run_id: str, tree: MerkleTree) -> None:
+        rows = self._db.execute(
+            "SELECT idx, leaf_hash FROM entries WHERE run_id = ? AND idx >= ? ORDER BY idx",
+            (run_id, tree.size),
+        ).fetchall()
+        for idx, h in rows:
+            if idx != tree.size:
+                raise RuntimeError(f"audit log for run {run_id} has a gap at index {tree.size}")
+            tree.append(bytes(h))
+
+    def _tree(self, run_id: str) -> MerkleTree:
+        """The cached tree of a run, brought up to date with the database."""
+        with self._lock:
+            tree = self._trees.get(run_id)
+            if tree is None:
+                tree = self._trees[run_id] = MerkleTree()
+            self._sync(run_id, tree)
+            return tree
+
+    def size(self, run_id: str) -> int:
+        (n,) = self._query("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = ?", (run_id,))[0]
+        return n  # indices are gapless, so this is the count (and O(log n))
+
+    def root(self, run_id: str, size: int | None = None) -> bytes:
+        return self._tree(run_id).root(size)
+
+    def inclusion_proof(self, run_id: str, index: int, size: int | None = None) -> list[bytes]:
+        return self._tree(run_id).inclusion_proof(index, size)
+
+    def consistency_proof(self, run_id: str, old: int, new: int | None = None) -> list[bytes]:
+        return self._tree(run_id).consistency_proof(old, new)
+
+    def leaf_hashes(self, run_id: str, size: int | None = None) -> list[bytes]:
+        tree = self._tree(run_id)
+        n = tree.size if size is None else size
+        return [tree.leaf(i) for i in range(n)]
+
+    # ---- reading ------------------------------------------------------------------
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def runs(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT run_id FROM entries ORDER BY run_id")]
+
+    def entries(self, run_id: str, start: int = 0, end: int | None = None) -> list[AuditEntry]:
+        """Entries [start, end) of a run, in index order."""
+        stop = end if end is not None else 1 << 62
+        rows = self._query(
+            "SELECT idx, kind, created_at, salt, payload, leaf_hash FROM entries "
+            "WHERE run_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (run_id, start, stop),
+        )
+        return [
+            AuditEntry(
+                run_id=run_id, index=idx, kind=kind, created_at=ts, salt=bytes(salt).hex(),
+                payload=json.loads(payload), leaf_hash=bytes(h).hex(),
+            )
+            for idx, kind, ts, salt, payload, h in rows
+        ]
+
+    # ---- checkpoints --------------------------------------------------------------
+
+    def checkpoint(self, run_id: str, signer: Signer, size: int | None = None) -> str:
+        """Sign the run's current tree head (or the head at `size`); store and return the note."""
+        _check_run_id(run_id)
+        with self._lock:
+            tree = self._tree(run_id)
+            n = tree.size if size is None else size
+            cp = Checkpoint(origin=origin_for_run(run_id), size=n, root=tree.root(n))
+            note = sign_checkpoint(cp, signer)
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO checkpoints (run_id, size, root, note, note_hash, vkey, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, n, cp.root, note, checkpoint_hash(note), signer.vkey, utc_now()),
+                )
+            return note
+
+    def checkpoints(self, run_id: str) -> list[StoredCheckpoint]:
+        """All checkpoints signed for a run, oldest first."""
+        rows = self._query(
+            "SELECT run_id, size, root, note, note_hash, vkey, created_at FROM checkpoints "
+            "WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [
+            StoredCheckpoint(run_id=r, size=s, root=bytes(root), note=note, note_hash=bytes(nh), vkey=vk, created_at=ts)
+            for r, s, root, note, nh, vk, ts in rows
+        ]
+
+    def latest_checkpoint(self, run_id: str) -> StoredCheckpoint | None:
+        cps = self.checkpoints(run_id)
+        return cps[-1] if cps else None
+
+    def find_checkpoint(self, note: str) -> StoredCheckpoint | None:
+        """The stored checkpoint whose note is exactly `note` (gives its vkey)."""
+        rows = self._query(
+            "SELECT run_id, size, root, note, note_hash, vkey, created_at FROM checkpoints "
+            "WHERE note_hash = ? ORDER BY id LIMIT 1",
+            (checkpoint_hash(note),),
+        )
+        if not rows:
+            return None
+        r, s, root, n, nh, vk, ts = rows[0]
+        return StoredCheckpoint(run_id=r, size=s, root=bytes(root), note=n, note_hash=bytes(nh), vkey=vk, created_at=ts)

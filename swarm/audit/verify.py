@@ -1,0 +1,325 @@
+"""Third-party verification of a run's audit log, from a self-contained JSON bundle.
+
+A bundle carries every entry (with salt and payload), the run's leaf hashes, the
+signed checkpoint, the signer's vkey and optionally the on-chain anchor reference.
+The verifier trusts only the checkpoint signature (and, if given, the anchor): it
+recomputes every leaf from canonical JSON and the root from those leaves.
+
+Naming the first bad entry: the leaf-hash list is untrusted, but if its Merkle root
+equals the signed root then every hash in it is authentic (collision resistance),
+and each entry is checked with an RFC 9162 inclusion proof taken from that
+authenticated tree. An entry changed, removed, inserted or moved therefore fails
+at its own position. If the list was rewritten too, nothing below the signed root
+is authenticated and the report says the root does not match without an index.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from swarm.audit.checkpoint import (
+    Checkpoint,
+    NoteError,
+    Verifier,
+    checkpoint_hash,
+    open_note,
+    origin_for_run,
+    parse_note,
+)
+from swarm.audit.log import AuditLog, leaf_data
+from swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+
+BUNDLE_FORMAT = "defai-swarm/audit-bundle/v1"
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+_ENTRY_KEYS = {"run_id", "index", "kind", "created_at", "salt", "payload"}
+
+
+class Check(NamedTuple):
+    name: str
+    ok: bool
+    detail: str
+
+
+class VerifyReport(BaseModel):
+    ok: bool
+    checks: list[Check]
+    first_bad_index: int | None = None
+    reason: str | None = None
+    run_id: str | None = None
+    tree_size: int | None = None
+    checkpoint_hash: str | None = None  # hex of SHA-256(signed note)
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+@runtime_checkable
+class AnchorChecker(Protocol):
+    """Looks the anchor up on its chain: does it carry `checkpoint_hash`?"""
+
+    def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]: ...
+
+
+class BundleError(ValueError):
+    """export_bundle was asked for something the log cannot back."""
+
+
+# ---- export ---------------------------------------------------------------------
+
+def _bundle(log: AuditLog, run_id: str, note: str, anchor: dict | None, vkey: str | None, strict: bool) -> dict:
+    if vkey is None:
+        stored = log.find_checkpoint(note)
+        if stored is None:
+            raise BundleError("checkpoint not found in this log; pass vkey=")
+        vkey = stored.vkey
+    try:
+        cp = Checkpoint.from_text(parse_note(note)[0])
+    except NoteError as exc:
+        raise BundleError(f"malformed checkpoint: {exc}") from None
+    if strict and cp.origin != origin_for_run(run_id):
+        raise BundleError(f"checkpoint origin {cp.origin!r} is not run {run_id!r}")
+    entries = log.entries(run_id, 0, cp.size)
+    if strict and len(entries) != cp.size:
+        raise BundleError(f"log holds {len(entries)} entries, checkpoint covers {cp.size}")
+    cp_hash = checkpoint_hash(note).hex()
+    if anchor is not None:
+        anchor = dict(anchor)
+        if anchor.setdefault("checkpoint_hash", cp_hash) != cp_hash and strict:
+            raise BundleError("anchor is for a different checkpoint")
+    return {
+        "format": BUNDLE_FORMAT,
+        "run_id": run_id,
+        "checkpoint": note,
+        "checkpoint_hash": cp_hash,
+        "vkey": vkey,
+        "entries": [e.public_dict() for e in entries],
+        "leaf_hashes": [e.leaf_hash for e in entries],
+        "anchor": anchor,
+    }
+
+
+def export_bundle(
+    log: AuditLog, run_id: str, checkpoint_note: str, anchor: dict | None = None, vkey: str | None = None
+) -> dict:
+    """Self-contained JSON-ready dict covering entries [0, checkpoint size) of a run.
+
+    `anchor` is `{chain, tx_id, checkpoint_hash}` (checkpoint_hash filled in if
+    missing). `vkey` defaults to the one stored with the checkpoint.
+    """
+    return _bundle(log, run_id, checkpoint_note, anchor, vkey, strict=True)
+
+
+# ---- verify ---------------------------------------------------------------------
+
+def _entry_leaf(e: Any, position: int, run_id: str) -> tuple[bytes | None, str | None]:
+    """Recompute one entry's leaf hash; (hash, None) or (None/hash, problem)."""
+    if not isinstance(e, dict) or set(e) != _ENTRY_KEYS:
+        return None, "malformed entry"
+    idx, salt = e["index"], e["salt"]
+    if not isinstance(idx, int) or isinstance(idx, bool):
+        return None, "index is not an integer"
+    if not (isinstance(salt, str) and _HEX32.fullmatch(salt)):
+        return None, "salt is not 32 bytes of hex"
+    if not all(isinstance(e[k], str) for k in ("run_id", "kind", "created_at")) or not isinstance(e["payload"], dict):
+        return None, "malformed entry fields"
+    try:
+        h = leaf_hash(leaf_data(e["run_id"], idx, e["kind"], e["created_at"], salt, e["payload"]))
+    except (TypeError, ValueError) as exc:
+        return None, f"not canonical JSON ({exc})"
+    if idx != position:
+        return h, f"index {idx} at position {position}"
+    if e["run_id"] != run_id:
+        return h, "entry belongs to another run"
+    return h, None
+
+
+def _report(checks: list[Check], first_bad: int | None, why: str = "", **info: Any) -> VerifyReport:
+    bad = [c for c in checks if not c.ok]
+    reason = None
+    if first_bad is not None:
+        reason = f"entry {first_bad}: {why}"
+    elif bad:
+        reason = f"{bad[0].name}: {bad[0].detail}"
+    return VerifyReport(ok=not bad, checks=checks, first_bad_index=first_bad, reason=reason, **info)
+
+
+def verify_bundle(
+    bundle: dict,
+    trusted_vkey: str | Verifier | None = None,
+    anchor_checker: AnchorChecker | None = None,
+) -> VerifyReport:
+    """Check a bundle end to end; report the first bad entry when it can be named."""
+    checks: list[Check] = []
+    add = lambda name, ok, detail="": checks.append(Check(name, bool(ok), detail))  # noqa: E731
+
+    # 1. shape
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        add("format", False, f"not a {BUNDLE_FORMAT} bundle")
+        return _report(checks, None)
+    run_id, note, entries = bundle.get("run_id"), bundle.get("checkpoint"), bundle.get("entries")
+    if not isinstance(run_id, str) or not isinstance(note, str) or not isinstance(entries, list):
+        add("format", False, "run_id, checkpoint and entries are required")
+        return _report(checks, None)
+    add("format", True, f"{len(entries)} entries")
+    info: dict[str, Any] = {"run_id": run_id}
+
+    # 2. signature (the only thing trusted)
+    trusted = Verifier.from_vkey(trusted_vkey) if isinstance(trusted_vkey, str) else trusted_vkey
+    if trusted is None:
+        try:
+            verifier = Verifier.from_vkey(str(bundle.get("vkey", "")))
+        except NoteError as exc:
+            add("signature", False, f"bundle vkey unusable: {exc}")
+            return _report(checks, None, **info)
+        how = "key from the bundle itself (not pinned: pass trusted_vkey)"
+    else:
+        verifier = trusted
+        how = "trusted key"
+    try:
+        text, _ = open_note(note, verifier)
+        cp = Checkpoint.from_text(text)
+    except NoteError as exc:
+        add("signature", False, f"{exc} ({how})")
+        return _report(checks, None, **info)
+    add("signature", True, f"signed by {verifier.name}, {how}")
+    cp_hash = checkpoint_hash(note)
+    n, root = cp.size, cp.root
+    info.update(tree_size=n, checkpoint_hash=cp_hash.hex())
+
+    # 3. the checkpoint is this run's
+    want_origin = origin_for_run(run_id)
+    add("origin", cp.origin == want_origin, f"checkpoint origin {cp.origin!r}, expected {want_origin!r}")
+
+    # 4. entries: positions, run ids, canonical leaves
+    bad: dict[int, str] = {}
+    recomputed: list[bytes | None] = []
+    for j, e in enumerate(entries):
+        h, problem = _entry_leaf(e, j, run_id)
+        recomputed.append(h)
+        if problem:
+            bad.setdefault(j, problem)
+    if len(entries) != n:
+        bad.setdefault(min(len(entries), n), f"{len(entries)} entries, checkpoint covers {n}")
+    add("entries", not bad, "indices 0..n-1, run ids, canonical JSON" if not bad
+        else f"{len(bad)} bad position(s), first {min(bad)}: {bad[min(bad)]}")
+
+    # 5. root from the recomputed leaves
+    full = len(entries) == n and all(h is not None for h in recomputed)
+    own = MerkleTree(recomputed) if full else None  # type: ignore[arg-type]
+    root_ok = own is not None and own.root() == root
+    add("root", root_ok, "recomputed root equals the signed root" if root_ok
+        else "the entries do not hash to the signed root")
+
+    # 6. authenticated tree: the bundle's leaf list if it hashes to the signed root
+    claimed = bundle.get("leaf_hashes")
+    listed: MerkleTree | None = None
+    if isinstance(claimed, list) and len(claimed) == n and all(isinstance(h, str) and _HEX32.fullmatch(h) for h in claimed):
+        listed = MerkleTree(bytes.fromhex(h) for h in claimed)
+        if listed.root() != root:
+            listed = None
+    auth = own if root_ok else listed
+    if claimed is None:
+        add("leaf hashes", False, "bundle has no leaf_hashes list")
+    elif root_ok and listed is None:  # entries are fine, but the stated list was altered
+        stated = claimed if isinstance(claimed, list) else []
+        diff = next((j for j in range(n) if j >= len(stated) or stated[j] != recomputed[j].hex()), n)  # type: ignore[union-attr]
+        bad.setdefault(diff, "stated leaf hash altered")
+        add("leaf hashes", False, f"stated leaf hashes differ from the entries (first at {diff})")
+
+    # 7. an inclusion proof per entry against the signed root
+    if auth is None:
+        add("inclusion", False, "no tree authenticated by the signed root: cannot localise")
+    else:
+        failed = [
+            j for j in range(min(len(entries), n))
+            if recomputed[j] is None
+            or not verify_inclusion(recomputed[j], j, n, auth.inclusion_proof(j, n), root)  # type: ignore[arg-type]
+        ]
+        for j in failed:
+            bad.setdefault(j, "inclusion proof fails")
+        add("inclusion", not failed, f"{min(len(entries), n) - len(failed)}/{n} entries proven"
+            + (f", first failure at {failed[0]}" if failed else ""))
+
+    # 8. stated checkpoint hash and anchor
+    if "checkpoint_hash" in bundle:
+        same = bundle["checkpoint_hash"] == cp_hash.hex()
+        add("checkpoint hash", same, "equals SHA-256 of the note" if same
+            else "stated checkpoint_hash is not SHA-256 of the note")
+    anchor = bundle.get("anchor")
+    if anchor is not None:
+        ok = isinstance(anchor, dict) and anchor.get("checkpoint_hash") == cp_hash.hex()
+        add("anchor hash", ok, "anchor names this checkpoint's hash" if ok else "anchor is for another checkpoint")
+    if anchor_checker is not None:
+        if not isinstance(anchor, dict):
+            add("anchor", False, "anchor_checker given but the bundle has no anchor")
+        else:
+            try:
+                ok, detail = anchor_checker.check(anchor, cp_hash)
+            except Exception as exc:  # the checker talks to a chain: report, don't crash
+                ok, detail = False, f"anchor check raised {type(exc).__name__}: {exc}"
+            add("anchor", ok, detail)
+    elif anchor is not None:
+        add("anchor", True, "present, not looked up on-chain (no anchor_checker)")
+
+    first = min(bad) if bad else None
+    return _report(checks, first, bad.get(first, ""), **info)
+
+
+def verify_log(
+    log: AuditLog,
+    run_id: str,
+    trusted_vkey: str | Verifier | None = None,
+    anchor_checker: AnchorChecker | None = None,
+    checkpoint_note: str | None = None,
+    anchor: dict | None = None,
+) -> VerifyReport:
+    """verify_bundle on the database's own data, plus consistency of all stored checkpoints."""
+    if checkpoint_note is None:
+        latest = log.latest_checkpoint(run_id)
+        if latest is None:
+            return _report([Check("checkpoint", False, f"no checkpoint stored for run {run_id!r}")], None, run_id=run_id)
+        checkpoint_note, vkey = latest.note, latest.vkey
+    else:
+        stored = log.find_checkpoint(checkpoint_note)
+        if stored is not None:
+            vkey = stored.vkey
+        elif trusted_vkey is not None:
+            vkey = trusted_vkey if isinstance(trusted_vkey, str) else trusted_vkey.vkey
+        else:
+            return _report([Check("checkpoint", False, "checkpoint not stored here; pass trusted_vkey")], None,
+                           run_id=run_id)
+    report = verify_bundle(_bundle(log, run_id, checkpoint_note, anchor, vkey, strict=False),
+                           trusted_vkey, anchor_checker)
+    checks = list(report.checks)
+    if report.tree_size is not None:
+        # Every checkpoint ever signed for this run must be a prefix of this one.
+        verifier = Verifier.from_vkey(trusted_vkey) if isinstance(trusted_vkey, str) else trusted_vkey
+        n = report.tree_size
+        size_now = log.size(run_id)
+        new_root = Checkpoint.from_text(parse_note(checkpoint_note)[0]).root
+        for sc in log.checkpoints(run_id):
+            try:
+                old = Checkpoint.from_text(open_note(sc.note, verifier or Verifier.from_vkey(sc.vkey))[0])
+            except NoteError:
+                continue  # signed by another key: not ours to judge
+            if old.size > n or old.origin != origin_for_run(run_id):
+                continue
+            try:
+                proof = log.consistency_proof(run_id, old.size, n)
+            except (ValueError, RuntimeError) as exc:  # rows missing from the database
+                checks.append(Check("consistency", False, f"no consistency proof from the database: {exc}"))
+                break
+            if not verify_consistency(old.size, n, proof, old.root, new_root):
+                checks.append(Check("consistency", False, f"checkpoint at size {old.size} is not a prefix of size {n}"))
+                break
+        else:
+            checks.append(Check("consistency", True, "all stored checkpoints are prefixes of this one"))
+        if size_now > n:
+            checks.append(Check("tail", True, f"{size_now - n} entries after the checkpoint are not signed yet"))
+    report = report.model_copy(update={"checks": checks, "ok": all(c.ok for c in checks)})
+    if report.reason is None and not report.ok:
+        first = next(c for c in checks if not c.ok)
+        report = report.model_copy(update={"reason": f"{first.name}: {first.detail}"})
+    return report
