@@ -6,7 +6,7 @@ the node lost it) instead of signing a second swap.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel
 from web3 import Web3
@@ -48,8 +48,9 @@ def received_amount(receipt: TxReceipt, token_out: Token, wallet: str, weth: str
 
 
 class SwapExecutor:
-    def __init__(self, uniswap: UniswapV2, sender: TxSender, store: RunStore):
-        self.uniswap, self.sender, self.store = uniswap, sender, store
+    def __init__(self, uniswap: UniswapV2, sender: TxSender, store: RunStore,
+                 record: Callable[[str, str, dict], None] = lambda run_id, kind, payload: None):
+        self.uniswap, self.sender, self.store, self.record = uniswap, sender, store, record
 
     @property
     def wallet(self) -> str:
@@ -59,14 +60,21 @@ class SwapExecutor:
         """Sign, record, broadcast and confirm one transaction; on resume, confirm the recorded one."""
         signed = self.store.signed_for(run_id, step)
         if signed is not None:
+            self.record(run_id, "tx", {"step": step, "event": "resumed", "hash": signed.hash, "nonce": signed.nonce})
             self.sender.rebroadcast_if_missing(signed)
         else:
-            signed = self.sender.sign(build())
+            request = build()
+            signed = self.sender.sign(request)  # simulates first: a revert raises before anything is signed
             self.store.record_signed(run_id, step, signed)
+            self.record(run_id, "tx", {"step": step, "event": "signed", "simulation": "ok", "hash": signed.hash,
+                                       "nonce": signed.nonce, "unsigned": request.model_dump(mode="json"),
+                                       "gas": signed.gas, "max_fee_per_gas": str(signed.max_fee_per_gas)})
             fault_point(f"after_sign:{step}")
             self.sender.broadcast(signed)
             fault_point(f"after_send:{step}")
-        return self.sender.wait(signed)
+        receipt = self.sender.wait(signed)
+        self.record(run_id, "tx", {"step": step, "event": "receipt", **receipt.model_dump(mode="json", exclude={"logs"})})
+        return receipt
 
     def execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
         outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)

@@ -15,6 +15,8 @@ PlanResult = Any  # TEMP until planner lands
 from agents.price_reader import PriceReader
 from agents.risk import RiskChecker, RiskPolicy
 from agents.swap_executor import SwapExecutor
+from swarm.audit import AuditLog, Signer
+from swarm.auditing import RunAuditor
 from swarm.config import swarm_home
 from swarm.runtime import AgentContext, Recorder, Runtime
 from swarm.store import RunStore
@@ -39,6 +41,7 @@ class RunResult(BaseModel):
     tx_hashes: list[str] = []
     reasons: list[str] = []
     pending_approval: Any = None
+    anchor: dict | None = None
 
     def summary(self) -> str:
         lines = [f"run {self.run_id}: {self.status}"]
@@ -64,7 +67,7 @@ class Swarm:
     """Plans an intent, runs it on the chain through narrow agents, and records every step."""
 
     def __init__(self, *, w3, manifest: DevnetManifest, wallet: Wallet, policy: RiskPolicy | None = None,
-                 backend=None, home: Path | None = None, record: Recorder | None = None, k: int = 3,
+                 backend=None, home: Path | None = None, k: int = 3, audit: bool = True, anchor: bool = True,
                  on_task: Callable[[str, dict], None] | None = None):
         self.home = Path(home or swarm_home())
         self.w3, self.manifest, self.wallet = w3, manifest, wallet
@@ -73,14 +76,26 @@ class Swarm:
         self.uniswap = UniswapV2.from_manifest(w3, manifest, self.registry)
         self.store = RunStore(self.home / "runs.sqlite")
         self.backend, self.k, self.on_task = backend, k, on_task
-        self.record: Recorder = record or (lambda run_id, kind, payload: None)
+        self.sender = TxSender(w3, wallet)
+        self.auditor: RunAuditor | None = None
+        if audit:
+            log = AuditLog(self.home / "audit" / "audit.db")
+            for secret in wallet.secret_markers():
+                log.register_secret(secret)
+            anchorer = self._anchor_on_evm if anchor else None
+            self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"), anchorer)
+        self.record: Recorder = self.auditor.record if self.auditor else (lambda run_id, kind, payload: None)
         self.ctx = AgentContext(
             registry=self.registry, uniswap=self.uniswap,
             prices=PriceReader(self.registry, self.uniswap, manifest.feeds),
-            risk=RiskChecker(self.policy), executor=SwapExecutor(self.uniswap, TxSender(w3, wallet), self.store),
+            risk=RiskChecker(self.policy), executor=SwapExecutor(self.uniswap, self.sender, self.store, self.record),
             store=self.store, policy=self.policy, record=self.record)
         self._checkpoints = sqlite3.connect(self.home / "checkpoints.sqlite", check_same_thread=False)
         self.runtime = Runtime(self.ctx, SqliteSaver(self._checkpoints))
+
+    def _anchor_on_evm(self, digest: bytes):
+        from swarm.audit.anchor_evm import anchor_on_evm
+        return anchor_on_evm(self.sender, digest)
 
     @classmethod
     def from_devnet(cls, manifest_path: Path | None = None, wallet: Wallet | None = None, **kwargs) -> "Swarm":
@@ -103,21 +118,29 @@ class Swarm:
 
     def run(self, text: str, run_id: str | None = None) -> RunResult:
         run_id = run_id or uuid.uuid4().hex[:16]
-        self.record(run_id, "intent", {"text": text, "wallet": self.wallet.address})
+        self.record(run_id, "intent", {"text": text, **self._run_context()})
         plan = self.plan(text)
-        self.record(run_id, "plan", plan.model_dump(mode="json"))
+        for thought in plan.thoughts:
+            self.record(run_id, "thought", thought.model_dump(mode="json"))
+        self.record(run_id, "plan", {"ok": plan.ok, "refusal_reason": plan.refusal_reason, "note": plan.note,
+                                     "operations": plan.operations.model_dump(mode="json"),
+                                     "task_graph": plan.task_graph.model_dump(mode="json") if plan.task_graph else None})
         if not plan.ok:
             self.record(run_id, "refusal", {"reason": plan.refusal_reason})
-            return RunResult(run_id=run_id, intent=text, status="refused", plan=plan, reasons=[plan.refusal_reason])
+            return self._finish(RunResult(run_id=run_id, intent=text, status="refused", plan=plan,
+                                          reasons=[plan.refusal_reason]))
         return self.execute(plan.task_graph, run_id, plan)
 
     def execute(self, graph: TaskGraph, run_id: str | None = None, plan: PlanResult | None = None) -> RunResult:
         """Run a task graph (from the planner, or built in code); it is validated first, never trusted."""
         run_id = run_id or uuid.uuid4().hex[:16]
+        if plan is None:
+            self.record(run_id, "intent", {"text": graph.intent, "task_graph": graph.model_dump(mode="json"),
+                                           **self._run_context()})
         errors = graph.validate_structure(self.registry)
         if errors:
             self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
-            return RunResult(run_id=run_id, intent=graph.intent, status="refused", plan=plan, reasons=errors)
+            return self._finish(RunResult(run_id=run_id, intent=graph.intent, status="refused", plan=plan, reasons=errors))
         self.store.save_run(run_id, graph.intent, graph.model_dump_json())
         return self._invoke(run_id, graph, {"run_id": run_id, "results": {}, "trace": []}, plan)
 
@@ -148,7 +171,23 @@ class Swarm:
                            reasons=[f"{tid}: {r.get('reason')}" for tid, r in tasks.items() if r.get("status") in ("refused", "failed", "skipped")])
         if interrupts:
             result.status, result.pending_approval = "awaiting_approval", interrupts
-        self.record(run_id, "run_result", {"status": result.status, "tx_hashes": result.tx_hashes, "reasons": result.reasons})
+            self.record(run_id, "approval_request", {"requests": interrupts})
+            return result
+        return self._finish(result)
+
+    def _run_context(self) -> dict:
+        """What a reviewer needs to replay the run's decisions: wallet, policy, model file."""
+        model = self.backend.info.model_dump(mode="json", include={"path", "sha256", "size_bytes", "architecture", "name"}) \
+            if self.backend is not None else None
+        return {"wallet": self.wallet.address, "chain_id": self.manifest.chain_id,
+                "policy": self.policy.model_dump(mode="json"), "model": model}
+
+    def _finish(self, result: RunResult) -> RunResult:
+        """Record the outcome, then sign and anchor the run's checkpoint."""
+        self.record(result.run_id, "run_result", {"status": result.status, "tx_hashes": result.tx_hashes,
+                                                  "reasons": result.reasons})
+        if self.auditor is not None:
+            _, result.anchor = self.auditor.seal(result.run_id)
         return result
 
     def trace(self, run_id: str) -> list[dict]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -59,6 +60,84 @@ def _devnet_status() -> int:
     return 0
 
 
+def _swarm(args: argparse.Namespace):
+    """A Swarm on the running devnet, with the model from --model or $SWARM_MODEL if one is given."""
+    import os
+    from agents.risk import RiskPolicy
+    from swarm.api import Swarm
+    from tools.devnet import default_manifest_path, running_manifest
+
+    manifest_path = Path(args.manifest) if args.manifest else default_manifest_path()
+    if not args.manifest and running_manifest() is None:
+        raise SystemExit(f"no devnet running (no live manifest at {manifest_path}); start one with `swarm devnet up`")
+    backend = None
+    model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
+    if model:
+        from swarm.llm import load_backend
+        with console.status(f"loading model {model}..."):
+            backend = load_backend(model)
+    policy = RiskPolicy.model_validate_json(Path(args.policy).read_text()) if getattr(args, "policy", None) else None
+
+    def progress(task_id: str, result: dict) -> None:
+        colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(result.get("status"), "red")
+        reason = result.get("reason", "")
+        console.print(f"  [{colour}]{result.get('status'):>9}[/{colour}]  {task_id}" + (f"  {reason}" if reason else ""))
+
+    return Swarm.from_devnet(manifest_path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
+                             on_task=progress)
+
+
+def _print_result(result) -> int:
+    colour = {"done": "green", "skipped": "yellow", "awaiting_approval": "yellow"}.get(result.status, "red")
+    console.print(f"run [bold]{result.run_id}[/bold]: [{colour}]{result.status}[/{colour}]")
+    for reason in result.reasons:
+        console.print(f"  reason: {reason}")
+    for tx in result.tx_hashes:
+        console.print(f"  tx: {tx}")
+    if result.pending_approval:
+        for req in result.pending_approval:
+            console.print(f"  approval needed: {req['question']}  ->  swarm resume {result.run_id} --approve|--decline")
+    if result.anchor:
+        console.print(f"  audit checkpoint anchored in tx {result.anchor['tx_id']}; check with: swarm audit verify {result.run_id}")
+    return 0 if result.status in ("done", "skipped", "awaiting_approval") else 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    swarm = _swarm(args)
+    try:
+        if swarm.backend is None:
+            console.print("[yellow]no model configured (--model or SWARM_MODEL): planning with the deterministic parser only[/yellow]")
+        console.print(f"intent: {args.intent}")
+        return _print_result(swarm.run(args.intent, run_id=args.run_id))
+    finally:
+        swarm.close()
+
+
+def _resume(args: argparse.Namespace) -> int:
+    swarm = _swarm(args)
+    try:
+        approve = True if args.approve else False if args.decline else None
+        return _print_result(swarm.resume(args.run_id, approve=approve))
+    finally:
+        swarm.close()
+
+
+def _plan(args: argparse.Namespace) -> int:
+    swarm = _swarm(args)
+    try:
+        plan = swarm.plan(args.intent)
+        console.print_json(plan.model_dump_json(exclude={"thoughts"}) if not args.thoughts else plan.model_dump_json())
+        return 0 if plan.ok else 2
+    finally:
+        swarm.close()
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import json
+    from swarm.audit_cli import audit_command
+    return audit_command(args, console, json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +145,39 @@ def build_parser() -> argparse.ArgumentParser:
     devnet.add_argument("action", choices=["install", "up", "down", "status"])
     devnet.add_argument("--port", type=int, default=8545)
     devnet.set_defaults(func=_devnet)
+
+    def swarm_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--manifest", help="devnet manifest (default: the running devnet's)")
+        p.add_argument("--model", help="DeepSeek-R1 GGUF file (default: $SWARM_MODEL; none: parser only)")
+        p.add_argument("--policy", help="risk policy JSON file (see agents/risk.py RiskPolicy)")
+        p.add_argument("--no-anchor", action="store_true", help="do not anchor the audit checkpoint on-chain")
+
+    run = sub.add_parser("run", help="plan and run an intent on the devnet")
+    run.add_argument("intent")
+    run.add_argument("--run-id")
+    swarm_options(run)
+    run.set_defaults(func=_run)
+    resume = sub.add_parser("resume", help="resume a run (after a crash or an approval request)")
+    resume.add_argument("run_id")
+    decision = resume.add_mutually_exclusive_group()
+    decision.add_argument("--approve", action="store_true")
+    decision.add_argument("--decline", action="store_true")
+    swarm_options(resume)
+    resume.set_defaults(func=_resume)
+    plan = sub.add_parser("plan", help="plan an intent without running it")
+    plan.add_argument("intent")
+    plan.add_argument("--thoughts", action="store_true", help="include every thought")
+    swarm_options(plan)
+    plan.set_defaults(func=_plan)
+
+    audit = sub.add_parser("audit", help="inspect and verify the audit log")
+    audit.add_argument("action", choices=["runs", "show", "verify", "replay", "export"])
+    audit.add_argument("run_id", nargs="?")
+    audit.add_argument("--bundle", help="verify an exported bundle file instead of the local log")
+    audit.add_argument("--vkey", help="trusted checkpoint key (default: this machine's audit key)")
+    audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's)")
+    audit.add_argument("-o", "--output", help="bundle file to write (export)")
+    audit.set_defaults(func=_audit)
     return parser
 
 

@@ -137,7 +137,9 @@ class Runtime:
         if swap.condition is not None:
             median = Decimal(results[swap.condition.source_task]["reading"]["median"])
             holds = swap.condition.evaluate(median)
-            self.ctx.record(state["run_id"], "condition", {"task": swap.id, "condition": swap.condition.describe(),
+            self.ctx.record(state["run_id"], "condition", {"task": swap.id, "source_task": swap.condition.source_task,
+                                                            "condition": swap.condition.model_dump(mode="json"),
+                                                            "describe": swap.condition.describe(),
                                                             "price": str(median), "holds": holds})
             if not holds:
                 return {"status": "skipped", "reason": f"condition {swap.condition.describe()} not met "

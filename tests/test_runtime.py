@@ -10,6 +10,7 @@ import pytest
 
 from agents.risk import RiskPolicy
 from swarm.api import Swarm
+from swarm.audit import verify_log
 from swarm.taskgraph import CheckRiskTask, Condition, ReadPriceTask, SwapTask, TaskGraph
 from tools.devnet.contracts import abi
 from tools.evm import erc20
@@ -36,7 +37,8 @@ def make_swarm(chain, devnet, wallet, tmp_path):
     made = []
 
     def make(**policy) -> Swarm:
-        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path)
+        # anchor=False: these tests count the wallet's transactions; anchoring has its own tests
+        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path, anchor=False)
         made.append(s)
         return s
     yield make
@@ -160,8 +162,9 @@ CRASH_SCRIPT = """
 import sys
 from pathlib import Path
 from swarm.api import Swarm
+from swarm.audit import verify_log
 from tests.test_runtime import swap_graph
-swarm = Swarm.from_devnet(Path(sys.argv[1]), home=Path(sys.argv[2]))
+swarm = Swarm.from_devnet(Path(sys.argv[1]), home=Path(sys.argv[2]), anchor=False)
 swarm.execute(swap_graph("USDC", "ETH", "1500"), run_id="crash-run")
 print("not killed")
 """
@@ -176,9 +179,12 @@ def test_killed_run_resumes_without_a_second_swap(chain, devnet, wallet, tmp_pat
     proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(devnet.manifest_path), str(tmp_path)],
                           env=env, capture_output=True, text=True, timeout=120, cwd=os.getcwd())
     assert proc.returncode == -9, proc.stdout + proc.stderr
-    swarm = Swarm.from_devnet(devnet.manifest_path, home=tmp_path)
+    swarm = Swarm.from_devnet(devnet.manifest_path, home=tmp_path, anchor=False)
     try:
         result = swarm.resume("crash-run")
+        audit = verify_log(swarm.auditor.log, "crash-run")
+        assert audit.ok, audit.reason  # the killed process's entries and the resumed ones form one valid log
+        assert [e.payload["event"] for e in swarm.auditor.log.entries("crash-run") if e.kind == "tx"].count("signed") == 2
     finally:
         swarm.close()
     assert result.status == "done", result.summary()

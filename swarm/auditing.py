@@ -1,0 +1,43 @@
+"""Connect a run to the audit log: record every step, then sign the checkpoint, anchor it, record the anchor."""
+from __future__ import annotations
+
+from typing import Callable
+
+from swarm.audit import AuditLog, Signer, checkpoint_hash
+
+Anchorer = Callable[[bytes], "object"]  # checkpoint hash -> AnchorRef (with .to_dict())
+
+
+class RunAuditor:
+    def __init__(self, log: AuditLog, signer: Signer, anchorer: Anchorer | None = None):
+        self.log, self.signer, self.anchorer = log, signer, anchorer
+
+    def record(self, run_id: str, kind: str, payload: dict) -> None:
+        """Durable before returning: the caller acts on the step only afterwards."""
+        self.log.append(run_id, kind, payload)
+
+    def seal(self, run_id: str) -> tuple[str, dict | None]:
+        """Sign a checkpoint over everything recorded so far and anchor its hash on-chain.
+
+        The anchor entry is appended after the checkpoint it anchors (it cannot be
+        inside it); verification checks it against the chain.
+        """
+        note = self.log.checkpoint(run_id, self.signer)
+        if self.anchorer is None:
+            return note, None
+        digest = checkpoint_hash(note)
+        try:
+            ref = self.anchorer(digest).to_dict()
+        except Exception as exc:  # the run's outcome stands; the missing anchor is itself on record
+            self.record(run_id, "error", {"step": "anchor", "checkpoint_hash": digest.hex(), "reason": str(exc)})
+            return note, None
+        self.record(run_id, "anchor", ref)
+        return note, ref
+
+    def anchor_for(self, run_id: str) -> tuple[str, dict] | None:
+        """The newest anchored checkpoint of a run: (note, anchor)."""
+        notes = {checkpoint_hash(c.note).hex(): c.note for c in self.log.checkpoints(run_id)}
+        for entry in reversed(self.log.entries(run_id)):
+            if entry.kind == "anchor" and entry.payload.get("checkpoint_hash") in notes:
+                return notes[entry.payload["checkpoint_hash"]], entry.payload
+        return None

@@ -1,0 +1,121 @@
+"""A run's audit log end to end: every step recorded, checkpoint signed and anchored, verify and replay."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from agents.risk import RiskPolicy
+from swarm.api import Swarm
+from swarm.audit import export_bundle, verify_bundle, verify_log
+from swarm.audit.anchor_evm import EvmAnchorChecker
+from swarm.audit.replay import replay
+from tests.test_runtime import swap_graph
+
+
+@pytest.fixture
+def swarm(chain, devnet, wallet, tmp_path):
+    s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path)
+    yield s
+    s.close()
+
+
+def checker(chain, wallet) -> EvmAnchorChecker:
+    return EvmAnchorChecker(chain, expected_sender=wallet.address)
+
+
+def test_run_records_every_step_and_anchors_its_checkpoint(swarm, chain, wallet):
+    result = swarm.execute(swap_graph("USDC", "ETH", "1000", condition=None))
+    assert result.status == "done", result.summary()
+    log = swarm.auditor.log
+    kinds = [e.kind for e in log.entries(result.run_id)]
+    for kind in ("intent", "read_price", "check_risk", "tx", "swap", "run_result", "anchor"):
+        assert kind in kinds, kinds
+    tx_events = [e.payload["event"] for e in log.entries(result.run_id) if e.kind == "tx"]
+    assert tx_events == ["signed", "receipt", "signed", "receipt"]  # approve, swap: each logged before it is sent
+    anchor_tx = chain.eth.get_transaction(result.anchor["tx_id"])
+    assert anchor_tx["to"] == anchor_tx["from"] == wallet.address
+    report = verify_log(log, result.run_id, anchor_checker=checker(chain, wallet),
+                        checkpoint_note=swarm.auditor.anchor_for(result.run_id)[0], anchor=result.anchor)
+    assert report.ok, report.reason
+    assert replay(log.entries(result.run_id)).ok
+
+
+def test_refused_run_is_recorded_and_anchored_too(swarm, chain, wallet):
+    result = swarm.execute(swap_graph("ETH", "USDC", "5"))  # over max_trade_usd
+    assert result.status == "refused"
+    entries = swarm.auditor.log.entries(result.run_id)
+    risk = next(e for e in entries if e.kind == "check_risk")
+    assert not risk.payload["decision"]["approved"]
+    assert any(not r["passed"] and r["rule"] == "max_trade_usd" for r in risk.payload["decision"]["rules"])
+    assert result.anchor is not None
+    assert replay(entries).ok
+
+
+def test_replay_flags_a_tampered_risk_decision(swarm, chain, wallet):
+    result = swarm.execute(swap_graph("ETH", "USDC", "5"))
+    entries = swarm.auditor.log.entries(result.run_id)
+    i = next(k for k, e in enumerate(entries) if e.kind == "check_risk")
+    forged = json.loads(json.dumps(entries[i].payload))
+    forged["decision"]["approved"] = True
+    for rule in forged["decision"]["rules"]:
+        rule["passed"] = True
+    tampered = entries[:i] + [entries[i].model_copy(update={"payload": forged})] + entries[i + 1:]
+    report = replay(tampered)
+    assert not report.ok and report.first_bad_index == entries[i].index
+    # and the Merkle log catches the same edit in an exported bundle
+    note, anchor = swarm.auditor.anchor_for(result.run_id)
+    bundle = export_bundle(swarm.auditor.log, result.run_id, note, anchor=anchor)
+    assert verify_bundle(bundle, anchor_checker=checker(chain, wallet)).ok
+    bundle["entries"][i]["payload"] = forged
+    bad = verify_bundle(bundle, anchor_checker=checker(chain, wallet))
+    assert not bad.ok and bad.first_bad_index == i
+
+
+def test_replay_flags_a_changed_condition_outcome(swarm):
+    result = swarm.execute(swap_graph("ETH", "USDC", "1", condition=(">", "5000")))
+    assert result.status == "skipped"
+    entries = swarm.auditor.log.entries(result.run_id)
+    i = next(k for k, e in enumerate(entries) if e.kind == "condition")
+    assert entries[i].payload["holds"] is False
+    tampered = list(entries)
+    tampered[i] = entries[i].model_copy(update={"payload": {**entries[i].payload, "holds": True}})
+    assert replay(entries).ok
+    assert replay(tampered).first_bad_index == entries[i].index
+
+
+def test_wallet_key_never_reaches_the_audit_log(swarm, wallet, tmp_path):
+    swarm.execute(swap_graph("ETH", "USDC", "0.5"))
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "audit").glob("audit.db*"))
+    for marker in wallet.secret_markers():
+        assert marker.encode() not in raw and marker.removeprefix("0x").encode() not in raw
+
+
+def test_cli_verify_replay_and_bundle(swarm, chain, devnet, wallet, tmp_path):
+    result = swarm.execute(swap_graph("ETH", "DAI", "0.5"))
+    assert result.status == "done"
+    env = {**os.environ, "SWARM_HOME": str(tmp_path)}
+
+    def cli(*args):
+        p = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", *args, "--rpc", devnet.manifest.rpc_url],
+                           capture_output=True, text=True, env=env, timeout=120)
+        return p.returncode, p.stdout + p.stderr
+
+    rc, out = cli("verify", result.run_id)
+    assert rc == 0 and "PASS" in out and "anchor" in out, out
+    rc, out = cli("replay", result.run_id)
+    assert rc == 0 and "PASS" in out, out
+    bundle_path = tmp_path / "run.json"
+    rc, out = cli("export", result.run_id, "-o", str(bundle_path))
+    assert rc == 0, out
+    rc, out = cli("verify", "--bundle", str(bundle_path))
+    assert rc == 0 and "PASS" in out, out
+    bundle = json.loads(bundle_path.read_text())
+    bundle["entries"][3]["payload"]["status"] = "forged"
+    bundle_path.write_text(json.dumps(bundle))
+    rc, out = cli("verify", "--bundle", str(bundle_path))
+    assert rc == 1 and "first bad entry: 3" in out, out
