@@ -6,6 +6,8 @@ the node lost it) instead of signing a second swap.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Callable, Literal
 
 from pydantic import BaseModel
@@ -14,9 +16,9 @@ from web3 import Web3
 from swarm.faults import fault_point
 from swarm.store import RunStore
 from tools.evm import erc20
-from tools.evm.errors import EvmToolError
+from tools.evm.errors import EvmToolError, RpcUnavailableError
 from tools.evm.tokens import Token
-from tools.evm.tx import TxReceipt, TxSender
+from tools.evm.tx import TxFateUnknown, TxReceipt, TxSender
 from tools.evm.uniswap import UniswapV2
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
@@ -51,6 +53,15 @@ class SwapExecutor:
     def __init__(self, uniswap: UniswapV2, sender: TxSender, store: RunStore,
                  record: Callable[[str, str, dict], None] = lambda run_id, kind, payload: None):
         self.uniswap, self.sender, self.store, self.record = uniswap, sender, store, record
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _token_lock(self, token: Token):
+        """Exact approvals are overwritten, not added: approve-then-swap of one token must not interleave."""
+        if token.is_native:
+            return contextlib.nullcontext()
+        with self._locks_guard:
+            return self._locks.setdefault(token.address.lower(), threading.Lock())
 
     @property
     def wallet(self) -> str:
@@ -77,6 +88,10 @@ class SwapExecutor:
         return receipt
 
     def execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
+        with self._token_lock(token_in):
+            return self._execute(run_id, step, token_in, token_out, amount_in, min_out)
+
+    def _execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
         outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
         try:
             resumed = self.store.signed_for(run_id, f"{step}:swap") is not None
@@ -104,6 +119,8 @@ class SwapExecutor:
                 outcome.reason = f"received {outcome.received} < min_out {min_out}"
                 return outcome
             outcome.status, outcome.reason = "confirmed", f"received {outcome.received} >= min_out {min_out}"
+        except (RpcUnavailableError, TxFateUnknown):
+            raise  # node unreachable or a signed tx's fate unknown: leave the step open so a resume finishes it
         except EvmToolError as exc:
             outcome.reason = str(exc)
         return outcome

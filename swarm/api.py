@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+import requests
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import BaseModel
@@ -23,6 +24,7 @@ from swarm.store import RunStore
 from swarm.taskgraph import SwapTask, TaskGraph
 from tools.devnet.manifest import DevnetManifest
 from tools.evm import erc20
+from tools.evm.errors import EvmToolError
 from tools.evm.rpc import connect
 from tools.evm.tokens import TokenRegistry
 from tools.evm.tx import TxSender
@@ -158,13 +160,22 @@ class Swarm:
         app = self.runtime.compile(graph)
         config = {"configurable": {"thread_id": run_id}}
         interrupts = []
-        for chunk in app.stream(payload, config, stream_mode="updates", durability="sync"):
-            for node, update in chunk.items():
-                if node == "__interrupt__":
-                    interrupts.extend(i.value for i in update)
-                elif self.on_task and update:
-                    for task_id, task_result in update.get("results", {}).items():
-                        self.on_task(task_id, task_result)
+        try:
+            for chunk in app.stream(payload, config, stream_mode="updates", durability="sync"):
+                for node, update in chunk.items():
+                    if node == "__interrupt__":
+                        interrupts.extend(i.value for i in update)
+                    elif self.on_task and update:
+                        for task_id, task_result in update.get("results", {}).items():
+                            self.on_task(task_id, task_result)
+        except (EvmToolError, requests.RequestException) as exc:
+            # A step could not finish (node unreachable, a signed tx's fate unknown). Its checkpoint and
+            # outbox entry stay, so `resume` completes it later without signing anything twice.
+            tasks = app.get_state(config).values.get("results", {})
+            reason = f"interrupted: {exc}; resume with `swarm resume {run_id}` once the RPC is reachable"
+            self.record(run_id, "error", {"reason": reason, "completed_tasks": sorted(tasks)})
+            return self._finish(RunResult(run_id=run_id, intent=graph.intent, status="failed", plan=plan, tasks=tasks,
+                                          tx_hashes=self.store.sent_hashes(run_id), reasons=[reason]))
         tasks = app.get_state(config).values.get("results", {})
         result = RunResult(run_id=run_id, intent=graph.intent, status=_status(graph, tasks), plan=plan, tasks=tasks,
                            tx_hashes=self.store.sent_hashes(run_id),

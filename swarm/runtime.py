@@ -194,8 +194,8 @@ class Runtime:
         ctx = self.ctx
         outcome = ctx.executor.execute(state["run_id"], task.id, ctx.registry.resolve(task.token_in),
                                        ctx.registry.resolve(task.token_out), int(risk["amount_in"]), int(risk["min_out"]))
-        if outcome.status != "confirmed" and outcome.swap_tx is None:
-            ctx.store.release_spend(state["run_id"], task.id)
+        if outcome.status != "confirmed" and ctx.store.signed_for(state["run_id"], f"{task.id}:swap") is None:
+            ctx.store.release_spend(state["run_id"], task.id)  # nothing was signed: the reservation is returned
         return {"status": outcome.status, "reason": outcome.reason, "outcome": outcome.model_dump(mode="json")}
 
 

@@ -41,3 +41,7 @@ __all__ = [
     "sign_checkpoint", "verify_bundle", "verify_checkpoint", "verify_consistency",
     "verify_inclusion", "verify_log",
 ]
+
+from swarm.audit.anchor import AnchorError, AnchorRef, memo_text  # noqa: E402  (chain modules: anchor_evm, anchor_solana)
+
+__all__ += ["AnchorError", "AnchorRef", "memo_text"]
