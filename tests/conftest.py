@@ -42,4 +42,4 @@ def uniswap(chain, devnet, registry) -> UniswapV2:
 def wallet() -> Wallet:
     return Wallet.devnet(1)
 
-pytest_plugins = ["tests.llm_fixtures"]
+pytest_plugins = ["tests.llm_fixtures", "tests.secret_scan"]

@@ -72,7 +72,8 @@ class AnvilNode:
             who = "a JSON-RPC node" if rpc_alive(self.url) else "another process"
             raise DevnetError(f"port {self.port} is already in use by {who}; stop it or pick another with --port")
         cmd = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port),
-               "--chain-id", str(CHAIN_ID), "--mnemonic", DEV_MNEMONIC]
+               "--chain-id", str(CHAIN_ID), "--mnemonic", DEV_MNEMONIC,
+               "--silent"]  # its start-up banner prints the dev accounts' private keys: keep them out of logs
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
