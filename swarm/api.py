@@ -11,14 +11,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import BaseModel
 
-PlanResult = Any  # TEMP until planner lands
-
 from agents.price_reader import PriceReader
 from agents.risk import RiskChecker, RiskPolicy
 from agents.swap_executor import SwapExecutor
 from swarm.audit import AuditLog, Signer
 from swarm.auditing import RunAuditor
 from swarm.config import swarm_home
+from swarm.planner import Planner, PlanningContext, PlanResult
 from swarm.runtime import AgentContext, Recorder, Runtime
 from swarm.store import RunStore
 from swarm.taskgraph import SwapTask, TaskGraph
@@ -38,7 +37,7 @@ class RunResult(BaseModel):
     run_id: str
     intent: str
     status: RunStatus
-    plan: Any = None  # PlanResult
+    plan: PlanResult | None = None
     tasks: dict[str, dict] = {}
     tx_hashes: list[str] = []
     reasons: list[str] = []
@@ -113,7 +112,6 @@ class Swarm:
                 for sym in self.registry.symbols()}
 
     def plan(self, text: str) -> PlanResult:
-        from swarm.planner import Planner, PlanningContext
         context = PlanningContext(balances=self.balances(), max_slippage_bps=self.policy.max_slippage_bps,
                                   default_slippage_bps=self.policy.default_slippage_bps)
         return Planner(self.registry, self.backend, context, k=self.k).plan(text)

@@ -1,0 +1,327 @@
+"""Thoughts and the operations on them, after Besta et al., "Graph of Thoughts" (2023).
+
+A thought is one reading of the intent (from the parser, the model, a refinement of
+an earlier thought, or the merge of several).  Operations transform sets of thoughts:
+Generate, Score, Improve, Veto, KeepValid, Aggregate, KeepBestN.  Which operations
+run, and in what order, is itself data: a `GraphOfOperations` that can be inspected,
+serialized and logged with every plan.
+
+Operations decide; the `Env` they are given does the work that needs the outside world
+(the parser, the model, the validators).  Any operation may refuse; execution stops there.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal, Protocol, Union
+
+from pydantic import BaseModel, Field, model_validator
+
+from swarm.intent import IntentSlots
+from swarm.llm import Accounting, SamplingSettings
+from swarm.planner.parser import ParseFailure
+
+Source = Literal["parser", "model", "refined", "aggregate"]
+MODEL_SOURCES = ("model", "refined")
+# Slots whose disagreement means the readings are about different trades.
+SAFETY_SLOTS = ("token_in", "token_out", "amount_in", "condition", "parts", "recipient")
+
+
+class Thought(BaseModel):
+    """One reading of the intent, how it scored, and whether it made it into the plan."""
+
+    id: str
+    source: Source
+    parents: list[str] = []
+    slots: IntentSlots | None = None
+    parse_failure: ParseFailure | None = None
+    raw: str | None = Field(None, description="the model's answer text, as generated")
+    errors: list[str] = []
+    warnings: list[str] = []
+    score: int | None = Field(None, description="number of validator errors: 0 is valid, None is not scored yet")
+    support: int = Field(1, description="how many thoughts this reading stands for (after Aggregate)")
+    kept: bool = False
+    why: str = ""
+    reasoning: str | None = None
+    reasoning_truncated: bool | None = None
+    prompt_sha256: str | None = None
+    model_sha256: str | None = None
+    settings: SamplingSettings | None = None
+    accounting: Accounting | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.score == 0 and self.slots is not None
+
+
+class Env(Protocol):
+    """What operations need from the planner run."""
+
+    thoughts: list[Thought]
+    k: int
+
+    def parse(self) -> Thought: ...
+    def generate(self, n: int) -> list[Thought]: ...
+    def refine(self, thought: Thought) -> Thought | None: ...
+    def score(self, thought: Thought) -> None: ...
+    def refuse(self, reason: str) -> None: ...
+    def new_id(self) -> str: ...
+
+    @property
+    def refusal(self) -> str | None: ...
+
+
+class _Op(BaseModel):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+
+    def run(self, inputs: list[Thought], env: Env) -> list[Thought]:
+        raise NotImplementedError
+
+
+class Generate(_Op):
+    """New thoughts from a source: the deterministic parser, or `k` model readings (k seeds)."""
+
+    kind: Literal["generate"] = "generate"
+    source: Literal["parser", "model"]
+    k: int = Field(1, ge=0, le=16)
+
+    def run(self, inputs, env):
+        return [env.parse()] if self.source == "parser" else env.generate(self.k)
+
+
+class Score(_Op):
+    """Run the deterministic validators on every thought not scored yet."""
+
+    kind: Literal["score"] = "score"
+
+    def run(self, inputs, env):
+        for t in inputs:
+            if t.score is None:
+                env.score(t)
+        return inputs
+
+
+class Veto(_Op):
+    """The parser's word is final when it refuses for safety, or when its reading is clear but invalid.
+
+    Runs before any model call: nothing a model says could change the outcome, and
+    the model never sees a text that was refused (it may hold an address).
+    """
+
+    kind: Literal["veto"] = "veto"
+
+    def run(self, inputs, env):
+        for t in inputs:
+            if t.source != "parser":
+                continue
+            if t.parse_failure is not None and t.parse_failure.final:
+                t.why = "final parser refusal"
+                env.refuse(f"refused by the deterministic parser: {t.parse_failure.reason}")
+            elif t.slots is not None and not t.valid:
+                t.why = "parsed, but fails checks"
+                env.refuse("the intent is clear but cannot be planned: " + "; ".join(t.errors))
+        return inputs
+
+
+class Improve(_Op):
+    """Feed each invalid model thought's errors back to the model for one corrected thought."""
+
+    kind: Literal["improve"] = "improve"
+
+    def run(self, inputs, env):
+        refined = []
+        for t in inputs:
+            if t.source in MODEL_SOURCES and not t.valid:
+                if (new := env.refine(t)) is not None:
+                    refined.append(new)
+        return inputs + refined
+
+
+class KeepValid(_Op):
+    """Drop every thought with a validator error."""
+
+    kind: Literal["keep_valid"] = "keep_valid"
+
+    def run(self, inputs, env):
+        for t in inputs:
+            if not t.valid:
+                t.kept = False
+                t.why = t.why or "dropped: " + "; ".join(t.errors[:3] or ["not scored"])
+        return [t for t in inputs if t.valid]
+
+
+class Aggregate(_Op):
+    """Merge valid thoughts into one, only if they all agree; disagreement is a refusal.
+
+    A reading that the parser does not back needs `model_quorum` agreeing model
+    thoughts (at most k), so one lucky sample cannot make a plan.
+    """
+
+    kind: Literal["aggregate"] = "aggregate"
+    model_quorum: int = Field(2, ge=1)
+
+    def run(self, inputs, env):
+        valid = [t for t in inputs if t.valid]
+        if not valid:
+            env.refuse(_no_valid_reason(env.thoughts))
+            return []
+        if len({slots_key(t.slots) for t in valid}) > 1:
+            reason = disagreement(valid)
+            for t in valid:
+                t.why = f"valid, but {reason}"
+            env.refuse(f"valid readings disagree, so nothing is guessed: {reason}")
+            return []
+        parser_backed = any(t.source == "parser" for t in valid)
+        needed = min(self.model_quorum, max(env.k, 1))
+        if not parser_backed and len(valid) < needed:
+            for t in valid:
+                t.why = f"valid, but only {len(valid)} of the {needed} agreeing model readings needed"
+            env.refuse(f"the parser could not read the intent and only {len(valid)} model reading(s) "
+                       f"support a plan; {needed} must agree")
+            return []
+        base = next((t for t in valid if t.source == "parser"), valid[0])
+        merged = Thought(id=env.new_id(), source="aggregate", parents=[t.id for t in valid], slots=base.slots,
+                         support=len(valid))
+        env.thoughts.append(merged)
+        env.score(merged)
+        for t in valid:
+            t.kept, t.why = True, f"valid; agrees with the plan, merged into {merged.id}"
+        return [merged]
+
+
+class KeepBestN(_Op):
+    """Keep the n best thoughts: fewest errors, then fewest warnings, then most support."""
+
+    kind: Literal["keep_best"] = "keep_best"
+    n: int = Field(1, ge=1)
+
+    def run(self, inputs, env):
+        ranked = sorted(inputs, key=lambda t: (t.score if t.score is not None else 1 << 30, len(t.warnings),
+                                               -t.support))
+        for i, t in enumerate(ranked):
+            t.kept = i < self.n and t.valid
+            t.why = (f"chosen: best of {len(ranked)}, supported by {t.support} reading(s)" if t.kept
+                     else t.why or f"ranked below the best {self.n}")
+        return ranked[: self.n]
+
+
+Operation = Annotated[Union[Generate, Score, Veto, Improve, KeepValid, Aggregate, KeepBestN],
+                      Field(discriminator="kind")]
+
+
+class OperationRun(BaseModel):
+    """One executed operation: which thoughts went in and came out."""
+
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+
+
+class GraphOfOperations(BaseModel):
+    """The planner's own plan: operations (nodes) and the thought flow between them (edges).
+
+    An operation's inputs are the outputs of its predecessors, in edge order.
+    """
+
+    nodes: list[Operation]
+    edges: list[tuple[str, str]]
+
+    @model_validator(mode="after")
+    def _check(self) -> "GraphOfOperations":
+        ids = [n.id for n in self.nodes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("operation ids are not unique")
+        for a, b in self.edges:
+            if a not in ids or b not in ids:
+                raise ValueError(f"edge {a}->{b} names an unknown operation")
+        self.order()
+        return self
+
+    def order(self) -> list[str]:
+        """Topological order, stable in node order; ValueError on a cycle."""
+        indegree = {n.id: 0 for n in self.nodes}
+        for _, b in self.edges:
+            indegree[b] += 1
+        ready, order = [n.id for n in self.nodes if indegree[n.id] == 0], []
+        while ready:
+            nid = ready.pop(0)
+            order.append(nid)
+            for a, b in self.edges:
+                if a == nid:
+                    indegree[b] -= 1
+                    if indegree[b] == 0:
+                        ready.append(b)
+        if len(order) != len(self.nodes):
+            raise ValueError("graph of operations has a cycle")
+        return order
+
+    def execute(self, env: Env) -> tuple[list[Thought], list[OperationRun]]:
+        """Run every operation in order until one refuses; returns the sink's thoughts and the trace."""
+        nodes = {n.id: n for n in self.nodes}
+        outputs: dict[str, list[Thought]] = {}
+        trace: list[OperationRun] = []
+        last: list[Thought] = []
+        for nid in self.order():
+            inputs: dict[str, Thought] = {}
+            for a, b in self.edges:
+                if b == nid:
+                    inputs.update((t.id, t) for t in outputs[a])
+            last = outputs[nid] = nodes[nid].run(list(inputs.values()), env)
+            trace.append(OperationRun(op=nid, inputs=list(inputs), outputs=[t.id for t in last]))
+            if env.refusal is not None:
+                return [], trace
+        return last, trace
+
+    @classmethod
+    def default(cls, k: int = 3, model_quorum: int = 2) -> "GraphOfOperations":
+        """parser -> score -> veto -> k model readings -> score -> improve -> score -> keep valid -> aggregate -> best."""
+        nodes = [
+            Generate(id="generate_parser", source="parser"), Score(id="score_parser"), Veto(id="veto"),
+            Generate(id="generate_model", source="model", k=k), Score(id="score"), Improve(id="improve"),
+            Score(id="rescore"), KeepValid(id="keep_valid"), Aggregate(id="aggregate", model_quorum=model_quorum),
+            KeepBestN(id="keep_best", n=1),
+        ]
+        edges = [("generate_parser", "score_parser"), ("score_parser", "veto"), ("veto", "generate_model"),
+                 ("veto", "score"), ("generate_model", "score"), ("score", "improve"), ("improve", "rescore"),
+                 ("rescore", "keep_valid"), ("keep_valid", "aggregate"), ("aggregate", "keep_best")]
+        return cls(nodes=nodes, edges=edges)
+
+
+def slots_key(slots: IntentSlots) -> tuple:
+    """Slots compared by value (2 == 2.0), every field."""
+    c = slots.condition
+    return (slots.token_in.upper(), slots.token_out.upper(), _num(slots.amount_in),
+            None if c is None else (c.base.upper(), c.quote, c.op, _num(c.threshold)),
+            slots.parts, slots.recipient, slots.max_slippage_bps)
+
+
+def _num(d: Decimal) -> Decimal:
+    return d.normalize()
+
+
+def disagreement(thoughts: list[Thought]) -> str:
+    """Which slots differ between thoughts, safety-relevant ones first: 'amount_in: t1=2, t3=3'."""
+    fields = [*SAFETY_SLOTS, "max_slippage_bps"]
+    parts = []
+    for name in fields:
+        values = {t.id: _show(getattr(t.slots, name)) for t in thoughts}
+        if len(set(values.values())) > 1:
+            parts.append(f"{name}: " + ", ".join(f"{tid}={v}" for tid, v in values.items()))
+    return "they differ on " + "; ".join(parts)
+
+
+def _show(value) -> str:
+    if isinstance(value, Decimal):
+        return format(_num(value), "f")
+    if isinstance(value, BaseModel):  # a PriceCondition
+        return f"{value.base}/{value.quote} {value.op} {format(_num(value.threshold), 'f')}"
+    return str(value.upper() if isinstance(value, str) else value)
+
+
+def _no_valid_reason(thoughts: list[Thought]) -> str:
+    lines = []
+    for t in thoughts:
+        if t.parse_failure is not None:
+            lines.append(f"parser: {t.parse_failure.reason}")
+        elif t.errors:
+            lines.append(f"{t.id} ({t.source}): {t.errors[0]}")
+    return "no valid reading of the intent" + (" (" + "; ".join(lines[:4]) + ")" if lines else "")
