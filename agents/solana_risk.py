@@ -1,0 +1,150 @@
+"""Risk checker for Solana swaps: the EVM policy's rules plus what a Solana mint can hide.
+
+A Token-2022 mint can carry extensions that make a token unsafe to receive: a
+transfer hook (arbitrary program on every transfer), a transfer fee, a permanent
+delegate (can move or burn anyone's balance), or accounts frozen by default. A
+mint or freeze authority lets the issuer inflate supply or freeze our account;
+both are refused unless the mint is on an allowlist (regulated stablecoins such
+as USDC keep them). Every rule gives a reasoned result; all must pass.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from agents.price_reader import PriceReading
+from agents.risk import RiskDecision, RuleResult
+from tools.solana.jupiter import JupiterQuote
+from tools.solana.token_layout import AccountState, ExtensionType, MintInfo
+from tools.solana.tokens import MAINNET_TRUSTED_AUTHORITY_MINTS, SolanaToken
+
+# Extensions reviewed as harmless to a holder: metadata and grouping pointers, a close authority (only for an empty mint).
+HARMLESS_EXTENSIONS = frozenset({ExtensionType.MintCloseAuthority, ExtensionType.MetadataPointer,
+                                 ExtensionType.TokenMetadata, ExtensionType.GroupPointer, ExtensionType.TokenGroup,
+                                 ExtensionType.GroupMemberPointer, ExtensionType.TokenGroupMember})
+CHECKED_EXTENSIONS = frozenset({ExtensionType.TransferHook, ExtensionType.TransferFeeConfig,
+                                ExtensionType.PermanentDelegate, ExtensionType.DefaultAccountState})
+
+
+class SolanaRiskPolicy(BaseModel):
+    max_trade_usd: Decimal = Decimal(10_000)
+    daily_cap_usd: Decimal = Decimal(25_000)
+    default_slippage_bps: int = Field(50, ge=1)
+    max_slippage_bps: int = Field(100, ge=1, le=5_000)
+    max_price_impact_bps: int = Field(100, ge=0)
+    max_price_deviation_bps: int = Field(200, ge=1)
+    max_priority_fee_lamports: int = Field(2_000_000, ge=0)
+    token_allowlist: frozenset[str] = frozenset({"SOL", "USDC", "USDT"})
+    authority_allowlist: frozenset[str] = Field(MAINNET_TRUSTED_AUTHORITY_MINTS,
+                                                description="mints allowed to keep mint/freeze authorities")
+    human_approval_above_usd: Decimal | None = None
+
+
+def mint_rules(token: SolanaToken, mint: MintInfo | None, policy: SolanaRiskPolicy) -> list[RuleResult]:
+    """Deterministic checks of one mint as read from chain. Native SOL has no mint to check."""
+    sym = token.symbol
+    if token.is_native:
+        return [RuleResult(rule=f"mint_safe:{sym}", passed=True, detail="native SOL: no mint account")]
+    if mint is None or mint.address != token.mint:
+        return [RuleResult(rule=f"mint_read:{sym}", passed=False, detail="mint account not read from chain")]
+    allowlisted = mint.address in policy.authority_allowlist
+    rules = [
+        RuleResult(rule=f"mint_program:{sym}", passed=mint.program == token.program and mint.is_initialized,
+                   detail=f"owner {mint.program}, registry says {token.program}, initialized={mint.is_initialized}"),
+        RuleResult(rule=f"mint_authority:{sym}", passed=mint.mint_authority is None or allowlisted,
+                   detail=f"mint authority {mint.mint_authority or 'none'}" + (" (allowlisted issuer)" if allowlisted else "")),
+        RuleResult(rule=f"freeze_authority:{sym}", passed=mint.freeze_authority is None or allowlisted,
+                   detail=f"freeze authority {mint.freeze_authority or 'none'}" + (" (allowlisted issuer)" if allowlisted else "")),
+    ]
+    hook = mint.extension(ExtensionType.TransferHook)
+    rules.append(RuleResult(rule=f"no_transfer_hook:{sym}", passed=hook is None,
+                            detail="no transfer hook" if hook is None else
+                            f"transfer hook program {hook.transfer_hook.program_id}, authority {hook.transfer_hook.authority}"))
+    fee = mint.extension(ExtensionType.TransferFeeConfig)
+    rules.append(RuleResult(rule=f"no_transfer_fee:{sym}", passed=fee is None,
+                            detail="no transfer fee" if fee is None else
+                            f"transfer fee {fee.transfer_fee.newer.basis_points} bps (max {fee.transfer_fee.newer.maximum_fee}), "
+                            f"fee authority {fee.transfer_fee.config_authority}"))
+    delegate = mint.extension(ExtensionType.PermanentDelegate)
+    rules.append(RuleResult(rule=f"no_permanent_delegate:{sym}", passed=delegate is None,
+                            detail="no permanent delegate" if delegate is None else
+                            f"permanent delegate {delegate.permanent_delegate} can move or burn any holder's tokens"))
+    state = mint.extension(ExtensionType.DefaultAccountState)
+    frozen = state is not None and state.default_state == AccountState.Frozen
+    rules.append(RuleResult(rule=f"not_default_frozen:{sym}", passed=not frozen,
+                            detail="new token accounts start frozen" if frozen else
+                            f"default account state {state.default_state.name if state else 'initialized'}"))
+    other = [e.type for e in mint.extensions
+             if e.type_id not in HARMLESS_EXTENSIONS and e.type_id not in CHECKED_EXTENSIONS]
+    rules.append(RuleResult(rule=f"only_reviewed_extensions:{sym}", passed=not other,
+                            detail=f"unreviewed extensions: {', '.join(other)}" if other else
+                            f"extensions: {', '.join(e.type for e in mint.extensions) or 'none'}"))
+    return rules
+
+
+class SolanaSwapCheckInput(BaseModel):
+    """Everything a decision depends on, so it can be replayed from the audit log."""
+
+    token_in: SolanaToken
+    token_out: SolanaToken
+    mint_in: MintInfo | None
+    mint_out: MintInfo | None
+    amount_in: int
+    slippage_bps: int
+    recipient: str
+    wallet: str
+    price_in: PriceReading
+    price_out: PriceReading
+    quote: JupiterQuote
+    spent_today_usd: Decimal
+
+
+def expected_out(x: SolanaSwapCheckInput) -> int:
+    """Output implied by the independent USD prices (not by the route being traded)."""
+    value_usd = x.token_in.from_base(x.amount_in) * x.price_in.median
+    return int((value_usd / x.price_out.median).scaleb(x.token_out.decimals))
+
+
+def min_out_for(x: SolanaSwapCheckInput) -> int:
+    return expected_out(x) * (10_000 - x.slippage_bps) // 10_000
+
+
+class SolanaRiskChecker:
+    def __init__(self, policy: SolanaRiskPolicy):
+        self.policy = policy
+
+    def decide(self, x: SolanaSwapCheckInput) -> RiskDecision:
+        p, q = self.policy, x.quote
+        trade_usd = x.token_in.from_base(x.amount_in) * x.price_in.median
+        min_out = min_out_for(x)
+        rules = [
+            RuleResult(rule="allowlist", passed=x.token_in.symbol in p.token_allowlist and x.token_out.symbol in p.token_allowlist,
+                       detail=f"{x.token_in.symbol} -> {x.token_out.symbol}; allowed: {', '.join(sorted(p.token_allowlist))}"),
+            RuleResult(rule="recipient_is_own_wallet", passed=x.recipient == x.wallet, detail=f"recipient {x.recipient}"),
+            RuleResult(rule="max_trade_usd", passed=trade_usd <= p.max_trade_usd,
+                       detail=f"trade ${trade_usd:,.2f}, limit ${p.max_trade_usd:,.2f}"),
+            RuleResult(rule="daily_cap_usd", passed=x.spent_today_usd + trade_usd <= p.daily_cap_usd,
+                       detail=f"spent today ${x.spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
+            RuleResult(rule="max_slippage", passed=x.slippage_bps <= p.max_slippage_bps and q.slippage_bps <= x.slippage_bps,
+                       detail=f"requested {x.slippage_bps} bps, quote uses {q.slippage_bps} bps, policy max {p.max_slippage_bps} bps"),
+            RuleResult(rule="max_price_impact", passed=q.price_impact_bps <= p.max_price_impact_bps,
+                       detail=f"route price impact {q.price_impact_bps} bps, max {p.max_price_impact_bps} bps"),
+            RuleResult(rule="quote_matches_request",
+                       passed=(q.input_mint, q.output_mint, q.in_amount, q.swap_mode) ==
+                              (x.token_in.mint, x.token_out.mint, x.amount_in, "ExactIn"),
+                       detail=f"quote {q.in_amount} {q.input_mint} -> {q.output_mint} ({q.swap_mode})"),
+        ]
+        for reading in (x.price_in, x.price_out):
+            rules.append(RuleResult(
+                rule=f"price_sources_agree:{reading.base}",
+                passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
+                detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
+                       f"max {p.max_price_deviation_bps} bps" + (f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else "")))
+        rules.append(RuleResult(rule="quote_meets_min_out", passed=q.out_amount >= min_out > 0,
+                                detail=f"route quote {q.out_amount}, independent minimum {min_out} ({x.slippage_bps} bps "
+                                       f"below the oracle-implied output); the executor sets the on-chain floor to it"))
+        rules += mint_rules(x.token_in, x.mint_in, p) + mint_rules(x.token_out, x.mint_out, p)
+        approved = all(r.passed for r in rules)
+        needs_human = approved and p.human_approval_above_usd is not None and trade_usd > p.human_approval_above_usd
+        return RiskDecision(approved=approved, needs_human=needs_human, trade_usd=trade_usd, min_out=min_out, rules=rules)

@@ -1,0 +1,95 @@
+"""Solana price reader: one token's USD price from Pyth (price accounts, Hermes) and Jupiter quotes.
+
+Same output as the EVM PriceReader (agents.price_reader.PriceReading): every
+source that answered, the ones that failed and why, the median and the spread.
+Jupiter quotes against USD stablecoins count those as $1; Pyth checks that.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Callable
+
+from pydantic import BaseModel
+from solders.pubkey import Pubkey
+
+from agents.price_reader import PriceReading, PriceSource, deviation_bps
+from tools.solana.errors import PriceUnavailable
+from tools.solana.jupiter import JupiterClient
+from tools.solana.pyth import TRUSTED_OWNERS, HermesClient, checked, parse_price_account
+from tools.solana.rpc import SolanaRpc
+from tools.solana.tokens import SolanaTokenRegistry
+
+USD_STABLES = ("USDC", "USDT")
+
+
+class PythFeed(BaseModel):
+    """Where a symbol's SYM/USD price lives: an on-chain account, a Hermes feed id, or both."""
+
+    account: str | None = None
+    feed_id: str | None = None
+
+
+class SolanaPriceReader:
+    def __init__(self, rpc: SolanaRpc, registry: SolanaTokenRegistry, feeds: dict[str, PythFeed],
+                 jupiter: JupiterClient | None = None, hermes: HermesClient | None = None,
+                 max_age_seconds: int = 60, max_conf_bps: int = 100,
+                 trusted_owners: frozenset[Pubkey] = TRUSTED_OWNERS, now: Callable[[], float] = time.time):
+        self.rpc, self.registry, self.feeds, self.jupiter, self.hermes = rpc, registry, feeds, jupiter, hermes
+        self.max_age_seconds, self.max_conf_bps = max_age_seconds, max_conf_bps
+        self.trusted_owners, self.now = trusted_owners, now
+
+    def _pyth_account(self, feed: PythFeed) -> tuple[Decimal, int]:
+        acc = self.rpc.account(Pubkey.from_string(feed.account))
+        if acc is None:
+            raise PriceUnavailable(f"price account {feed.account} does not exist")
+        p = checked(parse_price_account(acc.owner, acc.data, self.trusted_owners), self.max_age_seconds,
+                    self.max_conf_bps, feed.feed_id, self.now())
+        return p.price, p.slot
+
+    def _pyth_hermes(self, feed: PythFeed) -> tuple[Decimal, int]:
+        p = checked(self.hermes.latest(feed.feed_id), self.max_age_seconds, self.max_conf_bps, feed.feed_id, self.now())
+        return p.price, p.slot
+
+    def _jupiter(self, symbol: str, stable: str) -> tuple[Decimal, int]:
+        base, quote = self.registry.resolve(symbol), self.registry.resolve(stable)
+        q = self.jupiter.quote(base.mint, quote.mint, 10**base.decimals, 50)
+        if q.in_amount != 10**base.decimals or (q.input_mint, q.output_mint) != (base.mint, quote.mint):
+            raise PriceUnavailable("Jupiter quote does not match the request")
+        return quote.from_base(q.out_amount), q.context_slot or 0
+
+    def _sources(self, symbol: str) -> dict[str, Callable[[], tuple[Decimal, int]]]:
+        sources = {}
+        feed = self.feeds.get(symbol)
+        if feed and feed.account:
+            sources[f"pyth:{symbol}/USD"] = lambda: self._pyth_account(feed)
+        if feed and feed.feed_id and self.hermes:
+            sources[f"hermes:{symbol}/USD"] = lambda: self._pyth_hermes(feed)
+        if self.jupiter:
+            for stable in USD_STABLES:
+                if stable != symbol and stable in self.registry:
+                    sources[f"jupiter:{symbol}/{stable}"] = lambda s=stable: self._jupiter(symbol, s)
+        return sources
+
+    def read(self, symbol: str, quote: str = "USD") -> PriceReading:
+        if quote != "USD":
+            raise PriceUnavailable(f"only USD quotes are supported, got {quote}")
+        base = self.registry.resolve(symbol).symbol
+        sources = self._sources(base)
+        readings, failed = [], {}
+        with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
+            futures = {name: pool.submit(fn) for name, fn in sources.items()}
+            for name, fut in futures.items():
+                try:
+                    price, slot = fut.result()
+                    readings.append(PriceSource(name=name, price=price, block_number=slot))
+                except Exception as exc:  # a failed source is reported, and the rest still count
+                    failed[name] = str(exc)
+        if not readings:
+            raise PriceUnavailable(f"no price source for {base}/USD answered: {failed or 'no sources configured'}")
+        prices = [r.price for r in readings]
+        median = Decimal(statistics.median(prices))
+        return PriceReading(base=base, quote=quote, sources=readings, failed_sources=failed, median=median,
+                            max_deviation_bps=deviation_bps(prices, median))

@@ -1,0 +1,259 @@
+"""Decode-and-check for a swap transaction someone else built (Jupiter), before we sign it.
+
+Two layers, both must pass:
+- static: fee payer and only signer is our wallet; every instruction's program is
+  allowlisted; compute-budget priority fee under a cap; token, system and ATA
+  instructions limited to the few forms a swap needs; Jupiter route instructions
+  must deliver to our own output token account, signed by us.
+- simulated: the signed transaction is simulated with the post-state of every
+  writable account; the accounts we own may only lose up to the quoted input,
+  must gain at least the guaranteed output in our output account, must not gain
+  a delegate or change owner, and our SOL may only pay fees and rent.
+"""
+from __future__ import annotations
+
+import hashlib
+import struct
+
+from pydantic import BaseModel
+from solders.address_lookup_table_account import AddressLookupTable
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+from spl.token.instructions import get_associated_token_address
+
+from tools.solana.errors import LayoutError
+from tools.solana.programs import (ASSOCIATED_TOKEN_PROGRAM, COMPUTE_BUDGET_PROGRAM, JUPITER_V6_PROGRAM, NATIVE_MINT,
+                                   SWAP_ALLOWED_PROGRAMS, SYSTEM_PROGRAM, TOKEN_PROGRAM, TOKEN_PROGRAMS)
+from tools.solana.rpc import RawAccount
+from tools.solana.token_layout import is_token_account, parse_token_account
+
+ADDRESS_LOOKUP_TABLE_PROGRAM = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
+DEFAULT_CU_LIMIT = 1_400_000  # when a tx sets no limit, assume the maximum: the fee cap must hold for the worst case
+
+
+def anchor_discriminator(name: str) -> bytes:
+    return hashlib.sha256(f"global:{name}".encode()).digest()[:8]
+
+
+# Jupiter v6 route instructions: (index of user_transfer_authority, of the destination account, of the
+# destination mint, index whose value == the Jupiter program id means "no separate destination" (or None)).
+JUPITER_ROUTES = {
+    anchor_discriminator("route"): ("route", 1, 4, 5, 3),
+    anchor_discriminator("route_with_token_ledger"): ("route_with_token_ledger", 1, 4, 5, 3),
+    anchor_discriminator("exact_out_route"): ("exact_out_route", 1, 4, 6, 3),
+    anchor_discriminator("shared_accounts_route"): ("shared_accounts_route", 2, 6, 8, None),
+    anchor_discriminator("shared_accounts_route_with_token_ledger"): ("shared_accounts_route_with_token_ledger", 2, 6, 8, None),
+    anchor_discriminator("shared_accounts_exact_out_route"): ("shared_accounts_exact_out_route", 2, 6, 8, None),
+}
+TOKEN_IX_NAMES = {3: "Transfer", 4: "Approve", 6: "SetAuthority", 7: "MintTo", 8: "Burn", 9: "CloseAccount",
+                  10: "FreezeAccount", 12: "TransferChecked", 13: "ApproveChecked", 15: "BurnChecked",
+                  17: "SyncNative", 18: "InitializeAccount3"}
+
+
+class Finding(BaseModel):
+    rule: str
+    passed: bool
+    detail: str
+
+
+class SwapExpectations(BaseModel):
+    """What the transaction must do, from our own request and the checked quote (never from the tx itself)."""
+
+    wallet: str
+    input_mint: str
+    input_program: str = str(TOKEN_PROGRAM)
+    output_mint: str
+    output_program: str = str(TOKEN_PROGRAM)
+    in_amount: int
+    min_out: int
+    max_priority_fee_lamports: int
+    max_sol_overhead_lamports: int = 10_000_000  # fees, rent for new token accounts, priority fee
+
+    def own_account(self, mint: str, program: str) -> Pubkey:
+        return get_associated_token_address(Pubkey.from_string(self.wallet), Pubkey.from_string(mint),
+                                            Pubkey.from_string(program))
+
+    @property
+    def input_account(self) -> Pubkey:
+        return self.own_account(self.input_mint, self.input_program)
+
+    @property
+    def output_account(self) -> Pubkey:
+        return self.own_account(self.output_mint, self.output_program)
+
+    @property
+    def input_native(self) -> bool:
+        return self.input_mint == str(NATIVE_MINT)
+
+    @property
+    def output_native(self) -> bool:
+        return self.output_mint == str(NATIVE_MINT)
+
+
+def lookup_table_addresses(account: RawAccount | None) -> list[Pubkey]:
+    if account is None or account.owner != ADDRESS_LOOKUP_TABLE_PROGRAM:
+        raise LayoutError("address lookup table missing or not owned by the lookup table program")
+    return list(AddressLookupTable.deserialize(account.data).addresses)
+
+
+def account_keys(tx: VersionedTransaction, fetch_account) -> tuple[list[Pubkey], set[int]]:
+    """All account keys (static, then lookup-table writable, then readonly) and the indexes that may be written."""
+    message = tx.message
+    keys = list(message.account_keys)
+    writable = {i for i in range(len(keys)) if message.is_maybe_writable(i)}
+    lookups = list(getattr(message, "address_table_lookups", None) or [])
+    loaded_w, loaded_r = [], []
+    for lookup in lookups:
+        table = lookup_table_addresses(fetch_account(lookup.account_key))
+        try:
+            loaded_w += [table[i] for i in lookup.writable_indexes]
+            loaded_r += [table[i] for i in lookup.readonly_indexes]
+        except IndexError:
+            raise LayoutError("lookup index past the end of its table") from None
+    writable |= set(range(len(keys), len(keys) + len(loaded_w)))
+    return keys + loaded_w + loaded_r, writable
+
+
+class _Scan:
+    """Running state while walking a message's top-level instructions."""
+
+    def __init__(self, x: SwapExpectations):
+        self.x, self.wallet = x, Pubkey.from_string(x.wallet)
+        self.in_acc, self.out_acc = x.input_account, x.output_account
+        self.out_mint = Pubkey.from_string(x.output_mint)
+        self.unknown: list[str] = []
+        self.problems: list[str] = []
+        self.deliveries: list[Pubkey] = []
+        self.cu_limit, self.cu_price, self.spent_in = DEFAULT_CU_LIMIT, 0, 0
+
+    def instruction(self, where: str, program: Pubkey, data: bytes, accs: list[Pubkey]) -> None:
+        if program not in SWAP_ALLOWED_PROGRAMS:
+            self.unknown.append(str(program))
+        elif program == COMPUTE_BUDGET_PROGRAM:
+            self.compute_budget(where, data)
+        elif program in TOKEN_PROGRAMS:
+            self.token(where, data, accs)
+        elif program == SYSTEM_PROGRAM:
+            tag = struct.unpack_from("<I", data, 0)[0] if len(data) >= 4 else -1
+            if tag != 2 or accs[1] not in (self.in_acc, self.out_acc):
+                self.problems.append(f"{where}: system instruction {tag} to {accs[1] if len(accs) > 1 else '?'} not allowed")
+        elif program == ASSOCIATED_TOKEN_PROGRAM:
+            if data not in (b"", b"\x00", b"\x01") or accs[0] != self.wallet or accs[2] != self.wallet:
+                self.problems.append(f"{where}: token account creation not paid by and for our wallet")
+        elif program == JUPITER_V6_PROGRAM:
+            self.jupiter(where, data, accs)
+
+    def compute_budget(self, where: str, data: bytes) -> None:
+        if data[:1] == b"\x02" and len(data) == 5:
+            self.cu_limit = struct.unpack_from("<I", data, 1)[0]
+        elif data[:1] == b"\x03" and len(data) == 9:
+            self.cu_price = struct.unpack_from("<Q", data, 1)[0]
+        elif data[:1] not in (b"\x01", b"\x04"):
+            self.problems.append(f"{where}: unknown compute-budget instruction")
+
+    def token(self, where: str, data: bytes, accs: list[Pubkey]) -> None:
+        tag = data[0] if data else -1
+        name = TOKEN_IX_NAMES.get(tag, f"token instruction {tag}")
+        if tag in (3, 12):
+            source, dest, authority = (accs[0], accs[1], accs[2]) if tag == 3 else (accs[0], accs[2], accs[3])
+            amount = struct.unpack_from("<Q", data, 1)[0]
+            if authority == self.wallet and source == self.in_acc:
+                self.spent_in += amount
+            elif authority == self.wallet and dest != self.out_acc:
+                self.problems.append(f"{where}: {name} we sign for moves {amount} from {source} to {dest}")
+            if (tag == 12 and accs[1] == self.out_mint) or dest == self.out_acc:
+                self.deliveries.append(dest)
+        elif tag == 9:
+            if accs[1] != self.wallet:
+                self.problems.append(f"{where}: CloseAccount sends the rent to {accs[1]}, not to our wallet")
+        elif tag != 17:  # SyncNative is harmless
+            self.problems.append(f"{where}: {name} is not allowed in a swap")
+
+    def jupiter(self, where: str, data: bytes, accs: list[Pubkey]) -> None:
+        route = JUPITER_ROUTES.get(data[:8])
+        if route is None:
+            self.problems.append(f"{where}: unrecognised Jupiter instruction {data[:8].hex()}")
+            return
+        name, auth_i, dest_i, mint_i, fallback_i = route
+        dest = accs[dest_i]
+        if fallback_i is not None and dest == JUPITER_V6_PROGRAM:
+            dest = accs[fallback_i]
+        self.deliveries.append(dest)
+        if accs[auth_i] != self.wallet:
+            self.problems.append(f"{where}: {name} transfer authority {accs[auth_i]} is not our wallet")
+        if accs[mint_i] != self.out_mint:
+            self.problems.append(f"{where}: {name} delivers mint {accs[mint_i]}, expected {self.out_mint}")
+
+
+def static_checks(tx: VersionedTransaction, keys: list[Pubkey], x: SwapExpectations) -> list[Finding]:
+    message, scan = tx.message, _Scan(x)
+    signers = message.header.num_required_signatures
+    for n, ix in enumerate(message.instructions):
+        try:
+            scan.instruction(f"instruction {n}", keys[ix.program_id_index], bytes(ix.data), [keys[i] for i in ix.accounts])
+        except (IndexError, struct.error):
+            scan.problems.append(f"instruction {n}: malformed (too few accounts or too little data)")
+    priority_fee = scan.cu_limit * scan.cu_price // 1_000_000
+    delivered = sorted({str(d) for d in scan.deliveries})
+    return [
+        Finding(rule="fee_payer_is_wallet", passed=keys[0] == scan.wallet, detail=f"fee payer {keys[0]}"),
+        Finding(rule="only_signer_is_wallet", passed=signers == 1,
+                detail=f"{signers} required signers: {', '.join(str(k) for k in keys[:signers])}"),
+        Finding(rule="programs_allowed", passed=not scan.unknown,
+                detail=f"unknown programs: {', '.join(scan.unknown)}" if scan.unknown else "all programs allowlisted"),
+        Finding(rule="instructions_allowed", passed=not scan.problems,
+                detail="; ".join(scan.problems) or "all instructions allowed"),
+        Finding(rule="input_within_quote", passed=scan.spent_in <= x.in_amount,
+                detail=f"direct transfers from our input account {scan.spent_in}, quoted input {x.in_amount}"),
+        Finding(rule="priority_fee_cap", passed=priority_fee <= x.max_priority_fee_lamports,
+                detail=f"priority fee {priority_fee} lamports ({scan.cu_limit} CU at {scan.cu_price} micro-lamports), "
+                       f"cap {x.max_priority_fee_lamports}"),
+        Finding(rule="output_to_own_account", passed=delivered == [str(scan.out_acc)],
+                detail=f"output delivered to {', '.join(delivered) or 'nowhere'}; ours is {scan.out_acc}"),
+    ]
+
+
+def _token_state(acc: RawAccount | None):
+    if acc is None or not is_token_account(acc.owner, acc.data):
+        return None
+    return parse_token_account(acc.address, acc.owner, acc.data)
+
+
+def simulation_checks(pre: list[RawAccount | None], post: list[RawAccount | None], x: SwapExpectations) -> list[Finding]:
+    """Compare pre-state with simulated post-state of the writable accounts (same order)."""
+    wallet = x.wallet
+    deltas: dict[str, int] = {}
+    problems, out_delta, sol_delta = [], 0, 0
+    for before, after in zip(pre, post):
+        if before is not None and str(before.address) == wallet or after is not None and str(after.address) == wallet:
+            sol_delta = (after.lamports if after else 0) - (before.lamports if before else 0)
+        tb, ta = _token_state(before), _token_state(after)
+        if not ((tb and tb.owner == wallet) or (ta and ta.owner == wallet)):
+            continue
+        address = (tb or ta).address
+        if tb and ta and tb.owner != ta.owner:
+            problems.append(f"token account {address} changes owner to {ta.owner}")
+        if ta and ta.delegate and (not tb or ta.delegate != tb.delegate):
+            problems.append(f"token account {address} gains delegate {ta.delegate}")
+        if ta and ta.close_authority and (not tb or ta.close_authority != tb.close_authority):
+            problems.append(f"token account {address} gains close authority {ta.close_authority}")
+        mint = (tb or ta).mint
+        change = (ta.amount if ta else 0) - (tb.amount if tb else 0)
+        deltas[mint] = deltas.get(mint, 0) + change
+        if address == str(x.output_account):
+            out_delta += change
+    for mint, change in deltas.items():
+        if mint == x.input_mint and change < -x.in_amount:
+            problems.append(f"input {mint} falls by {-change}, quote says {x.in_amount}")
+        elif mint not in (x.input_mint, x.output_mint) and change < 0:
+            problems.append(f"our {mint} balance falls by {-change} though it is not part of the swap")
+    sol_floor = -x.max_sol_overhead_lamports - (x.in_amount if x.input_native else 0)
+    received = sol_delta + x.max_sol_overhead_lamports if x.output_native else out_delta
+    return [
+        Finding(rule="simulated_own_accounts_safe", passed=not problems, detail="; ".join(problems) or
+                f"own token balance changes: {deltas}"),
+        Finding(rule="simulated_output_received", passed=received >= x.min_out,
+                detail=f"our output account gains {received}, guaranteed minimum {x.min_out}"),
+        Finding(rule="simulated_sol_spend", passed=sol_delta >= sol_floor,
+                detail=f"wallet SOL changes by {sol_delta} lamports, floor {sol_floor}"),
+    ]
