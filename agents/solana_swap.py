@@ -13,6 +13,7 @@ never re-signed; a fresh quote and a new transaction follow only a proven expiry
 """
 from __future__ import annotations
 
+import sqlite3
 from typing import Literal, Protocol
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from agents.risk import RuleResult
 from agents.solana_risk import SolanaRiskPolicy
 from swarm.faults import fault_point
+from swarm.store import RunStore
 from tools.solana.errors import BlockhashExpired, JupiterError, LayoutError, SolanaToolError
 from tools.solana.jupiter import JupiterClient, JupiterQuote
 from tools.solana.rpc import SolanaRpc
@@ -34,6 +36,22 @@ class SignedTxOutbox(Protocol):
     def signed_for(self, run_id: str, step: str) -> SignedSolanaTx | None: ...
 
     def record_signed(self, run_id: str, step: str, signed: SignedSolanaTx) -> None: ...
+
+
+class DurableOutbox:
+    """The run store's SQLite outbox, for Solana transactions: survives a crash of the process."""
+
+    def __init__(self, store: "RunStore"):
+        self.store = store
+
+    def signed_for(self, run_id: str, step: str) -> SignedSolanaTx | None:
+        return self.store.signed_for(run_id, step, SignedSolanaTx)
+
+    def record_signed(self, run_id: str, step: str, signed: SignedSolanaTx) -> None:
+        try:
+            self.store.record_signed(run_id, step, signed)
+        except sqlite3.IntegrityError:
+            raise ValueError(f"{run_id}/{step} already has a signed transaction") from None
 
 
 class MemoryOutbox:

@@ -10,8 +10,13 @@ import threading
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from tools.evm.tx import SignedTx
+
+M = TypeVar("M", bound=BaseModel)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -53,21 +58,25 @@ class RunStore:
             row = db.execute("SELECT intent, plan_json FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    # -- outbox: a signed transaction is recorded before it is broadcast
-    def record_signed(self, run_id: str, step: str, signed: SignedTx) -> None:
+    # -- outbox: a signed transaction is recorded before it is broadcast (any chain: EVM or Solana)
+    def record_signed(self, run_id: str, step: str, signed: BaseModel) -> None:
+        """Raises sqlite3.IntegrityError if the step already has one: a step is signed once."""
+        tx_id = getattr(signed, "hash", None) or getattr(signed, "signature")
+        order = getattr(signed, "nonce", None)
         with self._lock, self._connect() as db:
             db.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)",
-                       (run_id, step, signed.hash, signed.nonce, signed.model_dump_json(),
+                       (run_id, step, tx_id, order if order is not None else -1, signed.model_dump_json(),
                         datetime.now(timezone.utc).isoformat()))
 
-    def signed_for(self, run_id: str, step: str) -> SignedTx | None:
+    def signed_for(self, run_id: str, step: str, model: type[M] = SignedTx) -> M | None:
         with self._connect() as db:
             row = db.execute("SELECT signed_json FROM outbox WHERE run_id=? AND step=?", (run_id, step)).fetchone()
-        return SignedTx.model_validate_json(row[0]) if row else None
+        return model.model_validate_json(row[0]) if row else None
 
     def sent_hashes(self, run_id: str) -> list[str]:
         with self._connect() as db:
-            return [r[0] for r in db.execute("SELECT tx_hash FROM outbox WHERE run_id=? ORDER BY nonce", (run_id,))]
+            return [r[0] for r in db.execute("SELECT tx_hash FROM outbox WHERE run_id=? ORDER BY nonce, created_at",
+                                             (run_id,))]
 
     # -- daily cap: check-and-reserve is one immediate transaction, so parallel runs cannot overshoot
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:

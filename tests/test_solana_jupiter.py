@@ -155,14 +155,19 @@ def test_expired_swap_gets_fresh_quote_only_after_proven_expiry(env):
     assert env.spl.balance(env.jup) - before == out.received  # swapped exactly once
 
 
-def test_resume_confirms_recorded_tx_without_new_quote(env):
-    outbox = MemoryOutbox()
+@pytest.mark.parametrize("durable", [False, True])
+def test_resume_confirms_recorded_tx_without_new_quote(env, durable, tmp_path):
+    from agents.solana_swap import DurableOutbox
+    from swarm.store import RunStore
+    outbox = DurableOutbox(RunStore(tmp_path / "runs.sqlite")) if durable else MemoryOutbox()
     executor = SolanaSwapExecutor(env.chain.rpc, env.chain.sender, env.client, env.policy, outbox=outbox)
     from agents.solana_swap import SolanaSwapOutcome
     scratch = SolanaSwapOutcome(status="failed", amount_in=USDC_IN, min_out=1)
     signed = executor.prepare(env.usdc, env.jup, USDC_IN, 1, 50, scratch)
     outbox.record_signed("run1", "s1:swap#0", signed)  # crash here: signed and recorded, never broadcast
     quotes = sum(kind == "quote" for kind, _ in env.fake.requests)
+    if durable:  # a new process: a fresh store object over the same SQLite file
+        outbox = DurableOutbox(RunStore(tmp_path / "runs.sqlite"))
     resumed = SolanaSwapExecutor(env.chain.rpc, env.chain.sender, env.client, env.policy, outbox=outbox)
     out = resumed.execute("run1", "s1", env.usdc, env.jup, USDC_IN, min_out=1, slippage_bps=50)
     assert out.status == "confirmed" and out.signature == signed.signature
