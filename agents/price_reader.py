@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Callable
 
 from pydantic import BaseModel
 
@@ -39,8 +40,33 @@ class PriceUnavailable(EvmToolError):
     """No source could price the token: refuse, never guess."""
 
 
-def deviation_bps(prices: list[Decimal], median: Decimal) -> int:
-    return int((max(prices) - min(prices)) / median * 10_000) if median > 0 else 10**9
+def median_and_spread(prices: list[Decimal]) -> tuple[Decimal, int]:
+    """Median (written plainly: 3000, not 3E+3) and the max-min spread in bps of the median.
+
+    The one definition the readers and the audit replay share.
+    """
+    median = Decimal(format(Decimal(statistics.median(prices)), "f"))
+    spread = int((max(prices) - min(prices)) / median * 10_000) if median > 0 else 10**9
+    return median, spread
+
+
+def collect_reading(base: str, quote: str, sources: dict[str, Callable[[], tuple[Decimal, int]]],
+                    unavailable: type[Exception] = PriceUnavailable) -> PriceReading:
+    """Ask every source at once; a failed source is reported and the rest still count. None answering: refuse."""
+    readings, failed = [], {}
+    with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
+        futures = {name: pool.submit(fn) for name, fn in sources.items()}
+        for name, fut in futures.items():
+            try:
+                price, block = fut.result()
+                readings.append(PriceSource(name=name, price=price, block_number=block))
+            except Exception as exc:  # reported in failed_sources; the risk checker counts the sources left
+                failed[name] = str(exc)
+    if not readings:
+        raise unavailable(f"no price source for {base}/{quote} answered: {failed or 'no sources configured'}")
+    median, spread = median_and_spread([r.price for r in readings])
+    return PriceReading(base=base, quote=quote, sources=readings, failed_sources=failed, median=median,
+                        max_deviation_bps=spread)
 
 
 class PriceReader:
@@ -53,7 +79,7 @@ class PriceReader:
         token = self.registry.resolve(symbol)
         return "ETH" if token.kind in ("native", "wrapped_native") else token.symbol
 
-    def _sources(self, base: str) -> dict[str, callable]:
+    def _sources(self, base: str) -> dict[str, Callable[[], tuple[Decimal, int]]]:
         sources = {}
         if (feed := self.feeds.get(f"{base}/USD")) is not None:
             sources[f"feed:{base}/USD"] = lambda: (lambda p: (p.price, p.block_number))(
@@ -69,19 +95,4 @@ class PriceReader:
         if quote != "USD":
             raise PriceUnavailable(f"only USD quotes are supported, got {quote}")
         base = self._canonical(symbol)
-        sources = self._sources(base)
-        readings, failed = [], {}
-        with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
-            futures = {name: pool.submit(fn) for name, fn in sources.items()}
-            for name, fut in futures.items():
-                try:
-                    price, block = fut.result()
-                    readings.append(PriceSource(name=name, price=price, block_number=block))
-                except Exception as exc:  # a failed source is reported, and the rest still count
-                    failed[name] = str(exc)
-        if not readings:
-            raise PriceUnavailable(f"no price source for {base}/USD answered: {failed or 'no sources configured'}")
-        prices = [r.price for r in readings]
-        median = Decimal(statistics.median(prices))
-        return PriceReading(base=base, quote=quote, sources=readings, failed_sources=failed, median=median,
-                            max_deviation_bps=deviation_bps(prices, median))
+        return collect_reading(base, quote, self._sources(base))

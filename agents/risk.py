@@ -62,14 +62,35 @@ class RiskDecision(BaseModel):
         return "; ".join(failed) if failed else "all rules passed"
 
 
-def expected_out(x: SwapCheckInput) -> int:
-    """Output implied by the independent USD prices (not by the pool being traded)."""
-    value_usd = x.token_in.from_base(x.amount_in) * x.price_in.median
-    return int((value_usd / x.price_out.median).scaleb(x.token_out.decimals))
+def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceReading, out_decimals: int,
+                   slippage_bps: int) -> int:
+    """Base units of output implied by the independent USD prices (not by the pool or route being traded),
+    less the slippage allowance."""
+    expected = int((amount_in * price_in.median / price_out.median).scaleb(out_decimals))
+    return expected * (10_000 - slippage_bps) // 10_000
 
 
-def min_out_for(x: SwapCheckInput) -> int:
-    return expected_out(x) * (10_000 - x.slippage_bps) // 10_000
+def common_rules(policy, *, symbol_in: str, symbol_out: str, recipient: str, recipient_ok: bool, trade_usd: Decimal,
+                 spent_today_usd: Decimal, readings: tuple[PriceReading, PriceReading]) -> list[RuleResult]:
+    """The rules every chain's swap check shares (policy fields of the same names)."""
+    p = policy
+    rules = [
+        RuleResult(rule="allowlist", passed=symbol_in in p.token_allowlist and symbol_out in p.token_allowlist,
+                   detail=f"{symbol_in} -> {symbol_out}; allowed: {', '.join(sorted(p.token_allowlist))}"),
+        RuleResult(rule="recipient_is_own_wallet", passed=recipient_ok, detail=f"recipient {recipient}"),
+        RuleResult(rule="max_trade_usd", passed=trade_usd <= p.max_trade_usd,
+                   detail=f"trade ${trade_usd:,.2f}, limit ${p.max_trade_usd:,.2f}"),
+        RuleResult(rule="daily_cap_usd", passed=spent_today_usd + trade_usd <= p.daily_cap_usd,
+                   detail=f"spent today ${spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
+    ]
+    for reading in readings:
+        failed = f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else ""
+        rules.append(RuleResult(
+            rule=f"price_sources_agree:{reading.base}",
+            passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
+            detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
+                   f"max {p.max_price_deviation_bps} bps{failed}"))
+    return rules
 
 
 class RiskChecker:
@@ -78,26 +99,14 @@ class RiskChecker:
 
     def decide(self, x: SwapCheckInput) -> RiskDecision:
         p = self.policy
-        trade_usd = x.token_in.from_base(x.amount_in) * x.price_in.median
-        min_out = min_out_for(x)
-        rules = [
-            RuleResult(rule="allowlist", passed=x.token_in.symbol in p.token_allowlist and x.token_out.symbol in p.token_allowlist,
-                       detail=f"{x.token_in.symbol} -> {x.token_out.symbol}; allowed: {', '.join(sorted(p.token_allowlist))}"),
-            RuleResult(rule="recipient_is_own_wallet", passed=x.recipient.lower() == x.wallet.lower(),
-                       detail=f"recipient {x.recipient}"),
-            RuleResult(rule="max_trade_usd", passed=trade_usd <= p.max_trade_usd,
-                       detail=f"trade ${trade_usd:,.2f}, limit ${p.max_trade_usd:,.2f}"),
-            RuleResult(rule="daily_cap_usd", passed=x.spent_today_usd + trade_usd <= p.daily_cap_usd,
-                       detail=f"spent today ${x.spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
-            RuleResult(rule="max_slippage", passed=x.slippage_bps <= p.max_slippage_bps,
-                       detail=f"requested {x.slippage_bps} bps, policy max {p.max_slippage_bps} bps"),
-        ]
-        for reading in (x.price_in, x.price_out):
-            rules.append(RuleResult(
-                rule=f"price_sources_agree:{reading.base}",
-                passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
-                detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
-                       f"max {p.max_price_deviation_bps} bps" + (f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else "")))
+        amount_in = x.token_in.from_base(x.amount_in)
+        trade_usd = amount_in * x.price_in.median
+        min_out = oracle_min_out(amount_in, x.price_in, x.price_out, x.token_out.decimals, x.slippage_bps)
+        rules = common_rules(p, symbol_in=x.token_in.symbol, symbol_out=x.token_out.symbol, recipient=x.recipient,
+                             recipient_ok=x.recipient.lower() == x.wallet.lower(), trade_usd=trade_usd,
+                             spent_today_usd=x.spent_today_usd, readings=(x.price_in, x.price_out))
+        rules.append(RuleResult(rule="max_slippage", passed=x.slippage_bps <= p.max_slippage_bps,
+                                detail=f"requested {x.slippage_bps} bps, policy max {p.max_slippage_bps} bps"))
         rules.append(RuleResult(rule="quote_meets_min_out", passed=x.quote.amount_out >= min_out > 0,
                                 detail=f"pool quote {x.quote.amount_out}, independent minimum {min_out} "
                                        f"({x.slippage_bps} bps below the oracle-implied output)"))

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from agents.price_reader import PriceReading
-from agents.risk import RiskDecision, RuleResult
+from agents.risk import RiskDecision, RuleResult, common_rules, oracle_min_out
 from tools.solana.jupiter import JupiterQuote
 from tools.solana.token_layout import AccountState, ExtensionType, MintInfo
 from tools.solana.tokens import MAINNET_TRUSTED_AUTHORITY_MINTS, SolanaToken
@@ -100,14 +100,8 @@ class SolanaSwapCheckInput(BaseModel):
     spent_today_usd: Decimal
 
 
-def expected_out(x: SolanaSwapCheckInput) -> int:
-    """Output implied by the independent USD prices (not by the route being traded)."""
-    value_usd = x.token_in.from_base(x.amount_in) * x.price_in.median
-    return int((value_usd / x.price_out.median).scaleb(x.token_out.decimals))
-
-
 def min_out_for(x: SolanaSwapCheckInput) -> int:
-    return expected_out(x) * (10_000 - x.slippage_bps) // 10_000
+    return oracle_min_out(x.token_in.from_base(x.amount_in), x.price_in, x.price_out, x.token_out.decimals, x.slippage_bps)
 
 
 class SolanaRiskChecker:
@@ -118,14 +112,10 @@ class SolanaRiskChecker:
         p, q = self.policy, x.quote
         trade_usd = x.token_in.from_base(x.amount_in) * x.price_in.median
         min_out = min_out_for(x)
-        rules = [
-            RuleResult(rule="allowlist", passed=x.token_in.symbol in p.token_allowlist and x.token_out.symbol in p.token_allowlist,
-                       detail=f"{x.token_in.symbol} -> {x.token_out.symbol}; allowed: {', '.join(sorted(p.token_allowlist))}"),
-            RuleResult(rule="recipient_is_own_wallet", passed=x.recipient == x.wallet, detail=f"recipient {x.recipient}"),
-            RuleResult(rule="max_trade_usd", passed=trade_usd <= p.max_trade_usd,
-                       detail=f"trade ${trade_usd:,.2f}, limit ${p.max_trade_usd:,.2f}"),
-            RuleResult(rule="daily_cap_usd", passed=x.spent_today_usd + trade_usd <= p.daily_cap_usd,
-                       detail=f"spent today ${x.spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
+        rules = common_rules(p, symbol_in=x.token_in.symbol, symbol_out=x.token_out.symbol, recipient=x.recipient,
+                             recipient_ok=x.recipient == x.wallet, trade_usd=trade_usd,
+                             spent_today_usd=x.spent_today_usd, readings=(x.price_in, x.price_out))
+        rules += [
             RuleResult(rule="max_slippage", passed=x.slippage_bps <= p.max_slippage_bps and q.slippage_bps <= x.slippage_bps,
                        detail=f"requested {x.slippage_bps} bps, quote uses {q.slippage_bps} bps, policy max {p.max_slippage_bps} bps"),
             RuleResult(rule="max_price_impact", passed=q.price_impact_bps <= p.max_price_impact_bps,
@@ -135,12 +125,6 @@ class SolanaRiskChecker:
                               (x.token_in.mint, x.token_out.mint, x.amount_in, "ExactIn"),
                        detail=f"quote {q.in_amount} {q.input_mint} -> {q.output_mint} ({q.swap_mode})"),
         ]
-        for reading in (x.price_in, x.price_out):
-            rules.append(RuleResult(
-                rule=f"price_sources_agree:{reading.base}",
-                passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
-                detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
-                       f"max {p.max_price_deviation_bps} bps" + (f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else "")))
         rules.append(RuleResult(rule="quote_meets_min_out", passed=q.out_amount >= min_out > 0,
                                 detail=f"route quote {q.out_amount}, independent minimum {min_out} ({x.slippage_bps} bps "
                                        f"below the oracle-implied output); the executor sets the on-chain floor to it"))

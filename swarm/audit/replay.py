@@ -6,12 +6,11 @@ tampered decision (or input) shows up as the first entry whose replay differs.
 """
 from __future__ import annotations
 
-import statistics
 from decimal import Decimal
 
 from pydantic import BaseModel
 
-from agents.price_reader import PriceReading, deviation_bps
+from agents.price_reader import PriceReading, median_and_spread
 from agents.risk import RiskChecker, RiskDecision, RiskPolicy, SwapCheckInput
 from swarm.audit.log import AuditEntry
 from swarm.taskgraph import Condition
@@ -37,9 +36,7 @@ class ReplayReport(BaseModel):
 
 def _replay_price(payload: dict) -> tuple[bool, str]:
     reading = PriceReading.model_validate(payload["reading"])
-    prices = [s.price for s in reading.sources]
-    median = Decimal(statistics.median(prices))
-    spread = deviation_bps(prices, median)
+    median, spread = median_and_spread([s.price for s in reading.sources])
     ok = median == reading.median and spread == reading.max_deviation_bps
     return ok, f"median {median} (logged {reading.median}), spread {spread} bps (logged {reading.max_deviation_bps})"
 

@@ -5,12 +5,13 @@ An address always comes from here, never from a model's output.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel
 from web3 import Web3
 
+from tools.amounts import from_base_units, to_base_units
 from tools.devnet.manifest import DevnetManifest, TokenEntry, TokenKind
 from tools.evm.errors import AmountError, UnknownTokenError
 
@@ -27,21 +28,10 @@ class Token(BaseModel, frozen=True):
 
     def to_base(self, amount: Decimal | str | int) -> int:
         """Human amount -> integer base units; refuses floats and precision it would have to drop."""
-        if isinstance(amount, float):
-            raise AmountError("amounts must be Decimal, str or int, never float")
-        try:
-            value = Decimal(str(amount))
-        except InvalidOperation:
-            raise AmountError(f"not a number: {amount!r}") from None
-        if not value.is_finite() or value <= 0:
-            raise AmountError(f"amount must be a positive finite number, got {amount}")
-        base = value.scaleb(self.decimals)
-        if base != base.to_integral_value():
-            raise AmountError(f"{amount} {self.symbol} has more than {self.decimals} decimal places")
-        return int(base)
+        return to_base_units(amount, self.decimals, self.symbol, AmountError)
 
     def from_base(self, raw: int) -> Decimal:
-        return Decimal(raw).scaleb(-self.decimals)
+        return from_base_units(raw, self.decimals)
 
 
 class TokenRegistry:

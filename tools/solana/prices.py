@@ -6,16 +6,14 @@ Jupiter quotes against USD stablecoins count those as $1; Pyth checks that.
 """
 from __future__ import annotations
 
-import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Callable
 
 from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
-from agents.price_reader import PriceReading, PriceSource, deviation_bps
+from agents.price_reader import PriceReading, collect_reading
 from tools.solana.errors import PriceUnavailable
 from tools.solana.jupiter import JupiterClient
 from tools.solana.pyth import TRUSTED_OWNERS, HermesClient, checked, parse_price_account
@@ -77,19 +75,4 @@ class SolanaPriceReader:
         if quote != "USD":
             raise PriceUnavailable(f"only USD quotes are supported, got {quote}")
         base = self.registry.resolve(symbol).symbol
-        sources = self._sources(base)
-        readings, failed = [], {}
-        with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
-            futures = {name: pool.submit(fn) for name, fn in sources.items()}
-            for name, fut in futures.items():
-                try:
-                    price, slot = fut.result()
-                    readings.append(PriceSource(name=name, price=price, block_number=slot))
-                except Exception as exc:  # a failed source is reported, and the rest still count
-                    failed[name] = str(exc)
-        if not readings:
-            raise PriceUnavailable(f"no price source for {base}/USD answered: {failed or 'no sources configured'}")
-        prices = [r.price for r in readings]
-        median = Decimal(statistics.median(prices))
-        return PriceReading(base=base, quote=quote, sources=readings, failed_sources=failed, median=median,
-                            max_deviation_bps=deviation_bps(prices, median))
+        return collect_reading(base, quote, self._sources(base), PriceUnavailable)
