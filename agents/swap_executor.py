@@ -99,7 +99,8 @@ class SwapExecutor:
                 quote = self.uniswap.quote(token_in, token_out, amount_in)
                 outcome.quoted_out = quote.amount_out
                 if quote.amount_out < min_out:
-                    outcome.reason = f"fresh quote {quote.amount_out} is below min_out {min_out}: price moved, nothing sent"
+                    outcome.reason = (f"fresh quote {token_out.from_base(quote.amount_out)} {token_out.symbol} is below "
+                                      f"min_out {token_out.from_base(min_out)}: price moved, nothing sent")
                     return outcome
             if not token_in.is_native:
                 recorded = self.store.signed_for(run_id, f"{step}:approve") is not None
@@ -116,9 +117,11 @@ class SwapExecutor:
             outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
             outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native)
             if outcome.received < min_out:
-                outcome.reason = f"received {outcome.received} < min_out {min_out}"
+                outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} < "
+                                  f"min_out {token_out.from_base(min_out)}")
                 return outcome
-            outcome.status, outcome.reason = "confirmed", f"received {outcome.received} >= min_out {min_out}"
+            outcome.status = "confirmed"
+            outcome.reason = f"received {token_out.from_base(outcome.received)} {token_out.symbol} (min_out {token_out.from_base(min_out)})"
         except (RpcUnavailableError, TxFateUnknown):
             raise  # node unreachable or a signed tx's fate unknown: leave the step open so a resume finishes it
         except EvmToolError as exc:

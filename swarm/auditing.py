@@ -8,13 +8,25 @@ from swarm.audit import AuditLog, Signer, checkpoint_hash
 Anchorer = Callable[[bytes], "object"]  # checkpoint hash -> AnchorRef (with .to_dict())
 
 
+def floats_as_text(value):
+    """The audit log refuses floats (they do not round-trip canonically); model timings and sampling
+    settings are floats, so they are recorded as their exact decimal text."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: floats_as_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [floats_as_text(v) for v in value]
+    return value
+
+
 class RunAuditor:
     def __init__(self, log: AuditLog, signer: Signer, anchorer: Anchorer | None = None):
         self.log, self.signer, self.anchorer = log, signer, anchorer
 
     def record(self, run_id: str, kind: str, payload: dict) -> None:
         """Durable before returning: the caller acts on the step only afterwards."""
-        self.log.append(run_id, kind, payload)
+        self.log.append(run_id, kind, floats_as_text(payload))
 
     def seal(self, run_id: str) -> tuple[str, dict | None]:
         """Sign a checkpoint over everything recorded so far and anchor its hash on-chain.

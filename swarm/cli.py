@@ -84,7 +84,7 @@ def _swarm(args: argparse.Namespace):
         console.print(f"  [{colour}]{result.get('status'):>9}[/{colour}]  {task_id}" + (f"  {reason}" if reason else ""))
 
     return Swarm.from_devnet(manifest_path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
-                             on_task=progress)
+                             on_task=progress, k=args.k)
 
 
 def _print_result(result) -> int:
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", help="DeepSeek-R1 GGUF file (default: $SWARM_MODEL; none: parser only)")
         p.add_argument("--policy", help="risk policy JSON file (see agents/risk.py RiskPolicy)")
         p.add_argument("--no-anchor", action="store_true", help="do not anchor the audit checkpoint on-chain")
+        p.add_argument("--k", type=int, default=3, help="model readings per intent (each is one R1 call; CPU: ~1 min each)")
 
     run = sub.add_parser("run", help="plan and run an intent on the devnet")
     run.add_argument("intent")

@@ -119,3 +119,25 @@ def test_cli_verify_replay_and_bundle(swarm, chain, devnet, wallet, tmp_path):
     bundle_path.write_text(json.dumps(bundle))
     rc, out = cli("verify", "--bundle", str(bundle_path))
     assert rc == 1 and "first bad entry: 3" in out, out
+
+
+def test_model_thoughts_are_recorded_with_their_provenance(chain, devnet, wallet, tmp_path, tiny_model_path):
+    from swarm.llm import file_sha256, load_backend
+
+    backend = load_backend(tiny_model_path)
+    swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, backend=backend, k=2, anchor=False)
+    try:
+        result = swarm.run("swap 0.1 ETH to USDC")
+    finally:
+        swarm.close()
+    assert result.status == "done"  # the random-weight model's readings are scored invalid; the parser's plan stands
+    entries = swarm.auditor.log.entries(result.run_id)
+    intent = next(e for e in entries if e.kind == "intent")
+    assert intent.payload["model"]["sha256"] == file_sha256(tiny_model_path)
+    model_thoughts = [e.payload for e in entries if e.kind == "thought" and e.payload["source"] in ("model", "refined")]
+    assert len(model_thoughts) >= 2
+    for t in model_thoughts:
+        assert t["model_sha256"] == file_sha256(tiny_model_path)
+        assert len(t["prompt_sha256"]) == 64 and "reasoning" in t and t["settings"]["temperature"] == "0.6"
+        assert t["kept"] is False and t["why"].startswith("dropped")
+    assert any(e.payload["source"] == "parser" and e.payload["kept"] for e in entries if e.kind == "thought")

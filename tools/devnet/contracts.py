@@ -5,7 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from swarm.config import swarm_home
+from swarm.config import cache_home
 from tools.devnet.install import uniswap_artifact
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
@@ -17,7 +17,7 @@ def vyper_artifact(name: str) -> dict:
 
     source = (CONTRACTS_DIR / f"{name}.vy").read_text()
     key = hashlib.sha256(f"{vyper.__version__}\0{source}".encode()).hexdigest()[:16]
-    cache = swarm_home() / "cache" / "vyper" / f"{name}-{key}.json"
+    cache = cache_home() / "vyper" / f"{name}-{key}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     out = vyper.compile_code(source, output_formats=["abi", "bytecode"])

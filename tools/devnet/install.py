@@ -1,6 +1,6 @@
 """Fetch the devnet's outside parts (anvil, official Uniswap V2 builds) from npm.
 
-They are installed at setup time into `$SWARM_HOME/npm`, never at run time,
+They are installed at setup time into the cache (`~/.cache/defai-swarm/npm`), never at run time,
 and never copied into the repository.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from swarm.config import swarm_home
+from swarm.config import cache_home
 
 NPM_PACKAGES = {
     "@foundry-rs/anvil": "1.7.1",
@@ -25,8 +25,8 @@ class DevnetInstallError(RuntimeError):
 
 
 def npm_prefix() -> Path:
-    """`$SWARM_NPM_PREFIX`, default `$SWARM_HOME/npm`."""
-    return Path(os.environ.get("SWARM_NPM_PREFIX") or swarm_home() / "npm")
+    """`$SWARM_NPM_PREFIX`, default `<cache>/npm` (see swarm.config.cache_home)."""
+    return Path(os.environ.get("SWARM_NPM_PREFIX") or cache_home() / "npm")
 
 
 def install(prefix: Path | None = None) -> Path:
