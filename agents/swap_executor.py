@@ -84,6 +84,7 @@ class SwapExecutor:
             self.sender.broadcast(signed)
             fault_point(f"after_send:{step}")
         receipt = self.sender.wait(signed)
+        fault_point(f"after_receipt:{step}")
         self.record(run_id, "tx", {"step": step, "event": "receipt", **receipt.model_dump(mode="json", exclude={"logs"})})
         return receipt
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents.risk import RiskPolicy  # noqa: E402
 from swarm.api import Swarm  # noqa: E402
 from tests.reliability.adversarial_intents import CORPUS  # noqa: E402
-from tests.test_runtime import swap_graph  # noqa: E402
+from tests.test_runtime import KILL_POINTS, swap_graph  # noqa: E402
 from tools.devnet import Devnet  # noqa: E402
 from tools.devnet.fault_proxy import FaultProxy  # noqa: E402
 from tools.devnet.install import install  # noqa: E402
@@ -33,8 +33,6 @@ from tools.devnet.node import free_port  # noqa: E402
 from tools.evm.rpc import connect  # noqa: E402
 from tools.evm.wallet import Wallet  # noqa: E402
 
-KILL_POINTS = ["after_task:price_usdc", "after_task:risk_1", "after_sign:swap_1:approve", "after_send:swap_1:approve",
-               "after_sign:swap_1:swap", "after_send:swap_1:swap", "after_task:swap_1"]
 CRASH_SCRIPT = """
 import sys
 from pathlib import Path

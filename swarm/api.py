@@ -17,6 +17,7 @@ from agents.swap_executor import SwapExecutor
 from swarm.audit import AuditLog, Signer
 from swarm.auditing import RunAuditor
 from swarm.config import swarm_home
+from swarm.faults import fault_point
 from swarm.planner import Planner, PlanningContext, PlanResult
 from swarm.runtime import AgentContext, Recorder, Runtime
 from swarm.store import RunStore
@@ -142,6 +143,7 @@ class Swarm:
             self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
             return self._finish(RunResult(run_id=run_id, intent=graph.intent, status="refused", plan=plan, reasons=errors))
         self.store.save_run(run_id, graph.intent, graph.model_dump_json())
+        fault_point("after_plan")
         return self._invoke(run_id, graph, {"run_id": run_id, "results": {}, "trace": []}, plan)
 
     def resume(self, run_id: str, approve: bool | None = None, operator: str = "cli") -> RunResult:
@@ -151,8 +153,13 @@ class Swarm:
             raise KeyError(f"no run {run_id} in {self.store.path}")
         text, plan_json = stored
         graph = TaskGraph.model_validate_json(plan_json)
-        command = None if approve is None else Command(resume={"approve": approve, "operator": operator})
-        return self._invoke(run_id, graph, command, None)
+        if approve is not None:
+            payload = Command(resume={"approve": approve, "operator": operator})
+        elif self.runtime.compile(graph).get_state({"configurable": {"thread_id": run_id}}).values:
+            payload = None  # continue from the last checkpoint
+        else:  # stopped after planning, before the first step: start the graph
+            payload = {"run_id": run_id, "results": {}, "trace": []}
+        return self._invoke(run_id, graph, payload, None)
 
     def _invoke(self, run_id: str, graph: TaskGraph, payload, plan: PlanResult | None) -> RunResult:
         app = self.runtime.compile(graph)

@@ -170,8 +170,13 @@ print("not killed")
 """
 
 
-@pytest.mark.parametrize("kill_at", ["after_send:swap_1:swap", "after_sign:swap_1:swap", "after_send:swap_1:approve",
-                                     "after_task:risk_1"])
+KILL_POINTS = [  # every step boundary of a token -> ETH swap run (it needs an approval, then the swap)
+    "after_plan", "after_task:price_usdc", "after_task:risk_1",
+    "after_sign:swap_1:approve", "after_send:swap_1:approve", "after_receipt:swap_1:approve",
+    "after_sign:swap_1:swap", "after_send:swap_1:swap", "after_receipt:swap_1:swap", "after_task:swap_1"]
+
+
+@pytest.mark.parametrize("kill_at", KILL_POINTS)
 def test_killed_run_resumes_without_a_second_swap(chain, devnet, wallet, tmp_path, registry, kill_at):
     usdc = registry.resolve("USDC")
     n, before = nonce(chain, wallet), erc20.balance_of(chain, usdc, wallet.address)
