@@ -123,11 +123,12 @@ class Runtime:
         return {"status": "ok", "token": token.symbol, "raw": str(raw), "amount": str(token.from_base(raw))}
 
     def _check_risk(self, plan: TaskGraph, task: CheckRiskTask, state: RunState) -> dict:
-        swap: SwapTask = plan.by_id()[task.swap_task]
+        tasks = plan.by_id()
+        swap: SwapTask = tasks[task.swap_task]
         results = state.get("results", {})
         for dep in task.depends_on:
             prior = results.get(dep, {})
-            if dep.startswith("swap_") and prior.get("status") != "confirmed":
+            if isinstance(tasks.get(dep), SwapTask) and prior.get("status") != "confirmed":
                 return {"status": "skipped", "reason": f"previous part {dep} did not complete ({prior.get('status')})"}
         failed = [f"{pid}: {results.get(pid, {}).get('reason', 'missing')}" for pid in swap.price_tasks
                   + ((swap.condition.source_task,) if swap.condition else ())
