@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -37,6 +38,8 @@ from .types import (
     SamplingSettings,
     StructuredCompletion,
 )
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 Messages = Sequence[ChatMessage | Mapping[str, str]]
@@ -325,6 +328,8 @@ class LlamaCppBackend:
         return _Decoded(ids, text, end, cached)
 
     def _complete(self, prompt: str, s: SamplingSettings, grammar: Any) -> Completion:
+        # Every prompt is logged at DEBUG: the test suite's secret scan reads them (no key may ever be in one).
+        log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
         start = time.perf_counter()
         tokens = self._tokenize_prompt(prompt)
         think = self._decode(tokens, s.max_reasoning_tokens, s, stop_at_think=True)
