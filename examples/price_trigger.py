@@ -1,0 +1,36 @@
+"""Price-trigger bot (limit-order style): watch ETH's median price and swap once a condition holds."""
+from __future__ import annotations
+
+import sys
+import time
+
+from swarm.bot import open_swarm, parser, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__)
+    p.add_argument("--intent", default="swap 1 ETH to USDC if ETH is above 2500, max 0.5% slippage")
+    p.add_argument("--polls", type=int, default=10)
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    args = p.parse_args(argv)
+    swarm = open_swarm(args)
+    try:
+        for poll in range(1, args.polls + 1):
+            price = swarm.ctx.prices.read("ETH").median
+            # The condition is re-checked in code by the runtime; a "skipped" run moved nothing.
+            result = swarm.run(args.intent)
+            print(f"poll {poll}: ETH ${price:,.2f} ->", end=" ")
+            report(swarm, result)
+            if result.status == "done":
+                return 0
+            if result.status != "skipped":
+                return 1
+            time.sleep(args.interval)
+        print("condition never held; nothing swapped")
+        return 0
+    finally:
+        swarm.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
