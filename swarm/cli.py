@@ -138,6 +138,17 @@ def _audit(args: argparse.Namespace) -> int:
     return audit_command(args, console, json)
 
 
+def _new(args: argparse.Namespace) -> int:
+    from swarm.starter import StarterError, create
+    try:
+        path = create(args.name, Path(args.dir) if args.dir else None)
+    except StarterError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    console.print(f"created {path}: cd {path} && python -m pytest")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's)")
     audit.add_argument("-o", "--output", help="bundle file to write (export)")
     audit.set_defaults(func=_audit)
+
+    new = sub.add_parser("new", help="create a hackathon starter project")
+    new.add_argument("name")
+    new.add_argument("--dir", help="where to create it (default: ./NAME)")
+    new.set_defaults(func=_new)
     return parser
 
 
