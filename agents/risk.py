@@ -15,15 +15,20 @@ from tools.evm.tokens import Token
 from tools.evm.uniswap import SwapQuote
 
 
-class RiskPolicy(BaseModel):
+class SwapPolicy(BaseModel):
+    """The limits every chain's swap policy has; `common_rules` enforces them."""
+
     max_trade_usd: Decimal = Decimal(10_000)
     daily_cap_usd: Decimal = Decimal(25_000)
     default_slippage_bps: int = Field(50, ge=1)
     max_slippage_bps: int = Field(100, ge=1, le=5_000)
     max_price_deviation_bps: int = Field(200, ge=1)
+    human_approval_above_usd: Decimal | None = None
+
+
+class RiskPolicy(SwapPolicy):
     token_allowlist: frozenset[str] = frozenset({"ETH", "WETH", "USDC", "DAI"})
     require_honeypot_check: bool = True
-    human_approval_above_usd: Decimal | None = None
 
 
 class RuleResult(BaseModel):
@@ -70,7 +75,7 @@ def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceR
     return expected * (10_000 - slippage_bps) // 10_000
 
 
-def common_rules(policy, *, symbol_in: str, symbol_out: str, recipient: str, recipient_ok: bool, trade_usd: Decimal,
+def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipient: str, recipient_ok: bool, trade_usd: Decimal,
                  spent_today_usd: Decimal, readings: tuple[PriceReading, PriceReading]) -> list[RuleResult]:
     """The rules every chain's swap check shares (policy fields of the same names)."""
     p = policy

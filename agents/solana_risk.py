@@ -14,7 +14,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from agents.price_reader import PriceReading
-from agents.risk import RiskDecision, RuleResult, common_rules, oracle_min_out
+from agents.risk import RiskDecision, RuleResult, SwapPolicy, common_rules, oracle_min_out
 from tools.solana.jupiter import JupiterQuote
 from tools.solana.token_layout import AccountState, ExtensionType, MintInfo
 from tools.solana.tokens import MAINNET_TRUSTED_AUTHORITY_MINTS, SolanaToken
@@ -27,18 +27,12 @@ CHECKED_EXTENSIONS = frozenset({ExtensionType.TransferHook, ExtensionType.Transf
                                 ExtensionType.PermanentDelegate, ExtensionType.DefaultAccountState})
 
 
-class SolanaRiskPolicy(BaseModel):
-    max_trade_usd: Decimal = Decimal(10_000)
-    daily_cap_usd: Decimal = Decimal(25_000)
-    default_slippage_bps: int = Field(50, ge=1)
-    max_slippage_bps: int = Field(100, ge=1, le=5_000)
+class SolanaRiskPolicy(SwapPolicy):
     max_price_impact_bps: int = Field(100, ge=0)
-    max_price_deviation_bps: int = Field(200, ge=1)
     max_priority_fee_lamports: int = Field(2_000_000, ge=0)
     token_allowlist: frozenset[str] = frozenset({"SOL", "USDC", "USDT"})
     authority_allowlist: frozenset[str] = Field(MAINNET_TRUSTED_AUTHORITY_MINTS,
                                                 description="mints allowed to keep mint/freeze authorities")
-    human_approval_above_usd: Decimal | None = None
 
 
 def mint_rules(token: SolanaToken, mint: MintInfo | None, policy: SolanaRiskPolicy) -> list[RuleResult]:
