@@ -105,16 +105,14 @@ class SwapExecutor:
                     return outcome
             if not token_in.is_native:
                 recorded = self.store.signed_for(run_id, f"{step}:approve") is not None
-                allowance = erc20.allowance(self.uniswap.w3, token_in, self.wallet, self.uniswap.router_address)
-                if recorded or (not resumed and allowance != amount_in):  # exactly the amount, never more
+                if recorded or (not resumed and erc20.allowance(self.uniswap.w3, token_in, self.wallet,
+                                                                self.uniswap.router_address) != amount_in):
+                    # exactly the amount, never more
                     outcome.approve_tx = self._send_once(run_id, f"{step}:approve", lambda: erc20.approve_tx(
                         self.uniswap.w3, token_in, self.uniswap.router_address, amount_in)).hash
 
-            def build_swap():
-                deadline = self.uniswap.w3.eth.get_block("latest")["timestamp"] + DEADLINE_SECONDS
-                return self.uniswap.swap_tx(quote, min_out, self.wallet, deadline)
-
-            receipt = self._send_once(run_id, f"{step}:swap", build_swap)
+            receipt = self._send_once(run_id, f"{step}:swap", lambda: self.uniswap.swap_tx(
+                quote, min_out, self.wallet, self.uniswap.deadline(DEADLINE_SECONDS)))
             outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
             outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native)
             if outcome.received < min_out:

@@ -65,6 +65,15 @@ def _status(plan: TaskGraph, tasks: dict[str, dict]) -> RunStatus:
     return "refused"
 
 
+def _config(run_id: str) -> dict:
+    """The run id is the LangGraph thread id: one checkpoint history per run."""
+    return {"configurable": {"thread_id": run_id}}
+
+
+def _initial_state(run_id: str) -> dict:
+    return {"run_id": run_id, "results": {}, "trace": []}
+
+
 class Swarm:
     """Plans an intent, runs it on the chain through narrow agents, and records every step."""
 
@@ -109,8 +118,8 @@ class Swarm:
         self._checkpoints.close()
 
     def balances(self) -> dict:
-        return {sym: self.registry.resolve(sym).from_base(erc20.balance_of(self.w3, self.registry.resolve(sym), self.wallet.address))
-                for sym in self.registry.symbols()}
+        tokens = [self.registry.resolve(sym) for sym in self.registry.symbols()]
+        return {t.symbol: t.from_base(erc20.balance_of(self.w3, t, self.wallet.address)) for t in tokens}
 
     def plan(self, text: str) -> PlanResult:
         context = PlanningContext(balances=self.balances(), max_slippage_bps=self.policy.max_slippage_bps,
@@ -144,7 +153,7 @@ class Swarm:
             return self._finish(RunResult(run_id=run_id, intent=graph.intent, status="refused", plan=plan, reasons=errors))
         self.store.save_run(run_id, graph.intent, graph.model_dump_json())
         fault_point("after_plan")
-        return self._invoke(run_id, graph, {"run_id": run_id, "results": {}, "trace": []}, plan)
+        return self._invoke(run_id, self.runtime.compile(graph), graph, _initial_state(run_id), plan)
 
     def resume(self, run_id: str, approve: bool | None = None, operator: str = "cli") -> RunResult:
         """Continue a run from its last checkpoint (after a crash or an approval request)."""
@@ -153,17 +162,17 @@ class Swarm:
             raise KeyError(f"no run {run_id} in {self.store.path}")
         text, plan_json = stored
         graph = TaskGraph.model_validate_json(plan_json)
+        app = self.runtime.compile(graph)
         if approve is not None:
             payload = Command(resume={"approve": approve, "operator": operator})
-        elif self.runtime.compile(graph).get_state({"configurable": {"thread_id": run_id}}).values:
+        elif app.get_state(_config(run_id)).values:
             payload = None  # continue from the last checkpoint
         else:  # stopped after planning, before the first step: start the graph
-            payload = {"run_id": run_id, "results": {}, "trace": []}
-        return self._invoke(run_id, graph, payload, None)
+            payload = _initial_state(run_id)
+        return self._invoke(run_id, app, graph, payload, None)
 
-    def _invoke(self, run_id: str, graph: TaskGraph, payload, plan: PlanResult | None) -> RunResult:
-        app = self.runtime.compile(graph)
-        config = {"configurable": {"thread_id": run_id}}
+    def _invoke(self, run_id: str, app, graph: TaskGraph, payload, plan: PlanResult | None) -> RunResult:
+        config = _config(run_id)
         interrupts = []
         try:
             for chunk in app.stream(payload, config, stream_mode="updates", durability="sync"):
@@ -208,7 +217,7 @@ class Swarm:
 
     def trace(self, run_id: str) -> list[dict]:
         state = self.runtime.compile(TaskGraph.model_validate_json(self.store.load_run(run_id)[1])).get_state(
-            {"configurable": {"thread_id": run_id}})
+            _config(run_id))
         return state.values.get("trace", [])
 
 

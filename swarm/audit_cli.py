@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from swarm.audit import AuditLog, Signer, export_bundle, verify_bundle, verify_log
@@ -36,7 +37,7 @@ def _print_report(console, report, title: str) -> int:
     return 1
 
 
-def audit_command(args: argparse.Namespace, console, json) -> int:
+def audit_command(args: argparse.Namespace, console) -> int:
     db, key = audit_paths()
     if args.action == "verify" and args.bundle:
         bundle = json.loads(Path(args.bundle).read_text())

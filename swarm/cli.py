@@ -133,9 +133,8 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    import json
     from swarm.audit_cli import audit_command
-    return audit_command(args, console, json)
+    return audit_command(args, console)
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -62,12 +62,6 @@ class PriceCondition(BaseModel):
     def _symbol(cls, v: str) -> str:
         return normalize_symbol(v)
 
-    @field_validator("threshold")
-    @classmethod
-    def _finite(cls, v: Decimal) -> Decimal:
-        if not v.is_finite():
-            raise ValueError("threshold must be finite")
-        return v
 
 
 class IntentSlots(BaseModel):
@@ -93,12 +87,6 @@ class IntentSlots(BaseModel):
     def _symbol(cls, v: str) -> str:
         return normalize_symbol(v)
 
-    @field_validator("amount_in")
-    @classmethod
-    def _finite(cls, v: Decimal) -> Decimal:
-        if not v.is_finite():
-            raise ValueError("amount must be finite")
-        return v
 
 
 def normalize_symbol(symbol: str) -> str:

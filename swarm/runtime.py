@@ -17,7 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from agents.price_reader import PriceReader, PriceReading, PriceUnavailable
-from agents.risk import RiskChecker, RiskDecision, RiskPolicy, SwapCheckInput
+from agents.risk import RiskChecker, RiskPolicy, SwapCheckInput
 from agents.swap_executor import SwapExecutor
 from swarm.faults import fault_point
 from swarm.store import RunStore
@@ -198,7 +198,3 @@ class Runtime:
         if outcome.status != "confirmed" and ctx.store.signed_for(state["run_id"], f"{task.id}:swap") is None:
             ctx.store.release_spend(state["run_id"], task.id)  # nothing was signed: the reservation is returned
         return {"status": outcome.status, "reason": outcome.reason, "outcome": outcome.model_dump(mode="json")}
-
-
-def decision_of(result: dict) -> RiskDecision | None:
-    return RiskDecision.model_validate(result["decision"]) if "decision" in result else None

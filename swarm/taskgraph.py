@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, Protocol, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 Op = Literal[">", ">=", "<", "<="]
 
@@ -69,12 +69,6 @@ class SwapTask(_Task):
     price_tasks: tuple[str, str] = Field(description="read_price task ids for token_in/USD and token_out/USD")
     risk_task: str
 
-    @field_validator("amount_in")
-    @classmethod
-    def _finite(cls, v: Decimal) -> Decimal:
-        if not v.is_finite():
-            raise ValueError("amount must be finite")
-        return v
 
 
 Task = Annotated[Union[ReadPriceTask, ReadBalanceTask, CheckRiskTask, SwapTask], Field(discriminator="kind")]

@@ -5,11 +5,9 @@ import json
 import os
 import subprocess
 import sys
-from decimal import Decimal
 
 import pytest
 
-from agents.risk import RiskPolicy
 from swarm.api import Swarm
 from swarm.audit import export_bundle, verify_bundle, verify_log
 from swarm.audit.anchor_evm import EvmAnchorChecker

@@ -32,7 +32,6 @@ def test_one_shot_swap(flags, chain, registry, wallet, tmp_path, capsys):
 
 
 def test_dca_bot_buys_each_round_every_n_blocks(flags, chain, registry, wallet, tmp_path, capsys):
-    eth = registry.resolve("ETH")
     start_block = chain.eth.block_number
     assert dca_bot.main([*flags, "--amount", "50", "--every", "3", "--rounds", "2", "--mine"]) == 0
     out = capsys.readouterr().out

@@ -20,7 +20,7 @@ def sell_back_probe(uniswap: UniswapV2, wallet: str, token: Token) -> tuple[bool
         return True, f"{token.symbol} is the chain's own coin"
     w3, registry = uniswap.w3, uniswap.registry
     eth = registry.resolve("ETH")
-    deadline = w3.eth.get_block("latest")["timestamp"] + 300
+    deadline = uniswap.deadline()
     buy_quote = uniswap.quote(eth, token, PROBE_WEI)
     bought = buy_quote.amount_out
     sell_quote = buy_quote.model_copy(update={"token_in": token.symbol, "token_out": eth.symbol, "amount_in": bought,

@@ -51,6 +51,11 @@ class UniswapV2:
         return self.router.address
 
     @read_retry
+    def deadline(self, seconds: int = 300) -> int:
+        """A swap deadline relative to the chain's clock (the latest block), not this machine's."""
+        return self.w3.eth.get_block("latest")["timestamp"] + seconds
+
+    @read_retry
     def pair_address(self, a: Token, b: Token) -> str | None:
         pair = self.factory.functions.getPair(self.registry.route_address(a), self.registry.route_address(b)).call()
         return None if pair == ZERO else pair
