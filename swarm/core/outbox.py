@@ -1,0 +1,52 @@
+"""What every chain's executor writes before it acts: signed transactions (the outbox) and spend reservations.
+
+Both are protocols here and durable tables in `swarm.store.RunStore`. The rules
+they carry (see `swarm.core.chain.SwapExecutor`): a step is signed once; its
+signed bytes are recorded before broadcast; a reservation is released only when
+non-landing is proven.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from swarm.core.errors import SwarmError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class AlreadySigned(SwarmError):
+    """The step already has a signed transaction: it is confirmed or rebroadcast, never signed again."""
+
+
+@runtime_checkable
+class SignedTxRecord(Protocol):
+    """A signed transaction as recorded before broadcast (EVM `SignedTx`, Solana `SignedSolanaTx`)."""
+
+    @property
+    def tx_id(self) -> str: ...
+
+    @property
+    def sequence(self) -> int | None: ...  # EVM nonce; None where the chain has no sequence
+
+    def model_dump_json(self) -> str: ...
+
+
+class Outbox(Protocol):
+    def signed_for(self, run_id: str, step: str, model: type[M]) -> M | None: ...
+
+    def record_signed(self, run_id: str, step: str, signed: SignedTxRecord) -> None:
+        """Raises AlreadySigned if the step has one."""
+        ...
+
+    def sent_ids(self, run_id: str) -> list[str]: ...
+
+
+class SpendLedger(Protocol):
+    def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]: ...
+
+    def release_spend(self, run_id: str, step: str) -> None: ...
+
+    def spent_today(self) -> Decimal: ...

@@ -1,0 +1,122 @@
+"""The swap policy and its rules: deterministic, chain-neutral, replayable from the audit log.
+
+A chain adds rules of its own (the EVM sell-back probe, the Solana mint checks)
+through `ChainAdapter.pre_trade_checks`; those arrive here already evaluated, as
+measured inputs, so one `decide` serves every chain and the audit replay.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from swarm.core.prices import PriceReading
+
+
+class SwapPolicy(BaseModel):
+    """The limits every chain's swap policy has. Chains extend it with their own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_trade_usd: Decimal = Decimal(10_000)
+    daily_cap_usd: Decimal = Decimal(25_000)
+    default_slippage_bps: int = Field(50, ge=1)
+    max_slippage_bps: int = Field(100, ge=1, le=5_000)
+    max_price_deviation_bps: int = Field(200, ge=1)
+    human_approval_above_usd: Decimal | None = None
+    token_allowlist: frozenset[str] = frozenset()
+
+
+class RuleResult(BaseModel):
+    rule: str
+    passed: bool
+    detail: str
+
+
+class RiskDecision(BaseModel):
+    approved: bool
+    needs_human: bool = False
+    trade_usd: Decimal
+    min_out: int
+    rules: list[RuleResult]
+
+    @property
+    def reason(self) -> str:
+        failed = [f"{r.rule}: {r.detail}" for r in self.rules if not r.passed]
+        return "; ".join(failed) if failed else "all rules passed"
+
+
+class TokenFacts(BaseModel):
+    """What the policy needs to know of a token (any chain)."""
+
+    symbol: str
+    decimals: int
+
+
+class SwapCheck(BaseModel):
+    """Everything one swap decision depends on, so it can be replayed from the audit log."""
+
+    chain: str
+    token_in: TokenFacts
+    token_out: TokenFacts
+    amount_in: int
+    slippage_bps: int
+    recipient: str = Field(description="in the chain's canonical spelling, compared exactly with `wallet`")
+    wallet: str
+    price_in: PriceReading
+    price_out: PriceReading
+    quote_out: int = Field(description="output the route being traded quotes, in base units")
+    spent_today_usd: Decimal
+    chain_rules: list[RuleResult] = Field(default_factory=list,
+                                          description="the chain's own pre-trade checks, as evaluated then")
+
+
+def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceReading, out_decimals: int,
+                   slippage_bps: int) -> int:
+    """Base units of output implied by the independent USD prices (not by the pool or route being traded),
+    less the slippage allowance."""
+    expected = int((amount_in * price_in.median / price_out.median).scaleb(out_decimals))
+    return expected * (10_000 - slippage_bps) // 10_000
+
+
+def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipient: str, recipient_ok: bool,
+                 trade_usd: Decimal, spent_today_usd: Decimal,
+                 readings: tuple[PriceReading, PriceReading]) -> list[RuleResult]:
+    """The rules every chain's swap check shares (policy fields of the same names)."""
+    p = policy
+    rules = [
+        RuleResult(rule="allowlist", passed=symbol_in in p.token_allowlist and symbol_out in p.token_allowlist,
+                   detail=f"{symbol_in} -> {symbol_out}; allowed: {', '.join(sorted(p.token_allowlist))}"),
+        RuleResult(rule="recipient_is_own_wallet", passed=recipient_ok, detail=f"recipient {recipient}"),
+        RuleResult(rule="max_trade_usd", passed=trade_usd <= p.max_trade_usd,
+                   detail=f"trade ${trade_usd:,.2f}, limit ${p.max_trade_usd:,.2f}"),
+        RuleResult(rule="daily_cap_usd", passed=spent_today_usd + trade_usd <= p.daily_cap_usd,
+                   detail=f"spent today ${spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
+    ]
+    for reading in readings:
+        failed = f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else ""
+        rules.append(RuleResult(
+            rule=f"price_sources_agree:{reading.base}",
+            passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
+            detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
+                   f"max {p.max_price_deviation_bps} bps{failed}"))
+    return rules
+
+
+def decide(policy: SwapPolicy, x: SwapCheck) -> RiskDecision:
+    """The one swap decision: shared rules, the requested slippage, the quote against the independent
+    minimum, then the chain's own checks. Approved only if every rule passes."""
+    amount_in = Decimal(x.amount_in).scaleb(-x.token_in.decimals)
+    trade_usd = amount_in * x.price_in.median
+    min_out = oracle_min_out(amount_in, x.price_in, x.price_out, x.token_out.decimals, x.slippage_bps)
+    rules = common_rules(policy, symbol_in=x.token_in.symbol, symbol_out=x.token_out.symbol, recipient=x.recipient,
+                         recipient_ok=x.recipient == x.wallet,
+                         trade_usd=trade_usd, spent_today_usd=x.spent_today_usd, readings=(x.price_in, x.price_out))
+    rules.append(RuleResult(rule="max_slippage", passed=x.slippage_bps <= policy.max_slippage_bps,
+                            detail=f"requested {x.slippage_bps} bps, policy max {policy.max_slippage_bps} bps"))
+    rules.append(RuleResult(rule="quote_meets_min_out", passed=x.quote_out >= min_out > 0,
+                            detail=f"quote {x.quote_out}, independent minimum {min_out} "
+                                   f"({x.slippage_bps} bps below the oracle-implied output)"))
+    rules += x.chain_rules
+    approved = all(r.passed for r in rules)
+    needs_human = approved and policy.human_approval_above_usd is not None and trade_usd > policy.human_approval_above_usd
+    return RiskDecision(approved=approved, needs_human=needs_human, trade_usd=trade_usd, min_out=min_out, rules=rules)
