@@ -1,126 +1,125 @@
-"""Risk checker: a deterministic policy enforced before anything is signed.
+"""Risk checker agent: a deterministic policy enforced before anything is signed.
 
-Every rule gives a reasoned result; the swap is approved only if all pass.
-A model can neither see nor override this: it runs in code on measured inputs.
+It gathers the measured inputs (balance, a fresh quote, the chain's own pre-trade
+checks), evaluates the price condition in code, and applies `swarm.core.policy.decide`;
+every rule gives a reasoned result and the swap is approved only if all pass. An
+approved trade reserves its USD value against the daily cap atomically, and a trade
+above the approval threshold pauses for an operator (LangGraph `interrupt`). A model
+can neither see nor override any of this.
 """
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Callable
 
-from pydantic import BaseModel, Field
+from langgraph.types import interrupt
 
-from agents.price_reader import PriceReading
-from tools.evm.tokens import Token
-from tools.evm.uniswap import SwapQuote
-
-
-class SwapPolicy(BaseModel):
-    """The limits every chain's swap policy has; `common_rules` enforces them."""
-
-    max_trade_usd: Decimal = Decimal(10_000)
-    daily_cap_usd: Decimal = Decimal(25_000)
-    default_slippage_bps: int = Field(50, ge=1)
-    max_slippage_bps: int = Field(100, ge=1, le=5_000)
-    max_price_deviation_bps: int = Field(200, ge=1)
-    human_approval_above_usd: Decimal | None = None
+from swarm.core.errors import SwarmError
+from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, common_rules, decide,
+                               oracle_min_out)
+from swarm.core.status import TaskStatus
+from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from swarm.taskgraph import CheckRiskTask, SwapTask
+from tools.evm.policy import RiskPolicy
 
 
-class RiskPolicy(SwapPolicy):
-    token_allowlist: frozenset[str] = frozenset({"ETH", "WETH", "USDC", "DAI"})
-    require_honeypot_check: bool = True
+class RiskResult(TaskResult):
+    input: SwapCheck | None = None
+    decision: RiskDecision | None = None
+    amount_in: str | None = None  # base units, as text
+    min_out: str | None = None
 
 
-class RuleResult(BaseModel):
-    rule: str
-    passed: bool
-    detail: str
+def _refused(reason: str, **extra) -> RiskResult:
+    return RiskResult(status=TaskStatus.REFUSED, reason=reason, **extra)
 
 
-class SwapCheckInput(BaseModel):
-    """Everything a decision depends on, so it can be replayed from the audit log."""
+class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
+    kind = "check_risk"
+    task_model = CheckRiskTask
+    result_model = RiskResult
 
-    token_in: Token
-    token_out: Token
-    amount_in: int
-    slippage_bps: int
-    recipient: str
-    wallet: str
-    price_in: PriceReading
-    price_out: PriceReading
-    quote: SwapQuote
-    spent_today_usd: Decimal
-    sell_back_ok: bool | None = Field(None, description="simulated sell of token_out; None when not checked")
-    sell_back_detail: str = ""
+    def handle(self, task: CheckRiskTask, run: RunView, deps: RunDeps) -> RiskResult:
+        tasks = run.graph.by_id()
+        swap = tasks[task.swap_task]
+        assert isinstance(swap, SwapTask)  # validate() guarantees it
+        for dep in task.depends_on:
+            if isinstance(tasks.get(dep), SwapTask) and run.status(dep) != TaskStatus.CONFIRMED:
+                return RiskResult(status=TaskStatus.SKIPPED,
+                                  reason=f"previous part {dep} did not complete ({run.status(dep)})")
+        needed = swap.price_tasks + ((swap.condition.source_task,) if swap.condition else ())
+        failed = [f"{pid}: {run.result(pid).get('reason', 'missing')}" for pid in needed
+                  if run.status(pid) != TaskStatus.OK]
+        if failed:
+            return _refused("price unavailable, refusing to trade blind: " + "; ".join(failed))
+        if swap.condition is not None:
+            median = Decimal(run.result(swap.condition.source_task)["reading"]["median"])
+            holds = swap.condition.evaluate(median)
+            deps.record(run.run_id, "condition", {"task": swap.id, "source_task": swap.condition.source_task,
+                                                  "condition": swap.condition.model_dump(mode="json"),
+                                                  "describe": swap.condition.describe(),
+                                                  "price": str(median), "holds": holds})
+            if not holds:
+                return RiskResult(status=TaskStatus.SKIPPED, reason=f"condition {swap.condition.describe()} not met "
+                                                                    f"(median {median:.2f}): nothing to do")
+        return self._decide(run, task, swap, deps)
+
+    def _decide(self, run: RunView, task: CheckRiskTask, swap: SwapTask, deps: RunDeps) -> RiskResult:
+        chain, policy = deps.chain, deps.policy
+        try:
+            token_in, token_out = chain.token(swap.token_in), chain.token(swap.token_out)
+            amount_in = token_in.to_base(swap.amount_in)
+            balance = chain.balance_of(token_in.symbol)
+            if balance < amount_in:
+                return _refused(f"balance {token_in.from_base(balance)} {token_in.symbol} is below the amount "
+                                f"{swap.amount_in}")
+            quote = chain.quote(token_in.symbol, token_out.symbol, amount_in)
+            chain_rules = chain.pre_trade_checks(policy, token_in.symbol, token_out.symbol, amount_in, quote,
+                                                 swap.max_slippage_bps)
+        except SwarmError as exc:
+            return _refused(str(exc))
+        check = SwapCheck(
+            chain=chain.family, token_in=TokenFacts(symbol=token_in.symbol, decimals=token_in.decimals),
+            token_out=TokenFacts(symbol=token_out.symbol, decimals=token_out.decimals), amount_in=amount_in,
+            slippage_bps=swap.max_slippage_bps, recipient=chain.wallet_address, wallet=chain.wallet_address,
+            price_in=run.result(swap.price_tasks[0])["reading"], price_out=run.result(swap.price_tasks[1])["reading"],
+            quote_out=quote.amount_out, spent_today_usd=deps.ledger.spent_today(), chain_rules=chain_rules)
+        decision = decide(policy, check)
+        logged = {"input": check, "decision": decision}
+        if not decision.approved:
+            return _refused(decision.reason, **logged)
+        ok, spent = deps.ledger.reserve_spend(run.run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
+        if not ok:
+            return _refused(f"daily_cap_usd: ${spent:,.2f} already spent today, ${decision.trade_usd:,.2f} more "
+                            f"exceeds ${policy.daily_cap_usd:,.2f}", **logged)
+        if decision.needs_human:
+            answer = interrupt({"task": task.id, "swap": swap.id, "trade_usd": str(decision.trade_usd),
+                                "question": f"approve swap {swap.amount_in} {swap.token_in} -> {swap.token_out} "
+                                            f"(${decision.trade_usd:,.2f})?"})
+            approved = isinstance(answer, dict) and answer.get("approve") is True
+            deps.record(run.run_id, "operator_input", {"task": task.id, "answer": answer})
+            if not approved:
+                deps.ledger.release_spend(run.run_id, swap.id)
+                return _refused("operator declined", **logged)
+        return RiskResult(status=TaskStatus.APPROVED, reason=decision.reason, amount_in=str(amount_in),
+                          min_out=str(decision.min_out), **logged)
+
+    def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
+        """The decision recomputed with the run's recorded policy from the logged inputs."""
+        if "decision" not in payload or payload.get("input") is None:
+            return None
+        policy_data = run_context.get("policy")
+        if policy_data is None:
+            return False, "no policy recorded: cannot replay"
+        policy = SwapPolicy.model_validate({k: v for k, v in policy_data.items() if k in SwapPolicy.model_fields})
+        replayed = decide(policy, SwapCheck.model_validate(payload["input"]))
+        logged = RiskDecision.model_validate(payload["decision"])
+        if replayed != logged:
+            diff = [r.rule for r, lg in zip(replayed.rules, logged.rules) if r != lg] or ["approved/min_out/trade_usd"]
+            return False, f"replayed decision differs from the logged one in: {', '.join(diff)}"
+        if payload.get("status") == TaskStatus.APPROVED and not replayed.approved:
+            return False, "logged as approved, but the policy refuses it"
+        return True, f"{'approved' if replayed.approved else 'refused'}: {replayed.reason}"
 
 
-class RiskDecision(BaseModel):
-    approved: bool
-    needs_human: bool = False
-    trade_usd: Decimal
-    min_out: int
-    rules: list[RuleResult]
-
-    @property
-    def reason(self) -> str:
-        failed = [f"{r.rule}: {r.detail}" for r in self.rules if not r.passed]
-        return "; ".join(failed) if failed else "all rules passed"
-
-
-def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceReading, out_decimals: int,
-                   slippage_bps: int) -> int:
-    """Base units of output implied by the independent USD prices (not by the pool or route being traded),
-    less the slippage allowance."""
-    expected = int((amount_in * price_in.median / price_out.median).scaleb(out_decimals))
-    return expected * (10_000 - slippage_bps) // 10_000
-
-
-def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipient: str, recipient_ok: bool, trade_usd: Decimal,
-                 spent_today_usd: Decimal, readings: tuple[PriceReading, PriceReading]) -> list[RuleResult]:
-    """The rules every chain's swap check shares (policy fields of the same names)."""
-    p = policy
-    rules = [
-        RuleResult(rule="allowlist", passed=symbol_in in p.token_allowlist and symbol_out in p.token_allowlist,
-                   detail=f"{symbol_in} -> {symbol_out}; allowed: {', '.join(sorted(p.token_allowlist))}"),
-        RuleResult(rule="recipient_is_own_wallet", passed=recipient_ok, detail=f"recipient {recipient}"),
-        RuleResult(rule="max_trade_usd", passed=trade_usd <= p.max_trade_usd,
-                   detail=f"trade ${trade_usd:,.2f}, limit ${p.max_trade_usd:,.2f}"),
-        RuleResult(rule="daily_cap_usd", passed=spent_today_usd + trade_usd <= p.daily_cap_usd,
-                   detail=f"spent today ${spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
-    ]
-    for reading in readings:
-        failed = f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else ""
-        rules.append(RuleResult(
-            rule=f"price_sources_agree:{reading.base}",
-            passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
-            detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
-                   f"max {p.max_price_deviation_bps} bps{failed}"))
-    return rules
-
-
-class RiskChecker:
-    def __init__(self, policy: RiskPolicy):
-        self.policy = policy
-
-    def decide(self, x: SwapCheckInput) -> RiskDecision:
-        p = self.policy
-        amount_in = x.token_in.from_base(x.amount_in)
-        trade_usd = amount_in * x.price_in.median
-        min_out = oracle_min_out(amount_in, x.price_in, x.price_out, x.token_out.decimals, x.slippage_bps)
-        rules = common_rules(p, symbol_in=x.token_in.symbol, symbol_out=x.token_out.symbol, recipient=x.recipient,
-                             recipient_ok=x.recipient.lower() == x.wallet.lower(), trade_usd=trade_usd,
-                             spent_today_usd=x.spent_today_usd, readings=(x.price_in, x.price_out))
-        rules.append(RuleResult(rule="max_slippage", passed=x.slippage_bps <= p.max_slippage_bps,
-                                detail=f"requested {x.slippage_bps} bps, policy max {p.max_slippage_bps} bps"))
-        rules.append(RuleResult(rule="quote_meets_min_out", passed=x.quote.amount_out >= min_out > 0,
-                                detail=f"pool quote {x.quote.amount_out}, independent minimum {min_out} "
-                                       f"({x.slippage_bps} bps below the oracle-implied output)"))
-        if p.require_honeypot_check:
-            rules.append(RuleResult(rule="sell_back_simulation", passed=x.sell_back_ok is True,
-                                    detail=x.sell_back_detail or "not checked"))
-        approved = all(r.passed for r in rules)
-        needs_human = approved and p.human_approval_above_usd is not None and trade_usd > p.human_approval_above_usd
-        return RiskDecision(approved=approved, needs_human=needs_human, trade_usd=trade_usd, min_out=min_out, rules=rules)
-
-
-SellBackProbe = Callable[[Token], tuple[bool, str]]
+__all__ = ["CheckRiskPlugin", "RiskDecision", "RiskPolicy", "RiskResult", "RuleResult", "SwapPolicy",
+           "common_rules", "oracle_min_out"]

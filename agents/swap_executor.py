@@ -1,128 +1,35 @@
-"""Swap executor: fresh quote, exact approval, minOut, deadline, simulate, record, send, confirm, verify.
+"""Swap executor agent: runs one risk-approved swap through the chain's executor.
 
-Each signed transaction is recorded in the outbox before it is broadcast; a
-resumed run finds it there and waits for it (re-broadcasting the same bytes if
-the node lost it) instead of signing a second swap.
+The chain's executor does the work (EVM: fresh quote, exact approval, minOut, deadline,
+simulate, record, send, confirm, received amount checked; Solana: Jupiter with
+decode-and-check). This agent only refuses to act without an approval, and returns the
+spend reservation when it is proven that nothing was signed. An RPC outage or a send of
+unknown fate propagates: the step stays open and `resume` finishes it (see the executor
+contract in `swarm.core.chain`).
 """
 from __future__ import annotations
 
-import contextlib
-import threading
-from typing import Callable, Literal
-
-from pydantic import BaseModel
-from web3 import Web3
-
-from swarm.faults import fault_point
-from swarm.store import RunStore
-from tools.evm import erc20
-from tools.evm.errors import EvmToolError, RpcUnavailableError
-from tools.evm.tokens import Token
-from tools.evm.tx import TxFateUnknown, TxReceipt, TxSender
-from tools.evm.uniswap import UniswapV2
-
-TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
-WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
-DEADLINE_SECONDS = 300
+from swarm.core.status import TaskStatus
+from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from swarm.taskgraph import SwapTask
 
 
-class SwapOutcome(BaseModel):
-    status: Literal["confirmed", "failed"]
-    approve_tx: str | None = None
-    swap_tx: str | None = None
-    amount_in: int
-    min_out: int
-    quoted_out: int | None = None
-    received: int | None = None
-    block_number: int | None = None
-    reason: str = ""
+class SwapResult(TaskResult):
+    outcome: dict | None = None  # the chain's SwapOutcome (EVM: approve_tx, swap_tx, block; Solana: signature, slot)
 
 
-def received_amount(receipt: TxReceipt, token_out: Token, wallet: str, weth: str) -> int:
-    """What the wallet got, read from the swap's own logs (safe with other txs in flight)."""
-    if token_out.is_native:
-        return sum(int(log["data"], 16) for log in receipt.logs
-                   if log["address"].lower() == weth.lower() and log["topics"][0] == WITHDRAWAL_TOPIC)
-    to_topic = "0x" + "00" * 12 + wallet.lower().removeprefix("0x")
-    return sum(int(log["data"], 16) for log in receipt.logs
-               if log["address"].lower() == token_out.address.lower() and log["topics"][0] == TRANSFER_TOPIC
-               and log["topics"][2].lower() == to_topic)
+class SwapPlugin(TaskPlugin[SwapTask]):
+    kind = "swap"
+    task_model = SwapTask
+    result_model = SwapResult
+    effectful = True
 
-
-class SwapExecutor:
-    def __init__(self, uniswap: UniswapV2, sender: TxSender, store: RunStore,
-                 record: Callable[[str, str, dict], None] = lambda run_id, kind, payload: None):
-        self.uniswap, self.sender, self.store, self.record = uniswap, sender, store, record
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _token_lock(self, token: Token):
-        """Exact approvals are overwritten, not added: approve-then-swap of one token must not interleave."""
-        if token.is_native:
-            return contextlib.nullcontext()
-        with self._locks_guard:
-            return self._locks.setdefault(token.address.lower(), threading.Lock())
-
-    @property
-    def wallet(self) -> str:
-        return self.sender.wallet.address
-
-    def _send_once(self, run_id: str, step: str, build) -> TxReceipt:
-        """Sign, record, broadcast and confirm one transaction; on resume, confirm the recorded one."""
-        signed = self.store.signed_for(run_id, step)
-        if signed is not None:
-            self.record(run_id, "tx", {"step": step, "event": "resumed", "hash": signed.hash, "nonce": signed.nonce})
-            self.sender.rebroadcast_if_missing(signed)
-        else:
-            request = build()
-            signed = self.sender.sign(request)  # simulates first: a revert raises before anything is signed
-            self.store.record_signed(run_id, step, signed)
-            self.record(run_id, "tx", {"step": step, "event": "signed", "simulation": "ok", "hash": signed.hash,
-                                       "nonce": signed.nonce, "unsigned": request.model_dump(mode="json"),
-                                       "gas": signed.gas, "max_fee_per_gas": str(signed.max_fee_per_gas)})
-            fault_point(f"after_sign:{step}")
-            self.sender.broadcast(signed)
-            fault_point(f"after_send:{step}")
-        receipt = self.sender.wait(signed)
-        fault_point(f"after_receipt:{step}")
-        self.record(run_id, "tx", {"step": step, "event": "receipt", **receipt.model_dump(mode="json", exclude={"logs"})})
-        return receipt
-
-    def execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
-        with self._token_lock(token_in):
-            return self._execute(run_id, step, token_in, token_out, amount_in, min_out)
-
-    def _execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
-        outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
-        try:
-            resumed = self.store.signed_for(run_id, f"{step}:swap") is not None
-            if not resumed:
-                quote = self.uniswap.quote(token_in, token_out, amount_in)
-                outcome.quoted_out = quote.amount_out
-                if quote.amount_out < min_out:
-                    outcome.reason = (f"fresh quote {token_out.from_base(quote.amount_out)} {token_out.symbol} is below "
-                                      f"min_out {token_out.from_base(min_out)}: price moved, nothing sent")
-                    return outcome
-            if not token_in.is_native:
-                recorded = self.store.signed_for(run_id, f"{step}:approve") is not None
-                if recorded or (not resumed and erc20.allowance(self.uniswap.w3, token_in, self.wallet,
-                                                                self.uniswap.router_address) != amount_in):
-                    # exactly the amount, never more
-                    outcome.approve_tx = self._send_once(run_id, f"{step}:approve", lambda: erc20.approve_tx(
-                        self.uniswap.w3, token_in, self.uniswap.router_address, amount_in)).hash
-
-            receipt = self._send_once(run_id, f"{step}:swap", lambda: self.uniswap.swap_tx(
-                quote, min_out, self.wallet, self.uniswap.deadline(DEADLINE_SECONDS)))
-            outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
-            outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native)
-            if outcome.received < min_out:
-                outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} < "
-                                  f"min_out {token_out.from_base(min_out)}")
-                return outcome
-            outcome.status = "confirmed"
-            outcome.reason = f"received {token_out.from_base(outcome.received)} {token_out.symbol} (min_out {token_out.from_base(min_out)})"
-        except (RpcUnavailableError, TxFateUnknown):
-            raise  # node unreachable or a signed tx's fate unknown: leave the step open so a resume finishes it
-        except EvmToolError as exc:
-            outcome.reason = str(exc)
-        return outcome
+    def handle(self, task: SwapTask, run: RunView, deps: RunDeps) -> SwapResult:
+        risk = run.result(task.risk_task)
+        if risk.get("status") != TaskStatus.APPROVED:
+            return SwapResult(status=risk.get("status", TaskStatus.REFUSED), reason=risk.get("reason", "no risk decision"))
+        outcome = deps.executor.execute(run.run_id, task.id, task.token_in, task.token_out, int(risk["amount_in"]),
+                                        int(risk["min_out"]), task.max_slippage_bps)
+        if outcome.status != TaskStatus.CONFIRMED and not deps.ledger.has_signed(run.run_id, f"{task.id}:"):
+            deps.ledger.release_spend(run.run_id, task.id)  # nothing was signed: the reservation is returned
+        return SwapResult(status=outcome.status, reason=outcome.reason, outcome=outcome.model_dump(mode="json"))

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     swarm = open_swarm(args)
     try:
         for poll in range(1, args.polls + 1):
-            price = swarm.ctx.prices.read("ETH").median
+            price = swarm.chain.read_price("ETH").median
             # The condition is re-checked in code by the runtime; a "skipped" run moved nothing.
             result = swarm.run(args.intent)
             print(f"poll {poll}: ETH ${price:,.2f} ->", end=" ")

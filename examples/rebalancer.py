@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for _ in range(args.rounds):
             balances = swarm.balances()
-            price = swarm.ctx.prices.read("ETH").median
+            price = swarm.chain.read_price("ETH").median
             intent = rebalance_intent(balances["ETH"], balances["USDC"], price, args.target, args.band, args.max_step_usd)
             print(f"ETH {balances['ETH']:.4f}, USDC {balances['USDC']:.2f}, ETH ${price:,.2f}")
             if intent is None:

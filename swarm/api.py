@@ -1,37 +1,40 @@
-"""The Python entry point: `Swarm.from_devnet().run("swap 1 ETH to USDC if ETH is above 2500, max 0.5% slippage")`."""
+"""The Python entry point.
+
+    Swarm.from_devnet().run("swap 1 ETH to USDC if ETH is above 2500, max 0.5% slippage")
+    Swarm.from_config("solana.json").run("swap 1 SOL to USDC, max 1% slippage")
+
+A `Swarm` joins one chain adapter (`swarm.core.chain.ChainAdapter`), a risk policy,
+the task plugins (built-ins plus `Swarm.use(...)`), the planner, the LangGraph
+runtime and the audit log.
+"""
 from __future__ import annotations
 
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
-import requests
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import BaseModel
 
-from agents.price_reader import PriceReader
-from agents.risk import RiskChecker, RiskPolicy
-from agents.swap_executor import SwapExecutor
+from agents import builtin_plugins
 from swarm.audit import AuditLog, Signer
 from swarm.auditing import RunAuditor
+from swarm.chains import adapter_class, read_config
 from swarm.config import swarm_home
-from swarm.faults import fault_point
+from swarm.core.chain import ChainAdapter, Recorder
+from swarm.core.errors import ChainMismatch, SwarmError
+from swarm.core.faults import fault_point
+from swarm.core.policy import SwapPolicy
+from swarm.core.status import RunStatus, TaskStatus
 from swarm.planner import Planner, PlanningContext, PlanResult
-from swarm.runtime import AgentContext, Recorder, Runtime
+from swarm.plugins import PluginRegistry, RunDeps, TaskPlugin
+from swarm.runtime import Runtime
 from swarm.store import RunStore
 from swarm.taskgraph import SwapTask, TaskGraph
-from tools.devnet.manifest import DevnetManifest
-from tools.evm import erc20
-from tools.evm.errors import EvmToolError
-from tools.evm.rpc import connect
-from tools.evm.tokens import TokenRegistry
-from tools.evm.tx import TxSender
-from tools.evm.uniswap import UniswapV2
-from tools.evm.wallet import Wallet
 
-RunStatus = Literal["done", "partial", "skipped", "refused", "failed", "awaiting_approval"]
+FINAL_FAILURES = (TaskStatus.REFUSED, TaskStatus.FAILED, TaskStatus.SKIPPED)
 
 
 class RunResult(BaseModel):
@@ -52,17 +55,23 @@ class RunResult(BaseModel):
         return "\n".join(lines)
 
 
-def _status(plan: TaskGraph, tasks: dict[str, dict]) -> RunStatus:
-    swaps = [tasks.get(s.id, {}).get("status") for s in plan.swaps()]
-    if all(s == "confirmed" for s in swaps):
-        return "done"
-    if any(s == "confirmed" for s in swaps):
-        return "partial"
-    if any(s == "failed" for s in swaps):
-        return "failed"
-    if all(s == "skipped" for s in swaps):
-        return "skipped"
-    return "refused"
+def run_status(graph: TaskGraph, tasks: dict[str, dict], plugins: PluginRegistry) -> RunStatus:
+    """Effectful tasks (swaps) decide: all confirmed is done, some is partial. A read-only graph is done when
+    every task finished ok."""
+    effects = [tasks.get(t.id, {}).get("status") for t in graph.tasks if plugins.get(t.kind).effectful]
+    if not effects:
+        statuses = [tasks.get(t.id, {}).get("status") for t in graph.tasks]
+        return RunStatus.DONE if all(s == TaskStatus.OK for s in statuses) else (
+            RunStatus.FAILED if TaskStatus.FAILED in statuses else RunStatus.REFUSED)
+    if all(s == TaskStatus.CONFIRMED for s in effects):
+        return RunStatus.DONE
+    if any(s == TaskStatus.CONFIRMED for s in effects):
+        return RunStatus.PARTIAL
+    if any(s == TaskStatus.FAILED for s in effects):
+        return RunStatus.FAILED
+    if all(s == TaskStatus.SKIPPED for s in effects):
+        return RunStatus.SKIPPED
+    return RunStatus.REFUSED
 
 
 def _config(run_id: str) -> dict:
@@ -75,51 +84,102 @@ def _initial_state(run_id: str) -> dict:
 
 
 class Swarm:
-    """Plans an intent, runs it on the chain through narrow agents, and records every step."""
+    """Plans an intent, runs it on one chain through narrow agents, and records every step.
 
-    def __init__(self, *, w3, manifest: DevnetManifest, wallet: Wallet, policy: RiskPolicy | None = None,
-                 backend=None, home: Path | None = None, k: int = 3, audit: bool = True, anchor: bool = True,
-                 on_task: Callable[[str, dict], None] | None = None):
+    `Swarm(chain=EvmChain(...))` or `Swarm(chain=SolanaChain(...))`; `Swarm(w3=..., manifest=..., wallet=...)`
+    is the EVM shortcut the tests and bots use.
+    """
+
+    def __init__(self, chain: ChainAdapter | None = None, *, w3=None, manifest=None, wallet=None,
+                 policy: SwapPolicy | None = None, backend=None, home: Path | None = None, k: int = 3,
+                 audit: bool = True, anchor: bool = True, on_task: Callable[[str, dict], None] | None = None,
+                 plugins: PluginRegistry | None = None):
+        if chain is None:
+            if manifest is None or wallet is None:
+                raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... for an EVM chain")
+            from tools.evm.chain import EvmChain
+            chain = EvmChain(manifest, wallet, w3=w3)
+        self.chain = chain
         self.home = Path(home or swarm_home())
-        self.w3, self.manifest, self.wallet = w3, manifest, wallet
-        self.policy = policy or RiskPolicy()
-        self.registry = TokenRegistry.from_manifest(manifest)
-        self.uniswap = UniswapV2.from_manifest(w3, manifest, self.registry)
+        self.policy = policy or chain.policy_model()
+        if not isinstance(self.policy, chain.policy_model):
+            raise ChainMismatch(f"a {type(self.policy).__name__} cannot govern a {chain.family} chain: "
+                                f"use {chain.policy_model.__name__}")
+        self.registry = chain.registry
+        if plugins is None:
+            plugins = PluginRegistry(builtin_plugins())
+            plugins.load_entry_points()
+        self.plugins = plugins
         self.store = RunStore(self.home / "runs.sqlite")
         self.backend, self.k, self.on_task = backend, k, on_task
-        self.sender = TxSender(w3, wallet)
         self.auditor: RunAuditor | None = None
         if audit:
             log = AuditLog(self.home / "audit" / "audit.db")
-            for secret in wallet.secret_markers():
+            for secret in chain.secret_markers():
                 log.register_secret(secret)
-            anchorer = self._anchor_on_evm if anchor else None
-            self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"), anchorer)
+            self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"),
+                                      chain.anchorer() if anchor else None)
         self.record: Recorder = self.auditor.record if self.auditor else (lambda run_id, kind, payload: None)
-        self.ctx = AgentContext(
-            registry=self.registry, uniswap=self.uniswap,
-            prices=PriceReader(self.registry, self.uniswap, manifest.feeds),
-            risk=RiskChecker(self.policy), executor=SwapExecutor(self.uniswap, self.sender, self.store, self.record),
-            store=self.store, policy=self.policy, record=self.record)
         self._checkpoints = sqlite3.connect(self.home / "checkpoints.sqlite", check_same_thread=False)
-        self.runtime = Runtime(self.ctx, SqliteSaver(self._checkpoints))
+        self.runtime = Runtime(self.plugins, SqliteSaver(self._checkpoints))
+        self.deps = self._deps(self.policy)
 
-    def _anchor_on_evm(self, digest: bytes):
-        from swarm.audit.anchor_evm import anchor_on_evm
-        return anchor_on_evm(self.sender, digest)
+    def _deps(self, policy: SwapPolicy) -> RunDeps:
+        return RunDeps(chain=self.chain, policy=policy, ledger=self.store, record=self.record,
+                       executor=self.chain.executor(self.store, self.record, policy), plugins=self.plugins)
+
+    # -- construction ----------------------------------------------------------------------------------
+    @classmethod
+    def from_devnet(cls, manifest_path: Path | None = None, wallet=None, **kwargs) -> "Swarm":
+        """The local EVM devnet (`swarm devnet up`); wallet: the one given, `SWARM_PRIVATE_KEY`, or dev account 1."""
+        from tools.devnet import default_manifest_path
+        from tools.devnet.manifest import DevnetManifest
+        from tools.evm.chain import EvmChain
+        manifest = DevnetManifest.load(Path(manifest_path or default_manifest_path()))
+        return cls(EvmChain.from_config(manifest, wallet), **kwargs)
 
     @classmethod
-    def from_devnet(cls, manifest_path: Path | None = None, wallet: Wallet | None = None, **kwargs) -> "Swarm":
-        from tools.devnet import default_manifest_path
-        manifest = DevnetManifest.load(Path(manifest_path or default_manifest_path()))
-        return cls(w3=connect(manifest.rpc_url), manifest=manifest, wallet=wallet or Wallet.devnet(1), **kwargs)
+    def from_config(cls, path: Path | str, wallet=None, **kwargs) -> "Swarm":
+        """Any configured chain: the JSON's `family` picks the adapter (`evm`, `solana`, or a plugin's)."""
+        data = read_config(Path(path))
+        adapter = adapter_class(data["family"])
+        config = adapter.config_model.load(Path(path))
+        return cls(adapter.from_config(config, wallet), **kwargs)
+
+    def use(self, plugin: TaskPlugin) -> "Swarm":
+        """Add a task kind (a narrow agent). A kind registered twice is an error."""
+        self.plugins.register(plugin)
+        return self
 
     def close(self) -> None:
         self._checkpoints.close()
+        self.chain.close()
 
+    # -- the chain's own parts, for bots and tests (EVM: w3, uniswap, sender; every chain: wallet, config) ----
+    @property
+    def wallet(self) -> Any:
+        return getattr(self.chain, "wallet")
+
+    @property
+    def manifest(self) -> Any:
+        return getattr(self.chain, "config")
+
+    @property
+    def w3(self) -> Any:
+        return getattr(self.chain, "w3")
+
+    @property
+    def uniswap(self) -> Any:
+        return getattr(self.chain, "uniswap")
+
+    @property
+    def sender(self) -> Any:
+        return getattr(self.chain, "sender")
+
+    # -- planning and running -------------------------------------------------------------------------------
     def balances(self) -> dict:
-        tokens = [self.registry.resolve(sym) for sym in self.registry.symbols()]
-        return {t.symbol: t.from_base(erc20.balance_of(self.w3, t, self.wallet.address)) for t in tokens}
+        tokens = [self.chain.token(sym) for sym in self.registry.symbols()]
+        return {t.symbol: t.from_base(self.chain.balance_of(t.symbol)) for t in tokens}
 
     def plan(self, text: str) -> PlanResult:
         context = PlanningContext(balances=self.balances(), max_slippage_bps=self.policy.max_slippage_bps,
@@ -135,10 +195,11 @@ class Swarm:
         self.record(run_id, "plan", {"ok": plan.ok, "refusal_reason": plan.refusal_reason, "note": plan.note,
                                      "operations": plan.operations.model_dump(mode="json"),
                                      "task_graph": plan.task_graph.model_dump(mode="json") if plan.task_graph else None})
-        if not plan.ok:
-            self.record(run_id, "refusal", {"reason": plan.refusal_reason})
-            return self._finish(RunResult(run_id=run_id, intent=text, status="refused", plan=plan,
-                                          reasons=[plan.refusal_reason]))
+        if not plan.ok or plan.task_graph is None:
+            reason = plan.refusal_reason or "no plan"
+            self.record(run_id, "refusal", {"reason": reason})
+            return self._finish(RunResult(run_id=run_id, intent=text, status=RunStatus.REFUSED, plan=plan,
+                                          reasons=[reason]))
         return self.execute(plan.task_graph, run_id, plan)
 
     def execute(self, graph: TaskGraph, run_id: str | None = None, plan: PlanResult | None = None) -> RunResult:
@@ -147,64 +208,84 @@ class Swarm:
         if plan is None:
             self.record(run_id, "intent", {"text": graph.intent, "task_graph": graph.model_dump(mode="json"),
                                            **self._run_context()})
-        errors = graph.validate_structure(self.registry)
+        errors = self.plugins.validate(graph, self.registry, self.chain.family)
         if errors:
             self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
-            return self._finish(RunResult(run_id=run_id, intent=graph.intent, status="refused", plan=plan, reasons=errors))
+            return self._finish(RunResult(run_id=run_id, intent=graph.intent, status=RunStatus.REFUSED, plan=plan,
+                                          reasons=errors))
         self.store.save_run(run_id, graph.intent, graph.model_dump_json())
+        self.store.save_context(run_id, self.chain.identity.label, self._run_context())
         fault_point("after_plan")
-        return self._invoke(run_id, self.runtime.compile(graph), graph, _initial_state(run_id), plan)
+        return self._invoke(run_id, self.runtime.compile(graph), graph, _initial_state(run_id), plan, self.deps)
 
     def resume(self, run_id: str, approve: bool | None = None, operator: str = "cli") -> RunResult:
-        """Continue a run from its last checkpoint (after a crash or an approval request)."""
+        """Continue a run from its last checkpoint (after a crash or an approval request), on the chain and
+        under the policy it was started with."""
         stored = self.store.load_run(run_id)
         if stored is None:
             raise KeyError(f"no run {run_id} in {self.store.path}")
-        text, plan_json = stored
-        graph = TaskGraph.model_validate_json(plan_json)
+        graph = self.plugins.parse_graph(stored[1])
+        deps = self._deps(self._recorded_policy(run_id))
         app = self.runtime.compile(graph)
         if approve is not None:
-            payload = Command(resume={"approve": approve, "operator": operator})
+            payload: Any = Command(resume={"approve": approve, "operator": operator})
         elif app.get_state(_config(run_id)).values:
             payload = None  # continue from the last checkpoint
         else:  # stopped after planning, before the first step: start the graph
             payload = _initial_state(run_id)
-        return self._invoke(run_id, app, graph, payload, None)
+        return self._invoke(run_id, app, graph, payload, None, deps)
 
-    def _invoke(self, run_id: str, app, graph: TaskGraph, payload, plan: PlanResult | None) -> RunResult:
+    def _recorded_policy(self, run_id: str) -> SwapPolicy:
+        """The run's own policy and chain: a resume never runs under different rules or on another chain."""
+        stored = self.store.load_context(run_id)
+        if stored is None:
+            return self.policy
+        chain_label, context = stored
+        identity = context.get("chain_identity", {})
+        if chain_label != self.chain.identity.label or identity.get("genesis_hash", "") != self.chain.identity.genesis_hash:
+            raise ChainMismatch(f"run {run_id} ran on {chain_label} (genesis {identity.get('genesis_hash')}); "
+                                f"this swarm is on {self.chain.identity.label}: resume it against that chain")
+        return self.chain.policy_model.model_validate(context["policy"])
+
+    def _invoke(self, run_id: str, app, graph: TaskGraph, payload, plan: PlanResult | None,
+                deps: RunDeps) -> RunResult:
         config = _config(run_id)
-        interrupts = []
+        interrupts: list = []
         try:
-            for chunk in app.stream(payload, config, stream_mode="updates", durability="sync"):
+            for chunk in app.stream(payload, config, stream_mode="updates", durability="sync", context=deps):
                 for node, update in chunk.items():
                     if node == "__interrupt__":
                         interrupts.extend(i.value for i in update)
                     elif self.on_task and update:
                         for task_id, task_result in update.get("results", {}).items():
                             self.on_task(task_id, task_result)
-        except (EvmToolError, requests.RequestException) as exc:
+        except (SwarmError, OSError) as exc:  # OSError: a transport failure no adapter wrapped
             # A step could not finish (node unreachable, a signed tx's fate unknown). Its checkpoint and
             # outbox entry stay, so `resume` completes it later without signing anything twice.
             tasks = app.get_state(config).values.get("results", {})
             reason = f"interrupted: {exc}; resume with `swarm resume {run_id}` once the RPC is reachable"
             self.record(run_id, "error", {"reason": reason, "completed_tasks": sorted(tasks)})
-            return self._finish(RunResult(run_id=run_id, intent=graph.intent, status="failed", plan=plan, tasks=tasks,
-                                          tx_hashes=self.store.sent_hashes(run_id), reasons=[reason]))
+            return self._finish(RunResult(run_id=run_id, intent=graph.intent, status=RunStatus.FAILED, plan=plan,
+                                          tasks=tasks, tx_hashes=self.store.sent_ids(run_id), reasons=[reason]))
         tasks = app.get_state(config).values.get("results", {})
-        result = RunResult(run_id=run_id, intent=graph.intent, status=_status(graph, tasks), plan=plan, tasks=tasks,
-                           tx_hashes=self.store.sent_hashes(run_id),
-                           reasons=[f"{tid}: {r.get('reason')}" for tid, r in tasks.items() if r.get("status") in ("refused", "failed", "skipped")])
+        result = RunResult(run_id=run_id, intent=graph.intent, status=run_status(graph, tasks, self.plugins),
+                           plan=plan, tasks=tasks, tx_hashes=self.store.sent_ids(run_id),
+                           reasons=[f"{tid}: {r.get('reason')}" for tid, r in tasks.items()
+                                    if r.get("status") in FINAL_FAILURES])
         if interrupts:
-            result.status, result.pending_approval = "awaiting_approval", interrupts
+            result.status, result.pending_approval = RunStatus.AWAITING_APPROVAL, interrupts
             self.record(run_id, "approval_request", {"requests": interrupts})
             return result
         return self._finish(result)
 
     def _run_context(self) -> dict:
-        """What a reviewer needs to replay the run's decisions: wallet, policy, model file."""
+        """What a reviewer needs to replay the run's decisions: chain identity, wallet, policy, model file."""
         model = self.backend.info.model_dump(mode="json", include={"path", "sha256", "size_bytes", "architecture", "name"}) \
             if self.backend is not None else None
-        return {"wallet": self.wallet.address, "chain_id": self.manifest.chain_id,
+        identity = self.chain.identity
+        return {"wallet": self.chain.wallet_address, "chain": identity.label,
+                "chain_identity": identity.model_dump(mode="json"),
+                "chain_id": int(identity.chain_id) if identity.family == "evm" else identity.chain_id,
                 "policy": self.policy.model_dump(mode="json"), "model": model}
 
     def _finish(self, result: RunResult) -> RunResult:
@@ -216,9 +297,11 @@ class Swarm:
         return result
 
     def trace(self, run_id: str) -> list[dict]:
-        state = self.runtime.compile(TaskGraph.model_validate_json(self.store.load_run(run_id)[1])).get_state(
-            _config(run_id))
+        stored = self.store.load_run(run_id)
+        if stored is None:
+            raise KeyError(f"no run {run_id} in {self.store.path}")
+        state = self.runtime.compile(self.plugins.parse_graph(stored[1])).get_state(_config(run_id))
         return state.values.get("trace", [])
 
 
-__all__ = ["Swarm", "RunResult", "RiskPolicy", "SwapTask"]
+__all__ = ["Swarm", "RunResult", "SwapTask", "run_status"]

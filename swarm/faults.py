@@ -1,14 +1,4 @@
-"""Named fault points for crash-recovery tests: `SWARM_FAULT_KILL_AT=<name>` SIGKILLs the process there.
+"""Moved to `swarm.core.faults` (chain code uses it); kept for existing imports."""
+from swarm.core.faults import fault_point
 
-Costs one environment lookup when unset; used by the test suite to prove that a
-run killed at any step boundary resumes without repeating a sent transaction.
-"""
-from __future__ import annotations
-
-import os
-import signal
-
-
-def fault_point(name: str) -> None:
-    if os.environ.get("SWARM_FAULT_KILL_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+__all__ = ["fault_point"]

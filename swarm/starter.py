@@ -50,7 +50,7 @@ class PoolDepth(BaseModel):
 def pool_depth(swarm: Swarm, token_a: str, token_b: str) -> PoolDepth:
     a, b = swarm.registry.resolve(token_a), swarm.registry.resolve(token_b)
     reserves = swarm.uniswap.reserves(a, b)
-    price_a = swarm.ctx.prices.read(a.symbol).median
+    price_a = swarm.chain.read_price(a.symbol).median
     depth = 2 * a.from_base(reserves.reserve_a) * price_a
     return PoolDepth(pair=f"{a.symbol}/{b.symbol}", depth_usd=depth, block_number=reserves.block_number)
 '''
@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
             return 1
         s = plan.slots
         depth = pool_depth(swarm, s.token_in, s.token_out)
-        trade_usd = s.amount_in * swarm.ctx.prices.read(s.token_in).median
+        trade_usd = s.amount_in * swarm.chain.read_price(s.token_in).median
         decision = LiquidityGuard().check(trade_usd, depth)
         print(decision.reason)
         if not decision.approved:

@@ -5,6 +5,7 @@ Both live outside the LangGraph state on purpose: they must be written
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from tools.evm.tx import SignedTx
+from swarm.core.outbox import AlreadySigned, SignedTxRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -24,6 +25,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     signed_json TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (run_id, step));
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_context (
+    run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS spend (
     run_id TEXT NOT NULL, step TEXT NOT NULL, day TEXT NOT NULL, usd TEXT NOT NULL,
     PRIMARY KEY (run_id, step));
@@ -35,6 +38,8 @@ def utc_day() -> str:
 
 
 class RunStore:
+    """Implements `swarm.core.outbox.Outbox` and `SpendLedger` over one SQLite file."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,30 +58,50 @@ class RunStore:
         with self._lock, self._connect() as db:
             db.execute("INSERT INTO runs VALUES (?, ?, ?, ?)", (run_id, intent, plan_json, datetime.now(timezone.utc).isoformat()))
 
+    def save_context(self, run_id: str, chain: str, context: dict) -> None:
+        """What the run was started with (chain identity, wallet, policy, model): restored on resume."""
+        with self._lock, self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO run_context VALUES (?, ?, ?)", (run_id, chain, json.dumps(context)))
+
+    def load_context(self, run_id: str) -> tuple[str, dict] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT chain, context_json FROM run_context WHERE run_id=?", (run_id,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
     def load_run(self, run_id: str) -> tuple[str, str] | None:
         with self._connect() as db:
             row = db.execute("SELECT intent, plan_json FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
     # -- outbox: a signed transaction is recorded before it is broadcast (any chain: EVM or Solana)
-    def record_signed(self, run_id: str, step: str, signed: BaseModel) -> None:
-        """Raises sqlite3.IntegrityError if the step already has one: a step is signed once."""
-        tx_id = getattr(signed, "hash", None) or getattr(signed, "signature")
-        order = getattr(signed, "nonce", None)
-        with self._lock, self._connect() as db:
-            db.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)",
-                       (run_id, step, tx_id, order if order is not None else -1, signed.model_dump_json(),
-                        datetime.now(timezone.utc).isoformat()))
+    def record_signed(self, run_id: str, step: str, signed: SignedTxRecord) -> None:
+        """Raises AlreadySigned if the step already has one: a step is signed once."""
+        order = signed.sequence
+        try:
+            with self._lock, self._connect() as db:
+                db.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)",
+                           (run_id, step, signed.tx_id, order if order is not None else -1, signed.model_dump_json(),
+                            datetime.now(timezone.utc).isoformat()))
+        except sqlite3.IntegrityError:
+            raise AlreadySigned(f"{run_id}/{step} already has a signed transaction") from None
 
-    def signed_for(self, run_id: str, step: str, model: type[M] = SignedTx) -> M | None:
+    def signed_for(self, run_id: str, step: str, model: type[M]) -> M | None:
         with self._connect() as db:
             row = db.execute("SELECT signed_json FROM outbox WHERE run_id=? AND step=?", (run_id, step)).fetchone()
         return model.model_validate_json(row[0]) if row else None
 
-    def sent_hashes(self, run_id: str) -> list[str]:
+    def has_signed(self, run_id: str, step_prefix: str) -> bool:
+        """Whether any transaction was signed for steps starting with `step_prefix` (then a reservation stays)."""
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM outbox WHERE run_id=? AND substr(step, 1, ?)=?",
+                              (run_id, len(step_prefix), step_prefix)).fetchone() is not None
+
+    def sent_ids(self, run_id: str) -> list[str]:
         with self._connect() as db:
             return [r[0] for r in db.execute("SELECT tx_hash FROM outbox WHERE run_id=? ORDER BY nonce, created_at",
                                              (run_id,))]
+
+    sent_hashes = sent_ids
 
     # -- daily cap: check-and-reserve is one immediate transaction, so parallel runs cannot overshoot
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:

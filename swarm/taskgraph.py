@@ -1,14 +1,17 @@
 """The typed task graph: a DAG of narrow tasks, with conditions kept as data and evaluated in code.
 
 The planner produces it, the runtime executes it; neither trusts a model to
-decide a condition, an address or an amount.
+decide a condition, an address or an amount. Task kinds are open: a plugin
+(`swarm.plugins.TaskPlugin`) brings its own `Task` subclass; the built-in kinds
+(read_price, read_balance, check_risk, swap) are defined here because the
+planner speaks them.
 """
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, Protocol, Union
+from typing import Any, Literal, Mapping, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator
 
 Op = Literal[">", ">=", "<", "<="]
 
@@ -31,33 +34,55 @@ class Condition(BaseModel):
         return f"{self.base}/{self.quote} {self.op} {self.threshold}"
 
 
-class _Task(BaseModel):
+class Task(BaseModel):
+    """One node of the graph. Subclasses fix `kind` with a Literal and add their own fields."""
+
     model_config = ConfigDict(frozen=True)
+    kind: str
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
     depends_on: tuple[str, ...] = ()
 
+    def symbols(self) -> set[str]:
+        """Token symbols the task names; every one must resolve through the chain's registry."""
+        return set()
 
-class ReadPriceTask(_Task):
+    def structure_errors(self, graph: "TaskGraph") -> list[str]:
+        """What makes this task unrunnable inside `graph` (its plugin's `validate` calls this by default)."""
+        return []
+
+
+class ReadPriceTask(Task):
     """Price of `base` in `quote` from several sources, with their deviation."""
 
     kind: Literal["read_price"] = "read_price"
     base: str
     quote: str = "USD"
 
+    def symbols(self) -> set[str]:
+        return {self.base} | ({self.quote} if self.quote != "USD" else set())
 
-class ReadBalanceTask(_Task):
+
+class ReadBalanceTask(Task):
     kind: Literal["read_balance"] = "read_balance"
     token: str
 
+    def symbols(self) -> set[str]:
+        return {self.token}
 
-class CheckRiskTask(_Task):
+
+class CheckRiskTask(Task):
     """The deterministic policy check that gates exactly one swap."""
 
     kind: Literal["check_risk"] = "check_risk"
     swap_task: str
 
+    def structure_errors(self, graph: "TaskGraph") -> list[str]:
+        if not isinstance(graph.by_id().get(self.swap_task), SwapTask):
+            return [f"{self.id}: gates unknown swap {self.swap_task}"]
+        return []
 
-class SwapTask(_Task):
+
+class SwapTask(Task):
     """Exact-input swap of `amount_in` (human units) of token_in into token_out, to the wallet itself."""
 
     kind: Literal["swap"] = "swap"
@@ -69,21 +94,77 @@ class SwapTask(_Task):
     price_tasks: tuple[str, str] = Field(description="read_price task ids for token_in/USD and token_out/USD")
     risk_task: str
 
+    def symbols(self) -> set[str]:
+        return {self.token_in, self.token_out}
+
+    def structure_errors(self, graph: "TaskGraph") -> list[str]:
+        """Preceded by price reads for both tokens and by the risk check that gates it; a condition reads
+        a price task that precedes the swap."""
+        errors: list[str] = []
+        tasks, before = graph.by_id(), graph.ancestors(self.id)
+        if self.token_in.upper() == self.token_out.upper():
+            errors.append(f"{self.id}: token_in and token_out are the same")
+        for pid, sym in zip(self.price_tasks, (self.token_in, self.token_out)):
+            p = tasks.get(pid)
+            if not isinstance(p, ReadPriceTask) or pid not in before:
+                errors.append(f"{self.id}: not preceded by read_price task {pid}")
+            elif p.base.upper() != sym.upper():
+                errors.append(f"{self.id}: price task {pid} reads {p.base}, not {sym}")
+        risk = tasks.get(self.risk_task)
+        if not isinstance(risk, CheckRiskTask) or self.risk_task not in before or risk.swap_task != self.id:
+            errors.append(f"{self.id}: not gated by a check_risk task")
+        if self.condition is not None:
+            src = tasks.get(self.condition.source_task)
+            if not isinstance(src, ReadPriceTask) or self.condition.source_task not in before:
+                errors.append(f"{self.id}: condition reads {self.condition.source_task}, which is not a preceding read_price")
+            elif src.base.upper() != self.condition.base.upper() or src.quote.upper() != self.condition.quote.upper():
+                errors.append(f"{self.id}: condition is on {self.condition.base}/{self.condition.quote} but "
+                              f"{src.id} reads {src.base}/{src.quote}")
+        return errors
 
 
-Task = Annotated[Union[ReadPriceTask, ReadBalanceTask, CheckRiskTask, SwapTask], Field(discriminator="kind")]
+BUILTIN_TASKS: dict[str, type[Task]] = {
+    t.model_fields["kind"].default: t for t in (ReadPriceTask, ReadBalanceTask, CheckRiskTask, SwapTask)}
 
 
 class TokenResolver(Protocol):
-    def resolve(self, symbol: str): ...
+    def resolve(self, symbol: str) -> Any: ...
+
+
+def task_models(info: ValidationInfo | None) -> Mapping[str, type[Task]]:
+    """Task kinds known while validating: the built-ins plus those passed as context {"task_models": ...}."""
+    extra = (info.context or {}).get("task_models", {}) if info is not None else {}
+    return {**BUILTIN_TASKS, **extra}
 
 
 class TaskGraph(BaseModel):
-    """A plan: tasks plus dependency edges (`depends_on`)."""
+    """A plan: tasks plus dependency edges (`depends_on`).
+
+    Parsing JSON with plugin task kinds needs their models:
+    `TaskGraph.model_validate_json(text, context={"task_models": registry.task_models()})`.
+    """
 
     model_config = ConfigDict(frozen=True)
     intent: str
-    tasks: tuple[Task, ...]
+    tasks: tuple[SerializeAsAny[Task], ...]
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _typed_tasks(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value
+        models = task_models(info)
+        typed = []
+        for item in value:
+            if isinstance(item, Task):
+                typed.append(item)
+                continue
+            kind = item.get("kind") if isinstance(item, dict) else None
+            model = models.get(kind) if isinstance(kind, str) else None
+            if model is None:
+                raise ValueError(f"unknown task kind {kind!r}: register its plugin with Swarm.use(...)")
+            typed.append(model.model_validate(item, context=info.context))
+        return tuple(typed)
 
     def by_id(self) -> dict[str, Task]:
         return {t.id: t for t in self.tasks}
@@ -99,6 +180,9 @@ class TaskGraph(BaseModel):
                 seen.add(tid)
                 stack.extend(tasks[tid].depends_on)
         return seen
+
+    def dependents(self, task_id: str) -> list[str]:
+        return [t.id for t in self.tasks if task_id in t.depends_on]
 
     def topological_order(self) -> list[str]:
         """Kahn's algorithm; raises ValueError on a cycle or an unknown dependency."""
@@ -123,13 +207,13 @@ class TaskGraph(BaseModel):
             raise ValueError("task graph has a cycle")
         return order
 
-    def validate_structure(self, tokens: TokenResolver | None = None) -> list[str]:
+    def validate_structure(self, tokens: TokenResolver | None = None, validators: Mapping[str, Any] | None = None
+                           ) -> list[str]:
         """Every rule a runnable plan must meet; an empty list means valid.
 
-        Structural: unique ids, known dependencies, acyclic, every swap preceded by
-        price reads for both its tokens and by a risk check gating it, conditions
-        reading a price task that precedes the swap. With `tokens`: every symbol
-        resolves through the registry (never an address from a model).
+        Generic: unique ids, known dependencies, acyclic. Per task: its plugin's `validate`
+        (from `validators`, kind -> plugin) or else the task's own `structure_errors`.
+        With `tokens`: every symbol resolves through the registry (never an address from a model).
         """
         errors: list[str] = []
         ids = [t.id for t in self.tasks]
@@ -141,30 +225,9 @@ class TaskGraph(BaseModel):
             self.topological_order()
         except ValueError as exc:
             return errors + [str(exc)]
-        tasks = self.by_id()
-        for swap in self.swaps():
-            before = self.ancestors(swap.id)
-            if swap.token_in.upper() == swap.token_out.upper():
-                errors.append(f"{swap.id}: token_in and token_out are the same")
-            for pid, sym in zip(swap.price_tasks, (swap.token_in, swap.token_out)):
-                p = tasks.get(pid)
-                if not isinstance(p, ReadPriceTask) or pid not in before:
-                    errors.append(f"{swap.id}: not preceded by read_price task {pid}")
-                elif p.base.upper() != sym.upper():
-                    errors.append(f"{swap.id}: price task {pid} reads {p.base}, not {sym}")
-            risk = tasks.get(swap.risk_task)
-            if not isinstance(risk, CheckRiskTask) or swap.risk_task not in before or risk.swap_task != swap.id:
-                errors.append(f"{swap.id}: not gated by a check_risk task")
-            if swap.condition is not None:
-                src = tasks.get(swap.condition.source_task)
-                if not isinstance(src, ReadPriceTask) or swap.condition.source_task not in before:
-                    errors.append(f"{swap.id}: condition reads {swap.condition.source_task}, which is not a preceding read_price")
-                elif src.base.upper() != swap.condition.base.upper() or src.quote.upper() != swap.condition.quote.upper():
-                    errors.append(f"{swap.id}: condition is on {swap.condition.base}/{swap.condition.quote} but "
-                                  f"{src.id} reads {src.base}/{src.quote}")
         for t in self.tasks:
-            if isinstance(t, CheckRiskTask) and not isinstance(tasks.get(t.swap_task), SwapTask):
-                errors.append(f"{t.id}: gates unknown swap {t.swap_task}")
+            plugin = (validators or {}).get(t.kind)
+            errors += plugin.validate(t, self) if plugin is not None else t.structure_errors(self)
         if tokens is not None:
             for symbol in sorted(self.symbols()):
                 try:
@@ -176,12 +239,5 @@ class TaskGraph(BaseModel):
     def symbols(self) -> set[str]:
         out: set[str] = set()
         for t in self.tasks:
-            if isinstance(t, SwapTask):
-                out |= {t.token_in, t.token_out}
-            elif isinstance(t, ReadPriceTask):
-                out.add(t.base)
-                if t.quote != "USD":
-                    out.add(t.quote)
-            elif isinstance(t, ReadBalanceTask):
-                out.add(t.token)
+            out |= t.symbols()
         return out

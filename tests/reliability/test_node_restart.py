@@ -8,6 +8,7 @@ from tests.test_runtime import swap_graph
 from tools.devnet import Devnet
 from tools.devnet.node import AnvilNode, free_port
 from tools.evm.rpc import connect
+from tools.evm.tx import SignedTx
 from tools.evm.wallet import Wallet
 
 
@@ -67,7 +68,7 @@ def test_node_loses_a_mined_swap_and_resume_rebroadcasts_the_same_bytes(own_devn
         devnet.node.stop()
         restart(before)
         assert w3.eth.get_transaction_count(wallet.address) == n  # the swap is gone from the chain
-        signed = swarm.store.signed_for(done.run_id, "swap_1:swap")
+        signed = swarm.store.signed_for(done.run_id, "swap_1:swap", SignedTx)
         swarm.sender.rebroadcast_if_missing(signed)
         receipt = swarm.sender.wait(signed)
     finally:

@@ -106,6 +106,6 @@ def deploy_world(w3: Web3, rpc_url: str, funded: int = 3) -> DevnetManifest:
             d.call(contract[sym].functions.transfer(acct, whole * 10**tokens[sym].decimals))
 
     return DevnetManifest(
-        chain_id=w3.eth.chain_id, rpc_url=rpc_url, deployer=accounts[0], funded_accounts=funded_accounts,
+        chain_id=w3.eth.chain_id, rpc_url=rpc_url, genesis_hash=w3.eth.get_block(0)["hash"].to_0x_hex(), deployer=accounts[0], funded_accounts=funded_accounts,
         weth=weth, factory=factory, router=router, tokens=tokens, pairs=pairs, feeds=feeds,
     )

@@ -11,11 +11,11 @@ from pathlib import Path
 import requests
 
 from tools.devnet.install import anvil_binary
+from tools.evm.wallet import DEV_MNEMONIC
 
 DEFAULT_PORT = 8545
 CHAIN_ID = 31337
 # anvil's public, well-known development mnemonic: its accounts are devnet-only.
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 class DevnetError(RuntimeError):

@@ -1,26 +1,28 @@
-"""Errors of the EVM tools. Messages say what went wrong and never carry secrets."""
+"""Errors of the EVM tools: the core's error tree (swarm.core.errors), specialised for EVM.
+
+Messages say what went wrong and never carry secrets.
+"""
+from swarm.core import errors as core
+from swarm.core.errors import PriceUnavailable
 
 
-class EvmToolError(RuntimeError):
+class EvmToolError(core.SwarmError):
     """Base class: any refusal or failure of an EVM tool."""
 
 
-class RpcUnavailableError(EvmToolError):
+class RpcUnavailableError(EvmToolError, core.RpcUnavailable):
     """The RPC endpoint did not answer after bounded retries."""
 
 
-class UnknownTokenError(EvmToolError, KeyError):
+class UnknownTokenError(EvmToolError, core.UnknownToken):
     """A symbol or address that the registry does not know; never guessed."""
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else "unknown token"
 
-
-class AmountError(EvmToolError, ValueError):
+class AmountError(EvmToolError, core.AmountError):
     """An amount that is not positive, not representable in the token's decimals, or absurd."""
 
 
-class SimulationFailed(EvmToolError):
+class SimulationFailed(EvmToolError, core.SimulationFailed):
     """eth_call / estimateGas reverted: the transaction was not sent."""
 
     def __init__(self, reason: str):
@@ -28,9 +30,13 @@ class SimulationFailed(EvmToolError):
         self.reason = reason
 
 
-class TxFailed(EvmToolError):
+class TxFailed(EvmToolError, core.TxFailed):
     """A sent transaction reverted on chain or was not confirmed in time."""
 
 
-class StalePriceError(EvmToolError):
+class StalePriceError(EvmToolError, PriceUnavailable):
     """A price feed answer older than the allowed age, or not positive."""
+
+
+__all__ = ["AmountError", "EvmToolError", "PriceUnavailable", "RpcUnavailableError", "SimulationFailed",
+           "StalePriceError", "TxFailed", "UnknownTokenError"]

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from web3 import Web3
 
 from tools.devnet.contracts import abi
-from tools.devnet.manifest import FeedEntry
+from tools.evm.config import FeedEntry
 from tools.evm.errors import StalePriceError
 from tools.evm.rpc import read_retry
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
+from swarm.core import errors as core_errors
 from tools.evm.errors import RpcUnavailableError, SimulationFailed, TxFailed
 from tools.evm.rpc import is_transient, read_retry
 from tools.evm.wallet import Wallet
@@ -39,6 +40,14 @@ class SentTx(BaseModel):
 class SignedTx(SentTx):
     raw: str
 
+    @property
+    def tx_id(self) -> str:
+        return self.hash
+
+    @property
+    def sequence(self) -> int | None:
+        return self.nonce
+
 
 class TxReceipt(BaseModel):
     hash: str
@@ -51,7 +60,7 @@ class TxReceipt(BaseModel):
     logs: list[dict] = []
 
 
-class TxFateUnknown(TxFailed):
+class TxFateUnknown(TxFailed, core_errors.TxFateUnknown):
     """The node could not be asked whether a signed tx was accepted; it must be looked up, not re-signed."""
 
     def __init__(self, tx_hash: str, nonce: int):

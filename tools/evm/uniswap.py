@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from web3 import Web3
 
 from tools.devnet.contracts import abi
-from tools.devnet.manifest import DevnetManifest
+from tools.evm.config import EvmChainConfig
 from tools.evm.errors import AmountError, EvmToolError
 from tools.evm.rpc import read_retry
 from tools.evm.tokens import Token, TokenRegistry
@@ -43,7 +43,7 @@ class UniswapV2:
         self.factory = w3.eth.contract(address=Web3.to_checksum_address(factory), abi=abi("UniswapV2Factory"))
 
     @classmethod
-    def from_manifest(cls, w3: Web3, manifest: DevnetManifest, registry: TokenRegistry | None = None) -> "UniswapV2":
+    def from_manifest(cls, w3: Web3, manifest: EvmChainConfig, registry: TokenRegistry | None = None) -> "UniswapV2":
         return cls(w3, registry or TokenRegistry.from_manifest(manifest), manifest.router, manifest.factory)
 
     @property

@@ -6,7 +6,10 @@ import os
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from tools.devnet.node import DEV_MNEMONIC
+
+
+# anvil's public development mnemonic: its keys are known to everyone, so they are for local devnets only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 class Wallet:

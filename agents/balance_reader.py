@@ -1,0 +1,27 @@
+"""Balance reader agent: the wallet's balance of one token, in base units and in human units."""
+from __future__ import annotations
+
+from swarm.core.errors import SwarmError
+from swarm.core.status import TaskStatus
+from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from swarm.taskgraph import ReadBalanceTask
+
+
+class BalanceResult(TaskResult):
+    token: str | None = None
+    raw: str | None = None  # base units, as text (may exceed 2^63)
+    amount: str | None = None
+
+
+class ReadBalancePlugin(TaskPlugin[ReadBalanceTask]):
+    kind = "read_balance"
+    task_model = ReadBalanceTask
+    result_model = BalanceResult
+
+    def handle(self, task: ReadBalanceTask, run: RunView, deps: RunDeps) -> BalanceResult:
+        try:
+            token = deps.chain.token(task.token)
+            raw = deps.chain.balance_of(token.symbol)
+        except SwarmError as exc:
+            return BalanceResult(status=TaskStatus.FAILED, reason=str(exc))
+        return BalanceResult(status=TaskStatus.OK, token=token.symbol, raw=str(raw), amount=str(token.from_base(raw)))

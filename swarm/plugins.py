@@ -1,0 +1,154 @@
+"""Task plugins: one object per task kind, and the registry the runtime compiles every graph from.
+
+A plugin brings its task model, its typed result model, its handler, its structure
+validation, its audit replay rule and the chain families it supports. The built-ins
+(read price, read balance, check risk, swap) are plugins like any other
+(`agents.builtin_plugins()`); `Swarm.use(plugin)` adds one, and an installed package adds
+plugins through the entry-point group `defai_swarm.tasks` (value: a plugin class or a
+zero-argument factory). The runtime has no task-type switch of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Generic, Iterable, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from swarm.core.chain import ChainAdapter, Recorder, SwapExecutor
+from swarm.core.errors import PluginError
+from swarm.core.outbox import Outbox, SpendLedger
+from swarm.core.policy import SwapPolicy
+from swarm.core.status import TaskStatus
+from swarm.taskgraph import Task, TaskGraph
+
+ENTRY_POINT_GROUP = "defai_swarm.tasks"
+
+
+class TaskResult(BaseModel):
+    """What a task ended with. Plugins subclass it with their own fields; it is stored as JSON in the graph
+    state and in the audit log, so amounts in base units travel as strings."""
+
+    model_config = ConfigDict(use_enum_values=True)
+    status: TaskStatus
+    reason: str = ""
+
+
+class RunLedger(Outbox, SpendLedger, Protocol):
+    """The durable store a run writes before side effects (`swarm.store.RunStore`)."""
+
+    def has_signed(self, run_id: str, step_prefix: str) -> bool: ...
+
+
+@dataclass
+class RunDeps:
+    """Everything a task handler may use, handed to every node through LangGraph's run context."""
+
+    chain: ChainAdapter
+    policy: SwapPolicy
+    ledger: RunLedger
+    record: Recorder
+    executor: SwapExecutor
+    plugins: "PluginRegistry"
+
+
+@dataclass
+class RunView:
+    """What a handler sees of the run it is part of: the graph and the results so far (JSON, as stored)."""
+
+    run_id: str
+    graph: TaskGraph
+    results: dict[str, dict]
+
+    def result(self, task_id: str) -> dict:
+        return self.results.get(task_id, {})
+
+    def status(self, task_id: str) -> str | None:
+        return self.results.get(task_id, {}).get("status")
+
+
+TaskT = TypeVar("TaskT", bound=Task)
+
+
+class TaskPlugin(Generic[TaskT]):
+    """Subclass, set the class attributes, implement `handle`; register with `Swarm.use(MyPlugin())`."""
+
+    kind: ClassVar[str]
+    task_model: ClassVar[type[Task]]
+    result_model: ClassVar[type[TaskResult]] = TaskResult
+    effectful: ClassVar[bool] = False  # moves funds or writes on chain: its result decides the run's status
+    chains: ClassVar[frozenset[str] | None] = None  # chain families it supports; None: every chain
+
+    def handle(self, task: TaskT, run: RunView, deps: RunDeps) -> TaskResult:
+        raise NotImplementedError
+
+    def validate(self, task: TaskT, graph: TaskGraph) -> list[str]:
+        """Structure rules for this task inside `graph`; by default the task model's own."""
+        return task.structure_errors(graph)
+
+    def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
+        """Recompute this task's logged decision from its audit entry: (matches, detail), or None when
+        the task has nothing deterministic to replay."""
+        return None
+
+    def supports(self, family: str) -> bool:
+        return self.chains is None or family in self.chains
+
+
+class PluginRegistry:
+    """Task kind -> plugin. Registering a kind twice is an error, never a silent replacement."""
+
+    def __init__(self, plugins: Iterable[TaskPlugin] = ()):
+        self._plugins: dict[str, TaskPlugin] = {}
+        for plugin in plugins:
+            self.register(plugin)
+
+    def register(self, plugin: TaskPlugin) -> None:
+        kind = getattr(plugin, "kind", None)
+        if not isinstance(kind, str) or not kind:
+            raise PluginError(f"{type(plugin).__name__} has no task kind")
+        model = getattr(plugin, "task_model", None)
+        if not (isinstance(model, type) and issubclass(model, Task)) or model.model_fields["kind"].default != kind:
+            raise PluginError(f"plugin {kind!r}: task_model must be a Task subclass whose kind defaults to {kind!r}")
+        if kind in self._plugins:
+            raise PluginError(f"task kind {kind!r} is already registered (by {type(self._plugins[kind]).__name__})")
+        self._plugins[kind] = plugin
+
+    def get(self, kind: str) -> TaskPlugin:
+        plugin = self._plugins.get(kind)
+        if plugin is None:
+            raise PluginError(f"no plugin for task kind {kind!r}; known: {', '.join(sorted(self._plugins))}")
+        return plugin
+
+    def __contains__(self, kind: str) -> bool:
+        return kind in self._plugins
+
+    def kinds(self) -> list[str]:
+        return sorted(self._plugins)
+
+    def task_models(self) -> dict[str, type[Task]]:
+        return {kind: p.task_model for kind, p in self._plugins.items()}
+
+    def parse_graph(self, text: str) -> TaskGraph:
+        """A stored task graph, with this registry's task kinds."""
+        return TaskGraph.model_validate_json(text, context={"task_models": self.task_models()})
+
+    def validate(self, graph: TaskGraph, tokens: Any, family: str) -> list[str]:
+        """Every task has a plugin that supports the chain, and the graph passes every plugin's rules."""
+        errors = [f"{t.id}: no plugin for task kind {t.kind!r}" for t in graph.tasks if t.kind not in self._plugins]
+        errors += [f"{t.id}: task kind {t.kind!r} does not support {family} chains" for t in graph.tasks
+                   if t.kind in self._plugins and not self._plugins[t.kind].supports(family)]
+        return errors or graph.validate_structure(tokens, self._plugins)
+
+    def copy(self) -> "PluginRegistry":
+        return PluginRegistry(self._plugins.values())
+
+    def load_entry_points(self) -> list[str]:
+        """Register the plugins installed packages declare; returns the kinds added."""
+        added = []
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            target = ep.load()
+            plugin = target() if isinstance(target, type) or callable(target) else target
+            self.register(plugin)
+            added.append(plugin.kind)
+        return added

@@ -1,0 +1,66 @@
+"""An EVM chain's configuration: where the node is and which contracts and tokens the library may use.
+
+`swarm devnet up` writes one for the local devnet (`tools.devnet.manifest.DevnetManifest`
+extends it with devnet facts); for another chain with a Uniswap V2 deployment, write the
+same JSON by hand (`"family": "evm"`) and pass it with `--config` / `Swarm.from_config`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from swarm.core.chain import ChainConfig
+from swarm.core.errors import ConfigError
+
+TokenKind = Literal["native", "wrapped_native", "erc20", "fee_on_transfer", "honeypot"]
+
+
+class TokenEntry(BaseModel):
+    symbol: str
+    address: str
+    decimals: int
+    kind: TokenKind = "erc20"
+
+
+class PairEntry(BaseModel):
+    address: str
+    token0: str
+    token1: str
+    symbols: tuple[str, str]
+
+
+class FeedEntry(BaseModel):
+    pair: str = Field(description="e.g. ETH/USD")
+    address: str
+    decimals: int
+
+
+class EvmChainConfig(ChainConfig):
+    family: Literal["evm"] = "evm"
+    chain_id: int
+    weth: str
+    factory: str
+    router: str
+    tokens: dict[str, TokenEntry]
+    feeds: dict[str, FeedEntry] = {}
+    pairs: list[PairEntry] = []
+    local_devnet: bool = Field(False, description="anvil started by `swarm devnet up`: dev keys allowed")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no chain configuration at {path}")
+        try:
+            return cls.model_validate_json(Path(path).read_text())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{path}: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None

@@ -1,0 +1,9 @@
+"""The EVM swap policy: the shared limits plus what an EVM token can hide (a sell-back probe)."""
+from __future__ import annotations
+
+from swarm.core.policy import SwapPolicy
+
+
+class RiskPolicy(SwapPolicy):
+    token_allowlist: frozenset[str] = frozenset({"ETH", "WETH", "USDC", "DAI"})
+    require_honeypot_check: bool = True
