@@ -51,6 +51,10 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
                   if run.status(pid) != TaskStatus.OK]
         if failed:
             return _refused("price unavailable, refusing to trade blind: " + "; ".join(failed))
+        gates = [f"{dep} {run.status(dep)}: {run.result(dep).get('reason', '')}" for dep in task.depends_on
+                 if not isinstance(tasks.get(dep), SwapTask) and run.status(dep) in (TaskStatus.REFUSED, TaskStatus.FAILED)]
+        if gates:  # another agent in front of this check (a plugin's guard) said no
+            return _refused("; ".join(gates))
         if swap.condition is not None:
             median = Decimal(run.result(swap.condition.source_task)["reading"]["median"])
             holds = swap.condition.evaluate(median)

@@ -182,9 +182,22 @@ class Swarm:
         return {t.symbol: t.from_base(self.chain.balance_of(t.symbol)) for t in tokens}
 
     def plan(self, text: str) -> PlanResult:
+        """The planner's graph, then every plugin's `extend_plan` (its own tasks added), validated again."""
         context = PlanningContext(balances=self.balances(), max_slippage_bps=self.policy.max_slippage_bps,
                                   default_slippage_bps=self.policy.default_slippage_bps)
-        return Planner(self.registry, self.backend, context, k=self.k).plan(text)
+        plan = Planner(self.registry, self.backend, context, k=self.k).plan(text)
+        if not plan.ok or plan.task_graph is None:
+            return plan
+        graph = plan.task_graph
+        for plugin in self.plugins.plugins():
+            graph = plugin.extend_plan(graph)
+        if graph is plan.task_graph:
+            return plan
+        errors = self.plugins.validate(graph, self.registry, self.chain.family)
+        if errors:
+            return plan.model_copy(update={"ok": False, "task_graph": None,
+                                           "refusal_reason": "a plugin's additions broke the plan: " + "; ".join(errors)})
+        return plan.model_copy(update={"task_graph": graph})
 
     def run(self, text: str, run_id: str | None = None) -> RunResult:
         run_id = run_id or uuid.uuid4().hex[:16]

@@ -16,13 +16,38 @@ def audit_paths() -> tuple[Path, Path]:
     return base / "audit.db", base / "signing.key"
 
 
-def _anchor_checker(args, expected_sender: str | None):
-    from swarm.audit.anchor_evm import EvmAnchorChecker
-    from tools.devnet import running_manifest
-    from tools.evm.rpc import connect
+def _anchor_checker(args, expected_sender: str | None, anchor: dict | None):
+    """A checker for the anchor's own chain (its label says which family): `--config`, `--rpc` (EVM), or the
+    running devnet of that family. None when no chain is reachable: the anchor is then reported unchecked."""
+    if not anchor:
+        return None
+    from swarm.chains import adapter_class
+    from swarm.config import swarm_home
 
-    rpc = args.rpc or (m.rpc_url if (m := running_manifest()) else None)
-    return EvmAnchorChecker(connect(rpc), expected_sender=expected_sender) if rpc else None
+    family = str(anchor.get("chain", "")).partition(":")[0]
+    if family == "evm" and args.rpc and not args.config:
+        from tools.evm.anchor import EvmAnchorChecker
+        from tools.evm.rpc import connect
+        return EvmAnchorChecker(connect(args.rpc), expected_sender=expected_sender)
+    adapter = adapter_class(family)
+    if args.config:
+        config = adapter.config_model.load(Path(args.config))
+    elif family == "solana":
+        from tools.devnet.solana import running_config
+        config = running_config(swarm_home())
+    else:
+        from tools.devnet import running_manifest
+        config = running_manifest()
+    return adapter.anchor_checker_for(config, expected_sender) if config is not None else None
+
+
+def _plugins():
+    """The built-in agents plus those installed packages declare (their entries replay too)."""
+    from agents import builtin_plugins
+    from swarm.plugins import PluginRegistry
+    registry = PluginRegistry(builtin_plugins())
+    registry.load_entry_points()
+    return registry
 
 
 def _print_report(console, report, title: str) -> int:
@@ -42,7 +67,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
     if args.action == "verify" and args.bundle:
         bundle = json.loads(Path(args.bundle).read_text())
         sender = next((e["payload"].get("wallet") for e in bundle.get("entries", []) if e.get("kind") == "intent"), None)
-        checker = _anchor_checker(args, sender) if bundle.get("anchor") else None
+        checker = _anchor_checker(args, sender, bundle.get("anchor"))
         return _print_report(console, verify_bundle(bundle, trusted_vkey=args.vkey, anchor_checker=checker),
                              f"bundle {args.bundle}")
     with AuditLog(db) as log:
@@ -64,7 +89,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 console.print(f"{e.index:>4}  {e.created_at}  {e.kind:<16} {task:<18} {str(summary)[:90]}")
             return 0
         if args.action == "replay":
-            report = replay(entries)
+            report = replay(entries, _plugins())
             for c in report.checks:
                 console.print(f"  [{'green' if c.ok else 'red'}]{'ok' if c.ok else 'FAIL'}[/]  #{c.index} {c.kind}: {c.detail}")
             console.print(f"[{'green' if report.ok else 'red'}]{'PASS' if report.ok else 'FAIL'}[/] replay: {report.reason}")
@@ -84,7 +109,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
             return 0
         sender = next((e.payload.get("wallet") for e in entries if e.kind == "intent"), None)
         vkey = args.vkey or Signer.load(key).vkey
-        report = verify_log(log, args.run_id, trusted_vkey=vkey, anchor_checker=_anchor_checker(args, sender),
+        report = verify_log(log, args.run_id, trusted_vkey=vkey, anchor_checker=_anchor_checker(args, sender, anchor),
                             checkpoint_note=note, anchor=anchor)
         code = _print_report(console, report, f"run {args.run_id}")
         if anchor is None:

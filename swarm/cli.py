@@ -11,7 +11,42 @@ from rich.table import Table
 console = Console(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
 
 
+def _solana_devnet(args: argparse.Namespace) -> int:
+    from swarm.config import swarm_home
+    from tools.devnet.solana import DEFAULT_PORT, SolanaDevnet, SolanaDevnetError, running_config, status_lines, stop_devnet
+
+    home = swarm_home()
+    try:
+        if args.action == "install":
+            console.print("the Solana devnet needs nothing beyond the Python package (LiteSVM ships in solders)")
+        elif args.action == "up":
+            if (config := running_config(home)) is not None:
+                console.print(f"Solana devnet already running at {config.rpc_url} (pid {config.pid}); "
+                              f"config: {config.state_dir}/config.json")
+                return 0
+            with console.status("starting the Solana devnet (LiteSVM, Jupiter and Hermes stand-ins)..."):
+                devnet = SolanaDevnet.start(home, port=args.port or DEFAULT_PORT)
+            console.print(f"Solana devnet up at {devnet.config.rpc_url} (genesis {devnet.config.genesis_hash}, "
+                          f"pid {devnet.config.pid})")
+            console.print(f"config: {devnet.paths.config}")
+        elif args.action == "down":
+            console.print("Solana devnet stopped" if stop_devnet(home) else "no Solana devnet was running")
+        elif args.action == "status":
+            config = running_config(home)
+            if config is None:
+                console.print("no Solana devnet running; start one with `swarm devnet up --chain solana`")
+                return 1
+            for line in status_lines(config):
+                console.print(line)
+    except SolanaDevnetError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    return 0
+
+
 def _devnet(args: argparse.Namespace) -> int:
+    if args.chain == "solana":
+        return _solana_devnet(args)
     from tools.devnet import Devnet, DevnetError, default_manifest_path, running_manifest, stop_detached
     from tools.devnet.install import DevnetInstallError, install
 
@@ -24,7 +59,7 @@ def _devnet(args: argparse.Namespace) -> int:
                               f"manifest: {default_manifest_path()}")
                 return 0
             with console.status("starting anvil and deploying Uniswap V2, tokens, pools and feeds..."):
-                devnet = Devnet.start(port=args.port, detach=True)
+                devnet = Devnet.start(port=args.port or 8545, detach=True)
             console.print(f"devnet up at {devnet.manifest.rpc_url} (chain {devnet.manifest.chain_id}, pid {devnet.node.pid})")
             console.print(f"manifest: {devnet.manifest_path}")
         elif args.action == "down":
@@ -60,30 +95,51 @@ def _devnet_status() -> int:
     return 0
 
 
-def _swarm(args: argparse.Namespace):
-    """A Swarm on the running devnet, with the model from --model or $SWARM_MODEL if one is given."""
-    import os
-    from agents.risk import RiskPolicy
-    from swarm.api import Swarm
+def _chain_config_path(args: argparse.Namespace) -> tuple[Path, str]:
+    """Which chain configuration a command uses: --config, else the running devnet of --chain."""
+    from swarm.chains import read_config
     from tools.devnet import default_manifest_path, running_manifest
 
-    manifest_path = Path(args.manifest) if args.manifest else default_manifest_path()
-    if not args.manifest and running_manifest() is None:
-        raise SystemExit(f"no devnet running (no live manifest at {manifest_path}); start one with `swarm devnet up`")
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        return path, read_config(path)["family"]
+    if getattr(args, "manifest", None):
+        return Path(args.manifest), "evm"
+    if getattr(args, "chain", "evm") == "solana":
+        from swarm.config import swarm_home
+        from tools.devnet.solana import running_config
+        config = running_config(swarm_home())
+        if config is None or config.state_dir is None:
+            raise SystemExit("no Solana devnet running; start one with `swarm devnet up --chain solana`")
+        return Path(config.state_dir) / "config.json", "solana"
+    path = default_manifest_path()
+    if running_manifest() is None:
+        raise SystemExit(f"no devnet running (no live manifest at {path}); start one with `swarm devnet up`")
+    return path, "evm"
+
+
+def _swarm(args: argparse.Namespace):
+    """A Swarm on the chosen chain, with the model from --model or $SWARM_MODEL if one is given."""
+    import os
+    from swarm.api import Swarm
+    from swarm.chains import adapter_class
+
+    path, family = _chain_config_path(args)
     backend = None
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
     if model:
         from swarm.llm import load_backend
         with console.status(f"loading model {model}..."):
             backend = load_backend(model)
-    policy = RiskPolicy.model_validate_json(Path(args.policy).read_text()) if getattr(args, "policy", None) else None
+    policy = adapter_class(family).policy_model.model_validate_json(Path(args.policy).read_text()) \
+        if getattr(args, "policy", None) else None
 
     def progress(task_id: str, result: dict) -> None:
         colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(result.get("status"), "red")
         reason = result.get("reason", "")
         console.print(f"  [{colour}]{result.get('status'):>9}[/{colour}]  {task_id}" + (f"  {reason}" if reason else ""))
 
-    return Swarm.from_devnet(manifest_path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
+    return Swarm.from_config(path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
                              on_task=progress, k=args.k)
 
 
@@ -151,13 +207,17 @@ def _new(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm")
     sub = parser.add_subparsers(dest="command", required=True)
-    devnet = sub.add_parser("devnet", help="local EVM devnet (anvil + Uniswap V2)")
+    devnet = sub.add_parser("devnet", help="local devnet: EVM (anvil + Uniswap V2) or Solana (LiteSVM)")
     devnet.add_argument("action", choices=["install", "up", "down", "status"])
-    devnet.add_argument("--port", type=int, default=8545)
+    devnet.add_argument("--chain", choices=["evm", "solana"], default="evm", help="which devnet (default: evm)")
+    devnet.add_argument("--port", type=int, help="RPC port (default: 8545 for EVM, 8899 for Solana)")
     devnet.set_defaults(func=_devnet)
 
     def swarm_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--manifest", help="devnet manifest (default: the running devnet's)")
+        p.add_argument("--chain", choices=["evm", "solana"], default="evm",
+                       help="which local devnet to use when no --config is given (default: evm)")
+        p.add_argument("--config", help="chain configuration JSON (any chain; its \"family\" picks the adapter)")
+        p.add_argument("--manifest", help="EVM devnet manifest (default: the running devnet's)")
         p.add_argument("--model", help="DeepSeek-R1 GGUF file (default: $SWARM_MODEL; none: parser only)")
         p.add_argument("--policy", help="risk policy JSON file (see agents/risk.py RiskPolicy)")
         p.add_argument("--no-anchor", action="store_true", help="do not anchor the audit checkpoint on-chain")
@@ -187,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--bundle", help="verify an exported bundle file instead of the local log")
     audit.add_argument("--vkey", help="trusted checkpoint key (default: this machine's audit key)")
     audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's)")
+    audit.add_argument("--config", help="chain configuration to look the anchor up on (default: the running devnet "
+                                        "of the anchor's chain family)")
     audit.add_argument("-o", "--output", help="bundle file to write (export)")
     audit.set_defaults(func=_audit)
 

@@ -78,8 +78,8 @@ class IntentSlots(BaseModel):
     token_out: str = Field(min_length=1, max_length=32)
     amount_in: Decimal = Field(gt=0)
     condition: PriceCondition | None = None
-    max_slippage_bps: int | None = Field(None, ge=1, le=10_000)
-    parts: int = Field(1, ge=1, le=MAX_PARTS)
+    max_slippage_bps: int | None = Field(default=None, ge=1, le=10_000)
+    parts: int = Field(default=1, ge=1, le=MAX_PARTS)
     recipient: str | None = None
 
     @field_validator("token_in", "token_out")

@@ -86,6 +86,11 @@ class TaskPlugin(Generic[TaskT]):
         """Structure rules for this task inside `graph`; by default the task model's own."""
         return task.structure_errors(graph)
 
+    def extend_plan(self, graph: TaskGraph) -> TaskGraph:
+        """Add this plugin's tasks to a planned graph (e.g. a guard in front of every risk check); the result
+        is validated again before it runs. By default the graph is unchanged."""
+        return graph
+
     def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
         """Recompute this task's logged decision from its audit entry: (matches, detail), or None when
         the task has nothing deterministic to replay."""
@@ -125,6 +130,9 @@ class PluginRegistry:
 
     def kinds(self) -> list[str]:
         return sorted(self._plugins)
+
+    def plugins(self) -> list[TaskPlugin]:
+        return list(self._plugins.values())
 
     def task_models(self) -> dict[str, type[Task]]:
         return {kind: p.task_model for kind, p in self._plugins.items()}

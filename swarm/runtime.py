@@ -49,7 +49,8 @@ class Runtime:
 
     def compile(self, plan: TaskGraph):
         builder = StateGraph(RunState, context_schema=RunDeps)
-        for task in plan.tasks:
+        tasks = plan.by_id()
+        for task in (tasks[tid] for tid in plan.topological_order()):  # a node exists before edges name it
             builder.add_node(task.id, self._node(plan, task))
             if task.depends_on:
                 builder.add_edge(list(task.depends_on) if len(task.depends_on) > 1 else task.depends_on[0], task.id)

@@ -181,6 +181,12 @@ class TaskGraph(BaseModel):
                 stack.extend(tasks[tid].depends_on)
         return seen
 
+    def with_task(self, task: Task, before: tuple[str, ...] = ()) -> "TaskGraph":
+        """A new graph with `task` added, and each task in `before` waiting for it (e.g. a guard before a risk check)."""
+        tasks = [t.model_copy(update={"depends_on": t.depends_on + (task.id,)}) if t.id in before else t
+                 for t in self.tasks]
+        return self.model_copy(update={"tasks": (*tasks, task)})
+
     def dependents(self, task_id: str) -> list[str]:
         return [t.id for t in self.tasks if task_id in t.depends_on]
 

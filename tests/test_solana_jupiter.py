@@ -157,22 +157,23 @@ def test_expired_swap_gets_fresh_quote_only_after_proven_expiry(env):
 
 @pytest.mark.parametrize("durable", [False, True])
 def test_resume_confirms_recorded_tx_without_new_quote(env, durable, tmp_path):
-    from agents.solana_swap import DurableOutbox
-    from swarm.store import RunStore
-    outbox = DurableOutbox(RunStore(tmp_path / "runs.sqlite")) if durable else MemoryOutbox()
-    executor = SolanaSwapExecutor(env.chain.rpc, env.chain.sender, env.client, env.policy, outbox=outbox)
     from agents.solana_swap import SolanaSwapOutcome
+    from swarm.core.outbox import AlreadySigned
+    from swarm.store import RunStore
+    outbox = RunStore(tmp_path / "runs.sqlite") if durable else MemoryOutbox()  # the run store is an Outbox itself
+    executor = SolanaSwapExecutor(env.chain.rpc, env.chain.sender, env.client, env.policy, outbox=outbox)
     scratch = SolanaSwapOutcome(status="failed", amount_in=USDC_IN, min_out=1)
     signed = executor.prepare(env.usdc, env.jup, USDC_IN, 1, 50, scratch)
     outbox.record_signed("run1", "s1:swap#0", signed)  # crash here: signed and recorded, never broadcast
     quotes = sum(kind == "quote" for kind, _ in env.fake.requests)
     if durable:  # a new process: a fresh store object over the same SQLite file
-        outbox = DurableOutbox(RunStore(tmp_path / "runs.sqlite"))
+        outbox = RunStore(tmp_path / "runs.sqlite")
     resumed = SolanaSwapExecutor(env.chain.rpc, env.chain.sender, env.client, env.policy, outbox=outbox)
     out = resumed.execute("run1", "s1", env.usdc, env.jup, USDC_IN, min_out=1, slippage_bps=50)
     assert out.status == "confirmed" and out.signature == signed.signature
     assert sum(kind == "quote" for kind, _ in env.fake.requests) == quotes
-    with pytest.raises(ValueError):
+    assert outbox.sent_ids("run1") == [signed.signature] and out.tx_ids() == [signed.signature]
+    with pytest.raises(AlreadySigned):
         outbox.record_signed("run1", "s1:swap#0", signed)
 
 
@@ -307,7 +308,7 @@ def test_lookup_table_accounts_are_resolved_and_checked():
 
     for dest, ok in ((x.output_account, True), (get_associated_token_address(Keypair().pubkey(), out_mint), False)):
         tx, table = build(dest)
-        keys, writable = account_keys(tx, lambda key: _alt_account(key, table) if key == table_key else None)
+        keys, writable = account_keys(tx, lambda key, table=table: _alt_account(key, table) if key == table_key else None)
         assert dest in keys and keys.index(dest) in writable
         failed = {f.rule for f in static_checks(tx, keys, x) if not f.passed}
         assert failed == (set() if ok else {"output_to_own_account"})

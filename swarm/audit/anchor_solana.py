@@ -1,27 +1,12 @@
-"""Solana anchors: one SPL Memo instruction carrying `defai-swarm checkpoint sha256:<hex>`.
+"""Solana anchors in LiteSVM (in-process): one SPL Memo instruction carrying `defai-swarm checkpoint sha256:<hex>`.
 
-The payer is listed as a signer account of the memo instruction, so the memo
-program itself refuses the memo unless the payer signed, and logs
-`Signed by <pubkey>` before `Memo (len N): "<text>"`.
-
-Checking reads those logs rather than the message: LiteSVM's history keeps only
-the metadata (signature, logs, error), not the transaction. That is sound because
-a program can write only `Program log: ...` lines; the runtime alone writes the
-`Program <id> invoke [n]` / `success` frame lines, so a log line inside a frame
-of the memo program really came from the memo program.
-
-`SolanaMemoChecker` holds all the checking; a backend only implements
-`lookup(signature) -> TxView | None`. A JSON-RPC variant would subclass it with
-`chain = "solana:<cluster>"` and build the TxView from solana-py's
-`Client.get_transaction(sig, max_supported_transaction_version=0).value`
-(`.transaction.meta.err`, `.transaction.meta.log_messages`); it is not written
-here because there is no cluster to test it against.
+The memo format, the log reading and all the checking live in `tools.solana.anchor`
+(shared with the JSON-RPC checker `SolanaRpcAnchorChecker`); this module keeps the
+LiteSVM backend: `anchor_on_litesvm` and `LiteSvmAnchorChecker`, whose `lookup`
+reads LiteSVM's history. That history keeps only the metadata (signature, logs,
+error), not the transaction, which is why checking reads the memo program's logs.
 """
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -32,15 +17,14 @@ from solders.signature import Signature
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
-from swarm.audit.anchor import AnchorError, AnchorRef, anchor_problem, memo_text
+from swarm.audit.anchor import AnchorError, AnchorRef, memo_text
+from tools.solana.anchor import MemoCall, SolanaMemoChecker, TxView, memo_calls
+from tools.solana.programs import MEMO_PROGRAM as MEMO_PROGRAM_ID
 
-MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 LITESVM_CHAIN = "solana:litesvm"
 
-_INVOKE = re.compile(r"Program (\S+) invoke \[\d+\]")
-_END = re.compile(r"Program (\S+) (?:success|failed: .*)")
-_MEMO_LOG = re.compile(r'Memo \(len (\d+)\): "(.*)"')
-_LOG = "Program log: "
+__all__ = ["LITESVM_CHAIN", "MEMO_PROGRAM_ID", "LiteSvmAnchorChecker", "MemoCall", "SolanaMemoChecker", "TxView",
+           "anchor_on_litesvm", "memo_calls", "memo_instruction"]
 
 
 def memo_instruction(text: str, signers: list[Pubkey]) -> Instruction:
@@ -58,78 +42,6 @@ def anchor_on_litesvm(svm: LiteSVM, payer: Keypair, checkpoint_hash: bytes) -> A
         raise AnchorError(f"memo transaction failed: {result.err()}")
     return AnchorRef(chain=LITESVM_CHAIN, tx_id=str(result.signature()), checkpoint_hash=checkpoint_hash.hex(),
                      block=svm.get_clock().slot, sender=str(payer.pubkey()))
-
-
-@dataclass
-class MemoCall:
-    signers: list[str] = field(default_factory=list)  # base58 pubkeys the memo program saw sign
-    memo: str | None = None  # the memo text, None if it was not logged verbatim
-
-
-class TxView(NamedTuple):
-    error: str | None  # None: the transaction succeeded
-    logs: list[str]
-
-
-def memo_calls(logs: list[str]) -> list[MemoCall]:
-    """Every memo-program invocation in a transaction's logs, attributed by invoke frames."""
-    calls: list[MemoCall] = []
-    stack: list[MemoCall | None] = []
-    for line in logs:
-        if m := _INVOKE.fullmatch(line):
-            call = MemoCall() if m[1] == str(MEMO_PROGRAM_ID) else None
-            stack.append(call)
-            if call is not None:
-                calls.append(call)
-        elif _END.fullmatch(line):
-            if stack:
-                stack.pop()
-        elif stack and stack[-1] is not None and line.startswith(_LOG):
-            body, call = line[len(_LOG):], stack[-1]
-            if body.startswith("Signed by "):
-                call.signers.append(body[len("Signed by "):])
-            elif (m := _MEMO_LOG.fullmatch(body)) and len(m[2].encode()) == int(m[1]):
-                # The program logs Rust's {:?} of the text: equal lengths mean nothing was escaped.
-                call.memo = m[2]
-    return calls
-
-
-class SolanaMemoChecker:
-    """AnchorChecker over memo logs; subclasses supply `chain` and `lookup`."""
-
-    chain = "solana"
-
-    def __init__(self, expected_signer: Pubkey | None = None):
-        self.expected_signer = expected_signer
-
-    def lookup(self, signature: Signature) -> TxView | None:
-        raise NotImplementedError
-
-    def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]:
-        problem = anchor_problem(anchor, checkpoint_hash, self.chain)
-        if problem:
-            return False, problem
-        try:
-            sig = Signature.from_string(anchor["tx_id"])
-        except ValueError:
-            return False, f"tx id {anchor['tx_id']!r} is not a Solana signature"
-        view = self.lookup(sig)
-        if view is None:
-            return False, f"tx {sig} not found on {self.chain}"
-        if view.error is not None:
-            return False, f"tx {sig} failed: {view.error}"
-        want = memo_text(checkpoint_hash)
-        calls = memo_calls(view.logs)
-        hits = [c for c in calls if c.memo == want]
-        if not hits:
-            if not calls:
-                return False, f"tx {sig} has no memo instruction"
-            return False, f"tx {sig} carries a different memo ({calls[0].memo!r}), not this checkpoint hash"
-        required = [str(p) for p in (self.expected_signer, anchor.get("sender")) if p is not None]
-        signed = [c for c in hits if all(r in c.signers for r in required)]
-        if not signed:
-            return False, f"wrong signer: memo signed by {hits[0].signers or 'nobody'}, required {required}"
-        return True, f"memo in tx {sig} carries the hash, signed by {', '.join(signed[0].signers) or 'nobody'}"
 
 
 class LiteSvmAnchorChecker(SolanaMemoChecker):

@@ -26,11 +26,11 @@ class SamplingSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    temperature: float = Field(0.6, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    seed: int | None = Field(None, ge=0, lt=2**32)
-    max_reasoning_tokens: int = Field(1024, ge=0)
-    max_answer_tokens: int = Field(512, ge=1)
+    temperature: float = Field(default=0.6, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
+    max_reasoning_tokens: int = Field(default=1024, ge=0)
+    max_answer_tokens: int = Field(default=512, ge=1)
 
     @classmethod
     def deterministic(cls, seed: int = 0, **overrides: Any) -> "SamplingSettings":

@@ -61,7 +61,8 @@ class Planner:
         best, trace = self.graph.execute(run)
         Veto(id="final_veto").run(run.thoughts, run)  # the parser's veto holds whatever graph ran
         chosen = next((t for t in best if t.valid), None)
-        graph = assess(run.text, chosen.slots, self.registry, self.context).task_graph if chosen else None
+        slots = chosen.slots if chosen else None  # a valid thought always has slots
+        graph = assess(run.text, slots, self.registry, self.context).task_graph if slots is not None else None
         if run.refusal is None and graph is None:
             run.refuse("no plan came out of the graph of operations")
         ok = run.refusal is None
@@ -72,7 +73,7 @@ class Planner:
         model_used = any(t.source in MODEL_SOURCES for t in run.thoughts)
         note = NO_MODEL_NOTE if self.backend is None else (VETO_NOTE if run.vetoed_before_model else None)
         return PlanResult(ok=ok, intent=run.text, task_graph=graph if ok else None, refusal_reason=run.refusal,
-                          slots=chosen.slots if ok else None, thoughts=run.thoughts, operations=self.graph,
+                          slots=slots if ok else None, thoughts=run.thoughts, operations=self.graph,
                           trace=trace, model_used=model_used, note=note)
 
 
@@ -116,24 +117,27 @@ class _Run:
         return self._add(source="parser", slots=result)
 
     def generate(self, n: int) -> list[Thought]:
-        if self.p.backend is None or not self._symbols:
+        backend = self.p.backend
+        if backend is None or not self._symbols:
             return []
         messages = intent_messages(self.text, self._symbols)
-        return [self._ask(messages, "model", []) for _ in range(n)]
+        return [self._ask(backend, messages, "model", []) for _ in range(n)]
 
     def refine(self, thought: Thought) -> Thought | None:
-        if self.p.backend is None or not self._symbols:
+        backend = self.p.backend
+        if backend is None or not self._symbols:
             return None
         messages = refine_messages(self.text, self._symbols, thought.raw or "", thought.errors)
-        return self._ask(messages, "refined", [thought.id])
+        return self._ask(backend, messages, "refined", [thought.id])
 
-    def _ask(self, messages, source: str, parents: list[str]) -> Thought:
-        settings = self.p.settings.model_copy(update={"seed": (self.p.settings.seed + self._calls) % 2**32})
+    def _ask(self, backend: ModelBackend, messages, source: str, parents: list[str]) -> Thought:
+        base_seed = self.p.settings.seed or 0  # Planner.__init__ replaces a None seed with 0
+        settings = self.p.settings.model_copy(update={"seed": (base_seed + self._calls) % 2**32})
         self._calls += 1
         schema = model_slots_schema(self._symbols)
         fields: dict = {"source": source, "parents": parents, "settings": settings}
         try:
-            c = self.p.backend.structured(messages, schema, settings, max_retries=self.p.max_retries)
+            c = backend.structured(messages, schema, settings, max_retries=self.p.max_retries)
         except StructuredOutputError as e:
             if e.attempts:
                 fields |= _completion_fields(e.attempts[-1].completion)

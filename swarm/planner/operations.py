@@ -34,11 +34,11 @@ class Thought(BaseModel):
     parents: list[str] = []
     slots: IntentSlots | None = None
     parse_failure: ParseFailure | None = None
-    raw: str | None = Field(None, description="the model's answer text, as generated")
+    raw: str | None = Field(default=None, description="the model's answer text, as generated")
     errors: list[str] = []
     warnings: list[str] = []
-    score: int | None = Field(None, description="number of validator errors: 0 is valid, None is not scored yet")
-    support: int = Field(1, description="how many thoughts this reading stands for (after Aggregate)")
+    score: int | None = Field(default=None, description="number of validator errors: 0 is valid, None is not scored yet")
+    support: int = Field(default=1, description="how many thoughts this reading stands for (after Aggregate)")
     kept: bool = False
     why: str = ""
     reasoning: str | None = None
@@ -82,7 +82,7 @@ class Generate(_Op):
 
     kind: Literal["generate"] = "generate"
     source: Literal["parser", "model"]
-    k: int = Field(1, ge=0, le=16)
+    k: int = Field(default=1, ge=0, le=16)
 
     def run(self, inputs, env):
         return [env.parse()] if self.source == "parser" else env.generate(self.k)
@@ -157,7 +157,7 @@ class Aggregate(_Op):
     """
 
     kind: Literal["aggregate"] = "aggregate"
-    model_quorum: int = Field(2, ge=1)
+    model_quorum: int = Field(default=2, ge=1)
 
     def run(self, inputs, env):
         valid = [t for t in inputs if t.valid]
@@ -192,7 +192,7 @@ class KeepBestN(_Op):
     """Keep the n best thoughts: fewest errors, then fewest warnings, then most support."""
 
     kind: Literal["keep_best"] = "keep_best"
-    n: int = Field(1, ge=1)
+    n: int = Field(default=1, ge=1)
 
     def run(self, inputs, env):
         ranked = sorted(inputs, key=lambda t: (t.score if t.score is not None else 1 << 30, len(t.warnings),

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from swarm.intent import MAX_PARTS, Intent, IntentSlots, PriceCondition
 from swarm.planner.numbers import NUMBER, percent_to_bps, to_decimal
+from swarm.taskgraph import Op
 
 MAX_AMOUNT = Decimal(10) ** 12  # more than any wallet holds of anything: an absurd amount
 MAX_DECIMALS = 18
@@ -115,6 +116,7 @@ _OPS = (r"(?P<ge>>=|at\s+least|(?:above|over|greater\s+than|more\s+than|higher\s
         r"|(?P<le><=|at\s+most|(?:below|under|less\s+than|lower\s+than)\s+or\s+equal\s+to)"
         r"|(?P<gt>>|above|over|greater\s+than|more\s+than|higher\s+than|exceeds)"
         r"|(?P<lt><|below|under|less\s+than|lower\s+than)")
+_OP_GROUPS: dict[str, Op] = {"ge": ">=", "le": "<=", "gt": ">", "lt": "<"}  # _OPS's group names, in order
 _THRESHOLD = rf"\$?\s?(?P<thr>{AMT})(?:\s?(?P<k>k)(?!\w))?(?:\s?(?:usd|dollars?)(?!\w))?"
 _CONDITION = _rx(rf"{_COND_LEAD}{_SUBJECT}{_MOTION}\s*(?:{_OPS})\s*{_THRESHOLD}")
 
@@ -139,6 +141,7 @@ _SEP = _rx(r"(?:\s*,\s*|\s+)(?:(?:and|with|using|at|but)\s+)?")
 _THEN = _rx(r"(?:\s*,\s*|\s+)(?:then\s+)?")
 _END = _rx(r"\s*,?\s*(?:please|thanks|thank\s+you)?\s*[.!]*\s*$")
 _RECIPIENT_TAIL = _rx(r"(?:to|for|towards?|into)\b")
+_UNREADABLE = "could not read the intent as 'swap <amount> <token> to <token>' or 'buy <token> with <amount> <token>'"
 
 
 def parse_intent(text: str) -> IntentSlots | ParseFailure:
@@ -161,19 +164,20 @@ def _parse(s: str) -> IntentSlots:
     if len(ACTION_VERBS.findall(s)) > 1:
         raise _Refuse("the intent asks for more than one action; state one swap per intent")
 
-    pos = _LEAD.match(s).end()
+    pos = _skip(_LEAD, s, 0)
     clauses: dict[str, re.Match[str]] = {}
     if m := _CONDITION.match(s, pos):  # "if ETH is above 3000, swap ..."
         clauses["condition"] = m
-        pos = _THEN.match(s, m.end()).end()
-        pos = _LEAD.match(s, pos).end()
+        then = _THEN.match(s, m.end())
+        if then is None:  # e.g. "if ETH is above 3000." with no action after the condition
+            raise _Refuse(_UNREADABLE, final=False)
+        pos = _skip(_LEAD, s, then.end())
     action = _EXACT_IN.match(s, pos) or _BUY_WITH.match(s, pos)
     if action is None:
         for pattern, reason in _ACTION_REFUSALS:
             if pattern.match(s, pos):
                 raise _Refuse(reason)
-        raise _Refuse("could not read the intent as 'swap <amount> <token> to <token>' or "
-                      "'buy <token> with <amount> <token>'", final=False)
+        raise _Refuse(_UNREADABLE, final=False)
     pos = action.end()
     while not _END.match(s, pos):
         sep = _SEP.match(s, pos)
@@ -189,6 +193,12 @@ def _parse(s: str) -> IntentSlots:
         clauses[name] = m
         pos = m.end()
     return _slots(action, clauses)
+
+
+def _skip(pattern: re.Pattern[str], s: str, pos: int) -> int:
+    """Where an optional pattern (one that may match the empty string, like _LEAD) ends when matched at `pos`."""
+    m = pattern.match(s, pos)
+    return m.end() if m else pos
 
 
 def _clause(s: str, pos: int) -> tuple[str, re.Match[str]] | None:
@@ -207,7 +217,8 @@ def _number(text: str, what: str) -> Decimal:
         raise _Refuse(f"the {what} must be positive, got {text}")
     if value > MAX_AMOUNT:
         raise _Refuse(f"the {what} {text} is absurdly large")
-    if -value.as_tuple().exponent > MAX_DECIMALS:
+    exponent = value.as_tuple().exponent  # an int: to_decimal refuses NaN and infinities
+    if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
         raise _Refuse(f"the {what} {text} has more than {MAX_DECIMALS} decimal places")
     return value
 
@@ -239,7 +250,7 @@ def _condition(m: re.Match[str], token_in: str, token_out: str) -> PriceConditio
             raise _Refuse("the condition does not say which token's price it means; name it, e.g. 'if ETH is above 3000'")
         base = volatile[0]
     threshold = _plain(to_decimal(m["thr"]) * (1000 if m["k"] else 1))
-    op = next(sym for key, sym in (("ge", ">="), ("le", "<="), ("gt", ">"), ("lt", "<")) if m[key])
+    op: Op = next(sym for key, sym in _OP_GROUPS.items() if m[key])
     return PriceCondition(base=base, op=op, threshold=_number(str(threshold), "price threshold"))
 
 

@@ -29,7 +29,8 @@ def model_slots_schema(symbols: tuple[str, ...]) -> type[BaseModel]:
     """
     if not symbols:
         raise ValueError("no token symbols to plan with")
-    Symbol = Literal[symbols]  # type: ignore[valid-type]
+    # Types built at runtime are values, not static type forms: typed Any so pydantic's TypeForm parameters accept them.
+    Symbol: Any = Literal[symbols]  # type: ignore[valid-type]
     amount = Field(pattern=DECIMAL_PATTERN, description="decimal number exactly as written in the intent")
     condition = create_model(
         "ModelCondition",
@@ -38,13 +39,14 @@ def model_slots_schema(symbols: tuple[str, ...]) -> type[BaseModel]:
         op=(Literal[">", ">=", "<", "<="], ...),
         threshold=(str, Field(pattern=DECIMAL_PATTERN, description="USD price, digits only (3k -> 3000)")),
     )
+    optional_condition: Any = Optional[condition]
     return create_model(
         "ModelIntentSlots",
         __config__=ConfigDict(extra="forbid"),
         token_in=(Symbol, Field(description="token paid")),
         token_out=(Symbol, Field(description="token received")),
         amount_in=(str, amount),
-        condition=(Optional[condition], Field(None, description="price condition, or null if none is stated")),
+        condition=(optional_condition, Field(None, description="price condition, or null if none is stated")),
         max_slippage_bps=(Optional[int], Field(None, ge=1, le=10_000, description="1% = 100 bps; null if not stated")),
         parts=(int, Field(1, ge=1, le=MAX_PARTS, description="equal parts to split into; 1 if not stated")),
         recipient=(Optional[str], Field(None, max_length=64,

@@ -26,8 +26,8 @@ class PlanningContext(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     balances: dict[str, Decimal] | None = None
-    max_slippage_bps: int = Field(100, ge=1, le=10_000)
-    default_slippage_bps: int = Field(50, ge=1, le=10_000)
+    max_slippage_bps: int = Field(default=100, ge=1, le=10_000)
+    default_slippage_bps: int = Field(default=50, ge=1, le=10_000)
 
     @field_validator("balances")
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from tools.devnet.contracts import abi, artifact
@@ -32,11 +33,14 @@ class Deployer:
         self.w3 = w3
         self.account = account
 
-    def deploy(self, name: str, *args) -> str:
+    def deploy(self, name: str, *args) -> ChecksumAddress:
         art = artifact(name)
         factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
         receipt = self._wait(factory.constructor(*args).transact({"from": self.account}))
-        return receipt["contractAddress"]
+        address = receipt["contractAddress"]
+        if address is None:
+            raise RuntimeError(f"devnet deployment of {name} created no contract")
+        return address
 
     def call(self, fn, value: int = 0):
         return self._wait(fn.transact({"from": self.account, "value": value}))
@@ -66,14 +70,15 @@ def deploy_world(w3: Web3, rpc_url: str, funded: int = 3) -> DevnetManifest:
         "HONEY": TokenEntry(symbol="HONEY", address=d.deploy("HoneypotToken", "Honey (devnet honeypot)", "HONEY", big),
                             decimals=18, kind="honeypot"),
     }
-    contract = {s: w3.eth.contract(address=t.address, abi=abi("HoneypotToken" if s == "HONEY" else "TestToken"))
+    contract = {s: w3.eth.contract(address=Web3.to_checksum_address(t.address), abi=abi("HoneypotToken" if s == "HONEY" else "TestToken"))
                 for s, t in tokens.items() if s not in ("ETH", "WETH")}
     for sym in ("USDC", "DAI"):
         d.call(contract[sym].functions.mint(accounts[0], big))
 
     router_c = w3.eth.contract(address=router, abi=abi("UniswapV2Router02"))
     factory_c = w3.eth.contract(address=factory, abi=abi("UniswapV2Factory"))
-    deadline = w3.eth.get_block("latest")["timestamp"] + 3600
+    # web3 types every block field as optional, but a mined block always has its timestamp and hash
+    deadline = w3.eth.get_block("latest")["timestamp"] + 3600  # pyright: ignore[reportTypedDictNotRequiredAccess]
     pairs = []
     for sym_a, amt_a, sym_b, amt_b in POOLS:
         a, b = tokens[sym_a], tokens[sym_b]
@@ -100,12 +105,13 @@ def deploy_world(w3: Web3, rpc_url: str, funded: int = 3) -> DevnetManifest:
         address = d.deploy("PriceFeed", FEED_DECIMALS, name, int(usd * 10**FEED_DECIMALS))
         feeds[name] = FeedEntry(pair=name, address=address, decimals=FEED_DECIMALS)
 
-    funded_accounts = list(accounts[1:1 + funded])
+    funded_accounts: list[str] = list(accounts[1:1 + funded])
     for acct in funded_accounts:
         for sym, whole in FUNDING.items():
             d.call(contract[sym].functions.transfer(acct, whole * 10**tokens[sym].decimals))
 
+    genesis_hash = w3.eth.get_block(0)["hash"].to_0x_hex()  # pyright: ignore[reportTypedDictNotRequiredAccess]
     return DevnetManifest(
-        chain_id=w3.eth.chain_id, rpc_url=rpc_url, genesis_hash=w3.eth.get_block(0)["hash"].to_0x_hex(), deployer=accounts[0], funded_accounts=funded_accounts,
+        chain_id=w3.eth.chain_id, rpc_url=rpc_url, genesis_hash=genesis_hash, deployer=accounts[0], funded_accounts=funded_accounts,
         weth=weth, factory=factory, router=router, tokens=tokens, pairs=pairs, feeds=feeds,
     )

@@ -76,12 +76,12 @@ class AnvilNode:
                "--silent"]  # its start-up banner prints the dev accounts' private keys: keep them out of logs
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out = open(self.log_path, "ab") if self.log_path else None
         try:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=self.detach)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if out is None else out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=self.detach)
         finally:
-            if self.log_path:
+            if out is not None:
                 out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -52,8 +52,9 @@ class EvmAnchorChecker:
             return False, f"tx {tx_id} not found on {chain}"
         except ValueError as exc:  # not a 32-byte hex hash
             return False, f"tx id {tx_id!r} is not a transaction hash ({exc})"
-        sent_by, to = tx["from"], tx["to"]
-        if bytes(tx["input"]) != require_hash(checkpoint_hash):
+        # web3 types every transaction field as optional, but a fetched transaction always has these
+        sent_by, to, data, mined_in = tx["from"], tx["to"], tx["input"], tx["blockNumber"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
+        if bytes(data) != require_hash(checkpoint_hash):
             return False, f"tx {tx_id} carries different data, not this checkpoint hash"
         if to is None or Web3.to_checksum_address(to) != Web3.to_checksum_address(sent_by):
             return False, f"tx {tx_id} is not a self-transaction (from {sent_by} to {to})"
@@ -62,7 +63,7 @@ class EvmAnchorChecker:
         claimed = anchor.get("sender")
         if claimed is not None and not (Web3.is_address(claimed) and Web3.to_checksum_address(claimed) == sent_by):
             return False, f"wrong sender: anchor names {claimed}, tx {tx_id} is from {sent_by}"
-        if tx["blockNumber"] is None:
+        if mined_in is None:
             return False, f"tx {tx_id} is not mined yet"
         receipt = self.w3.eth.get_transaction_receipt(tx_id)
         if receipt["status"] != 1:

@@ -128,6 +128,12 @@ class EvmChain:
         from tools.evm.anchor import EvmAnchorChecker
         return EvmAnchorChecker(self.w3, expected_sender=expected_sender)
 
+    @classmethod
+    def anchor_checker_for(cls, config: EvmChainConfig, expected_sender: str | None) -> AnchorChecker:
+        """A checker for a reviewer, who has the chain's configuration but no wallet."""
+        from tools.evm.anchor import EvmAnchorChecker
+        return EvmAnchorChecker(connect(config.rpc_url), expected_sender=expected_sender)
+
     def secret_markers(self) -> list[str]:
         return self.wallet.secret_markers()
 

@@ -46,7 +46,7 @@ class EvmChainConfig(ChainConfig):
     tokens: dict[str, TokenEntry]
     feeds: dict[str, FeedEntry] = {}
     pairs: list[PairEntry] = []
-    local_devnet: bool = Field(False, description="anvil started by `swarm devnet up`: dev keys allowed")
+    local_devnet: bool = Field(default=False, description="anvil started by `swarm devnet up`: dev keys allowed")
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

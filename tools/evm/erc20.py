@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from web3 import Web3
+from web3.types import BlockIdentifier
 
 from tools.devnet.contracts import abi
 from tools.evm.errors import AmountError
@@ -17,7 +18,7 @@ def _erc20(w3: Web3, token: Token):
 
 
 @read_retry
-def balance_of(w3: Web3, token: Token, owner: str, block: int | str = "latest") -> int:
+def balance_of(w3: Web3, token: Token, owner: str, block: BlockIdentifier = "latest") -> int:
     if token.is_native:
         return w3.eth.get_balance(Web3.to_checksum_address(owner), block_identifier=block)
     return _erc20(w3, token).functions.balanceOf(Web3.to_checksum_address(owner)).call(block_identifier=block)

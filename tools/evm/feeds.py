@@ -25,8 +25,10 @@ class FeedPrice(BaseModel):
 @read_retry
 def _latest_round(w3: Web3, feed: FeedEntry) -> tuple[tuple, int, int]:
     block = w3.eth.get_block("latest")
+    # web3 types every block field as optional, but a mined block always has its number and timestamp
+    number, timestamp = block["number"], block["timestamp"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
     contract = w3.eth.contract(address=Web3.to_checksum_address(feed.address), abi=abi("PriceFeed"))
-    return contract.functions.latestRoundData().call(block_identifier=block["number"]), block["number"], block["timestamp"]
+    return contract.functions.latestRoundData().call(block_identifier=number), number, timestamp
 
 
 def read_feed(w3: Web3, feed: FeedEntry, max_age_seconds: int = 3600) -> FeedPrice:

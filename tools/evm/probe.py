@@ -6,6 +6,7 @@ nothing is signed or sent. A token that can be bought but not sold fails here.
 from __future__ import annotations
 
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from tools.evm import erc20
 from tools.evm.tokens import Token
@@ -29,12 +30,13 @@ def sell_back_probe(uniswap: UniswapV2, wallet: str, token: Token) -> tuple[bool
            erc20.approve_tx(w3, token, uniswap.router_address, bought),
            uniswap.swap_tx(sell_quote, 1, wallet, deadline)]
     calls = [{"from": Web3.to_checksum_address(wallet), "to": t.to, "data": t.data, "value": hex(t.value)} for t in txs]
-    response = w3.provider.make_request("eth_simulateV1", [{"blockStateCalls": [{"calls": calls}]}, "latest"])
+    response = w3.provider.make_request(RPCEndpoint("eth_simulateV1"), [{"blockStateCalls": [{"calls": calls}]}, "latest"])
     if "error" in response:
         return False, f"node cannot simulate a buy-and-sell bundle ({response['error'].get('message')}); refusing untested token"
-    results = response["result"][0]["calls"]
+    # web3 types every RPCResponse field as optional; per JSON-RPC a response without an error carries a result
+    results = response["result"][0]["calls"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
     steps = ("buy", "approve", "sell")
-    for step, result in zip(steps, results):
+    for step, result in zip(steps, results, strict=False):
         if int(result["status"], 16) != 1:
             return False, f"simulated {step} of {token.symbol} reverted: honeypot or transfer-restricted token"
     return True, f"simulated buy and sell-back of {token.symbol} both succeed"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar, overload
 
 import requests
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -9,6 +11,9 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from tools.evm.errors import RpcUnavailableError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TRANSIENT_RPC_CODES = {-32005, -32603, 429}  # limit exceeded / internal error / rate limited
 
@@ -24,17 +29,22 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def read_retry(fn=None, *, attempts: int = 5):
+@overload
+def read_retry(fn: Callable[P, R]) -> Callable[P, R]: ...
+@overload
+def read_retry(fn: None = None, *, attempts: int = 5) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def read_retry(fn: Callable[P, R] | None = None, *, attempts: int = 5) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Retry a read-only RPC call on transient errors, then raise RpcUnavailableError.
 
     Only for reads: a transaction send must never be wrapped in this.
+    Usable as `@read_retry`, `@read_retry(attempts=n)` or `read_retry(fn)`; the wrapped function keeps its signature.
     """
-    def wrap(f):
+    def wrap(f: Callable[P, R]) -> Callable[P, R]:
         retrying = retry(retry=retry_if_exception(is_transient), stop=stop_after_attempt(attempts),
                          wait=wait_exponential(multiplier=0.1, max=2), reraise=True)(f)
 
         @functools.wraps(f)
-        def inner(*args, **kwargs):
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return retrying(*args, **kwargs)
             except Exception as exc:
@@ -42,7 +52,7 @@ def read_retry(fn=None, *, attempts: int = 5):
                     raise RpcUnavailableError(f"RPC unavailable after {attempts} attempts in {f.__name__}: {type(exc).__name__}") from None
                 raise
         return inner
-    return wrap(fn) if fn else wrap
+    return wrap if fn is None else wrap(fn)
 
 
 def connect(rpc_url: str, timeout: float = 10.0) -> Web3:

@@ -7,8 +7,10 @@ import time
 
 import requests
 from pydantic import BaseModel
+from eth_typing import HexStr
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.types import TxParams, Wei
 
 from swarm.core import errors as core_errors
 from tools.evm.errors import RpcUnavailableError, SimulationFailed, TxFailed
@@ -117,8 +119,8 @@ class TxSender:
         self.w3, self.wallet = w3, wallet
         self.nonces = nonces or NonceManager(w3, wallet.address)
 
-    def _call_params(self, req: TxRequest) -> dict:
-        return {"from": self.wallet.address, "to": Web3.to_checksum_address(req.to), "data": req.data, "value": req.value}
+    def _call_params(self, req: TxRequest) -> TxParams:
+        return {"from": self.wallet.address, "to": Web3.to_checksum_address(req.to), "data": HexStr(req.data), "value": Wei(req.value)}
 
     @read_retry
     def simulate(self, req: TxRequest) -> bytes:
@@ -142,7 +144,8 @@ class TxSender:
     @read_retry
     def fees(self) -> tuple[int, int]:
         """EIP-1559 (max fee, priority fee): twice the base fee plus the tip survives a few full blocks."""
-        base = self.w3.eth.get_block("latest")["baseFeePerGas"]
+        # web3 types every block field as optional; a missing baseFeePerGas (pre-London chain) stays a KeyError
+        base = self.w3.eth.get_block("latest")["baseFeePerGas"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
         tip = self.w3.eth.max_priority_fee
         return 2 * base + tip, tip
 
@@ -181,7 +184,7 @@ class TxSender:
     def rebroadcast_if_missing(self, signed: SignedTx) -> SentTx:
         """After a restart: if the node does not know the recorded tx, send the same bytes again."""
         try:
-            read_retry(lambda: self.w3.eth.get_transaction(signed.hash))()
+            read_retry(lambda: self.w3.eth.get_transaction(HexStr(signed.hash)))()
             return SentTx(**signed.model_dump(exclude={"raw"}))
         except TransactionNotFound:
             return self.broadcast(signed)
@@ -195,7 +198,7 @@ class TxSender:
         for attempt in range(attempts):
             time.sleep(0.2 * 2**attempt)
             try:
-                self.w3.eth.get_transaction(tx_hash)
+                self.w3.eth.get_transaction(HexStr(tx_hash))
                 return
             except TransactionNotFound:
                 try:
@@ -213,12 +216,13 @@ class TxSender:
     def wait(self, sent: SentTx | str, timeout: float = 60.0) -> TxReceipt:
         tx_hash = sent.hash if isinstance(sent, SentTx) else sent
         try:
-            r = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+            r = self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05)
         except TimeExhausted:
             raise TxFailed(f"{tx_hash} not mined within {timeout:.0f}s") from None
         except (requests.ConnectionError, requests.Timeout):
             raise RpcUnavailableError(f"RPC unavailable while waiting for {tx_hash}") from None
-        nonce = sent.nonce if isinstance(sent, SentTx) else read_retry(lambda: self.w3.eth.get_transaction(tx_hash))()["nonce"]
+        # web3 types every transaction field as optional, but a fetched transaction always has its nonce
+        nonce = sent.nonce if isinstance(sent, SentTx) else read_retry(lambda: self.w3.eth.get_transaction(HexStr(tx_hash)))()["nonce"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
         receipt = TxReceipt(hash=tx_hash, nonce=nonce, status=r["status"], block_number=r["blockNumber"],
                             gas_used=r["gasUsed"], effective_gas_price=r["effectiveGasPrice"],
                             label=sent.label if isinstance(sent, SentTx) else "",

@@ -53,7 +53,8 @@ class UniswapV2:
     @read_retry
     def deadline(self, seconds: int = 300) -> int:
         """A swap deadline relative to the chain's clock (the latest block), not this machine's."""
-        return self.w3.eth.get_block("latest")["timestamp"] + seconds
+        # web3 types every block field as optional, but a mined block always has its timestamp
+        return self.w3.eth.get_block("latest")["timestamp"] + seconds  # pyright: ignore[reportTypedDictNotRequiredAccess]
 
     @read_retry
     def pair_address(self, a: Token, b: Token) -> str | None:
@@ -67,9 +68,10 @@ class UniswapV2:
             raise NoRouteError(f"{token_in.symbol} and {token_out.symbol} are the same asset")
         if self.pair_address(token_in, token_out):
             return [a, b]
-        weth = self.registry.resolve(self.registry.wrapped_native)
-        if self.pair_address(token_in, weth) and self.pair_address(weth, token_out):
-            return [a, weth.address, b]
+        if self.registry.wrapped_native is not None:
+            weth = self.registry.resolve(self.registry.wrapped_native)
+            if self.pair_address(token_in, weth) and self.pair_address(weth, token_out):
+                return [a, weth.address, b]
         raise NoRouteError(f"no Uniswap V2 pool connects {token_in.symbol} and {token_out.symbol}")
 
     @read_retry
@@ -88,7 +90,7 @@ class UniswapV2:
         pair = self.pair_address(a, b)
         if pair is None:
             raise NoRouteError(f"no {a.symbol}/{b.symbol} pool")
-        contract = self.w3.eth.contract(address=pair, abi=abi("UniswapV2Pair"))
+        contract = self.w3.eth.contract(address=Web3.to_checksum_address(pair), abi=abi("UniswapV2Pair"))
         block_number = self.w3.eth.block_number if block == "latest" else int(block)
         r0, r1, _ = contract.functions.getReserves().call(block_identifier=block_number)
         a_is_0 = int(self.registry.route_address(a), 16) < int(self.registry.route_address(b), 16)

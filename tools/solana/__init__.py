@@ -1,10 +1,12 @@
-"""Solana tools on solana-py and solders: wallet, RPC, SPL / Token-2022, transactions, memos, Jupiter, Pyth."""
-from tools.solana.config import SolanaConfig
-from tools.solana.errors import (AccountNotFound, BlockhashExpired, JupiterError, LayoutError, PriceUnavailable,
-                                 RpcError, RpcUnavailableError, SimulationFailed, SolanaToolError, TxFailed,
-                                 TxFateUnknown)
+"""Solana tools on solana-py and solders: wallet, RPC, SPL / Token-2022, transactions, memos, Jupiter, Pyth,
+and the chain adapter that puts them behind `swarm.core.chain.ChainAdapter` (`SolanaChain`, imported on first use)."""
+from tools.solana.config import SolanaChainConfig, SolanaConfig
+from tools.solana.errors import (AccountNotFound, AmountError, BlockhashExpired, JupiterError, LayoutError,
+                                 PriceUnavailable, RpcError, RpcUnavailableError, SimulationFailed, SolanaToolError,
+                                 TxFailed, TxFateUnknown, UnknownTokenError)
 from tools.solana.jupiter import JupiterClient, JupiterQuote, JupiterSwap
 from tools.solana.memo import AnchorReceipt, MemoAnchor
+from tools.solana.policy import SolanaRiskPolicy
 from tools.solana.rpc import SolanaRpc
 from tools.solana.spl import SplTokens
 from tools.solana.token_layout import ExtensionType, MintInfo, TokenAccountInfo, parse_mint, parse_token_account
@@ -12,8 +14,16 @@ from tools.solana.tokens import SolanaToken, SolanaTokenRegistry
 from tools.solana.tx import ConfirmedTx, SignedSolanaTx, SolanaTxSender
 from tools.solana.wallet import SolanaWallet
 
-__all__ = ["SolanaConfig", "AccountNotFound", "BlockhashExpired", "JupiterError", "LayoutError", "PriceUnavailable",
-           "RpcError", "RpcUnavailableError", "SimulationFailed", "SolanaToolError", "TxFailed", "TxFateUnknown",
-           "JupiterClient", "JupiterQuote", "JupiterSwap", "AnchorReceipt", "MemoAnchor", "SolanaRpc",
-           "SplTokens", "ExtensionType", "MintInfo", "TokenAccountInfo", "parse_mint", "parse_token_account",
-           "SolanaToken", "SolanaTokenRegistry", "ConfirmedTx", "SignedSolanaTx", "SolanaTxSender", "SolanaWallet"]
+__all__ = ["SolanaChain", "SolanaChainConfig", "SolanaConfig", "AccountNotFound", "AmountError", "BlockhashExpired",
+           "JupiterError", "LayoutError", "PriceUnavailable", "RpcError", "RpcUnavailableError", "SimulationFailed",
+           "SolanaToolError", "TxFailed", "TxFateUnknown", "UnknownTokenError", "JupiterClient", "JupiterQuote",
+           "JupiterSwap", "AnchorReceipt", "MemoAnchor", "SolanaRiskPolicy", "SolanaRpc", "SplTokens", "ExtensionType",
+           "MintInfo", "TokenAccountInfo", "parse_mint", "parse_token_account", "SolanaToken", "SolanaTokenRegistry",
+           "ConfirmedTx", "SignedSolanaTx", "SolanaTxSender", "SolanaWallet"]
+
+
+def __getattr__(name: str):
+    if name == "SolanaChain":  # the adapter pulls in the executor and its checks: loaded only when asked for
+        from tools.solana.chain import SolanaChain
+        return SolanaChain
+    raise AttributeError(f"module 'tools.solana' has no attribute {name!r}")

@@ -1,11 +1,21 @@
-"""Errors of the Solana tools. Messages say what went wrong and never carry secrets."""
+"""Errors of the Solana tools: the core's error tree (swarm.core.errors), specialised for Solana.
+
+Every leaf is both a `SolanaToolError` and the core error of the same meaning
+(`RpcUnavailableError` is a `swarm.core.errors.RpcUnavailable`, ...), so the runtime
+reacts to what happened without knowing which chain raised it. `PriceUnavailable`
+is the core class itself. Messages say what went wrong and never carry secrets.
+"""
+from __future__ import annotations
+
+from swarm.core import errors as core
+from swarm.core.errors import PriceUnavailable
 
 
-class SolanaToolError(RuntimeError):
+class SolanaToolError(core.SwarmError):
     """Base class: any refusal or failure of a Solana tool."""
 
 
-class RpcUnavailableError(SolanaToolError):
+class RpcUnavailableError(SolanaToolError, core.RpcUnavailable):
     """The RPC endpoint did not answer after bounded retries."""
 
 
@@ -17,7 +27,15 @@ class LayoutError(SolanaToolError, ValueError):
     """Account bytes that do not match the documented layout: refused, never guessed around."""
 
 
-class SimulationFailed(SolanaToolError):
+class AmountError(SolanaToolError, core.AmountError):
+    """An amount that is not positive or not representable in the token's decimals."""
+
+
+class UnknownTokenError(SolanaToolError, core.UnknownToken):
+    """A symbol or mint the registry does not know; never guessed."""
+
+
+class SimulationFailed(SolanaToolError, core.SimulationFailed):
     """simulateTransaction reported an error: nothing was sent."""
 
     def __init__(self, reason: str, logs: list[str] | None = None):
@@ -25,7 +43,7 @@ class SimulationFailed(SolanaToolError):
         self.reason, self.logs = reason, logs or []
 
 
-class TxFailed(SolanaToolError):
+class TxFailed(SolanaToolError, core.TxFailed):
     """A transaction landed with an error, or was refused by the node."""
 
 
@@ -40,16 +58,16 @@ class BlockhashExpired(TxFailed):
         self.signature, self.last_valid_block_height = signature, last_valid_block_height
 
 
-class TxFateUnknown(TxFailed):
-    """Could not establish whether a signed tx landed: look it up before doing anything else, never re-sign."""
+class TxFateUnknown(TxFailed, core.TxFateUnknown):
+    """Could not establish whether a signed tx landed: look it up before doing anything else, never re-sign.
+
+    Also a `TxFailed` (as before the core tree existed); catch `swarm.core.errors.TxFateUnknown`
+    before `TxFailed` where the difference matters (an executor must re-raise it).
+    """
 
     def __init__(self, signature: str, why: str):
         super().__init__(f"fate of {signature} unknown ({why}); look it up before signing anything else for this intent")
         self.signature = signature
-
-
-class PriceUnavailable(SolanaToolError):
-    """A price source could not give a fresh, precise enough price: refuse, never guess."""
 
 
 class JupiterError(SolanaToolError):
@@ -58,3 +76,8 @@ class JupiterError(SolanaToolError):
 
 class RpcError(SolanaToolError):
     """The node answered with a JSON-RPC error (not a transport failure)."""
+
+
+__all__ = ["AccountNotFound", "AmountError", "BlockhashExpired", "JupiterError", "LayoutError", "PriceUnavailable",
+           "RpcError", "RpcUnavailableError", "SimulationFailed", "SolanaToolError", "TxFailed", "TxFateUnknown",
+           "UnknownTokenError"]

@@ -1,6 +1,6 @@
 """Solana price reader: one token's USD price from Pyth (price accounts, Hermes) and Jupiter quotes.
 
-Same output as the EVM PriceReader (agents.price_reader.PriceReading): every
+Same output as the EVM reader (swarm.core.prices.PriceReading): every
 source that answered, the ones that failed and why, the median and the spread.
 Jupiter quotes against USD stablecoins count those as $1; Pyth checks that.
 """
@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
-from agents.price_reader import PriceReading, collect_reading
+from swarm.core.prices import PriceReading, collect_reading
 from tools.solana.errors import PriceUnavailable
 from tools.solana.jupiter import JupiterClient
 from tools.solana.pyth import TRUSTED_OWNERS, HermesClient, checked, parse_price_account
-from tools.solana.rpc import SolanaRpc
 from tools.solana.tokens import SolanaTokenRegistry
+
+if TYPE_CHECKING:  # not imported at run time: tools.solana.config may import PythFeed from here
+    from tools.solana.rpc import SolanaRpc
 
 USD_STABLES = ("USDC", "USDT")
 

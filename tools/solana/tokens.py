@@ -1,39 +1,31 @@
 """Solana token registry: symbol -> mint, decimals and token program, per cluster.
 
 A mint always comes from here (or from the user's own file), never from a model's output.
+`SolanaToken` is the core `TokenBase` with a mint as its key; `SolanaTokenRegistry` is the
+core `TokenRegistryBase`: exact lookups by case-insensitive ASCII symbol or by the mint.
 """
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Iterable, Literal
 
-from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
-from tools.amounts import from_base_units, to_base_units
-from tools.solana.errors import SolanaToolError
+from swarm.core.errors import ConfigError
+from swarm.core.tokens import TokenBase, TokenRegistryBase
+from tools.solana.errors import AmountError, UnknownTokenError
 from tools.solana.programs import NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
 
 
-class AmountError(SolanaToolError, ValueError):
-    """An amount that is not positive or not representable in the token's decimals."""
-
-
-class UnknownTokenError(SolanaToolError, KeyError):
-    """A symbol or mint the registry does not know; never guessed."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown token"
-
-
-class SolanaToken(BaseModel, frozen=True):
-    symbol: str
+class SolanaToken(TokenBase, frozen=True):
     mint: str
-    decimals: int
     program: str = str(TOKEN_PROGRAM)
     kind: Literal["native", "spl"] = "spl"
+
+    @property
+    def key(self) -> str:
+        return self.mint
 
     @property
     def is_native(self) -> bool:
@@ -47,12 +39,9 @@ class SolanaToken(BaseModel, frozen=True):
     def program_pubkey(self) -> Pubkey:
         return Pubkey.from_string(self.program)
 
-    def to_base(self, amount: Decimal | str | int) -> int:
-        """Human amount -> integer base units; refuses floats and precision it would have to drop."""
-        return to_base_units(amount, self.decimals, self.symbol, AmountError)
-
-    def from_base(self, raw: int) -> Decimal:
-        return from_base_units(raw, self.decimals)
+    @classmethod
+    def amount_error(cls) -> type[Exception]:
+        return AmountError
 
 
 SOL = SolanaToken(symbol="SOL", mint=str(NATIVE_MINT), decimals=9, kind="native")
@@ -66,12 +55,24 @@ DEVNET_TOKENS = [SOL, SolanaToken(symbol="USDC", mint="4zMMC9srt5Ri5X14GAgXhaHii
 MAINNET_TRUSTED_AUTHORITY_MINTS = frozenset(t.mint for t in MAINNET_TOKENS if t.symbol in ("USDC", "USDT"))
 
 
-class SolanaTokenRegistry:
+def check_token(token: SolanaToken, where: str) -> SolanaToken:
+    """A token entry from a file or configuration: a valid mint and a known token program, or ConfigError."""
+    try:
+        Pubkey.from_string(token.mint)
+    except ValueError:
+        raise ConfigError(f"{where}: {token.symbol} has an invalid mint {token.mint}") from None
+    if token.program not in (str(TOKEN_PROGRAM), str(TOKEN_2022_PROGRAM)):
+        raise ConfigError(f"{where}: {token.symbol} names an unknown token program {token.program}")
+    return token
+
+
+class SolanaTokenRegistry(TokenRegistryBase[SolanaToken]):
     """Known tokens of one cluster; lookups are exact (case-insensitive ASCII symbol, or the mint), never fuzzy."""
 
-    def __init__(self, tokens: list[SolanaToken]):
-        self._by_symbol = {t.symbol.upper(): t for t in tokens}
-        self._by_mint = {t.mint: t for t in tokens}
+    unknown_error = UnknownTokenError
+
+    def __init__(self, tokens: Iterable[SolanaToken]):
+        super().__init__(tokens)
 
     @classmethod
     def for_cluster(cls, cluster: str) -> "SolanaTokenRegistry":
@@ -81,33 +82,11 @@ class SolanaTokenRegistry:
     def from_file(cls, path: Path) -> "SolanaTokenRegistry":
         """A JSON list of {symbol, mint, decimals, program?}; mints must be valid base58 pubkeys."""
         tokens = [SolanaToken.model_validate(e) for e in json.loads(Path(path).read_text())]
-        for t in tokens:
-            try:
-                Pubkey.from_string(t.mint)
-            except ValueError:
-                raise ValueError(f"{path}: {t.symbol} has an invalid mint {t.mint}") from None
-            if t.program not in (str(TOKEN_PROGRAM), str(TOKEN_2022_PROGRAM)):
-                raise ValueError(f"{path}: {t.symbol} names an unknown token program {t.program}")
-        return cls(tokens)
+        return cls(check_token(t, str(path)) for t in tokens)
 
     def merged(self, other: "SolanaTokenRegistry") -> "SolanaTokenRegistry":
-        return SolanaTokenRegistry(list(self._by_symbol.values()) + list(other._by_symbol.values()))
+        return SolanaTokenRegistry(self.tokens() + other.tokens())
 
-    def resolve(self, symbol_or_mint: str) -> SolanaToken:
-        text = symbol_or_mint.strip()
-        if not text.isascii():
-            raise UnknownTokenError(f"token {text!r} contains non-ASCII characters (look-alike symbols are refused)")
-        token = self._by_mint.get(text) or self._by_symbol.get(text.upper())
-        if token is None:
-            raise UnknownTokenError(f"unknown token {text!r}; known tokens: {', '.join(sorted(self._by_symbol))}")
-        return token
 
-    def __contains__(self, symbol: str) -> bool:
-        try:
-            self.resolve(symbol)
-        except UnknownTokenError:
-            return False
-        return True
-
-    def symbols(self) -> list[str]:
-        return sorted(self._by_symbol)
+__all__ = ["AmountError", "DEVNET_TOKENS", "MAINNET_TOKENS", "MAINNET_TRUSTED_AUTHORITY_MINTS", "SOL", "SolanaToken",
+           "SolanaTokenRegistry", "UnknownTokenError", "check_token"]

@@ -25,10 +25,20 @@ CONFIRMED = ("confirmed", "finalized")
 
 
 class SignedSolanaTx(BaseModel):
+    """A signed transaction as recorded in the outbox before broadcast (a `swarm.core.outbox.SignedTxRecord`)."""
+
     signature: str
     raw_b64: str
     last_valid_block_height: int
     label: str = ""
+
+    @property
+    def tx_id(self) -> str:
+        return self.signature
+
+    @property
+    def sequence(self) -> int | None:
+        return None  # Solana has no nonce: a blockhash bounds a transaction's life instead
 
     @classmethod
     def of(cls, tx: VersionedTransaction, last_valid_block_height: int, label: str = "") -> "SignedSolanaTx":
@@ -70,11 +80,22 @@ class SolanaTxSender:
         return result
 
     def broadcast(self, signed: SignedSolanaTx) -> bool:
-        """Send the bytes once. False when the answer was lost: the tx may or may not have reached the node."""
+        """Send the bytes once. False when the answer was lost: the tx may or may not have reached the node.
+
+        TxFailed when the node refused the bytes (on a first send: they never land).
+        """
         try:
             self.rpc.send_raw(signed.raw)
             return True
         except RpcUnavailableError:
+            return False
+
+    def rebroadcast(self, signed: SignedSolanaTx) -> bool:
+        """Send the same bytes again. A refusal now proves nothing (an earlier send may have landed): the
+        signature status decides, so it is reported as False, not raised."""
+        try:
+            return self.broadcast(signed)
+        except TxFailed:
             return False
 
     def _status(self, signature: str):
@@ -111,7 +132,7 @@ class SolanaTxSender:
                         raise BlockhashExpired(signed.signature, signed.last_valid_block_height)
                     continue
                 if time.monotonic() - last_send >= self.rebroadcast_seconds:
-                    self.broadcast(signed)
+                    self.rebroadcast(signed)
                     last_send, broadcasts = time.monotonic(), broadcasts + 1
             if time.monotonic() > deadline:
                 raise TxFateUnknown(signed.signature, f"not confirmed within {self.timeout_seconds:.0f}s")

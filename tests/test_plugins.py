@@ -1,0 +1,171 @@
+"""Task plugins: a narrow agent defined here, registered with `swarm.use(...)`, planned, run, audited, replayed;
+the README's one-file agent (examples/balance_floor.py); the registry's rules and the entry-point group."""
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from typing import Literal
+
+import pytest
+
+from examples.balance_floor import BalanceFloor
+from swarm.api import Swarm
+from swarm.audit import AuditLog, verify_log
+from swarm.audit.replay import replay
+from swarm.core.errors import PluginError
+from swarm.core.status import TaskStatus
+from swarm.plugins import PluginRegistry, RunDeps, RunView, TaskPlugin, TaskResult
+from swarm.taskgraph import ReadPriceTask, Task, TaskGraph
+from tests.test_runtime import swap_graph
+from tools.devnet.contracts import abi
+from tools.evm.policy import RiskPolicy
+
+
+# -- a narrow agent written in this test file, with no edit to any library file -------------------------
+class SpreadWatchTask(Task):
+    """Refuse a swap when the two price readings it uses disagree by more than `max_bps` (stricter than policy)."""
+
+    kind: Literal["spread_watch"] = "spread_watch"
+    price_tasks: tuple[str, ...]
+    max_bps: int
+
+
+class SpreadWatchResult(TaskResult):
+    spreads: dict[str, int] = {}
+
+
+class SpreadWatch(TaskPlugin[SpreadWatchTask]):
+    kind = "spread_watch"
+    task_model = SpreadWatchTask
+    result_model = SpreadWatchResult
+
+    def __init__(self, max_bps: int):
+        self.max_bps = max_bps
+
+    def extend_plan(self, graph: TaskGraph) -> TaskGraph:
+        prices = tuple(t.id for t in graph.tasks if isinstance(t, ReadPriceTask))
+        watch = SpreadWatchTask(id="spread_watch", price_tasks=prices, max_bps=self.max_bps, depends_on=prices)
+        return graph.with_task(watch, before=tuple(s.risk_task for s in graph.swaps()))
+
+    def validate(self, task: SpreadWatchTask, graph: TaskGraph) -> list[str]:
+        missing = [p for p in task.price_tasks if p not in graph.ancestors(task.id)]
+        return [f"{task.id}: must run after {', '.join(missing)}"] if missing else []
+
+    def handle(self, task: SpreadWatchTask, run: RunView, deps: RunDeps) -> SpreadWatchResult:
+        spreads = {p: int(run.result(p)["reading"]["max_deviation_bps"]) for p in task.price_tasks}
+        worst = max(spreads.values())
+        status = TaskStatus.OK if worst <= task.max_bps else TaskStatus.REFUSED
+        return SpreadWatchResult(status=status, spreads=spreads, reason=f"widest spread {worst} bps, max {task.max_bps}")
+
+    def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
+        return (payload["status"] == TaskStatus.OK) == (max(payload["spreads"].values()) <= self.max_bps), "spreads"
+
+
+@pytest.fixture
+def make_swarm(chain, devnet, wallet, tmp_path):
+    made = []
+
+    def make(anchor: bool = False, **policy) -> Swarm:
+        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path,
+                  anchor=anchor)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.close()
+
+
+def test_custom_agent_is_planned_run_audited_and_replayed(make_swarm, tmp_path):
+    swarm = make_swarm(anchor=True).use(SpreadWatch(max_bps=150))
+    result = swarm.run("swap 0.5 ETH to USDC")
+    assert result.status == "done", result.summary()
+    graph = result.plan.task_graph
+    assert "spread_watch" in graph.by_id()["risk_1"].depends_on  # planned in front of the risk check
+    assert result.tasks["spread_watch"]["status"] == "ok" and set(result.tasks["spread_watch"]["spreads"]) == {
+        "price_eth", "price_usdc"}
+    with AuditLog(tmp_path / "audit" / "audit.db") as log:
+        entries = log.entries(result.run_id)
+        watch = [e for e in entries if e.kind == "spread_watch"]
+        assert len(watch) == 1 and watch[0].payload["task"] == "spread_watch"
+        assert verify_log(log, result.run_id, trusted_vkey=swarm.auditor.signer.vkey).ok
+    report = replay(entries, swarm.plugins)
+    assert report.ok and any(c.kind == "spread_watch" for c in report.checks), report.reason
+
+
+def test_custom_agent_refusal_stops_the_swap(make_swarm, chain, devnet, wallet):
+    feed = devnet.manifest.feeds["ETH/USD"]  # feed 1% above the pools: the policy (200 bps) allows it, the watch not
+    chain.eth.contract(address=feed.address, abi=abi("PriceFeed")).functions.set_answer(3030 * 10**8, 0).transact(
+        {"from": devnet.manifest.deployer})
+    swarm = make_swarm().use(SpreadWatch(max_bps=50))
+    n = chain.eth.get_transaction_count(wallet.address)
+    result = swarm.run("swap 0.5 ETH to USDC")
+    assert result.status == "refused"
+    assert result.tasks["spread_watch"]["status"] == "refused"
+    assert "spread_watch refused" in result.tasks["risk_1"]["reason"]
+    assert result.tx_hashes == [] and chain.eth.get_transaction_count(wallet.address) == n
+
+
+def test_readme_agent_balance_floor(make_swarm, chain, wallet):
+    """The README's "Writing an agent" example, exactly as documented."""
+    swarm = make_swarm(max_trade_usd=10**6, daily_cap_usd=10**6)
+    swarm.use(BalanceFloor({"ETH": Decimal("0.5")}))
+    ok = swarm.run("swap 2 ETH to USDC, max 1% slippage")
+    assert ok.status == "done", ok.summary()
+    assert ok.tasks["floor_eth"]["status"] == "ok"
+    eth = Decimal(chain.eth.get_balance(wallet.address)).scaleb(-18)
+    n = chain.eth.get_transaction_count(wallet.address)
+    amount = (eth - Decimal("0.25")).quantize(Decimal("0.01"))  # would leave less than 0.5 ETH
+    refused = swarm.run(f"swap {amount} ETH to USDC, max 1% slippage")
+    assert refused.status == "refused", refused.summary()
+    assert refused.tasks["floor_eth"]["status"] == "refused"
+    assert refused.tx_hashes == [] and chain.eth.get_transaction_count(wallet.address) == n
+
+
+def test_registry_refuses_duplicates_and_bad_plugins():
+    registry = PluginRegistry([SpreadWatch(10)])
+    with pytest.raises(PluginError, match="already registered"):
+        registry.register(SpreadWatch(20))
+
+    class NoModel(TaskPlugin):
+        kind = "no_model"
+        task_model = SpreadWatchTask  # its kind is spread_watch, not no_model
+    with pytest.raises(PluginError, match="task_model"):
+        registry.register(NoModel())
+
+
+def test_graph_with_unregistered_or_unsupported_kind_is_refused(make_swarm):
+    swarm = make_swarm()
+    graph = swap_graph("ETH", "USDC", "0.1")
+    extra = SpreadWatchTask(id="spread_watch", price_tasks=("price_eth",), max_bps=10, depends_on=("price_eth",))
+    result = swarm.execute(graph.with_task(extra))
+    assert result.status == "refused" and "no plugin for task kind 'spread_watch'" in result.reasons[0]
+
+    class SolanaOnly(SpreadWatch):
+        chains = frozenset({"solana"})
+    swarm.use(SolanaOnly(10))
+    result = swarm.execute(graph.with_task(extra))
+    assert result.status == "refused" and "does not support evm" in result.reasons[0]
+
+
+def test_stored_graph_with_plugin_kind_parses_only_with_its_plugin():
+    graph = swap_graph("ETH", "USDC", "0.1").with_task(
+        SpreadWatchTask(id="spread_watch", price_tasks=("price_eth",), max_bps=10, depends_on=("price_eth",)))
+    text = graph.model_dump_json()
+    assert PluginRegistry([SpreadWatch(10)]).parse_graph(text) == graph
+    with pytest.raises(ValueError, match="unknown task kind 'spread_watch'"):
+        TaskGraph.model_validate_json(text)
+
+
+def test_entry_point_group_adds_plugins(tmp_path, monkeypatch):
+    """An installed package declares `[project.entry-points."defai_swarm.tasks"]`; the registry loads it."""
+    (tmp_path / "watch_pkg.py").write_text("from tests.test_plugins import SpreadWatch\n"
+                                           "def make():\n    return SpreadWatch(42)\n")
+    dist = tmp_path / "watch_pkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: watch-pkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[defai_swarm.tasks]\nspread_watch = watch_pkg:make\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = PluginRegistry()
+    assert registry.load_entry_points() == ["spread_watch"]
+    assert registry.get("spread_watch").max_bps == 42
+    sys.modules.pop("watch_pkg", None)
