@@ -118,7 +118,7 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         replayed = decide(policy, SwapCheck.model_validate(payload["input"]))
         logged = RiskDecision.model_validate(payload["decision"])
         if replayed != logged:
-            diff = [r.rule for r, lg in zip(replayed.rules, logged.rules) if r != lg] or ["approved/min_out/trade_usd"]
+            diff = [r.rule for r, lg in zip(replayed.rules, logged.rules, strict=False) if r != lg] or ["approved/min_out/trade_usd"]
             return False, f"replayed decision differs from the logged one in: {', '.join(diff)}"
         if payload.get("status") == TaskStatus.APPROVED and not replayed.approved:
             return False, "logged as approved, but the policy refuses it"

@@ -32,4 +32,4 @@ class SwapPlugin(TaskPlugin[SwapTask]):
                                         int(risk["min_out"]), task.max_slippage_bps)
         if outcome.status != TaskStatus.CONFIRMED and not deps.ledger.has_signed(run.run_id, f"{task.id}:"):
             deps.ledger.release_spend(run.run_id, task.id)  # nothing was signed: the reservation is returned
-        return SwapResult(status=outcome.status, reason=outcome.reason, outcome=outcome.model_dump(mode="json"))
+        return SwapResult(status=TaskStatus(outcome.status), reason=outcome.reason, outcome=outcome.model_dump(mode="json"))

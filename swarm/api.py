@@ -12,8 +12,9 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import BaseModel
@@ -24,7 +25,7 @@ from swarm.auditing import RunAuditor
 from swarm.chains import adapter_class, read_config
 from swarm.config import swarm_home
 from swarm.core.chain import ChainAdapter, Recorder
-from swarm.core.errors import ChainMismatch, SwarmError
+from swarm.core.errors import ChainMismatch, Refused, SwarmError
 from swarm.core.faults import fault_point
 from swarm.core.policy import SwapPolicy
 from swarm.core.status import RunStatus, TaskStatus
@@ -74,7 +75,7 @@ def run_status(graph: TaskGraph, tasks: dict[str, dict], plugins: PluginRegistry
     return RunStatus.REFUSED
 
 
-def _config(run_id: str) -> dict:
+def _config(run_id: str) -> RunnableConfig:
     """The run id is the LangGraph thread id: one checkpoint history per run."""
     return {"configurable": {"thread_id": run_id}}
 
@@ -99,8 +100,9 @@ class Swarm:
                 raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... for an EVM chain")
             from tools.evm.chain import EvmChain
             chain = EvmChain(manifest, wallet, w3=w3)
-        self.chain = chain
+        self.chain: ChainAdapter = chain
         self.home = Path(home or swarm_home())
+        self._policy_given = policy is not None
         self.policy = policy or chain.policy_model()
         if not isinstance(self.policy, chain.policy_model):
             raise ChainMismatch(f"a {type(self.policy).__name__} cannot govern a {chain.family} chain: "
@@ -158,23 +160,23 @@ class Swarm:
     # -- the chain's own parts, for bots and tests (EVM: w3, uniswap, sender; every chain: wallet, config) ----
     @property
     def wallet(self) -> Any:
-        return getattr(self.chain, "wallet")
+        return cast(Any, self.chain).wallet
 
     @property
     def manifest(self) -> Any:
-        return getattr(self.chain, "config")
+        return cast(Any, self.chain).config
 
     @property
     def w3(self) -> Any:
-        return getattr(self.chain, "w3")
+        return cast(Any, self.chain).w3
 
     @property
     def uniswap(self) -> Any:
-        return getattr(self.chain, "uniswap")
+        return cast(Any, self.chain).uniswap
 
     @property
     def sender(self) -> Any:
-        return getattr(self.chain, "sender")
+        return cast(Any, self.chain).sender
 
     # -- planning and running -------------------------------------------------------------------------------
     def balances(self) -> dict:
@@ -258,7 +260,11 @@ class Swarm:
         if chain_label != self.chain.identity.label or identity.get("genesis_hash", "") != self.chain.identity.genesis_hash:
             raise ChainMismatch(f"run {run_id} ran on {chain_label} (genesis {identity.get('genesis_hash')}); "
                                 f"this swarm is on {self.chain.identity.label}: resume it against that chain")
-        return self.chain.policy_model.model_validate(context["policy"])
+        recorded = self.chain.policy_model.model_validate(context["policy"])
+        if self._policy_given and self.policy != recorded:
+            raise Refused(f"run {run_id} was started under another policy; it resumes only under its own "
+                          f"(leave --policy out to use the recorded one)")
+        return recorded
 
     def _invoke(self, run_id: str, app, graph: TaskGraph, payload, plan: PlanResult | None,
                 deps: RunDeps) -> RunResult:

@@ -1,11 +1,8 @@
 """Connect a run to the audit log: record every step, then sign the checkpoint, anchor it, record the anchor."""
 from __future__ import annotations
 
-from typing import Callable
-
 from swarm.audit import AuditLog, Signer, checkpoint_hash
-
-Anchorer = Callable[[bytes], "object"]  # checkpoint hash -> AnchorRef (with .to_dict())
+from swarm.core.anchor import Anchorer  # checkpoint hash -> AnchorRef
 
 
 def floats_as_text(value):

@@ -135,7 +135,8 @@ def _swarm(args: argparse.Namespace):
         if getattr(args, "policy", None) else None
 
     def progress(task_id: str, result: dict) -> None:
-        colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(result.get("status"), "red")
+        colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(
+            str(result.get("status")), "red")
         reason = result.get("reason", "")
         console.print(f"  [{colour}]{result.get('status'):>9}[/{colour}]  {task_id}" + (f"  {reason}" if reason else ""))
 
@@ -260,8 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from swarm.core.errors import SwarmError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (SwarmError, FileNotFoundError) as exc:  # a user-facing problem: one line, no traceback
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
 
 
 if __name__ == "__main__":

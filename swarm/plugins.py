@@ -156,7 +156,9 @@ class PluginRegistry:
         added = []
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             target = ep.load()
-            plugin = target() if isinstance(target, type) or callable(target) else target
+            plugin = target() if callable(target) else target  # a plugin class or factory, or an instance
+            if not isinstance(plugin, TaskPlugin):
+                raise PluginError(f"entry point {ep.name} = {ep.value} is not a TaskPlugin")
             self.register(plugin)
             added.append(plugin.kind)
         return added

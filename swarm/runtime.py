@@ -52,8 +52,10 @@ class Runtime:
         tasks = plan.by_id()
         for task in (tasks[tid] for tid in plan.topological_order()):  # a node exists before edges name it
             builder.add_node(task.id, self._node(plan, task))
-            if task.depends_on:
-                builder.add_edge(list(task.depends_on) if len(task.depends_on) > 1 else task.depends_on[0], task.id)
+            if len(task.depends_on) == 1:
+                builder.add_edge(task.depends_on[0], task.id)
+            elif task.depends_on:  # a join: waits for all of them
+                builder.add_edge(list(task.depends_on), task.id)
             else:
                 builder.add_edge(START, task.id)
             if not plan.dependents(task.id):
@@ -65,7 +67,7 @@ class Runtime:
 
         def node(state: RunState, runtime: GraphRuntime[RunDeps]) -> dict:
             deps = runtime.context
-            run = RunView(run_id=state["run_id"], graph=plan, results=state.get("results", {}))
+            run = RunView(run_id=state.get("run_id", ""), graph=plan, results=state.get("results", {}))
             start = time.time()
             result = plugin.result_model.model_validate(plugin.handle(task, run, deps), from_attributes=True)
             payload = state_safe(result.model_dump(mode="json", exclude_none=False))

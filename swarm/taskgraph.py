@@ -104,7 +104,7 @@ class SwapTask(Task):
         tasks, before = graph.by_id(), graph.ancestors(self.id)
         if self.token_in.upper() == self.token_out.upper():
             errors.append(f"{self.id}: token_in and token_out are the same")
-        for pid, sym in zip(self.price_tasks, (self.token_in, self.token_out)):
+        for pid, sym in zip(self.price_tasks, (self.token_in, self.token_out), strict=True):
             p = tasks.get(pid)
             if not isinstance(p, ReadPriceTask) or pid not in before:
                 errors.append(f"{self.id}: not preceded by read_price task {pid}")
@@ -128,7 +128,7 @@ BUILTIN_TASKS: dict[str, type[Task]] = {
 
 
 class TokenResolver(Protocol):
-    def resolve(self, symbol: str) -> Any: ...
+    def resolve(self, symbol: str, /) -> Any: ...
 
 
 def task_models(info: ValidationInfo | None) -> Mapping[str, type[Task]]:

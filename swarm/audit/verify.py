@@ -206,8 +206,9 @@ def verify_bundle(
         else f"{len(bad)} bad position(s), first {min(bad)}: {bad[min(bad)]}")
 
     # 5. root from the recomputed leaves
-    full = len(entries) == n and all(h is not None for h in recomputed)
-    own = MerkleTree(recomputed) if full else None  # type: ignore[arg-type]
+    leaves = [h for h in recomputed if h is not None]
+    full = len(entries) == n and len(leaves) == len(recomputed)  # then `leaves` is `recomputed`
+    own = MerkleTree(leaves) if full else None
     root_ok = own is not None and own.root() == root
     add("root", root_ok, "recomputed root equals the signed root" if root_ok
         else "the entries do not hash to the signed root")
@@ -224,7 +225,7 @@ def verify_bundle(
         add("leaf hashes", False, "bundle has no leaf_hashes list")
     elif root_ok and listed is None:  # entries are fine, but the stated list was altered
         stated = claimed if isinstance(claimed, list) else []
-        diff = next((j for j in range(n) if j >= len(stated) or stated[j] != recomputed[j].hex()), n)  # type: ignore[union-attr]
+        diff = next((j for j in range(n) if j >= len(stated) or stated[j] != leaves[j].hex()), n)  # root_ok: all n leaves
         bad.setdefault(diff, "stated leaf hash altered")
         add("leaf hashes", False, f"stated leaf hashes differ from the entries (first at {diff})")
 
@@ -233,9 +234,8 @@ def verify_bundle(
         add("inclusion", False, "no tree authenticated by the signed root: cannot localise")
     else:
         failed = [
-            j for j in range(min(len(entries), n))
-            if recomputed[j] is None
-            or not verify_inclusion(recomputed[j], j, n, auth.inclusion_proof(j, n), root)  # type: ignore[arg-type]
+            j for j, h in enumerate(recomputed[:min(len(entries), n)])
+            if h is None or not verify_inclusion(h, j, n, auth.inclusion_proof(j, n), root)
         ]
         for j in failed:
             bad.setdefault(j, "inclusion proof fails")
@@ -264,7 +264,7 @@ def verify_bundle(
         add("anchor", True, "present, not looked up on-chain (no anchor_checker)")
 
     first = min(bad) if bad else None
-    return _report(checks, first, bad.get(first, ""), **info)
+    return _report(checks, first, "" if first is None else bad[first], **info)
 
 
 def verify_log(

@@ -16,7 +16,7 @@ The executor contract (the same for every chain, proven by one parameterised tes
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Literal, Protocol
+from typing import Any, Callable, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,8 +74,12 @@ class ChainAdapter(Protocol):
 
     family: ClassVar[str]
     policy_model: ClassVar[type[SwapPolicy]]
-    identity: ChainIdentity
-    registry: TokenRegistryBase
+
+    @property
+    def identity(self) -> ChainIdentity: ...  # checked against the configuration when the adapter is made
+
+    @property
+    def registry(self) -> TokenRegistryBase[Any]: ...
 
     @property
     def wallet_address(self) -> str: ...

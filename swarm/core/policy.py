@@ -19,9 +19,9 @@ class SwapPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_trade_usd: Decimal = Decimal(10_000)
     daily_cap_usd: Decimal = Decimal(25_000)
-    default_slippage_bps: int = Field(50, ge=1)
-    max_slippage_bps: int = Field(100, ge=1, le=5_000)
-    max_price_deviation_bps: int = Field(200, ge=1)
+    default_slippage_bps: int = Field(default=50, ge=1)
+    max_slippage_bps: int = Field(default=100, ge=1, le=5_000)
+    max_price_deviation_bps: int = Field(default=200, ge=1)
     human_approval_above_usd: Decimal | None = None
     token_allowlist: frozenset[str] = frozenset()
 

@@ -162,7 +162,10 @@ class LlamaCppBackend:
             raise ModelLoadError(f"llama.cpp could not load {model_path}: {e}. {HOW_TO_GET_A_MODEL}") from e
         llm = self._llm
         self._lib = lib
-        self._vocab = lib.llama_model_get_vocab(llm.model)
+        vocab = lib.llama_model_get_vocab(llm.model)
+        if vocab is None:
+            raise ModelLoadError(f"llama.cpp loaded {model_path} without a vocabulary. {HOW_TO_GET_A_MODEL}")
+        self._vocab = vocab
         self._lock = threading.Lock()
         self._grammars: dict[type, Any] = {}
 
@@ -304,6 +307,7 @@ class LlamaCppBackend:
         ids: list[int] = []
         end = "length"
         if max_tokens > 0:
+            assert s.seed is not None, "settings reach _decode through _effective, which fixes the seed"
             llm.set_seed(s.seed)
             gen = llm.generate(tokens, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0,
                                repeat_penalty=1.0, grammar=grammar)

@@ -61,6 +61,8 @@ def grammar_for(schema: type[BaseModel] | dict[str, Any], llama: Any = None):
     text = getattr(grammar, "_grammar", None)
     if llama is not None and text is not None:
         vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        if vocab is None:
+            raise SchemaGrammarError(f"llama.cpp model has no vocabulary to check the grammar for {name} against")
         sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
         if not sampler:
             raise SchemaGrammarError(f"llama.cpp rejected the grammar built for {name}:\n{text}")

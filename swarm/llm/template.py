@@ -8,9 +8,12 @@ transformers-compatible `tojson`, `raise_exception`, `strftime_now`).
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, NamedTuple, cast
 
 from .types import ChatMessage
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -70,7 +73,7 @@ class ChatTemplate:
     def __init__(self, template: str | None, bos_token: str = R1_BOS, eos_token: str = R1_EOS):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self.source = "gguf" if template else "builtin"
+        self.source: Literal["gguf", "builtin"] = "gguf" if template else "builtin"
         self.template = template or R1_CHAT_TEMPLATE
         self._formatter = Jinja2ChatFormatter(
             template=self.template, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=True
@@ -78,7 +81,9 @@ class ChatTemplate:
 
     def render(self, messages: Iterable[ChatMessage | Mapping[str, str]]) -> str:
         """System messages folded into the first user turn, generation prompt appended."""
-        msgs = [m.model_dump() for m in fold_system(messages)]
+        # {"role", "content"} dicts are llama_cpp's request messages, but pyright cannot match a plain dict
+        # to its union of role-specific TypedDicts
+        msgs = cast("list[ChatCompletionRequestMessage]", [m.model_dump() for m in fold_system(messages)])
         return self._formatter(messages=msgs).prompt
 
 

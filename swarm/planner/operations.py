@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Protocol, Union
 
 from pydantic import BaseModel, Field, model_validator
 
-from swarm.intent import IntentSlots
+from swarm.intent import IntentSlots, PriceCondition
 from swarm.llm import Accounting, SamplingSettings
 from swarm.planner.parser import ParseFailure
 
@@ -164,7 +164,7 @@ class Aggregate(_Op):
         if not valid:
             env.refuse(_no_valid_reason(env.thoughts))
             return []
-        if len({slots_key(t.slots) for t in valid}) > 1:
+        if len({slots_key(t.slots) for t in valid if t.slots is not None}) > 1:  # valid thoughts all have slots
             reason = disagreement(valid)
             for t in valid:
                 t.why = f"valid, but {reason}"
@@ -312,7 +312,7 @@ def disagreement(thoughts: list[Thought]) -> str:
 def _show(value) -> str:
     if isinstance(value, Decimal):
         return format(_num(value), "f")
-    if isinstance(value, BaseModel):  # a PriceCondition
+    if isinstance(value, PriceCondition):
         return f"{value.base}/{value.quote} {value.op} {format(_num(value.threshold), 'f')}"
     return str(value.upper() if isinstance(value, str) else value)
 

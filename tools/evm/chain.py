@@ -32,7 +32,7 @@ def read_identity(w3: Web3) -> ChainIdentity:
     """Chain id and the hash of block 0, as the node reports them."""
     chain_id = read_retry(lambda: w3.eth.chain_id)()
     genesis = read_retry(lambda: w3.eth.get_block(0))()
-    return ChainIdentity(family="evm", chain_id=str(chain_id), genesis_hash=genesis["hash"].to_0x_hex())
+    return ChainIdentity(family="evm", chain_id=str(chain_id), genesis_hash="0x" + bytes(genesis.get("hash", b"")).hex())
 
 
 class EvmSwapExecutor:

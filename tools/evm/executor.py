@@ -113,7 +113,7 @@ class SwapExecutor:
             receipt = self._send_once(run_id, f"{step}:swap", lambda: self.uniswap.swap_tx(
                 quote, min_out, self.wallet, self.uniswap.deadline(DEADLINE_SECONDS)))
             outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
-            outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native)
+            outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native or "")
             if outcome.received < min_out:
                 outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} < "
                                   f"min_out {token_out.from_base(min_out)}")

@@ -36,7 +36,9 @@ def sell_back_probe(uniswap: UniswapV2, wallet: str, token: Token) -> tuple[bool
     # web3 types every RPCResponse field as optional; per JSON-RPC a response without an error carries a result
     results = response["result"][0]["calls"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
     steps = ("buy", "approve", "sell")
-    for step, result in zip(steps, results, strict=False):
+    if len(results) != len(steps):  # a node that simulated less than the bundle has not tested the sell-back
+        return False, f"node simulated {len(results)} of {len(steps)} calls; refusing untested token"
+    for step, result in zip(steps, results, strict=True):
         if int(result["status"], 16) != 1:
             return False, f"simulated {step} of {token.symbol} reverted: honeypot or transfer-restricted token"
     return True, f"simulated buy and sell-back of {token.symbol} both succeed"

@@ -1,5 +1,7 @@
 """Solana tools on solana-py and solders: wallet, RPC, SPL / Token-2022, transactions, memos, Jupiter, Pyth,
 and the chain adapter that puts them behind `swarm.core.chain.ChainAdapter` (`SolanaChain`, imported on first use)."""
+from typing import TYPE_CHECKING
+
 from tools.solana.config import SolanaChainConfig, SolanaConfig
 from tools.solana.errors import (AccountNotFound, AmountError, BlockhashExpired, JupiterError, LayoutError,
                                  PriceUnavailable, RpcError, RpcUnavailableError, SimulationFailed, SolanaToolError,
@@ -13,6 +15,9 @@ from tools.solana.token_layout import ExtensionType, MintInfo, TokenAccountInfo,
 from tools.solana.tokens import SolanaToken, SolanaTokenRegistry
 from tools.solana.tx import ConfirmedTx, SignedSolanaTx, SolanaTxSender
 from tools.solana.wallet import SolanaWallet
+
+if TYPE_CHECKING:  # for type checkers only: at run time __getattr__ below loads it on first use
+    from tools.solana.chain import SolanaChain
 
 __all__ = ["SolanaChain", "SolanaChainConfig", "SolanaConfig", "AccountNotFound", "AmountError", "BlockhashExpired",
            "JupiterError", "LayoutError", "PriceUnavailable", "RpcError", "RpcUnavailableError", "SimulationFailed",

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from pydantic import BaseModel, ValidationError, field_validator
 from solders.hash import Hash
@@ -30,6 +30,13 @@ PRESETS: dict[str, dict[str, str]] = {
     "testnet": {"rpc_url": "https://api.testnet.solana.com"},
     "localnet": {"rpc_url": "http://127.0.0.1:8899"},
 }
+
+
+def _is_cluster(name: str) -> TypeGuard[Cluster]:
+    """A preset name is a Cluster (PRESETS has exactly the Cluster names)."""
+    return name in PRESETS
+
+
 # Jupiter's public swap API (v1 paths /quote and /swap; same wire format as the older quote-api.jup.ag/v6).
 JUPITER_URL = "https://lite-api.jup.ag/swap/v1"
 HERMES_URL = "https://hermes.pyth.network"
@@ -51,7 +58,7 @@ class SolanaConfig(BaseModel, frozen=True):
     def from_env(cls, cluster: Cluster | None = None) -> "SolanaConfig":
         """Preset for `SWARM_SOLANA_CLUSTER` (default devnet), endpoints overridden by env vars."""
         chosen = cluster or os.environ.get("SWARM_SOLANA_CLUSTER", "devnet")
-        if chosen not in PRESETS:
+        if not _is_cluster(chosen):
             raise ValueError(f"unknown Solana cluster {chosen!r}; use one of {', '.join(PRESETS)}")
         overrides = {key: os.environ[var] for key, var in (("rpc_url", "SWARM_SOLANA_RPC"),
                                                            ("jupiter_url", "SWARM_JUPITER_URL"),

@@ -38,24 +38,32 @@ def mint_rules(token: SolanaToken, mint: MintInfo | None, policy: SolanaRiskPoli
         RuleResult(rule=f"freeze_authority:{sym}", passed=mint.freeze_authority is None or allowlisted,
                    detail=f"freeze authority {mint.freeze_authority or 'none'}" + (" (allowlisted issuer)" if allowlisted else "")),
     ]
-    hook = mint.extension(ExtensionType.TransferHook)
-    rules.append(RuleResult(rule=f"no_transfer_hook:{sym}", passed=hook is None,
-                            detail="no transfer hook" if hook is None else
-                            f"transfer hook program {hook.transfer_hook.program_id}, authority {hook.transfer_hook.authority}"))
-    fee = mint.extension(ExtensionType.TransferFeeConfig)
-    rules.append(RuleResult(rule=f"no_transfer_fee:{sym}", passed=fee is None,
-                            detail="no transfer fee" if fee is None else
-                            f"transfer fee {fee.transfer_fee.newer.basis_points} bps (max {fee.transfer_fee.newer.maximum_fee}), "
-                            f"fee authority {fee.transfer_fee.config_authority}"))
+    # The parser fills an extension's decoded field whenever the extension is present; the rule itself keys on
+    # presence, so an extension that somehow lacks its decoded field still fails (with a plainer detail).
+    hook_ext = mint.extension(ExtensionType.TransferHook)
+    hook = hook_ext.transfer_hook if hook_ext is not None else None
+    rules.append(RuleResult(rule=f"no_transfer_hook:{sym}", passed=hook_ext is None,
+                            detail="no transfer hook" if hook_ext is None else
+                            "transfer hook (not decoded)" if hook is None else
+                            f"transfer hook program {hook.program_id}, authority {hook.authority}"))
+    fee_ext = mint.extension(ExtensionType.TransferFeeConfig)
+    fee = fee_ext.transfer_fee if fee_ext is not None else None
+    rules.append(RuleResult(rule=f"no_transfer_fee:{sym}", passed=fee_ext is None,
+                            detail="no transfer fee" if fee_ext is None else
+                            "transfer fee (not decoded)" if fee is None else
+                            f"transfer fee {fee.newer.basis_points} bps (max {fee.newer.maximum_fee}), "
+                            f"fee authority {fee.config_authority}"))
     delegate = mint.extension(ExtensionType.PermanentDelegate)
     rules.append(RuleResult(rule=f"no_permanent_delegate:{sym}", passed=delegate is None,
                             detail="no permanent delegate" if delegate is None else
                             f"permanent delegate {delegate.permanent_delegate} can move or burn any holder's tokens"))
-    state = mint.extension(ExtensionType.DefaultAccountState)
-    frozen = state is not None and state.default_state == AccountState.Frozen
+    state_ext = mint.extension(ExtensionType.DefaultAccountState)
+    state = state_ext.default_state if state_ext is not None else None
+    frozen = state == AccountState.Frozen
+    state_name = state.name if state is not None else "initialized" if state_ext is None else "not decoded"
     rules.append(RuleResult(rule=f"not_default_frozen:{sym}", passed=not frozen,
                             detail="new token accounts start frozen" if frozen else
-                            f"default account state {state.default_state.name if state else 'initialized'}"))
+                            f"default account state {state_name}"))
     other = [e.type for e in mint.extensions
              if e.type_id not in HARMLESS_EXTENSIONS and e.type_id not in CHECKED_EXTENSIONS]
     rules.append(RuleResult(rule=f"only_reviewed_extensions:{sym}", passed=not other,

@@ -41,36 +41,39 @@ class SolanaPriceReader:
         self.max_age_seconds, self.max_conf_bps = max_age_seconds, max_conf_bps
         self.trusted_owners, self.now = trusted_owners, now
 
-    def _pyth_account(self, feed: PythFeed) -> tuple[Decimal, int]:
-        acc = self.rpc.account(Pubkey.from_string(feed.account))
+    def _pyth_account(self, account: str, feed_id: str | None) -> tuple[Decimal, int]:
+        acc = self.rpc.account(Pubkey.from_string(account))
         if acc is None:
-            raise PriceUnavailable(f"price account {feed.account} does not exist")
+            raise PriceUnavailable(f"price account {account} does not exist")
         p = checked(parse_price_account(acc.owner, acc.data, self.trusted_owners), self.max_age_seconds,
-                    self.max_conf_bps, feed.feed_id, self.now())
+                    self.max_conf_bps, feed_id, self.now())
         return p.price, p.slot
 
-    def _pyth_hermes(self, feed: PythFeed) -> tuple[Decimal, int]:
-        p = checked(self.hermes.latest(feed.feed_id), self.max_age_seconds, self.max_conf_bps, feed.feed_id, self.now())
+    def _pyth_hermes(self, hermes: HermesClient, feed_id: str) -> tuple[Decimal, int]:
+        p = checked(hermes.latest(feed_id), self.max_age_seconds, self.max_conf_bps, feed_id, self.now())
         return p.price, p.slot
 
-    def _jupiter(self, symbol: str, stable: str) -> tuple[Decimal, int]:
+    def _jupiter(self, jupiter: JupiterClient, symbol: str, stable: str) -> tuple[Decimal, int]:
         base, quote = self.registry.resolve(symbol), self.registry.resolve(stable)
-        q = self.jupiter.quote(base.mint, quote.mint, 10**base.decimals, 50)
+        q = jupiter.quote(base.mint, quote.mint, 10**base.decimals, 50)
         if q.in_amount != 10**base.decimals or (q.input_mint, q.output_mint) != (base.mint, quote.mint):
             raise PriceUnavailable("Jupiter quote does not match the request")
         return quote.from_base(q.out_amount), q.context_slot or 0
 
     def _sources(self, symbol: str) -> dict[str, Callable[[], tuple[Decimal, int]]]:
-        sources = {}
+        sources: dict[str, Callable[[], tuple[Decimal, int]]] = {}
         feed = self.feeds.get(symbol)
-        if feed and feed.account:
-            sources[f"pyth:{symbol}/USD"] = lambda: self._pyth_account(feed)
-        if feed and feed.feed_id and self.hermes:
-            sources[f"hermes:{symbol}/USD"] = lambda: self._pyth_hermes(feed)
-        if self.jupiter:
+        # Each source binds the feed field / client it was checked for, so its lambda only ever sees a set value.
+        account, feed_id = (feed.account, feed.feed_id) if feed else (None, None)
+        hermes, jupiter = self.hermes, self.jupiter
+        if account:
+            sources[f"pyth:{symbol}/USD"] = lambda: self._pyth_account(account, feed_id)
+        if feed_id and hermes:
+            sources[f"hermes:{symbol}/USD"] = lambda: self._pyth_hermes(hermes, feed_id)
+        if jupiter:
             for stable in USD_STABLES:
                 if stable != symbol and stable in self.registry:
-                    sources[f"jupiter:{symbol}/{stable}"] = lambda s=stable: self._jupiter(symbol, s)
+                    sources[f"jupiter:{symbol}/{stable}"] = lambda s=stable: self._jupiter(jupiter, symbol, s)
         return sources
 
     def read(self, symbol: str, quote: str = "USD") -> PriceReading:

@@ -12,12 +12,13 @@ import asyncio
 import base64
 import threading
 import weakref
-from typing import Any, Awaitable
+from typing import Any, Coroutine, TypeVar
 
 import httpx2
 from pydantic import BaseModel, ConfigDict
 from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Commitment
 from solana.rpc.core import RPCException
 from solana.rpc.models import TxOpts
 from solders.hash import Hash
@@ -87,6 +88,9 @@ class TxRecord(BaseModel):
         return post - pre
 
 
+_T = TypeVar("_T")
+
+
 class _Transient(Exception):
     pass
 
@@ -123,12 +127,13 @@ def _loaded(meta) -> list[str]:
 class SolanaRpc:
     def __init__(self, url: str, commitment: str = "confirmed", timeout: float = 15.0):
         self.url, self.commitment = url, commitment
+        level = Commitment(commitment)  # solana-py wants its enum; its values are the same strings
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="solana-rpc", daemon=True)
         self._thread.start()
 
         async def make() -> AsyncClient:
-            return AsyncClient(url, commitment=commitment, timeout=timeout, http2=False)
+            return AsyncClient(url, commitment=level, timeout=timeout, http2=False)
 
         self.client = self._run(make())
         self._finalizer = weakref.finalize(self, SolanaRpc._shutdown, self._loop, self._thread, self.client)
@@ -159,7 +164,7 @@ class SolanaRpc:
     def __repr__(self) -> str:
         return f"SolanaRpc({self.url})"
 
-    def _run(self, coro: Awaitable, timeout: float = 60.0):
+    def _run(self, coro: Coroutine[Any, Any, _T], timeout: float = 60.0) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     @_read_retry
@@ -189,7 +194,9 @@ class SolanaRpc:
         if not pubkeys:
             return []
         values = self.read(lambda: self.client.get_multiple_accounts(pubkeys)).value
-        return [_raw(k, a) for k, a in zip(pubkeys, values)]
+        if len(values) != len(pubkeys):
+            raise RpcError(f"{self.url} answered {len(values)} accounts for {len(pubkeys)} asked")
+        return [_raw(k, a) for k, a in zip(pubkeys, values, strict=True)]
 
     def latest_blockhash(self) -> tuple[Hash, int]:
         value = self.read(lambda: self.client.get_latest_blockhash()).value
@@ -234,7 +241,9 @@ class SolanaRpc:
     def simulate(self, tx: VersionedTransaction, accounts: list[Pubkey] | None = None) -> SimulationResult:
         value = self.read(lambda: self.client.simulate_transaction(tx, sig_verify=True, accounts_addresses=accounts)).value
         post = []
-        for key, acc in zip(accounts or [], value.accounts or []):
+        if len(value.accounts or []) != len(accounts or []):
+            raise RpcError(f"{self.url} simulated {len(value.accounts or [])} accounts for {len(accounts or [])} asked")
+        for key, acc in zip(accounts or [], value.accounts or [], strict=True):
             post.append(None if acc is None else RawAccount(address=key, lamports=acc.lamports, owner=acc.owner,
                                                             data=bytes(acc.data), executable=acc.executable))
         return SimulationResult(err=value.err, logs=list(value.logs or []), accounts=post, units_consumed=value.units_consumed)

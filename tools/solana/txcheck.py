@@ -17,6 +17,7 @@ import struct
 
 from pydantic import BaseModel
 from solders.address_lookup_table_account import AddressLookupTable
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
@@ -96,11 +97,23 @@ def lookup_table_addresses(account: RawAccount | None) -> list[Pubkey]:
     return list(AddressLookupTable.deserialize(account.data).addresses)
 
 
+def _is_maybe_writable(message: Message | MessageV0, i: int) -> bool:
+    """Whether static key `i` may be written. solders has `is_maybe_writable` only on MessageV0; for a legacy
+    Message this is the same rule (Solana's `is_writable_index` from the header, minus demoted program ids)."""
+    if isinstance(message, MessageV0):
+        return message.is_maybe_writable(i)
+    header, n_keys = message.header, len(message.account_keys)
+    n_signed = header.num_required_signatures
+    writable_index = (i < n_signed - header.num_readonly_signed_accounts
+                      or n_signed <= i < n_keys - header.num_readonly_unsigned_accounts)
+    return writable_index and not message.demote_program_id(i)
+
+
 def account_keys(tx: VersionedTransaction, fetch_account) -> tuple[list[Pubkey], set[int]]:
     """All account keys (static, then lookup-table writable, then readonly) and the indexes that may be written."""
     message = tx.message
     keys = list(message.account_keys)
-    writable = {i for i in range(len(keys)) if message.is_maybe_writable(i)}
+    writable = {i for i in range(len(keys)) if _is_maybe_writable(message, i)}
     lookups = list(getattr(message, "address_table_lookups", None) or [])
     loaded_w, loaded_r = [], []
     for lookup in lookups:
@@ -224,20 +237,23 @@ def simulation_checks(pre: list[RawAccount | None], post: list[RawAccount | None
     wallet = x.wallet
     deltas: dict[str, int] = {}
     problems, out_delta, sol_delta = [], 0, 0
-    for before, after in zip(pre, post):
+    if len(pre) != len(post):  # never pair one account's before with another's after
+        problems.append(f"simulation returned {len(post)} accounts for {len(pre)} watched")
+    for before, after in zip(pre, post, strict=False):
         if before is not None and str(before.address) == wallet or after is not None and str(after.address) == wallet:
             sol_delta = (after.lamports if after else 0) - (before.lamports if before else 0)
         tb, ta = _token_state(before), _token_state(after)
-        if not ((tb and tb.owner == wallet) or (ta and ta.owner == wallet)):
+        either = tb or ta
+        if either is None or not ((tb and tb.owner == wallet) or (ta and ta.owner == wallet)):
             continue
-        address = (tb or ta).address
+        address = either.address
         if tb and ta and tb.owner != ta.owner:
             problems.append(f"token account {address} changes owner to {ta.owner}")
         if ta and ta.delegate and (not tb or ta.delegate != tb.delegate):
             problems.append(f"token account {address} gains delegate {ta.delegate}")
         if ta and ta.close_authority and (not tb or ta.close_authority != tb.close_authority):
             problems.append(f"token account {address} gains close authority {ta.close_authority}")
-        mint = (tb or ta).mint
+        mint = either.mint
         change = (ta.amount if ta else 0) - (tb.amount if tb else 0)
         deltas[mint] = deltas.get(mint, 0) + change
         if address == str(x.output_account):

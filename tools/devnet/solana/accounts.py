@@ -9,7 +9,7 @@ program runs offline to post them.
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from typing import Callable, Sequence
 
 from solders.account import Account
 from solders.instruction import AccountMeta, Instruction
@@ -84,7 +84,7 @@ def ext_mint_close_authority(mint: Pubkey, authority: Pubkey):
 # --------------------------------------------------------------------------- mints and token accounts
 def create_mint(svm: LiteSVM, payer: Keypair, decimals: int = 6, program: Pubkey = TOKEN_PROGRAM,
                 mint_authority: Pubkey | None = None, freeze_authority: Pubkey | None = None,
-                extensions: list[MintExtension] = (), mint: Keypair | None = None) -> Pubkey:
+                extensions: Sequence[MintExtension] = (), mint: Keypair | None = None) -> Pubkey:
     """A real mint in LiteSVM: CreateAccount sized for its extensions, the extension inits, InitializeMint2."""
     mint = mint or Keypair()
     built = [make(mint.pubkey()) for make in extensions]

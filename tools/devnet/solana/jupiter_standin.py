@@ -124,7 +124,8 @@ class JupiterStandIn(LocalHttpServer):
                 Pubkey.from_string(body["userPublicKey"])
                 if quote["inputMint"] not in self.mints or quote["outputMint"] not in self.mints:
                     return 400, {"error": "quote names a mint this pool does not trade"}
-                int(quote["inAmount"]), int(quote["outAmount"])
+                int(quote["inAmount"])
+                int(quote["outAmount"])
             except (KeyError, TypeError, ValueError):
                 return 400, {"error": "invalid swap request"}
             with self.rpc.lock:
