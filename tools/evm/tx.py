@@ -65,8 +65,8 @@ class TxReceipt(BaseModel):
 class TxFateUnknown(TxFailed, core_errors.TxFateUnknown):
     """The node could not be asked whether a signed tx was accepted; it must be looked up, not re-signed."""
 
-    def __init__(self, tx_hash: str, nonce: int):
-        super().__init__(f"could not confirm broadcast of {tx_hash} (nonce {nonce}); look it up before doing anything else")
+    def __init__(self, tx_hash: str, nonce: int, why: str = "could not confirm its broadcast"):
+        super().__init__(f"{tx_hash} (nonce {nonce}): {why}; look it up before doing anything else")
         self.tx_hash, self.nonce = tx_hash, nonce
 
 
@@ -115,9 +115,10 @@ class NonceManager:
 
 
 class TxSender:
-    def __init__(self, w3: Web3, wallet: Wallet, nonces: NonceManager | None = None):
+    def __init__(self, w3: Web3, wallet: Wallet, nonces: NonceManager | None = None, timeout_seconds: float = 60.0):
         self.w3, self.wallet = w3, wallet
         self.nonces = nonces or NonceManager(w3, wallet.address)
+        self.timeout_seconds = timeout_seconds  # how long `wait` waits for a receipt before the fate is unknown
 
     def _call_params(self, req: TxRequest) -> TxParams:
         return {"from": self.wallet.address, "to": Web3.to_checksum_address(req.to), "data": HexStr(req.data), "value": Wei(req.value)}
@@ -213,14 +214,18 @@ class TxSender:
                 pass
         raise TxFateUnknown(tx_hash, nonce)
 
-    def wait(self, sent: SentTx | str, timeout: float = 60.0) -> TxReceipt:
+    def wait(self, sent: SentTx | str, timeout: float | None = None) -> TxReceipt:
+        """The receipt of a sent transaction. Not mined in time, or the node not answering, means its fate is
+        unknown (it can still land): TxFateUnknown / RpcUnavailableError, never a plain failure."""
         tx_hash = sent.hash if isinstance(sent, SentTx) else sent
+        timeout = self.timeout_seconds if timeout is None else timeout
         try:
             r = self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05)
         except TimeExhausted:
-            raise TxFailed(f"{tx_hash} not mined within {timeout:.0f}s") from None
-        except (requests.ConnectionError, requests.Timeout):
-            raise RpcUnavailableError(f"RPC unavailable while waiting for {tx_hash}") from None
+            raise TxFateUnknown(tx_hash, sent.nonce if isinstance(sent, SentTx) else -1,
+                                f"not mined within {timeout:.0f}s") from None
+        except (requests.RequestException, Web3RPCError) as exc:  # transport down, HTTP 429/5xx, JSON-RPC error
+            raise RpcUnavailableError(f"RPC unavailable while waiting for {tx_hash}: {type(exc).__name__}") from None
         # web3 types every transaction field as optional, but a fetched transaction always has its nonce
         nonce = sent.nonce if isinstance(sent, SentTx) else read_retry(lambda: self.w3.eth.get_transaction(HexStr(tx_hash)))()["nonce"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
         receipt = TxReceipt(hash=tx_hash, nonce=nonce, status=r["status"], block_number=r["blockNumber"],
@@ -232,5 +237,5 @@ class TxSender:
             raise TxReverted(receipt)
         return receipt
 
-    def send_and_wait(self, req: TxRequest, timeout: float = 60.0) -> TxReceipt:
+    def send_and_wait(self, req: TxRequest, timeout: float | None = None) -> TxReceipt:
         return self.wait(self.send(req), timeout=timeout)
