@@ -30,6 +30,6 @@ class SwapPlugin(TaskPlugin[SwapTask]):
             return SwapResult(status=risk.get("status", TaskStatus.REFUSED), reason=risk.get("reason", "no risk decision"))
         outcome = deps.executor.execute(run.run_id, task.id, task.token_in, task.token_out, int(risk["amount_in"]),
                                         int(risk["min_out"]), task.max_slippage_bps)
-        if outcome.status != TaskStatus.CONFIRMED and not deps.ledger.has_signed(run.run_id, f"{task.id}:"):
+        if outcome.status != TaskStatus.CONFIRMED and not deps.outbox.has_signed(run.run_id, f"{task.id}:"):
             deps.ledger.release_spend(run.run_id, task.id)  # nothing was signed: the reservation is returned
         return SwapResult(status=TaskStatus(outcome.status), reason=outcome.reason, outcome=outcome.model_dump(mode="json"))

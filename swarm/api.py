@@ -127,7 +127,7 @@ class Swarm:
         self.deps = self._deps(self.policy)
 
     def _deps(self, policy: SwapPolicy) -> RunDeps:
-        return RunDeps(chain=self.chain, policy=policy, ledger=self.store, record=self.record,
+        return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.store, record=self.record,
                        executor=self.chain.executor(self.store, self.record, policy), plugins=self.plugins)
 
     # -- construction ----------------------------------------------------------------------------------

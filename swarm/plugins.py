@@ -34,8 +34,8 @@ class TaskResult(BaseModel):
     reason: str = ""
 
 
-class RunLedger(Outbox, SpendLedger, Protocol):
-    """The durable store a run writes before side effects (`swarm.store.RunStore`)."""
+class RunOutbox(Outbox, Protocol):
+    """The durable store a run writes signed transactions to before broadcasting (`swarm.store.RunStore`)."""
 
     def has_signed(self, run_id: str, step_prefix: str) -> bool: ...
 
@@ -46,7 +46,8 @@ class RunDeps:
 
     chain: ChainAdapter
     policy: SwapPolicy
-    ledger: RunLedger
+    outbox: RunOutbox  # this state directory's signed transactions
+    ledger: SpendLedger  # the wallet's daily cap, shared by every process and state directory
     record: Recorder
     executor: SwapExecutor
     plugins: "PluginRegistry"

@@ -128,9 +128,13 @@ class RunStore:
         with self._lock, self._connect() as db:
             db.execute("DELETE FROM spend WHERE run_id=? AND step=?", (run_id, step))
 
-    def spent_today(self) -> Decimal:
+    def spent_today(self, exclude: tuple[str, str] | None = None) -> Decimal:
         with self._connect() as db:
-            return self._spent(db, utc_day())
+            total = self._spent(db, utc_day())
+            if exclude is not None:
+                row = db.execute("SELECT usd FROM spend WHERE run_id=? AND step=? AND day=?", (*exclude, utc_day())).fetchone()
+                total -= Decimal(row[0]) if row else Decimal(0)
+            return total
 
     @staticmethod
     def _spent(db: sqlite3.Connection, day: str) -> Decimal:

@@ -169,3 +169,14 @@ def test_entry_point_group_adds_plugins(tmp_path, monkeypatch):
     assert registry.load_entry_points() == ["spread_watch"]
     assert registry.get("spread_watch").max_bps == 42
     sys.modules.pop("watch_pkg", None)
+
+
+def test_readme_shows_the_example_exactly():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Writing an agent"):]
+    block = section[section.index("```python\n") + len("```python\n"):section.index("```", section.index("```python\n") + 9)]
+    code = (root / "examples" / "balance_floor.py").read_text()
+    assert block.strip() and block.strip() in code
+    assert "class BalanceFloor(TaskPlugin" in block and 'swarm.use(BalanceFloor({"ETH": Decimal("0.5")}))' in section

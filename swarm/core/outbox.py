@@ -45,8 +45,16 @@ class Outbox(Protocol):
 
 
 class SpendLedger(Protocol):
-    def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]: ...
+    """The daily cap's bookkeeping for one (chain, wallet): reserve before signing, release only when
+    non-landing is proven."""
+
+    def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
+        """Reserve `usd` for (run, step) if today's total stays within `cap`; idempotent for the same step.
+        Returns (ok, spent today before this reservation, not counting this step's own)."""
+        ...
 
     def release_spend(self, run_id: str, step: str) -> None: ...
 
-    def spent_today(self) -> Decimal: ...
+    def spent_today(self, exclude: tuple[str, str] | None = None) -> Decimal:
+        """Today's reserved total, without the (run, step) in `exclude` (a step re-checking itself)."""
+        ...
