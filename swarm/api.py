@@ -9,8 +9,10 @@ runtime and the audit log.
 """
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, cast
 
@@ -29,6 +31,7 @@ from swarm.core.errors import ChainMismatch, Refused, SwarmError
 from swarm.core.faults import fault_point
 from swarm.core.policy import SwapPolicy
 from swarm.core.status import RunStatus, TaskStatus
+from swarm.intent import MAX_INTENT_CHARS
 from swarm.planner import Planner, PlanningContext, PlanResult
 from swarm.plugins import PluginRegistry, RunDeps, TaskPlugin
 from swarm.runtime import Runtime
@@ -201,9 +204,40 @@ class Swarm:
                                            "refusal_reason": "a plugin's additions broke the plan: " + "; ".join(errors)})
         return plan.model_copy(update={"task_graph": graph})
 
+    def _new_run_id(self, run_id: str | None) -> str:
+        """A fresh id, or the caller's if no run has it yet: a second execution never merges into a run."""
+        if run_id is None:
+            return uuid.uuid4().hex[:16]
+        taken = self.store.load_run(run_id) is not None or (self.auditor is not None and self.auditor.log.size(run_id) > 0)
+        if taken:
+            raise Refused(f"run id {run_id!r} already exists; pick a new one (or `swarm resume {run_id}` to continue it)")
+        return run_id
+
     def run(self, text: str, run_id: str | None = None) -> RunResult:
-        run_id = run_id or uuid.uuid4().hex[:16]
+        run_id = self._new_run_id(run_id)
+        if len(text) > MAX_INTENT_CHARS:  # refused before anything is stored: the log keeps a digest, not the text
+            digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+            reason = f"intent is {len(text)} characters long; the limit is {MAX_INTENT_CHARS}"
+            self.record(run_id, "intent", {"text": text[:MAX_INTENT_CHARS], "truncated": True, "length": len(text),
+                                           "sha256": digest, **self._run_context()})
+            self.record(run_id, "refusal", {"reason": reason})
+            return self._finish(RunResult(run_id=run_id, intent=text[:MAX_INTENT_CHARS], status=RunStatus.REFUSED,
+                                          reasons=[reason]))
         self.record(run_id, "intent", {"text": text, **self._run_context()})
+        with self._sealed_on_error(run_id):
+            return self._plan_and_execute(text, run_id)
+
+    @contextmanager
+    def _sealed_on_error(self, run_id: str):
+        """An unexpected error still leaves the run recorded and sealed (its cause in the log), then propagates."""
+        try:
+            yield
+        except Exception as exc:
+            self.record(run_id, "error", {"reason": f"{type(exc).__name__}: {exc}"})
+            self._finish(RunResult(run_id=run_id, intent="", status=RunStatus.FAILED, reasons=[str(exc)]))
+            raise
+
+    def _plan_and_execute(self, text: str, run_id: str) -> RunResult:
         plan = self.plan(text)
         for thought in plan.thoughts:
             self.record(run_id, "thought", thought.model_dump(mode="json"))
@@ -219,10 +253,11 @@ class Swarm:
 
     def execute(self, graph: TaskGraph, run_id: str | None = None, plan: PlanResult | None = None) -> RunResult:
         """Run a task graph (from the planner, or built in code); it is validated first, never trusted."""
-        run_id = run_id or uuid.uuid4().hex[:16]
         if plan is None:
+            run_id = self._new_run_id(run_id)
             self.record(run_id, "intent", {"text": graph.intent, "task_graph": graph.model_dump(mode="json"),
                                            **self._run_context()})
+        assert run_id is not None
         errors = self.plugins.validate(graph, self.registry, self.chain.family)
         if errors:
             self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
@@ -242,6 +277,9 @@ class Swarm:
         graph = self.plugins.parse_graph(stored[1])
         deps = self._deps(self._recorded_policy(run_id))
         app = self.runtime.compile(graph)
+        state = app.get_state(_config(run_id))
+        if state.values and not state.next:  # already finished: report it, sign and anchor nothing new
+            return self._finished(run_id, graph, state.values.get("results", {}))
         if approve is not None:
             payload: Any = Command(resume={"approve": approve, "operator": operator})
         elif app.get_state(_config(run_id)).values:
@@ -296,6 +334,12 @@ class Swarm:
             self.record(run_id, "approval_request", {"requests": interrupts})
             return result
         return self._finish(result)
+
+    def _finished(self, run_id: str, graph: TaskGraph, tasks: dict[str, dict]) -> RunResult:
+        anchored = self.auditor.anchor_for(run_id) if self.auditor is not None else None
+        return RunResult(run_id=run_id, intent=graph.intent, status=run_status(graph, tasks, self.plugins), tasks=tasks,
+                         tx_hashes=self.store.sent_ids(run_id), anchor=anchored[1] if anchored else None,
+                         reasons=[f"{tid}: {r.get('reason')}" for tid, r in tasks.items() if r.get("status") in FINAL_FAILURES])
 
     def _run_context(self) -> dict:
         """What a reviewer needs to replay the run's decisions: chain identity, wallet, policy, model file."""
