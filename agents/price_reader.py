@@ -1,8 +1,9 @@
 """Price reader agent: one token's USD price from the chain's independent sources, with their spread.
 
-The sources are the chain adapter's (EVM: feed + pools; Solana: Pyth + Hermes + Jupiter);
-the agent records what every source said and which failed, and refuses nothing itself:
-the risk checker counts the sources and their spread.
+The sources are the chain adapter's (EVM: feed + pools; Solana: Pyth + Hermes + Jupiter), each
+with its family (who can move it: `oracle:chainlink`, `dex:uniswap-v2`, `oracle:pyth`, `dex:jupiter`);
+the agent records what every source said, which failed and why, and refuses nothing itself: the
+risk checker requires independent families (`SwapPolicy.min_source_families`) and a small spread.
 """
 from __future__ import annotations
 

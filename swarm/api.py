@@ -220,6 +220,8 @@ class Swarm:
             reason = f"intent is {len(text)} characters long; the limit is {MAX_INTENT_CHARS}"
             self.record(run_id, "intent", {"text": text[:MAX_INTENT_CHARS], "truncated": True, "length": len(text),
                                            "sha256": digest, **self._run_context()})
+            self.record(run_id, "plan", {"ok": False, "refusal_reason": reason, "note": "refused before planning",
+                                         "operations": None, "task_graph": None})
             self.record(run_id, "refusal", {"reason": reason})
             return self._finish(RunResult(run_id=run_id, intent=text[:MAX_INTENT_CHARS], status=RunStatus.REFUSED,
                                           reasons=[reason]))

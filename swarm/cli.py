@@ -123,25 +123,93 @@ def _swarm(args: argparse.Namespace):
     import os
     from swarm.api import Swarm
     from swarm.chains import adapter_class
+    from swarm.core.errors import RpcUnavailable
 
     path, family = _chain_config_path(args)
+    # The policy file first: a mistake in it is reported before any model is loaded or node contacted.
+    policy = _load_policy(Path(args.policy), adapter_class(family).policy_model) \
+        if getattr(args, "policy", None) else None
     backend = None
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
     if model:
         from swarm.llm import load_backend
         with console.status(f"loading model {model}..."):
             backend = load_backend(model)
-    policy = adapter_class(family).policy_model.model_validate_json(Path(args.policy).read_text()) \
-        if getattr(args, "policy", None) else None
 
     def progress(task_id: str, result: dict) -> None:
+        from rich.markup import escape
         colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(
             str(result.get("status")), "red")
-        reason = result.get("reason", "")
-        console.print(f"  [{colour}]{result.get('status'):>9}[/{colour}]  {task_id}" + (f"  {reason}" if reason else ""))
+        reason = escape(str(result.get("reason", "")))  # reasons quote chain data: never read it as markup
+        console.print(f"  [{colour}]{escape(str(result.get('status'))):>9}[/{colour}]  {escape(task_id)}"
+                      + (f"  {reason}" if reason else ""))
 
-    return Swarm.from_config(path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
-                             on_task=progress, k=args.k)
+    try:
+        return Swarm.from_config(path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
+                                 on_task=progress, k=args.k)
+    except RpcUnavailable as exc:
+        raise RpcUnavailable(_unreachable(path, family, exc)) from None
+
+
+def _unreachable(path: Path, family: str, exc: Exception) -> str:
+    """One line for a node that does not answer: where we looked, and what to do about it."""
+    from urllib.parse import urlparse
+
+    from rich.markup import escape
+    from swarm.chains import read_config
+
+    url = str(read_config(path).get("rpc_url") or "?")
+    host = urlparse(url).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+        up = "swarm devnet up" + (" --chain solana" if family == "solana" else "")
+        return escape(f"cannot reach the RPC at {url}; is the devnet running? `{up}` ({exc}; chain configuration: {path})")
+    return escape(f"cannot reach the RPC at {url} ({exc}); check `rpc_url` in {path} and the network")
+
+
+def _load_policy(path: Path, model):
+    """The --policy file as the chain's policy model. Every problem is one line (ConfigError) naming the file,
+    the field and what is wrong with it: a missing or unreadable file, malformed JSON, a field the policy does
+    not have (a typo such as `max_tradeusd` must never be ignored), or a value of the wrong type."""
+    import difflib
+    import json
+
+    from pydantic import ValidationError
+    from rich.markup import escape
+    from swarm.core.errors import ConfigError
+
+    def fail(message: str) -> Exception:
+        return ConfigError(escape(f"policy file {path}: {message}"))
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fail("no such file; check the --policy path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot be read ({getattr(exc, 'strerror', None) or exc}); give a readable JSON file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); fix the syntax: "
+                   f"a policy is one JSON object of fields") from None
+    if not isinstance(data, dict):
+        raise fail(f"a policy is a JSON object of fields, not a {type(data).__name__}; "
+                   f"write it as {{\"field\": value, ...}}")
+    known = sorted(model.model_fields)
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "(the whole policy)"
+            if error["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(error["loc"][0]), known, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "known fields: " + ", ".join(known)
+                problems.append(f"unknown field '{field}' ({hint}); remove or rename it")
+            else:
+                got = json.dumps(error.get("input"), default=str)
+                got = got if len(got) <= 60 else got[:57] + "..."
+                problems.append(f"field '{field}': {error['msg']} (got {got}); fix its value")
+        raise fail("; ".join(problems)) from None
 
 
 def _print_result(result) -> int:

@@ -70,10 +70,13 @@ def world(tmp_path):
     fund_tokens(chain.svm, chain.issuer, usdc.mint_pubkey, pool.pubkey(), 500_000 * 10**6, 6)
     fund_tokens(chain.svm, chain.issuer, jup.mint_pubkey, pool.pubkey(), 1_000_000 * 10**6, 6)  # $0.50
     revoke_mint_authority(chain.svm, chain.issuer, jup.mint_pubkey)
+    usdt = chain.token("USDT", 6)  # a USDC/USDT pool: Jupiter's (DEX) price for USDC, next to Pyth's
+    fund_tokens(chain.svm, chain.issuer, usdt.mint_pubkey, pool.pubkey(), 500_000 * 10**6, 6)
     fund_tokens(chain.svm, chain.issuer, fee.mint_pubkey, pool.pubkey(), 1_000_000 * 10**6, 6, TOKEN_2022_PROGRAM)
     revoke_mint_authority(chain.svm, chain.issuer, fee.mint_pubkey, TOKEN_2022_PROGRAM)
     jupiter = FakeJupiter(chain.server, pool, {usdc.mint: (usdc.mint_pubkey, 6, TOKEN_PROGRAM),
                                                jup.mint: (jup.mint_pubkey, 6, TOKEN_PROGRAM),
+                                               usdt.mint: (usdt.mint_pubkey, 6, TOKEN_PROGRAM),
                                                fee.mint: (fee.mint_pubkey, 6, TOKEN_2022_PROGRAM)}).start()
     hermes = FakeHermes().start()
     now = int(time.time())
@@ -98,7 +101,7 @@ def world(tmp_path):
         s.poll_seconds, s.rebroadcast_seconds, s.timeout_seconds = 0.01, 0.05, 1.0
         return adapter
 
-    yield type("World", (), dict(chain=chain, usdc=usdc, jup=jup, fee=fee, jupiter=jupiter, hermes=hermes,
+    yield type("World", (), dict(chain=chain, usdc=usdc, usdt=usdt, jup=jup, fee=fee, jupiter=jupiter, hermes=hermes,
                                  config=config, connect=staticmethod(connect), chain_dir=tmp_path))
     for adapter in adapters:
         adapter.close()
@@ -181,7 +184,7 @@ def test_pre_trade_checks_refuse_transfer_fee_mint_and_pass_usdc(world):
 
 
 def test_shared_decision_with_the_chain_rules_approves(world):
-    adapter = world.connect()
+    adapter = world.connect(world.config.model_copy(update={"tokens": [*world.config.tokens, world.usdt]}))
     policy = SolanaRiskPolicy(token_allowlist=frozenset({"USDC", "JUP"}))
     q = adapter.quote("USDC", "JUP", USDC_IN)
     usdc, jup = adapter.token("USDC"), adapter.token("JUP")

@@ -69,7 +69,7 @@ def test_config_file_describes_the_running_devnet(devnet):
     assert config.rpc_url.startswith("http://127.0.0.1:") and config.jupiter_url.endswith("/swap/v1")
     assert config.hermes_url.startswith("http://127.0.0.1:") and config.state_dir == str(devnet.paths.state_dir)
     tokens = {t.symbol: t for t in config.tokens}
-    assert set(tokens) == {"SOL", "USDC", "FEE"} and tokens["SOL"].is_native
+    assert set(tokens) == {"SOL", "USDC", "USDT", "FEE"} and tokens["SOL"].is_native
     assert tokens["FEE"].program == str(TOKEN_2022_PROGRAM) and tokens["USDC"].decimals == 6
     assert set(config.pyth_feeds) == {"SOL", "USDC"} and config.authority_allowlist == []
     assert devnet.paths.log.exists() and "solana devnet up" in devnet.paths.log.read_text()
@@ -104,11 +104,12 @@ def test_prices_fresh_and_agreeing_across_sources(env):
     reader = SolanaPriceReader(env.rpc, env.registry, env.config.pyth_feeds, jupiter=env.jupiter, hermes=env.hermes)
     sol = reader.read("SOL")
     names = {s.name: s.price for s in sol.sources}
-    assert set(names) == {"pyth:SOL/USD", "hermes:SOL/USD", "jupiter:SOL/USDC"}, sol.failed_sources
+    assert set(names) == {"pyth:SOL/USD", "hermes:SOL/USD", "jupiter:SOL/USDC", "jupiter:SOL/USDT"}, sol.failed_sources
     assert names["pyth:SOL/USD"] == names["hermes:SOL/USD"] == Decimal(150)
     assert Decimal("149") < names["jupiter:SOL/USDC"] < Decimal(150) and sol.max_deviation_bps < 50
     usdc = reader.read("USDC")
-    assert {s.name for s in usdc.sources} == {"pyth:USDC/USD", "hermes:USDC/USD"} and usdc.median == Decimal(1)
+    assert {s.name for s in usdc.sources} == {"pyth:USDC/USD", "hermes:USDC/USD", "jupiter:USDC/USDT"}
+    assert usdc.median == Decimal(1) and usdc.families() == ["dex:jupiter", "oracle:pyth"]
     # Re-published while the devnet runs: the account's publish time and slot move on.
     feed = env.config.pyth_feeds["SOL"]
     account = env.rpc.account(Pubkey.from_string(feed.account))

@@ -72,7 +72,9 @@ def market():
     fund_tokens(chain.svm, chain.issuer, usdc.mint_pubkey, pool.pubkey(), 500_000 * 10**6, 6)
     fund_tokens(chain.svm, chain.issuer, jup.mint_pubkey, pool.pubkey(), 1_000_000 * 10**6, 6)  # $0.50
     revoke_mint_authority(chain.svm, chain.issuer, jup.mint_pubkey)
-    jupiter = FakeJupiter(chain.server, pool, {t.mint: (t.mint_pubkey, 6, TOKEN_PROGRAM) for t in (usdc, jup)}).start()
+    usdt = chain.token("USDT", 6)  # a USDC/USDT pool: Jupiter's (DEX) price for USDC, next to Pyth's; its depth
+    fund_tokens(chain.svm, chain.issuer, usdt.mint_pubkey, pool.pubkey(), 501_480_438_265, 6)  # makes 1 USDC 0.99995 USDT
+    jupiter = FakeJupiter(chain.server, pool, {t.mint: (t.mint_pubkey, 6, TOKEN_PROGRAM) for t in (usdc, jup, usdt)}).start()
     hermes = FakeHermes().start()
     now = int(time.time())
     jup_account = put_account(chain.svm, Keypair().pubkey(), PYTH_RECEIVER_PROGRAM,
@@ -86,7 +88,7 @@ def market():
              "USDC": PythFeed(account=str(usdc_account), feed_id="ef" * 32)}
     jclient, hclient = JupiterClient(jupiter.url), HermesClient(hermes.url)
     hermes_feeds = {"JUP": PythFeed(feed_id="cd" * 32), "USDC": PythFeed(feed_id="ef" * 32)}
-    yield type("M", (), dict(chain=chain, usdc=usdc, jup=jup, registry=registry, feeds=feeds, jupiter=jclient,
+    yield type("M", (), dict(chain=chain, usdc=usdc, usdt=usdt, jup=jup, registry=registry, feeds=feeds, jupiter=jclient,
                              hermes=hclient, hermes_feeds=hermes_feeds, fake_hermes=hermes, jup_account=jup_account))
     jclient.close(), hclient.close(), hermes.close(), jupiter.close(), chain.close()
 
@@ -122,6 +124,8 @@ def test_reader_hermes_source_and_failures_reported(market):
 def test_risk_decision_end_to_end(market):
     reader = SolanaPriceReader(market.chain.rpc, market.registry, market.feeds, jupiter=market.jupiter,
                                hermes=market.hermes)
+    usdc_reader = SolanaPriceReader(market.chain.rpc, SolanaTokenRegistry([SOL, market.usdc, market.usdt, market.jup]),
+                                    market.feeds, jupiter=market.jupiter, hermes=market.hermes)  # USDC: Pyth + Jupiter
     spl = SplTokens(market.chain.rpc, market.chain.sender)
     amount = 100 * 10**6
     quote = market.jupiter.quote(market.usdc.mint, market.jup.mint, amount, 50)
@@ -131,7 +135,7 @@ def test_risk_decision_end_to_end(market):
         x = dict(token_in=market.usdc, token_out=market.jup, mint_in=spl.mint_info(market.usdc.mint),
                  mint_out=spl.mint_info(market.jup.mint), amount_in=amount, slippage_bps=50,
                  recipient=market.chain.wallet.address, wallet=market.chain.wallet.address,
-                 price_in=reader.read("USDC"), price_out=reader.read("JUP"), quote=quote, spent_today_usd=Decimal(0))
+                 price_in=usdc_reader.read("USDC"), price_out=reader.read("JUP"), quote=quote, spent_today_usd=Decimal(0))
         x.update(over)
         return SolanaRiskChecker(x.pop("policy", policy)).decide(SolanaSwapCheckInput(**x))
 
@@ -147,7 +151,7 @@ def test_risk_decision_end_to_end(market):
     assert {"max_trade_usd", "quote_matches_request"} <= {r.rule for r in big.rules if not r.passed}
     elsewhere = decide(recipient=str(Pubkey.default()))
     assert not elsewhere.approved and "recipient_is_own_wallet" in elsewhere.reason
-    one_source = decide(price_in=reader.read("USDC").model_copy(update={"sources": reader.read("USDC").sources[:1]}))
+    one_source = decide(price_in=usdc_reader.read("USDC").model_copy(update={"sources": usdc_reader.read("USDC").sources[:1]}))
     assert {r.rule for r in one_source.rules if not r.passed} == {"price_sources_agree:USDC"}
     tight = decide(slippage_bps=1)
     assert {r.rule for r in tight.rules if not r.passed} == {"quote_meets_min_out", "max_slippage"}

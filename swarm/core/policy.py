@@ -22,6 +22,9 @@ class SwapPolicy(BaseModel):
     default_slippage_bps: int = Field(default=50, ge=1)
     max_slippage_bps: int = Field(default=100, ge=1, le=5_000)
     max_price_deviation_bps: int = Field(default=200, ge=1)
+    min_source_families: int = Field(default=2, ge=2, description=(
+        "independent price-source families (see swarm.core.prices) that must answer, fresh, for every price a "
+        "decision or a condition uses; two pools of one DEX are one family"))
     human_approval_above_usd: Decimal | None = None
     token_allowlist: frozenset[str] = frozenset()
 
@@ -68,6 +71,9 @@ class SwapCheck(BaseModel):
     spent_today_usd: Decimal
     chain_rules: list[RuleResult] = Field(default_factory=list,
                                           description="the chain's own pre-trade checks, as evaluated then")
+    approved_trade_usd: Decimal | None = Field(
+        default=None, description="set on the re-check after an operator approved the trade: the USD value they "
+                                  "approved; the fresh value may exceed it by at most the policy's max_slippage_bps")
 
 
 def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceReading, out_decimals: int,
@@ -76,6 +82,46 @@ def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceR
     less the slippage allowance."""
     expected = int((amount_in * price_in.median / price_out.median).scaleb(out_decimals))
     return expected * (10_000 - slippage_bps) // 10_000
+
+
+def independence_problem(reading: PriceReading, min_families: int) -> str | None:
+    """Why `reading` does not rest on `min_families` independent, fresh source families; None when it does.
+
+    Says which family answered and which is missing (and why it failed), e.g. "only dex:uniswap-v2 answered;
+    oracle:chainlink failed: feed:ETH/USD: ETH/USD feed is stale ...". A stale, zero or negative source fails
+    when it is read, so every family that answered is fresh."""
+    families = reading.families()
+    if len(families) >= min_families:
+        return None
+    answered = f"only {', '.join(families)} answered" if families else "no source with a declared family answered"
+    parts = [answered]
+    missing = reading.missing_families()
+    parts += [f"{family} failed: {reason}" for family, reason in missing.items()]
+    if not missing:
+        parts.append(f"no other source family is configured for {reading.base}")
+    undeclared = [s.name for s in reading.sources if not s.family]
+    if undeclared:
+        parts.append(f"sources without a family (not counted): {', '.join(undeclared)}")
+    parts.append(f"{min_families} independent families needed")
+    return "; ".join(parts)
+
+
+def price_reading_rule(policy: SwapPolicy, reading: PriceReading) -> RuleResult:
+    """`price_sources_agree:<SYM>`: at least `min_source_families` independent, fresh families answered and all
+    sources (of every family) agree within `max_price_deviation_bps`."""
+    p = policy
+    problem = independence_problem(reading, p.min_source_families)
+    spread_ok = reading.max_deviation_bps <= p.max_price_deviation_bps
+    families = reading.families()
+    n, k = len(reading.sources), len(families)
+    detail = (f"{n} source{'s' * (n != 1)} in {k} independent famil{'y' if k == 1 else 'ies'} "
+              f"({', '.join(families) or 'none declared'}), spread {reading.max_deviation_bps} bps, "
+              f"max {p.max_price_deviation_bps} bps")
+    if problem is not None:
+        detail = f"{problem}; {detail}"
+    elif reading.failed_sources:
+        detail += f"; failed: {list(reading.failed_sources)}"
+    return RuleResult(rule=f"price_sources_agree:{reading.base}", passed=spread_ok and problem is None, detail=detail)
 
 
 def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipient: str, recipient_ok: bool,
@@ -92,13 +138,7 @@ def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipie
         RuleResult(rule="daily_cap_usd", passed=spent_today_usd + trade_usd <= p.daily_cap_usd,
                    detail=f"spent today ${spent_today_usd:,.2f} + ${trade_usd:,.2f}, cap ${p.daily_cap_usd:,.2f}"),
     ]
-    for reading in readings:
-        failed = f"; failed: {list(reading.failed_sources)}" if reading.failed_sources else ""
-        rules.append(RuleResult(
-            rule=f"price_sources_agree:{reading.base}",
-            passed=reading.max_deviation_bps <= p.max_price_deviation_bps and len(reading.sources) >= 2,
-            detail=f"{len(reading.sources)} sources, spread {reading.max_deviation_bps} bps, "
-                   f"max {p.max_price_deviation_bps} bps{failed}"))
+    rules += [price_reading_rule(p, reading) for reading in readings]
     return rules
 
 
@@ -117,6 +157,12 @@ def decide(policy: SwapPolicy, x: SwapCheck) -> RiskDecision:
                             detail=f"quote {x.quote_out}, independent minimum {min_out} "
                                    f"({x.slippage_bps} bps below the oracle-implied output)"))
     rules += x.chain_rules
+    if x.approved_trade_usd is not None:
+        limit = x.approved_trade_usd * (10_000 + policy.max_slippage_bps) / 10_000
+        rules.append(RuleResult(rule="within_operator_approval", passed=trade_usd <= limit,
+                                detail=f"trade now ${trade_usd:,.2f}; the operator approved ${x.approved_trade_usd:,.2f} "
+                                       f"(at most ${limit:,.2f} with {policy.max_slippage_bps} bps)"))
     approved = all(r.passed for r in rules)
-    needs_human = approved and policy.human_approval_above_usd is not None and trade_usd > policy.human_approval_above_usd
+    needs_human = (approved and x.approved_trade_usd is None and policy.human_approval_above_usd is not None
+                   and trade_usd > policy.human_approval_above_usd)
     return RiskDecision(approved=approved, needs_human=needs_human, trade_usd=trade_usd, min_out=min_out, rules=rules)

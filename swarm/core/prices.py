@@ -3,15 +3,21 @@
 Chain-neutral: the EVM reader (feeds + pools) and the Solana reader (Pyth + Jupiter)
 both produce a `PriceReading` through `collect_reading`, and the audit replay
 recomputes medians and spreads with the same `median_and_spread`.
+
+Independence is a property of sources, not a count: every source belongs to a *family*
+(who can move it). Two Uniswap V2 pools are one family (`dex:uniswap-v2`: one trader can
+push both); a Pyth price account and Pyth's Hermes service are one family (`oracle:pyth`:
+the same publishers). The chain's price reader names each source's family; the policy
+(`swarm.core.policy.common_rules`) counts families, never sources.
 """
 from __future__ import annotations
 
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Mapping
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from swarm.core.errors import PriceUnavailable
 
@@ -22,15 +28,32 @@ class PriceSource(BaseModel):
     name: str
     price: Decimal
     block_number: int
+    family: str = Field(default="", description="who can move this price, e.g. 'oracle:chainlink', "
+                                                "'dex:uniswap-v2'; empty: not declared (counts for no family)")
 
 
 class PriceReading(BaseModel):
     base: str
     quote: str = "USD"
     sources: list[PriceSource]
-    failed_sources: dict[str, str] = {}
+    failed_sources: dict[str, str] = Field(default_factory=dict)  # source name -> why it gave no price
+    failed_families: dict[str, str] = Field(default_factory=dict)  # failed source name -> its family
     median: Decimal
     max_deviation_bps: int
+
+    def families(self) -> list[str]:
+        """The declared families that answered, sorted."""
+        return sorted({s.family for s in self.sources if s.family})
+
+    def missing_families(self) -> dict[str, str]:
+        """Families configured for this token that gave no price at all -> why (their sources' reasons)."""
+        answered = set(self.families())
+        missing: dict[str, list[str]] = {}
+        for name, reason in self.failed_sources.items():
+            family = self.failed_families.get(name, "")
+            if family and family not in answered:
+                missing.setdefault(family, []).append(f"{name}: {reason}")
+        return {family: "; ".join(reasons) for family, reasons in sorted(missing.items())}
 
 
 def median_and_spread(prices: list[Decimal]) -> tuple[Decimal, int]:
@@ -40,20 +63,26 @@ def median_and_spread(prices: list[Decimal]) -> tuple[Decimal, int]:
     return median, spread
 
 
-def collect_reading(base: str, quote: str, sources: dict[str, PriceSourceFn],
-                    unavailable: type[Exception] = PriceUnavailable) -> PriceReading:
-    """Ask every source at once; a failed source is reported and the rest still count. None answering: refuse."""
+def collect_reading(base: str, quote: str, sources: Mapping[str, PriceSourceFn],
+                    unavailable: type[Exception] = PriceUnavailable,
+                    families: Mapping[str, str] | None = None) -> PriceReading:
+    """Ask every source at once; a failed source is reported and the rest still count. None answering: refuse.
+
+    `families`: source name -> its family (see the module docstring); the chain's reader sets it for every
+    source. A source without one is recorded with an empty family and counts towards no family."""
+    families = families or {}
     readings, failed = [], {}
     with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
         futures = {name: pool.submit(fn) for name, fn in sources.items()}
         for name, fut in futures.items():
             try:
                 price, block = fut.result()
-                readings.append(PriceSource(name=name, price=price, block_number=block))
-            except Exception as exc:  # reported in failed_sources; the risk checker counts the sources left
+                readings.append(PriceSource(name=name, price=price, block_number=block, family=families.get(name, "")))
+            except Exception as exc:  # reported in failed_sources; the risk checker counts the families left
                 failed[name] = str(exc)
     if not readings:
         raise unavailable(f"no price source for {base}/{quote} answered: {failed or 'no sources configured'}")
     median, spread = median_and_spread([r.price for r in readings])
-    return PriceReading(base=base, quote=quote, sources=readings, failed_sources=failed, median=median,
+    return PriceReading(base=base, quote=quote, sources=readings, failed_sources=failed,
+                        failed_families={name: families.get(name, "") for name in failed}, median=median,
                         max_deviation_bps=spread)

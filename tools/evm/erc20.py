@@ -6,11 +6,20 @@ from web3.types import BlockIdentifier
 
 from tools.devnet.contracts import abi
 from tools.evm.errors import AmountError
-from tools.evm.rpc import read_retry
+from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 from tools.evm.tokens import Token
 from tools.evm.tx import TxRequest
 
 UNLIMITED_THRESHOLD = 2**255  # anything this large is an "infinite" approval
+
+
+class NotATokenError(ContractAnswerError):
+    """A configured token address did not answer like an ERC-20 token."""
+
+
+def _as_token(token: Token, function: str):
+    return answering_as(f"token {token.symbol} at {token.address} did not answer like an ERC-20 token ({function})",
+                        NotATokenError, f"check the {token.symbol} address in the chain configuration")
 
 
 def _erc20(w3: Web3, token: Token):
@@ -21,12 +30,15 @@ def _erc20(w3: Web3, token: Token):
 def balance_of(w3: Web3, token: Token, owner: str, block: BlockIdentifier = "latest") -> int:
     if token.is_native:
         return w3.eth.get_balance(Web3.to_checksum_address(owner), block_identifier=block)
-    return _erc20(w3, token).functions.balanceOf(Web3.to_checksum_address(owner)).call(block_identifier=block)
+    with _as_token(token, "balanceOf"):
+        return _erc20(w3, token).functions.balanceOf(Web3.to_checksum_address(owner)).call(block_identifier=block)
 
 
 @read_retry
 def allowance(w3: Web3, token: Token, owner: str, spender: str) -> int:
-    return _erc20(w3, token).functions.allowance(Web3.to_checksum_address(owner), Web3.to_checksum_address(spender)).call()
+    with _as_token(token, "allowance"):
+        return _erc20(w3, token).functions.allowance(Web3.to_checksum_address(owner),
+                                                     Web3.to_checksum_address(spender)).call()
 
 
 def approve_tx(w3: Web3, token: Token, spender: str, amount: int) -> TxRequest:

@@ -9,8 +9,12 @@ from web3 import Web3
 
 from tools.devnet.contracts import abi
 from tools.evm.config import FeedEntry
-from tools.evm.errors import StalePriceError
-from tools.evm.rpc import read_retry
+from tools.evm.errors import PriceUnavailable, StalePriceError
+from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
+
+
+class NotAFeedError(ContractAnswerError, PriceUnavailable):
+    """A configured feed address did not answer like a Chainlink AggregatorV3 feed."""
 
 
 class FeedPrice(BaseModel):
@@ -28,7 +32,9 @@ def _latest_round(w3: Web3, feed: FeedEntry) -> tuple[tuple, int, int]:
     # web3 types every block field as optional, but a mined block always has its number and timestamp
     number, timestamp = block["number"], block["timestamp"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
     contract = w3.eth.contract(address=Web3.to_checksum_address(feed.address), abi=abi("PriceFeed"))
-    return contract.functions.latestRoundData().call(block_identifier=number), number, timestamp
+    with answering_as(f"{feed.pair} feed at {feed.address} did not answer like a Chainlink AggregatorV3 feed "
+                      f"(latestRoundData)", NotAFeedError, f"check the {feed.pair} feed in the chain configuration"):
+        return contract.functions.latestRoundData().call(block_identifier=number), number, timestamp
 
 
 def read_feed(w3: Web3, feed: FeedEntry, max_age_seconds: int = 3600) -> FeedPrice:

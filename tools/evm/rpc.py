@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar, overload
 
 import requests
+from eth_abi.exceptions import DecodingError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 from web3 import Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
-from tools.evm.errors import RpcUnavailableError
+from tools.evm.errors import EvmToolError, RpcUnavailableError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,13 +45,17 @@ def read_retry(fn: Callable[P, R] | None = None, *, attempts: int = 5) -> Callab
         retrying = retry(retry=retry_if_exception(is_transient), stop=stop_after_attempt(attempts),
                          wait=wait_exponential(multiplier=0.1, max=2), reraise=True)(f)
 
+        where = "" if f.__name__ == "<lambda>" else f" in {f.__name__}"
+
         @functools.wraps(f)
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return retrying(*args, **kwargs)
             except Exception as exc:
                 if is_transient(exc):
-                    raise RpcUnavailableError(f"RPC unavailable after {attempts} attempts in {f.__name__}: {type(exc).__name__}") from None
+                    raise RpcUnavailableError(f"RPC unavailable after {attempts} attempts{where}: {type(exc).__name__}") from None
+                if isinstance(exc, requests.RequestException):  # an HTTP answer that is no JSON-RPC node's (404, 501...)
+                    raise RpcUnavailableError(f"RPC unavailable{where}: {type(exc).__name__}: {_first_line(exc)}") from None
                 raise
         return inner
     return wrap if fn is None else wrap(fn)
@@ -64,3 +70,32 @@ def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
 @read_retry
 def chain_id(w3: Web3) -> int:
     return w3.eth.chain_id
+
+
+class ContractAnswerError(EvmToolError):
+    """A contract read was answered, but not the way the contract we expect there would answer: it reverted, the
+    address has no such function (or no code), the output does not decode, or the node refused the call. The
+    configured address is probably not that contract: a refusal with a reason, never a traceback."""
+
+
+# What web3 / eth_abi raise when the contract at an address is not the one its ABI describes.
+CONTRACT_ANSWER_ERRORS: tuple[type[Exception], ...] = (BadFunctionCallOutput, ContractLogicError, Web3RPCError,
+                                                        DecodingError)
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    text = str(text).splitlines()[0] if str(text).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@contextmanager
+def answering_as(what: str, error: type[EvmToolError] = ContractAnswerError, hint: str = "") -> Iterator[None]:
+    """Inside a read of one contract: a call error becomes `error("<what>: <reason>[; <hint>]")`. Transient node
+    errors pass through untouched, so `read_retry` around the read still retries them (and reports an outage)."""
+    try:
+        yield
+    except CONTRACT_ANSWER_ERRORS as exc:
+        if is_transient(exc):
+            raise
+        raise error(f"{what}: {type(exc).__name__}: {_first_line(exc)}" + (f"; {hint}" if hint else "")) from None

@@ -9,7 +9,7 @@ from web3 import Web3
 from tools.devnet.contracts import abi
 from tools.evm.config import EvmChainConfig
 from tools.evm.errors import AmountError, EvmToolError
-from tools.evm.rpc import read_retry
+from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 from tools.evm.tokens import Token, TokenRegistry
 from tools.evm.tx import TxRequest
 
@@ -18,6 +18,18 @@ ZERO = "0x" + "00" * 20
 
 class NoRouteError(EvmToolError):
     """No pool (direct or through the wrapped native token) connects the two tokens."""
+
+
+class NotARouterError(ContractAnswerError):
+    """The configured router did not answer like a Uniswap V2 router."""
+
+
+class NotAFactoryError(ContractAnswerError):
+    """The configured factory did not answer like a Uniswap V2 factory."""
+
+
+class NotAPairError(ContractAnswerError):
+    """A pair the factory named did not answer like a Uniswap V2 pair."""
 
 
 class SwapQuote(BaseModel):
@@ -58,7 +70,9 @@ class UniswapV2:
 
     @read_retry
     def pair_address(self, a: Token, b: Token) -> str | None:
-        pair = self.factory.functions.getPair(self.registry.route_address(a), self.registry.route_address(b)).call()
+        with answering_as(f"factory {self.factory.address} did not answer like a Uniswap V2 factory (getPair)",
+                          NotAFactoryError, "check `factory` in the chain configuration"):
+            pair = self.factory.functions.getPair(self.registry.route_address(a), self.registry.route_address(b)).call()
         return None if pair == ZERO else pair
 
     def path(self, token_in: Token, token_out: Token) -> list[str]:
@@ -81,7 +95,13 @@ class UniswapV2:
             raise AmountError(f"amount_in must be positive, got {amount_in}")
         block = self.w3.eth.block_number
         path = self.path(token_in, token_out)
-        amounts = self.router.functions.getAmountsOut(amount_in, path).call(block_identifier=block)
+        what = f"router {self.router.address} did not answer like a Uniswap V2 router (getAmountsOut)"
+        with answering_as(what, NotARouterError, "check `router` in the chain configuration"):
+            amounts = self.router.functions.getAmountsOut(amount_in, path).call(block_identifier=block)
+        if len(amounts) != len(path) or amounts[0] != amount_in or any(a < 0 for a in amounts):
+            raise NotARouterError(f"{what}: answered {len(amounts)} amounts starting {amounts[:1]} for a "
+                                  f"{len(path)}-token path and input {amount_in}; "
+                                  f"check `router` in the chain configuration")
         return SwapQuote(token_in=token_in.symbol, token_out=token_out.symbol, amount_in=amount_in,
                          amount_out=amounts[-1], path=path, block_number=block)
 
@@ -92,7 +112,9 @@ class UniswapV2:
             raise NoRouteError(f"no {a.symbol}/{b.symbol} pool")
         contract = self.w3.eth.contract(address=Web3.to_checksum_address(pair), abi=abi("UniswapV2Pair"))
         block_number = self.w3.eth.block_number if block == "latest" else int(block)
-        r0, r1, _ = contract.functions.getReserves().call(block_identifier=block_number)
+        with answering_as(f"pair {contract.address} (named by factory {self.factory.address}) did not answer like "
+                          f"a Uniswap V2 pair (getReserves)", NotAPairError):
+            r0, r1, _ = contract.functions.getReserves().call(block_identifier=block_number)
         a_is_0 = int(self.registry.route_address(a), 16) < int(self.registry.route_address(b), 16)
         ra, rb = (r0, r1) if a_is_0 else (r1, r0)
         return PoolReserves(pair=pair, reserve_a=ra, reserve_b=rb, block_number=block_number)

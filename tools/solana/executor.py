@@ -34,7 +34,8 @@ from tools.solana.policy import SolanaRiskPolicy
 from tools.solana.rpc import SolanaRpc
 from tools.solana.tokens import SolanaToken
 from tools.solana.tx import SignedSolanaTx, SolanaTxSender
-from tools.solana.txcheck import SwapExpectations, account_keys, simulation_checks, static_checks
+from tools.solana.txcheck import (SwapExpectations, account_keys, fee_bound_lamports, landed_native_gain,
+                                  simulation_checks, static_checks)
 
 SignedTxOutbox = Outbox  # the name this protocol had before it moved to swarm.core.outbox
 
@@ -165,13 +166,15 @@ class SolanaSwapExecutor:
         _, last_valid = self.rpc.latest_blockhash()
         return SignedSolanaTx.of(signed_tx, max(last_valid, swap.last_valid_block_height), "jupiter swap")
 
-    def _received(self, signature: str, token_out: SolanaToken, out_account: str) -> int:
-        """What our output account gained in the landed transaction, from its own balances."""
-        record = self.rpc.transaction(signature)
+    def _received(self, signed: SignedSolanaTx, token_out: SolanaToken, out_account: str) -> int:
+        """What the landed transaction delivered to us, from its own balances. Native SOL: what our wallet and
+        its own token accounts gained together (unwrapping our own wrapped SOL is no delivery), with only the fee
+        this transaction paid added back, capped by what its signed bytes allow."""
+        record = self.rpc.transaction(signed.signature)
         if record is None:  # confirmed, but the node has no record (yet): look again on resume
-            raise TxFateUnknown(signature, "confirmed, but getTransaction returned nothing to verify what arrived")
+            raise TxFateUnknown(signed.signature, "confirmed, but getTransaction returned nothing to verify what arrived")
         if token_out.is_native:
-            return record.post_balances[0] - record.pre_balances[0] + record.fee
+            return landed_native_gain(record, self.wallet, fee_bound_lamports(signed.transaction))
         return record.token_delta(out_account)
 
     def execute(self, run_id: str, step: str, token_in: SolanaToken, token_out: SolanaToken, amount_in: int,
@@ -213,7 +216,7 @@ class SolanaSwapExecutor:
                     self.record(run_id, "tx", {"step": key, "event": "expired", "signature": signed.signature})
                     continue  # proven never landed: a fresh quote and a new transaction are safe
                 outcome.slot = confirmed.slot
-                outcome.received = self._received(signed.signature, token_out, out_account)
+                outcome.received = self._received(signed, token_out, out_account)
                 in_flight = None
                 self.record(run_id, "tx", {"step": key, "event": "confirmed", "signature": signed.signature,
                                            "slot": confirmed.slot, "received": outcome.received})

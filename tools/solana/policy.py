@@ -2,7 +2,7 @@
 and the route rules a Jupiter quote is held to before a swap is decided."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from swarm.core.policy import RuleResult, SwapPolicy
 from tools.solana.jupiter import JupiterQuote
@@ -10,10 +10,11 @@ from tools.solana.tokens import MAINNET_TRUSTED_AUTHORITY_MINTS, SolanaToken
 
 
 class SolanaRiskPolicy(SwapPolicy):
-    max_price_impact_bps: int = Field(100, ge=0)
-    max_priority_fee_lamports: int = Field(2_000_000, ge=0)
+    model_config = ConfigDict(extra="forbid")  # a misspelt limit (`max_tradeusd`) is an error, never ignored
+    max_price_impact_bps: int = Field(default=100, ge=0)
+    max_priority_fee_lamports: int = Field(default=2_000_000, ge=0)
     token_allowlist: frozenset[str] = frozenset({"SOL", "USDC", "USDT"})
-    authority_allowlist: frozenset[str] = Field(MAINNET_TRUSTED_AUTHORITY_MINTS,
+    authority_allowlist: frozenset[str] = Field(default=MAINNET_TRUSTED_AUTHORITY_MINTS,
                                                 description="mints allowed to keep mint/freeze authorities")
 
     @classmethod

@@ -3,6 +3,10 @@
 Same output as the EVM reader (swarm.core.prices.PriceReading): every
 source that answered, the ones that failed and why, the median and the spread.
 Jupiter quotes against USD stablecoins count those as $1; Pyth checks that.
+
+Families (see `swarm.core.prices`): a Pyth price account and Hermes are one family,
+`oracle:pyth` (the same publisher network, two delivery paths); Jupiter quotes are
+`dex:jupiter`. A token priced by Pyth alone is not independently priced.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ if TYPE_CHECKING:  # not imported at run time: tools.solana.config may import Py
     from tools.solana.rpc import SolanaRpc
 
 USD_STABLES = ("USDC", "USDT")
+PYTH_FAMILY = "oracle:pyth"
+JUPITER_FAMILY = "dex:jupiter"
 
 
 class PythFeed(BaseModel):
@@ -60,24 +66,28 @@ class SolanaPriceReader:
             raise PriceUnavailable("Jupiter quote does not match the request")
         return quote.from_base(q.out_amount), q.context_slot or 0
 
-    def _sources(self, symbol: str) -> dict[str, Callable[[], tuple[Decimal, int]]]:
-        sources: dict[str, Callable[[], tuple[Decimal, int]]] = {}
+    def _sources(self, symbol: str) -> dict[str, tuple[str, Callable[[], tuple[Decimal, int]]]]:
+        """Source name -> (family, read)."""
+        sources: dict[str, tuple[str, Callable[[], tuple[Decimal, int]]]] = {}
         feed = self.feeds.get(symbol)
         # Each source binds the feed field / client it was checked for, so its lambda only ever sees a set value.
         account, feed_id = (feed.account, feed.feed_id) if feed else (None, None)
         hermes, jupiter = self.hermes, self.jupiter
         if account:
-            sources[f"pyth:{symbol}/USD"] = lambda: self._pyth_account(account, feed_id)
+            sources[f"pyth:{symbol}/USD"] = (PYTH_FAMILY, lambda: self._pyth_account(account, feed_id))
         if feed_id and hermes:
-            sources[f"hermes:{symbol}/USD"] = lambda: self._pyth_hermes(hermes, feed_id)
+            sources[f"hermes:{symbol}/USD"] = (PYTH_FAMILY, lambda: self._pyth_hermes(hermes, feed_id))
         if jupiter:
             for stable in USD_STABLES:
                 if stable != symbol and stable in self.registry:
-                    sources[f"jupiter:{symbol}/{stable}"] = lambda s=stable: self._jupiter(jupiter, symbol, s)
+                    sources[f"jupiter:{symbol}/{stable}"] = (JUPITER_FAMILY,
+                                                             lambda s=stable: self._jupiter(jupiter, symbol, s))
         return sources
 
     def read(self, symbol: str, quote: str = "USD") -> PriceReading:
         if quote != "USD":
             raise PriceUnavailable(f"only USD quotes are supported, got {quote}")
         base = self.registry.resolve(symbol).symbol
-        return collect_reading(base, quote, self._sources(base), PriceUnavailable)
+        sources = self._sources(base)
+        return collect_reading(base, quote, {name: read for name, (_, read) in sources.items()}, PriceUnavailable,
+                               families={name: family for name, (family, _) in sources.items()})

@@ -9,6 +9,14 @@ Two layers, both must pass:
   writable account; the accounts we own may only lose up to the quoted input,
   must gain at least the guaranteed output in our output account, must not gain
   a delegate or change owner, and our SOL may only pay fees and rent.
+
+Native SOL as the output is measured as the wallet's own SOL: the lamports of the
+wallet plus those of every token account it owns (wrapped SOL included), so that
+unwrapping or closing an account of ours moves nothing into "received". The
+simulated gain counts the fee against the swap (no allowance is ever added); the
+landed gain adds back only the fee this very transaction paid, capped by what its
+own signed bytes allow (`fee_bound_lamports`). A fee can make a check stricter,
+never looser.
 """
 from __future__ import annotations
 
@@ -25,11 +33,12 @@ from spl.token.instructions import get_associated_token_address
 from tools.solana.errors import LayoutError
 from tools.solana.programs import (ASSOCIATED_TOKEN_PROGRAM, COMPUTE_BUDGET_PROGRAM, JUPITER_V6_PROGRAM, NATIVE_MINT,
                                    SWAP_ALLOWED_PROGRAMS, SYSTEM_PROGRAM, TOKEN_PROGRAM, TOKEN_PROGRAMS)
-from tools.solana.rpc import RawAccount
+from tools.solana.rpc import RawAccount, TxRecord
 from tools.solana.token_layout import is_token_account, parse_token_account
 
 ADDRESS_LOOKUP_TABLE_PROGRAM = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
 DEFAULT_CU_LIMIT = 1_400_000  # when a tx sets no limit, assume the maximum: the fee cap must hold for the worst case
+LAMPORTS_PER_SIGNATURE = 5_000  # the base fee per signature on every Solana cluster (and LiteSVM)
 
 
 def anchor_discriminator(name: str) -> bytes:
@@ -236,16 +245,18 @@ def simulation_checks(pre: list[RawAccount | None], post: list[RawAccount | None
     """Compare pre-state with simulated post-state of the writable accounts (same order)."""
     wallet = x.wallet
     deltas: dict[str, int] = {}
-    problems, out_delta, sol_delta = [], 0, 0
+    problems, out_delta, sol_delta, own_token_lamports = [], 0, 0, 0
     if len(pre) != len(post):  # never pair one account's before with another's after
         problems.append(f"simulation returned {len(post)} accounts for {len(pre)} watched")
     for before, after in zip(pre, post, strict=False):
+        lamports = (after.lamports if after else 0) - (before.lamports if before else 0)
         if before is not None and str(before.address) == wallet or after is not None and str(after.address) == wallet:
-            sol_delta = (after.lamports if after else 0) - (before.lamports if before else 0)
+            sol_delta = lamports
         tb, ta = _token_state(before), _token_state(after)
         either = tb or ta
         if either is None or not ((tb and tb.owner == wallet) or (ta and ta.owner == wallet)):
             continue
+        own_token_lamports += lamports  # closing (unwrapping) an account of ours moves SOL, it gains none
         address = either.address
         if tb and ta and tb.owner != ta.owner:
             problems.append(f"token account {address} changes owner to {ta.owner}")
@@ -263,13 +274,57 @@ def simulation_checks(pre: list[RawAccount | None], post: list[RawAccount | None
             problems.append(f"input {mint} falls by {-change}, quote says {x.in_amount}")
         elif mint not in (x.input_mint, x.output_mint) and change < 0:
             problems.append(f"our {mint} balance falls by {-change} though it is not part of the swap")
+    # The wallet's own SOL: its lamports plus those of the token accounts it owns (wrapped SOL, rent deposits).
+    native_delta = sol_delta + own_token_lamports
     sol_floor = -x.max_sol_overhead_lamports - (x.in_amount if x.input_native else 0)
-    received = sol_delta + x.max_sol_overhead_lamports if x.output_native else out_delta
+    sol_spent = min(sol_delta, native_delta)  # the stricter reading: neither unwrapping nor rent can hide a spend
+    if x.output_native:  # fees count against the swap here: no allowance is ever added to what was received
+        received = native_delta
+        received_detail = (f"our SOL (wallet and own token accounts) gains {received} lamports after fees, "
+                           f"guaranteed minimum {x.min_out}")
+    else:
+        received = out_delta
+        received_detail = f"our output account gains {received}, guaranteed minimum {x.min_out}"
     return [
         Finding(rule="simulated_own_accounts_safe", passed=not problems, detail="; ".join(problems) or
                 f"own token balance changes: {deltas}"),
-        Finding(rule="simulated_output_received", passed=received >= x.min_out,
-                detail=f"our output account gains {received}, guaranteed minimum {x.min_out}"),
-        Finding(rule="simulated_sol_spend", passed=sol_delta >= sol_floor,
-                detail=f"wallet SOL changes by {sol_delta} lamports, floor {sol_floor}"),
+        Finding(rule="simulated_output_received", passed=received >= x.min_out, detail=received_detail),
+        Finding(rule="simulated_sol_spend", passed=sol_spent >= sol_floor,
+                detail=f"wallet SOL changes by {sol_delta} lamports ({native_delta} with our token accounts), "
+                       f"floor {sol_floor}"),
     ]
+
+
+def fee_bound_lamports(tx: VersionedTransaction) -> int:
+    """The most this transaction can pay in fees, from its own bytes: the base fee per required signature plus
+    the priority fee at its compute-unit limit (the maximum when it sets none) and price."""
+    message = tx.message
+    keys = list(message.account_keys)  # program ids are always static keys
+    cu_limit, cu_price = DEFAULT_CU_LIMIT, 0
+    for ix in message.instructions:
+        if ix.program_id_index >= len(keys) or keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM:
+            continue
+        data = bytes(ix.data)
+        if data[:1] == b"\x02" and len(data) == 5:
+            cu_limit = struct.unpack_from("<I", data, 1)[0]
+        elif data[:1] == b"\x03" and len(data) == 9:
+            cu_price = struct.unpack_from("<Q", data, 1)[0]
+    priority = -(-cu_limit * cu_price // 1_000_000)  # rounded up, as the runtime does
+    return LAMPORTS_PER_SIGNATURE * message.header.num_required_signatures + priority
+
+
+def landed_native_gain(record: TxRecord, wallet: str, fee_bound: int) -> int:
+    """What a landed transaction added to the wallet's own SOL (its lamports plus those of the token accounts it
+    owns), not counting the fee it paid: the fee is added back only when our wallet is this transaction's fee
+    payer, and never more than `fee_bound` (from our own signed bytes), whatever the node reports."""
+    keys = record.account_keys()
+    if len(record.pre_balances) != len(keys) or len(record.post_balances) != len(keys):
+        raise LayoutError(f"getTransaction reports {len(record.pre_balances)}/{len(record.post_balances)} balances "
+                          f"for {len(keys)} accounts")
+    own = {i for i, key in enumerate(keys) if key == wallet}
+    own |= {b.account_index for b in record.pre_token_balances + record.post_token_balances if b.owner == wallet}
+    if any(i >= len(keys) for i in own):
+        raise LayoutError("getTransaction reports a token balance for an account index past the account keys")
+    gained = sum(record.post_balances[i] - record.pre_balances[i] for i in own)
+    fee = min(max(record.fee, 0), fee_bound) if keys and keys[0] == wallet else 0
+    return gained + fee

@@ -1,7 +1,9 @@
 """What the local Solana devnet holds: a funded user wallet, USDC-like and Token-2022 `FEE` mints, a deep
 stand-in pool for the Jupiter stand-in, and Pyth price accounts kept fresh by `publish`.
 
-Prices: SOL = 150 USD, USDC = 1 USD, FEE = 1 USD (pool only; it has no Pyth feed).
+Prices: SOL = 150 USD, USDC = 1 USD, USDT = 1 USD and FEE = 1 USD (pool only; no Pyth feed). USDT's
+pool gives USDC a DEX price (Jupiter USDC/USDT) next to Pyth: two independent source families, which the
+risk policy requires of every price it uses.
 USDC's mint authority is revoked after funding and it has no freeze authority, so
 the risk rules on mint authorities pass; FEE carries a 1 % transfer fee, which the
 risk checker must refuse. The pool is deep enough that 1 SOL quotes about 150 USDC
@@ -46,6 +48,7 @@ FEEDS = (FeedSpec("SOL", SOL_USD_FEED_ID, Decimal("150"), Decimal("0.05")),
          FeedSpec("USDC", USDC_USD_FEED_ID, Decimal("1"), Decimal("0.0005")))
 WALLET_SOL, WALLET_USDC, WALLET_FEE = 100, 1_000, 1_000
 POOL_SOL, POOL_USDC, POOL_FEE = 100_000, 15_000_000, 1_000_000  # SOL at 150 USDC, FEE at 1 USDC
+POOL_USDT = 15_000_000  # USDT at 1 USDC
 FEE_TRANSFER_BPS = 100
 
 
@@ -63,6 +66,7 @@ class DevnetWorld:
     issuer: Keypair = field(repr=False)
     pool: Keypair = field(repr=False)
     usdc: SolanaToken
+    usdt: SolanaToken
     fee: SolanaToken
     price_accounts: dict[str, Pubkey]
     pyth_authority: Pubkey
@@ -80,6 +84,9 @@ class DevnetWorld:
         fund_tokens(svm, issuer, usdc_mint, pool.pubkey(), POOL_USDC * 10**6, 6)
         fund_tokens(svm, issuer, usdc_mint, wallet, WALLET_USDC * 10**6, 6)
         revoke_mint_authority(svm, issuer, usdc_mint)
+        usdt_mint = create_mint(svm, issuer, 6, TOKEN_PROGRAM)
+        fund_tokens(svm, issuer, usdt_mint, pool.pubkey(), POOL_USDT * 10**6, 6)
+        revoke_mint_authority(svm, issuer, usdt_mint)
         fee_mint = create_mint(svm, issuer, 6, TOKEN_2022_PROGRAM,
                                extensions=[lambda m: ext_transfer_fee(m, issuer.pubkey(), FEE_TRANSFER_BPS, 10**12)])
         fund_tokens(svm, issuer, fee_mint, pool.pubkey(), POOL_FEE * 10**6, 6, TOKEN_2022_PROGRAM)
@@ -88,13 +95,14 @@ class DevnetWorld:
         wrap_sol(svm, pool, POOL_SOL * LAMPORTS)
         world = cls(svm=svm, wallet=wallet, genesis_hash=genesis, issuer=issuer, pool=pool,
                     usdc=SolanaToken(symbol="USDC", mint=str(usdc_mint), decimals=6),
+                    usdt=SolanaToken(symbol="USDT", mint=str(usdt_mint), decimals=6),
                     fee=SolanaToken(symbol="FEE", mint=str(fee_mint), decimals=6, program=str(TOKEN_2022_PROGRAM)),
                     price_accounts={f.symbol: Keypair().pubkey() for f in FEEDS}, pyth_authority=Keypair().pubkey())
         return world
 
     @property
     def tokens(self) -> list[SolanaToken]:
-        return [SOL, self.usdc, self.fee]
+        return [SOL, self.usdc, self.usdt, self.fee]
 
     @property
     def pyth_feeds(self) -> dict[str, PythFeed]:
@@ -103,7 +111,7 @@ class DevnetWorld:
     def jupiter_mints(self) -> dict[str, tuple[Pubkey, int, Pubkey]]:
         """What the Jupiter stand-in trades: mint -> (mint, decimals, token program)."""
         return {str(NATIVE_MINT): (NATIVE_MINT, 9, TOKEN_PROGRAM),
-                **{t.mint: (t.mint_pubkey, t.decimals, t.program_pubkey) for t in (self.usdc, self.fee)}}
+                **{t.mint: (t.mint_pubkey, t.decimals, t.program_pubkey) for t in (self.usdc, self.usdt, self.fee)}}
 
     def publish_prices(self, now: int, slot: int) -> list[tuple[str, int, int, int, int]]:
         """Re-write every Pyth account with publish time `now`; returns (feed_id, price, conf, expo, time) to mirror."""
