@@ -1,14 +1,30 @@
-"""`swarm audit runs|show|verify|replay|export`: what a reviewer runs against a run's audit log."""
+"""`swarm audit runs|show|verify|replay|export`: what a reviewer runs against a run's audit log.
+
+What `verify` trusts comes from outside the data it checks (a bundle, or a state directory whoever holds
+it can rewrite):
+  - the checkpoint key: `--vkey`, else this machine's audit key (`$SWARM_HOME/audit/signing.key`, read,
+    never created here). A bundle checked against nothing but the key it carries is SELF-SIGNED, not PASS;
+  - the anchor's sender: `--anchor-sender`, else the operator's wallet of the chain configuration in use
+    (`--config`, else the running devnet of the anchor's chain family). Nothing pinned: UNPINNED, not PASS;
+  - the anchor's time: its block must not be older than the newest entry the checkpoint covers (less a
+    small clock skew) nor later than `--anchor-window` seconds after it.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
-from swarm.audit import AuditLog, Signer, export_bundle, verify_bundle, verify_log
+from swarm.audit import AuditLog, KeyFileError, NoteError, Verifier, export_bundle, verify_bundle, verify_log
+from swarm.audit.checkpoint import DEFAULT_KEY_NAME
+from swarm.audit.keys import load_signing_key
 from swarm.audit.replay import replay
-from swarm.auditing import RunAuditor
+from swarm.audit.verify import DEFAULT_ANCHOR_WINDOW, VerifyReport
+from swarm.auditing import anchored_checkpoint
 from swarm.config import swarm_home
+from swarm.core.anchor import AnchorFacts
+from swarm.core.errors import ConfigError
 
 
 def audit_paths() -> tuple[Path, Path]:
@@ -16,30 +32,102 @@ def audit_paths() -> tuple[Path, Path]:
     return base / "audit.db", base / "signing.key"
 
 
-def _anchor_checker(args, expected_sender: str | None, anchor: dict | None):
-    """A checker for the anchor's own chain (its label says which family): `--config`, `--rpc` (EVM), or the
-    running devnet of that family. None when no chain is reachable: the anchor is then reported unchecked."""
-    if not anchor:
+# ---- what the verifier trusts ------------------------------------------------------------------------
+
+def trusted_key(args: argparse.Namespace) -> tuple[Verifier | None, str]:
+    """The checkpoint key to trust and where it came from: `--vkey`, else this machine's audit key.
+
+    (None, why) when neither exists: the key file is read, never created (a new key has signed nothing).
+    """
+    if getattr(args, "vkey", None):
+        return Verifier.from_vkey(args.vkey), "--vkey"
+    _, key_path = audit_paths()
+    try:
+        key = load_signing_key(key_path)
+    except FileNotFoundError:
+        return None, f"no --vkey and no audit key on this machine ({key_path})"
+    return Verifier(DEFAULT_KEY_NAME, key.public_key), f"this machine's audit key ({key_path})"
+
+
+class _NotLookedUp:
+    """Stands in for a checker when the anchor's chain cannot be reached from here: the anchor is not a pass."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def inspect(self, anchor: dict, checkpoint_hash: bytes) -> AnchorFacts:
+        return AnchorFacts(ok=False, detail=f"not looked up: {self.why}")
+
+    def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]:
+        return False, f"not looked up: {self.why}"
+
+
+def configured_sender(adapter: Any, family: str, config: Any) -> str | None:
+    """The operator's account from the configuration in use (no node contacted), or None."""
+    hook = getattr(adapter, "anchor_sender_for", None)
+    if callable(hook):
+        found = hook(config)
+        return str(found) if found is not None else None
+    if family == "evm":
+        from tools.evm.anchor import configured_anchor_sender
+        return configured_anchor_sender(config)
+    if family == "solana":
+        from tools.solana.anchor import configured_anchor_sender as solana_sender
+        return solana_sender(config)
+    return None
+
+
+def _chain_config(args: argparse.Namespace, adapter: Any, family: str) -> Any:
+    """`--config` (it must be of the anchor's family), else the running devnet of that family, else None."""
+    if getattr(args, "config", None):
+        from swarm.cli import _chain_config_path
+        path, config_family = _chain_config_path(args)
+        if config_family != family:
+            raise ConfigError(f"the anchor is on a {family} chain, but --config {path} is a {config_family} "
+                              f"configuration")
+        return adapter.config_model.load(path)
+    if getattr(args, "rpc", None):
+        return None  # a bare node: no configuration in use (SWARM_PRIVATE_KEY or --anchor-sender pin the sender)
+    if family == "solana":
+        from tools.devnet.solana import running_config
+        return running_config(swarm_home())
+    if family == "evm":
+        from tools.devnet import running_manifest
+        return running_manifest()
+    return None
+
+
+def _anchor_checker(args: argparse.Namespace, anchor: Any):
+    """A checker for the anchor's own chain (its label says which family), pinned to the operator's account:
+    `--anchor-sender`, else the wallet of the configuration in use. None when there is no anchor; a stand-in
+    that fails the anchor when its chain cannot be reached from here."""
+    if not isinstance(anchor, dict):
         return None
     from swarm.chains import adapter_class
-    from swarm.config import swarm_home
 
     family = str(anchor.get("chain", "")).partition(":")[0]
-    if family == "evm" and args.rpc and not args.config:
-        from tools.evm.anchor import EvmAnchorChecker
-        from tools.evm.rpc import connect
-        return EvmAnchorChecker(connect(args.rpc), expected_sender=expected_sender)
-    adapter = adapter_class(family)
-    if args.config:
-        config = adapter.config_model.load(Path(args.config))
-    elif family == "solana":
-        from tools.devnet.solana import running_config
-        config = running_config(swarm_home())
-    else:
-        from tools.devnet import running_manifest
-        config = running_manifest()
-    return adapter.anchor_checker_for(config, expected_sender) if config is not None else None
+    try:
+        adapter = adapter_class(family)
+        config = _chain_config(args, adapter, family)
+        sender = getattr(args, "anchor_sender", None) or configured_sender(adapter, family, config)
+        if family == "evm" and getattr(args, "rpc", None):
+            from tools.evm.anchor import EvmAnchorChecker
+            from tools.evm.rpc import connect
+            return EvmAnchorChecker(connect(args.rpc), expected_sender=sender)
+        if config is None:
+            return _NotLookedUp(f"no {family} chain configuration here to look the anchor up: pass --config FILE "
+                                f"(or start the devnet it was made on)")
+        return adapter.anchor_checker_for(config, sender)
+    except ConfigError as exc:
+        return _NotLookedUp(str(exc))
 
+
+def _anchor_window(args: argparse.Namespace) -> float:
+    window = getattr(args, "anchor_window", None)
+    return DEFAULT_ANCHOR_WINDOW if window is None else float(window)
+
+
+# ---- output ------------------------------------------------------------------------------------------
 
 def _plugins():
     """The built-in agents plus those installed packages declare (their entries replay too)."""
@@ -50,26 +138,58 @@ def _plugins():
     return registry
 
 
-def _print_report(console, report, title: str) -> int:
+def _print_report(console, report: VerifyReport, title: str) -> int:
     for check in report.checks:
         name, ok, detail = check
-        console.print(f"  [{'green' if ok else 'red'}]{'ok' if ok else 'FAIL'}[/]  {name}: {detail}")
-    if report.ok:
+        label = "[green]ok[/]" if ok else "[yellow]UNPINNED[/]" if detail.startswith("unpinned") else "[red]FAIL[/]"
+        console.print(f"  {label}  {name}: {detail}")
+    verdict = report.verdict
+    where = f" (first bad entry: {report.first_bad_index})" if report.first_bad_index is not None else ""
+    if verdict == "PASS":
         console.print(f"[green]PASS[/green] {title}")
         return 0
-    where = f" (first bad entry: {report.first_bad_index})" if report.first_bad_index is not None else ""
+    if verdict == "SELF-SIGNED":
+        others = [c for c in report.failed() if c.name != "signature"]
+        console.print(f"[red]SELF-SIGNED[/red] {title}: the bundle is self-signed: it was checked only against the "
+                      f"key it carries, which anyone who edits the entries can replace. Pass --vkey with the "
+                      f"operator's key (or verify where the operator's audit key is)."
+                      + (f" Also: {report.reason}{where}" if others else ""))
+        return 1
+    if verdict == "UNPINNED":
+        console.print(f"[yellow]UNPINNED[/yellow] {title}: everything else checks out, but the anchor's sender is not "
+                      f"pinned to the operator's account, so anyone could have anchored it. Pass --anchor-sender "
+                      f"ADDRESS, or verify with the operator's chain configuration (--config, or its wallet).")
+        return 1
     console.print(f"[red]FAIL[/red] {title}: {report.reason}{where}")
     return 1
 
 
+# ---- the command -------------------------------------------------------------------------------------
+
 def audit_command(args: argparse.Namespace, console) -> int:
-    db, key = audit_paths()
+    db, _ = audit_paths()
+    trusted, source = None, ""
+    if args.action == "verify":
+        try:
+            trusted, source = trusted_key(args)
+        except (NoteError, KeyFileError) as exc:
+            console.print(f"[red]error:[/red] no usable trusted key: {exc}")
+            return 1
+        console.print(f"  trusted key: {trusted.vkey if trusted else 'none'} ({source})")
     if args.action == "verify" and args.bundle:
-        bundle = json.loads(Path(args.bundle).read_text())
-        sender = next((e["payload"].get("wallet") for e in bundle.get("entries", []) if e.get("kind") == "intent"), None)
-        checker = _anchor_checker(args, sender, bundle.get("anchor"))
-        return _print_report(console, verify_bundle(bundle, trusted_vkey=args.vkey, anchor_checker=checker),
-                             f"bundle {args.bundle}")
+        try:
+            bundle = json.loads(Path(args.bundle).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            console.print(f"[red]error:[/red] {args.bundle} is not a readable JSON bundle: {exc}")
+            return 1
+        anchor = bundle.get("anchor") if isinstance(bundle, dict) else None
+        report = verify_bundle(bundle, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
+                               anchor_window=_anchor_window(args))
+        code = _print_report(console, report, f"bundle {args.bundle}")
+        if anchor is None:
+            console.print("[red]FAIL[/red] the bundle carries no on-chain anchor")
+            return 1
+        return code
     with AuditLog(db) as log:
         if args.action == "runs":
             for run_id in log.runs():
@@ -94,7 +214,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 console.print(f"  [{'green' if c.ok else 'red'}]{'ok' if c.ok else 'FAIL'}[/]  #{c.index} {c.kind}: {c.detail}")
             console.print(f"[{'green' if report.ok else 'red'}]{'PASS' if report.ok else 'FAIL'}[/] replay: {report.reason}")
             return 0 if report.ok else 1
-        anchored = RunAuditor(log, Signer.load(key)).anchor_for(args.run_id)
+        anchored = anchored_checkpoint(log, args.run_id)
         note, anchor = anchored if anchored else (None, None)
         if args.action == "export":
             if note is None:
@@ -107,10 +227,12 @@ def audit_command(args: argparse.Namespace, console) -> int:
             out.write_text(json.dumps(export_bundle(log, args.run_id, note, anchor=anchor), indent=1))
             console.print(f"bundle written to {out}")
             return 0
-        sender = next((e.payload.get("wallet") for e in entries if e.kind == "intent"), None)
-        vkey = args.vkey or Signer.load(key).vkey
-        report = verify_log(log, args.run_id, trusted_vkey=vkey, anchor_checker=_anchor_checker(args, sender, anchor),
-                            checkpoint_note=note, anchor=anchor)
+        if trusted is None:  # the key stored in the database is as rewritable as the entries
+            console.print(f"[red]FAIL[/red] run {args.run_id}: no trusted key to check its checkpoints with: "
+                          f"{source}; pass --vkey with the operator's key")
+            return 1
+        report = verify_log(log, args.run_id, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
+                            checkpoint_note=note, anchor=anchor, anchor_window=_anchor_window(args))
         code = _print_report(console, report, f"run {args.run_id}")
         if anchor is None:
             console.print("[red]FAIL[/red] no on-chain anchor recorded for this run")

@@ -17,6 +17,15 @@ def floats_as_text(value):
     return value
 
 
+def anchored_checkpoint(log: AuditLog, run_id: str) -> tuple[str, dict] | None:
+    """The newest anchored checkpoint of a run: (note, anchor). Reads the log only (no key needed)."""
+    notes = {checkpoint_hash(c.note).hex(): c.note for c in log.checkpoints(run_id)}
+    for entry in reversed(log.entries(run_id)):
+        if entry.kind == "anchor" and entry.payload.get("checkpoint_hash") in notes:
+            return notes[entry.payload["checkpoint_hash"]], entry.payload
+    return None
+
+
 class RunAuditor:
     def __init__(self, log: AuditLog, signer: Signer, anchorer: Anchorer | None = None):
         self.log, self.signer, self.anchorer = log, signer, anchorer
@@ -30,23 +39,45 @@ class RunAuditor:
 
         The anchor entry is appended after the checkpoint it anchors (it cannot be
         inside it); verification checks it against the chain.
+
+        Idempotent: when this signer's latest checkpoint already covers every entry (anything after it is
+        only its own anchor record), that checkpoint is returned as it is: anchored, or anchored now if it
+        was not and an anchorer is set. Nothing is signed or sent twice for the same log.
         """
+        sealed = self._sealed(run_id)
+        if sealed is not None:
+            note, anchor = sealed
+            if anchor is not None or self.anchorer is None:
+                return note, anchor
+            return note, self._anchor(run_id, note)
         note = self.log.checkpoint(run_id, self.signer)
         if self.anchorer is None:
             return note, None
+        return note, self._anchor(run_id, note)
+
+    def _sealed(self, run_id: str) -> tuple[str, dict | None] | None:
+        """(note, anchor or None) of the latest checkpoint if it covers the whole log, else None."""
+        latest = self.log.latest_checkpoint(run_id)
+        if latest is None or latest.vkey != self.signer.vkey:
+            return None
+        digest = latest.note_hash.hex()
+        after = self.log.entries(run_id, latest.size)
+        if any(e.kind != "anchor" or e.payload.get("checkpoint_hash") != digest for e in after):
+            return None
+        return latest.note, (after[-1].payload if after else None)
+
+    def _anchor(self, run_id: str, note: str) -> dict | None:
         digest = checkpoint_hash(note)
         try:
-            ref = self.anchorer(digest).to_dict()
+            ref = self.anchorer(digest).to_dict() if self.anchorer is not None else None
         except Exception as exc:  # the run's outcome stands; the missing anchor is itself on record
             self.record(run_id, "error", {"step": "anchor", "checkpoint_hash": digest.hex(), "reason": str(exc)})
-            return note, None
+            return None
+        if ref is None:
+            return None
         self.record(run_id, "anchor", ref)
-        return note, ref
+        return ref
 
     def anchor_for(self, run_id: str) -> tuple[str, dict] | None:
         """The newest anchored checkpoint of a run: (note, anchor)."""
-        notes = {checkpoint_hash(c.note).hex(): c.note for c in self.log.checkpoints(run_id)}
-        for entry in reversed(self.log.entries(run_id)):
-            if entry.kind == "anchor" and entry.payload.get("checkpoint_hash") in notes:
-                return notes[entry.payload["checkpoint_hash"]], entry.payload
-        return None
+        return anchored_checkpoint(self.log, run_id)

@@ -288,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", help="chain configuration JSON (any chain; its \"family\" picks the adapter)")
         p.add_argument("--manifest", help="EVM devnet manifest (default: the running devnet's)")
         p.add_argument("--model", help="DeepSeek-R1 GGUF file (default: $SWARM_MODEL; none: parser only)")
-        p.add_argument("--policy", help="risk policy JSON file (see agents/risk.py RiskPolicy)")
+        p.add_argument("--policy", help="risk policy JSON file (fields: tools/evm/policy.py RiskPolicy, "
+                                        "tools/solana/policy.py SolanaRiskPolicy)")
         p.add_argument("--no-anchor", action="store_true", help="do not anchor the audit checkpoint on-chain")
         p.add_argument("--k", type=int, default=3, help="model readings per intent (each is one R1 call; CPU: ~1 min each)")
 
@@ -314,10 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("action", choices=["runs", "show", "verify", "replay", "export"])
     audit.add_argument("run_id", nargs="?")
     audit.add_argument("--bundle", help="verify an exported bundle file instead of the local log")
-    audit.add_argument("--vkey", help="trusted checkpoint key (default: this machine's audit key)")
-    audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's)")
+    audit.add_argument("--vkey", help="trusted checkpoint key (default: this machine's audit key); a bundle checked "
+                                      "only against its own key is SELF-SIGNED, never a PASS")
+    audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's); with --rpc "
+                                     "alone nothing pins the sender: add --anchor-sender")
     audit.add_argument("--config", help="chain configuration to look the anchor up on (default: the running devnet "
                                         "of the anchor's chain family)")
+    audit.add_argument("--anchor-sender", help="the operator's account the anchor must come from (default: the wallet "
+                       "of the chain configuration in use: SWARM_PRIVATE_KEY or a local devnet's dev account; Solana: "
+                       "wallet_path or SWARM_SOLANA_KEYPAIR)")
+    audit.add_argument("--anchor-window", type=float, metavar="SECONDS", help="latest the anchor may be mined after "
+                       "the newest entry it covers (default: 3600)")
     audit.add_argument("-o", "--output", help="bundle file to write (export)")
     audit.set_defaults(func=_audit)
 

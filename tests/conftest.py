@@ -1,6 +1,8 @@
 """Shared fixtures: one real anvil devnet per test session, snapshots for isolation."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tools.devnet import Devnet
@@ -21,9 +23,15 @@ def devnet(tmp_path_factory):
 
 @pytest.fixture
 def chain(devnet):
-    """Each test sees the freshly deployed world: snapshot before, revert after."""
+    """Each test sees the freshly deployed world: snapshot before, revert after.
+
+    anvil rewinds its clock on `evm_revert`, so over a session block times would fall behind the wall clock that
+    the audit entries carry (the anchor time check compares the two): the next block is put back on wall time."""
     w3 = connect(devnet.manifest.rpc_url)
     snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    now = int(time.time())
+    if w3.eth.get_block("latest")["timestamp"] < now:
+        w3.provider.make_request("evm_setNextBlockTimestamp", [now])
     yield w3
     w3.provider.make_request("evm_revert", [snap])
 

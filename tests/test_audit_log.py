@@ -425,10 +425,12 @@ def test_honest_bundle_verifies(bundle, signer):
     assert bundle["entries"][3]["payload"]["amount"] == "1.50"
 
 
-def test_unpinned_key_is_reported_as_such(bundle):
+def test_unpinned_key_is_reported_as_such(bundle, signer):
+    # Issue 12 #3: a bundle checked only against the key it carries is self-signed, never verified.
     report = verify_bundle(roundtrip(bundle))
-    assert report.ok
+    assert not report.ok and report.self_signed and report.verdict == "SELF-SIGNED"
     assert "not pinned" in next(c.detail for c in report.checks if c.name == "signature")
+    assert verify_bundle(roundtrip(bundle), trusted_vkey=signer.vkey).ok  # the trusted key, passed explicitly
 
 
 def test_bundle_of_a_prefix_checkpoint(log, signer):
@@ -585,8 +587,8 @@ def test_resigned_by_another_key_is_detected_when_key_is_pinned(bundle, signer):
     pinned = verify_bundle(b, trusted_vkey=signer.vkey)
     assert not pinned.ok and pinned.checks[-1].name == "signature"
     assert "trusted" in pinned.reason
-    unpinned = verify_bundle(b)  # self-consistent forgery: only a pinned key catches it
-    assert unpinned.ok and "not pinned" in unpinned.checks[1].detail
+    unpinned = verify_bundle(b)  # self-consistent forgery: only a pinned key catches it (issue 12 #3: never a pass)
+    assert not unpinned.ok and unpinned.self_signed and "not pinned" in unpinned.checks[1].detail
 
 
 def test_tampered_note_text_is_detected(bundle, signer):

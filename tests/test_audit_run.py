@@ -68,9 +68,10 @@ def test_replay_flags_a_tampered_risk_decision(swarm, chain, wallet):
     # and the Merkle log catches the same edit in an exported bundle
     note, anchor = swarm.auditor.anchor_for(result.run_id)
     bundle = export_bundle(swarm.auditor.log, result.run_id, note, anchor=anchor)
-    assert verify_bundle(bundle, anchor_checker=checker(chain, wallet)).ok
+    trusted = swarm.auditor.signer.vkey  # issue 12 #3: a bundle is checked against the operator's key, passed explicitly
+    assert verify_bundle(bundle, trusted_vkey=trusted, anchor_checker=checker(chain, wallet)).ok
     bundle["entries"][i]["payload"] = forged
-    bad = verify_bundle(bundle, anchor_checker=checker(chain, wallet))
+    bad = verify_bundle(bundle, trusted_vkey=trusted, anchor_checker=checker(chain, wallet))
     assert not bad.ok and bad.first_bad_index == i
 
 
@@ -98,8 +99,8 @@ def test_cli_verify_replay_and_bundle(swarm, chain, devnet, wallet, tmp_path):
     assert result.status == "done"
     env = {**os.environ, "SWARM_HOME": str(tmp_path)}
 
-    def cli(*args):
-        p = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", *args, "--rpc", devnet.manifest.rpc_url],
+    def cli(*args):  # issue 12 #7: the operator's chain configuration pins the anchor's sender (not the intent entry)
+        p = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", *args, "--config", str(devnet.manifest_path)],
                            capture_output=True, text=True, env=env, timeout=120)
         return p.returncode, p.stdout + p.stderr
 

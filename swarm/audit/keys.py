@@ -27,6 +27,38 @@ class KeyFileError(Exception):
     """The key file is unreadable, malformed or too widely readable."""
 
 
+AUDIT_DIR_NAME = "audit"  # `$SWARM_HOME/audit` (and `<home>/audit` of a Swarm): the key and the log live there
+
+
+def private_dir(path: str | os.PathLike, tighten: bool | None = None) -> Path:
+    """Create `path` (and missing parents) as a 0700 directory; tighten an existing one to 0700.
+
+    The audit directory holds the signing key and the log (salts and payloads): nobody else on the machine
+    should list or read it. `tighten` (default: only for a directory named `audit`, the library's own
+    layout) decides whether an existing directory's group and other bits are removed; a directory of
+    another user with such bits is refused rather than changed.
+    """
+    p = Path(path)
+    existed = p.is_dir()
+    p.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name != "posix":
+        return p
+    if not existed:
+        os.chmod(p, 0o700)  # mkdir's mode is filtered by the umask; say it exactly
+        return p
+    if tighten is None:
+        tighten = p.name == AUDIT_DIR_NAME
+    if not tighten:
+        return p
+    st = os.stat(p)
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        if st.st_uid != os.getuid():
+            raise KeyFileError(f"{p}: audit directory mode is {stat.S_IMODE(st.st_mode):04o} and it belongs to "
+                               f"another user; use a directory of your own")
+        os.chmod(p, stat.S_IMODE(st.st_mode) & 0o700)
+    return p
+
+
 def default_key_path() -> Path:
     """`$SWARM_HOME/audit/signing.key` (SWARM_HOME defaults to ~/.swarm)."""
     return swarm_home() / "audit" / "signing.key"
@@ -143,11 +175,11 @@ def load_or_create_signing_key(path: str | os.PathLike | None = None) -> Signing
     Two processes racing to create it end up sharing one key.
     """
     p = Path(path) if path is not None else default_key_path()
+    private_dir(p.parent)
     try:
         return load_signing_key(p)
     except FileNotFoundError:
         pass
-    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = SigningKey.generate()
     # Write a private temp file, then hard-link it into place: the link is atomic
     # and fails if another process won the race, so nobody reads a half-written key.

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from swarm.audit import canonical
 from swarm.audit.checkpoint import Checkpoint, Signer, checkpoint_hash, origin_for_run, sign_checkpoint
+from swarm.audit.keys import AUDIT_DIR_NAME, private_dir
 from swarm.audit.merkle import MerkleTree, leaf_hash
 from swarm.audit.redact import SecretGuard
 from swarm.config import swarm_home
@@ -71,6 +73,24 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only: DELETE refused'); END;
 """
+
+
+def _private_files(db: Path) -> None:
+    """The log's directory 0700 (see `private_dir`) and its files 0600: salts and payloads are not public.
+
+    SQLite gives the -wal and -shm files the database file's mode, so creating that file 0600 first is enough;
+    in the audit directory, files left readable by an older version are tightened too."""
+    directory = private_dir(db.parent)
+    fd = os.open(db, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if os.name == "posix" and directory.name == AUDIT_DIR_NAME:
+        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            try:
+                st = os.stat(f, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
+                os.chmod(f, stat.S_IMODE(st.st_mode) & 0o600)
 
 
 def default_db_path() -> Path:
@@ -141,7 +161,7 @@ class AuditLog:
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         p = Path(path) if path is not None else default_db_path()
         if str(p) != ":memory:":
-            p.parent.mkdir(parents=True, exist_ok=True)
+            _private_files(p)
         self.path = p
         self._lock = threading.RLock()
         self._trees: dict[str, MerkleTree] = {}

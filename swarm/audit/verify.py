@@ -2,8 +2,16 @@
 
 A bundle carries every entry (with salt and payload), the run's leaf hashes, the
 signed checkpoint, the signer's vkey and optionally the on-chain anchor reference.
-The verifier trusts only the checkpoint signature (and, if given, the anchor): it
-recomputes every leaf from canonical JSON and the root from those leaves.
+The verifier trusts only the checkpoint signature under a key it already holds (and,
+if given, the anchor): it recomputes every leaf from canonical JSON and the root from
+those leaves. The key inside the bundle is never trusted: a bundle checked against
+nothing but its own key is reported as self-signed, not verified, since anyone can
+re-sign edited entries with a fresh key.
+
+The anchor is judged on facts the chain reports (`AnchorFacts`): its sender must be
+the operator's account pinned by the verifier (an anchor nobody pinned is reported
+as unpinned, not verified), and its block time must not be older than the newest
+entry it covers (less a small clock skew) nor later than a window after it.
 
 Naming the first bad entry: the leaf-hash list is untrusted, but if its Merkle root
 equals the signed root then every hash in it is authentic (collision resistance),
@@ -15,7 +23,8 @@ is authenticated and the report says the root does not match without an index.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -30,10 +39,16 @@ from swarm.audit.checkpoint import (
 )
 from swarm.audit.log import AuditLog, leaf_data
 from swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from swarm.core.anchor import AnchorChecker, AnchorFacts, AnchorInspector
+
+__all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "AnchorChecker", "BundleError", "Check",
+           "VerifyReport", "export_bundle", "verify_bundle", "verify_log"]
 
 BUNDLE_FORMAT = "defai-swarm/audit-bundle/v1"
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 _ENTRY_KEYS = {"run_id", "index", "kind", "created_at", "salt", "payload"}
+DEFAULT_ANCHOR_WINDOW = 3600.0  # seconds after the newest covered entry by which the anchor must be mined
+DEFAULT_CLOCK_SKEW = 120.0  # seconds the anchor's block may seem to precede the newest covered entry
 
 
 class Check(NamedTuple):
@@ -50,16 +65,23 @@ class VerifyReport(BaseModel):
     run_id: str | None = None
     tree_size: int | None = None
     checkpoint_hash: str | None = None  # hex of SHA-256(signed note)
+    self_signed: bool = False  # only the key carried with the data vouches for it: not verified
+    anchor_sender_pinned: bool | None = None  # None: no anchor was looked up with a reporting checker
 
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
-
-@runtime_checkable
-class AnchorChecker(Protocol):
-    """Looks the anchor up on its chain: does it carry `checkpoint_hash`?"""
-
-    def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]: ...
+    @property
+    def verdict(self) -> str:
+        """PASS; SELF-SIGNED (no trusted key, whatever else checks out); UNPINNED (everything else holds but
+        nobody pinned the anchor's sender); or FAIL."""
+        if self.self_signed:
+            return "SELF-SIGNED"
+        if self.ok:
+            return "PASS"
+        if all(c.name == "anchor sender" and c.detail.startswith("unpinned") for c in self.failed()):
+            return "UNPINNED"
+        return "FAIL"
 
 
 class BundleError(ValueError):
@@ -145,12 +167,88 @@ def _report(checks: list[Check], first_bad: int | None, why: str = "", **info: A
     return VerifyReport(ok=not bad, checks=checks, first_bad_index=first_bad, reason=reason, **info)
 
 
+def _entry_time(text: Any) -> float | None:
+    """Unix seconds of an entry's `created_at` (ISO 8601 UTC), or None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _anchor_policy(add, facts: AnchorFacts, covered: list, window: float, skew: float) -> None:
+    """The verifier's rules on what the chain reported: the pinned sender, the block time window."""
+    if facts.sender is not None:
+        if not facts.pinned:
+            add("anchor sender", False, f"unpinned: the anchor was sent by {facts.sender}, but no operator account "
+                                        f"is pinned to compare it with (pass the operator's address, or verify "
+                                        f"with the operator's chain configuration)")
+        elif facts.sender_ok:
+            add("anchor sender", True, f"sent by the pinned operator account {facts.expected_sender}")
+        else:
+            add("anchor sender", False, f"wrong sender: sent by {facts.sender}, the pinned operator account is "
+                                        f"{facts.expected_sender}")
+    if not facts.ok:
+        return  # nothing found to time (the anchor check says why)
+    if not facts.block_times_known:
+        add("anchor time", True, "not checked: this chain backend keeps no block times")
+        return
+    if facts.block_time is None:
+        add("anchor time", False, f"the node reports no time for block {facts.block}: the anchor window cannot be "
+                                  f"checked")
+        return
+    times = [_entry_time(e.get("created_at")) if isinstance(e, dict) else None for e in covered]
+    if not times or any(t is None for t in times):
+        add("anchor time", False, "the covered entries have no readable created_at to compare the anchor with")
+        return
+    newest = max(t for t in times if t is not None)
+    bt, delta = facts.block_time, facts.block_time - newest
+    if bt < newest - skew:
+        add("anchor time", False, f"anchor block time {_utc(bt)} is {-delta:.0f} s before the newest entry it "
+                                  f"covers ({_utc(newest)}): older than the checkpoint it names")
+    elif bt > newest + window:
+        add("anchor time", False, f"anchor block time {_utc(bt)} is {delta:.0f} s after the newest entry it covers "
+                                  f"({_utc(newest)}): outside the {window:.0f} s anchor window")
+    else:
+        add("anchor time", True, f"block time {_utc(bt)}, {round(delta):+d} s from the newest covered entry "
+                                 f"(window -{skew:.0f} s .. +{window:.0f} s)")
+
+
 def verify_bundle(
     bundle: dict,
     trusted_vkey: str | Verifier | None = None,
     anchor_checker: AnchorChecker | None = None,
+    anchor_window: float = DEFAULT_ANCHOR_WINDOW,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
 ) -> VerifyReport:
-    """Check a bundle end to end; report the first bad entry when it can be named."""
+    """Check a bundle end to end; report the first bad entry when it can be named.
+
+    `trusted_vkey` is the operator's key as the verifier knows it (never the bundle's own `vkey`). Without
+    it the rest is still checked against the bundle's key, but the report is not ok and `self_signed`.
+    `anchor_checker` looks the anchor up; one that reports facts (`AnchorInspector`) has its sender pin and
+    block time checked here: block time in [newest covered entry - clock_skew, newest + anchor_window].
+    """
+    return _verify(bundle, trusted_vkey, anchor_checker, anchor_window, clock_skew, own_key="bundle")
+
+
+def _verify(
+    bundle: dict,
+    trusted_vkey: str | Verifier | None,
+    anchor_checker: AnchorChecker | None,
+    anchor_window: float,
+    clock_skew: float,
+    own_key: str,
+) -> VerifyReport:
+    """`own_key`: where the unpinned key comes from: "bundle" (self-signed, not ok) or "log" (verify_log's
+    consistency check against the key stored beside the checkpoint: reported as not pinned)."""
     checks: list[Check] = []
     add = lambda name, ok, detail="": checks.append(Check(name, bool(ok), detail))  # noqa: E731
 
@@ -166,14 +264,19 @@ def verify_bundle(
     info: dict[str, Any] = {"run_id": run_id}
 
     # 2. signature (the only thing trusted)
-    trusted = Verifier.from_vkey(trusted_vkey) if isinstance(trusted_vkey, str) else trusted_vkey
+    try:
+        trusted = Verifier.from_vkey(trusted_vkey) if isinstance(trusted_vkey, str) else trusted_vkey
+    except NoteError as exc:
+        add("signature", False, f"trusted key unusable: {exc}")
+        return _report(checks, None, **info)
+    self_signed = trusted is None and own_key == "bundle"
     if trusted is None:
         try:
             verifier = Verifier.from_vkey(str(bundle.get("vkey", "")))
         except NoteError as exc:
-            add("signature", False, f"bundle vkey unusable: {exc}")
-            return _report(checks, None, **info)
-        how = "key from the bundle itself (not pinned: pass trusted_vkey)"
+            add("signature", False, f"{own_key} vkey unusable: {exc}")
+            return _report(checks, None, self_signed=self_signed, **info)
+        how = f"key from the {own_key} itself (not pinned: pass trusted_vkey)"
     else:
         verifier = trusted
         how = "trusted key"
@@ -181,9 +284,14 @@ def verify_bundle(
         text, _ = open_note(note, verifier)
         cp = Checkpoint.from_text(text)
     except NoteError as exc:
-        add("signature", False, f"{exc} ({how})")
-        return _report(checks, None, **info)
-    add("signature", True, f"signed by {verifier.name}, {how}")
+        add("signature", False, f"not signed by the trusted key ({exc})" if trusted is not None else f"{exc} ({how})")
+        return _report(checks, None, self_signed=self_signed, **info)
+    if self_signed:
+        add("signature", False, f"self-signed: signed by {verifier.name} with the key inside the bundle, {how}; "
+                                f"a forger re-signs with a fresh key just as well")
+    else:
+        add("signature", True, f"signed by {verifier.name}, {how}")
+    info["self_signed"] = self_signed
     cp_hash = checkpoint_hash(note)
     n, root = cp.size, cp.root
     info.update(tree_size=n, checkpoint_hash=cp_hash.hex())
@@ -255,11 +363,19 @@ def verify_bundle(
         if not isinstance(anchor, dict):
             add("anchor", False, "anchor_checker given but the bundle has no anchor")
         else:
+            facts: AnchorFacts | None = None
             try:
-                ok, detail = anchor_checker.check(anchor, cp_hash)
+                if isinstance(anchor_checker, AnchorInspector):
+                    facts = anchor_checker.inspect(anchor, cp_hash)
+                    ok, detail = facts.ok, facts.detail
+                else:  # a checker that gives a verdict only applies the sender and time rules itself
+                    ok, detail = anchor_checker.check(anchor, cp_hash)
             except Exception as exc:  # the checker talks to a chain: report, don't crash
                 ok, detail = False, f"anchor check raised {type(exc).__name__}: {exc}"
             add("anchor", ok, detail)
+            if facts is not None:
+                info["anchor_sender_pinned"] = facts.pinned
+                _anchor_policy(add, facts, entries[:n], anchor_window, clock_skew)
     elif anchor is not None:
         add("anchor", True, "present, not looked up on-chain (no anchor_checker)")
 
@@ -274,8 +390,15 @@ def verify_log(
     anchor_checker: AnchorChecker | None = None,
     checkpoint_note: str | None = None,
     anchor: dict | None = None,
+    anchor_window: float = DEFAULT_ANCHOR_WINDOW,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
 ) -> VerifyReport:
-    """verify_bundle on the database's own data, plus consistency of all stored checkpoints."""
+    """verify_bundle on the database's own data, plus consistency of all stored checkpoints.
+
+    Without `trusted_vkey` the checkpoint is checked against the key stored beside it in the same database:
+    that shows the log is internally consistent (what a crash-resume test wants), not that it is authentic,
+    since whoever can rewrite the database can rewrite that key too. The signature check says "not pinned";
+    `swarm audit verify` always passes the operator's key."""
     if checkpoint_note is None:
         latest = log.latest_checkpoint(run_id)
         if latest is None:
@@ -290,8 +413,8 @@ def verify_log(
         else:
             return _report([Check("checkpoint", False, "checkpoint not stored here; pass trusted_vkey")], None,
                            run_id=run_id)
-    report = verify_bundle(_bundle(log, run_id, checkpoint_note, anchor, vkey, strict=False),
-                           trusted_vkey, anchor_checker)
+    report = _verify(_bundle(log, run_id, checkpoint_note, anchor, vkey, strict=False),
+                     trusted_vkey, anchor_checker, anchor_window, clock_skew, own_key="log")
     checks = list(report.checks)
     if report.tree_size is not None:
         # Every checkpoint ever signed for this run must be a prefix of this one.

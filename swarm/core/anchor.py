@@ -8,7 +8,7 @@ Both formats live here so the anchoring side and every checker agree byte for by
 from __future__ import annotations
 
 import re
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -83,10 +83,55 @@ def anchor_problem(anchor: object, checkpoint_hash: bytes, chain: str | None = N
     return None
 
 
+class AnchorFacts(BaseModel):
+    """What a checker read on-chain about one anchor. The verifier applies its policy to these facts: the sender
+    must be the pinned operator account (`expected_sender`), the block time must fall in the run's window.
+
+    `ok` covers what the chain alone can say: the transaction exists, succeeded, carries this checkpoint hash,
+    matches what the anchor record states (chain, block, claimed sender) and, when a sender is pinned, was sent
+    by it. An unpinned anchor can be `ok` here; the verifier reports it as unpinned, never as a pass.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    ok: bool
+    detail: str
+    sender: str | None = None  # who signed the anchor transaction, as the chain shows it (None: not read)
+    expected_sender: str | None = None  # the pinned operator account; None: nothing pinned
+    sender_ok: bool | None = None  # sender == expected_sender; None when unpinned or the sender was not read
+    block: int | None = None  # EVM block number / Solana slot the transaction landed in
+    block_time: int | None = None  # unix seconds of that block, as the node reports it
+    block_times_known: bool = True  # False: this backend keeps no block times (an in-process VM's history)
+
+    @property
+    def pinned(self) -> bool:
+        return self.expected_sender is not None
+
+
+def check_result(facts: AnchorFacts) -> tuple[bool, str]:
+    """The `check()` answer for facts: an anchor whose sender nobody pinned is not a pass."""
+    if facts.ok and not facts.pinned:
+        return False, f"unpinned: {facts.detail}; no operator account is pinned to compare its sender with"
+    return facts.ok, facts.detail
+
+
 class AnchorChecker(Protocol):
-    """Looks an anchor up on its chain: (ok, detail). RPC errors propagate ("could not look" is not "bad")."""
+    """Looks an anchor up on its chain: (ok, detail). RPC errors propagate ("could not look" is not "bad").
+
+    The built-in checkers also implement `AnchorInspector.inspect`, which the verifier prefers: it reports
+    the sender and block time so that the sender pin and the time window are checked and reported. A checker
+    with `check` alone is trusted to apply those rules itself.
+    """
 
     def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]: ...
+
+
+@runtime_checkable
+class AnchorInspector(Protocol):
+    """A checker that reports what it read (sender, block time) instead of a bare verdict."""
+
+    def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]: ...
+
+    def inspect(self, anchor: dict, checkpoint_hash: bytes) -> AnchorFacts: ...
 
 
 Anchorer = Callable[[bytes], AnchorRef]  # checkpoint hash -> where it was anchored

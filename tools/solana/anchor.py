@@ -13,6 +13,7 @@ keeps only logs, not messages.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -20,12 +21,15 @@ from typing import NamedTuple
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from swarm.core.anchor import AnchorError, AnchorRef, anchor_problem, memo_text
-from tools.solana.errors import SimulationFailed, TxFailed, TxFateUnknown
+from swarm.core.anchor import AnchorError, AnchorFacts, AnchorRef, anchor_problem, check_result, memo_text
+from swarm.core.errors import ConfigError
+from tools.solana.config import SolanaChainConfig
+from tools.solana.errors import RpcError, SimulationFailed, TxFailed, TxFateUnknown
 from tools.solana.memo import memo_instruction
 from tools.solana.programs import MEMO_PROGRAM
 from tools.solana.rpc import SolanaRpc
 from tools.solana.tx import SolanaTxSender
+from tools.solana.wallet import ENV_VAR
 
 LOCALNET_CHAIN = "solana:localnet"
 
@@ -77,9 +81,15 @@ def memo_calls(logs: list[str]) -> list[MemoCall]:
 
 
 class SolanaMemoChecker:
-    """AnchorChecker over memo logs; subclasses supply `chain` and `lookup`."""
+    """AnchorChecker over memo logs; subclasses supply `chain`, `lookup` and, if their backend keeps them,
+    `block_time` (with `block_times_known = True`).
+
+    `expected_signer` pins the operator's account. Without it the memo only proves that someone put the hash
+    on-chain (anyone can sign a memo): `check` then answers "unpinned", not ok.
+    """
 
     chain = "solana"
+    block_times_known = False  # LiteSVM's in-process history keeps no block times
 
     def __init__(self, expected_signer: Pubkey | str | None = None):
         self.expected_signer = expected_signer
@@ -87,38 +97,64 @@ class SolanaMemoChecker:
     def lookup(self, signature: Signature) -> TxView | None:
         raise NotImplementedError
 
+    def block_time(self, signature: Signature, view: TxView) -> int | None:
+        """Unix time of the slot the transaction landed in; None when the node cannot say."""
+        return None
+
     def check(self, anchor: dict, checkpoint_hash: bytes) -> tuple[bool, str]:
+        return check_result(self.inspect(anchor, checkpoint_hash))
+
+    def inspect(self, anchor: dict, checkpoint_hash: bytes) -> AnchorFacts:
+        expected = str(self.expected_signer) if self.expected_signer is not None else None
+
+        def facts(ok: bool, detail: str, **found) -> AnchorFacts:
+            return AnchorFacts(ok=ok, detail=detail, expected_sender=expected,
+                               block_times_known=self.block_times_known, **found)
+
         problem = anchor_problem(anchor, checkpoint_hash, self.chain)
         if problem:
-            return False, problem
+            return facts(False, problem)
         try:
             sig = Signature.from_string(anchor["tx_id"])
         except ValueError:
-            return False, f"tx id {anchor['tx_id']!r} is not a Solana signature"
+            return facts(False, f"tx id {anchor['tx_id']!r} is not a Solana signature")
         view = self.lookup(sig)
         if view is None:
-            return False, f"tx {sig} not found on {self.chain}"
+            return facts(False, f"tx {sig} not found on {self.chain}")
         if view.error is not None:
-            return False, f"tx {sig} failed: {view.error}"
+            return facts(False, f"tx {sig} failed: {view.error}", block=view.slot)
         want = memo_text(checkpoint_hash)
         calls = memo_calls(view.logs)
         hits = [c for c in calls if c.memo == want]
         if not hits:
             if not calls:
-                return False, f"tx {sig} has no memo instruction"
-            return False, f"tx {sig} carries a different memo ({calls[0].memo!r}), not this checkpoint hash"
-        required = [str(p) for p in (self.expected_signer, anchor.get("sender")) if p is not None]
+                return facts(False, f"tx {sig} has no memo instruction", block=view.slot)
+            return facts(False, f"tx {sig} carries a different memo ({calls[0].memo!r}), not this checkpoint hash",
+                         block=view.slot)
+        claimed = anchor.get("sender")
+        required = [str(p) for p in (expected, claimed) if p is not None]
         signed = [c for c in hits if all(r in c.signers for r in required)]
+        # who sent it: the pinned account if it signed, else the first account the memo program saw sign
+        signers = [s for c in hits for s in c.signers]
+        sender = expected if expected in signers else (signers[0] if signers else None)
+        sender_ok = None if expected is None else expected in signers
+        found: dict = {"sender": sender, "sender_ok": sender_ok, "block": view.slot}
         if not signed:
-            return False, f"wrong signer: memo signed by {hits[0].signers or 'nobody'}, required {required}"
+            return facts(False, f"wrong signer: memo signed by {hits[0].signers or 'nobody'}, required {required}",
+                         **found)
         if view.slot is not None and anchor.get("block") is not None and anchor["block"] != view.slot:
-            return False, f"anchor says slot {anchor['block']}, tx {sig} is in slot {view.slot}"
+            return facts(False, f"anchor says slot {anchor['block']}, tx {sig} is in slot {view.slot}", **found)
+        if self.block_times_known:
+            found["block_time"] = self.block_time(sig, view)
         where = f" in slot {view.slot}" if view.slot is not None else ""
-        return True, f"memo in tx {sig}{where} carries the hash, signed by {', '.join(signed[0].signers) or 'nobody'}"
+        return facts(True, f"memo in tx {sig}{where} carries the hash, signed by "
+                           f"{', '.join(signed[0].signers) or 'nobody'}", **found)
 
 
 class SolanaRpcAnchorChecker(SolanaMemoChecker):
     """Looks anchors up with getTransaction on a JSON-RPC endpoint. RPC errors propagate ("could not look")."""
+
+    block_times_known = True
 
     def __init__(self, rpc: SolanaRpc, chain: str, expected_sender: str | None = None):
         super().__init__(expected_sender)
@@ -129,6 +165,38 @@ class SolanaRpcAnchorChecker(SolanaMemoChecker):
         if record is None:
             return None
         return TxView(None if record.err is None else str(record.err), record.log_messages, record.slot)
+
+    def block_time(self, signature: Signature, view: TxView) -> int | None:
+        """getBlockTime(slot); where the node does not answer it (the local devnet has no getBlockTime, and
+        a node may have pruned the slot), the `blockTime` getTransaction reports for the same transaction."""
+        if view.slot is not None:
+            slot = view.slot
+            try:
+                answer = self.rpc.read(lambda: self.rpc.client.get_block_time(slot)).value
+            except RpcError:  # e.g. -32601 Method not found, -32004 block not available
+                answer = None
+            if answer is not None:
+                return int(answer)
+        value = self.rpc.read(lambda: self.rpc.client.get_transaction(
+            signature, encoding="base64", max_supported_transaction_version=0)).value
+        return int(value.block_time) if value is not None and value.block_time is not None else None
+
+
+def configured_anchor_sender(config: SolanaChainConfig | None) -> str | None:
+    """The operator's account for `config`, from the operator's configuration (no node contacted): the pubkey
+    of the wallet `SolanaChain.from_config` signs (and anchors) with — `wallet_path`, else
+    `$SWARM_SOLANA_KEYPAIR`; None when neither is set."""
+    from tools.solana.chain import load_wallet
+    from tools.solana.wallet import SolanaWallet
+
+    if config is not None:
+        wallet = load_wallet(config)
+    else:
+        try:
+            wallet = SolanaWallet.from_env() if (os.environ.get(ENV_VAR) or "").strip() else None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return wallet.address if wallet is not None else None
 
 
 def anchor_with_memo(sender: SolanaTxSender, checkpoint_hash: bytes, chain: str) -> AnchorRef:

@@ -146,6 +146,10 @@ class LocalSolanaRpc(LocalHttpServer):
         current = self._current_blockhash()
         return self._ctx({"blockhash": str(current), "lastValidBlockHeight": self.valid_until[str(current)]})
 
+    def rpc_getBlockTime(self, slot):
+        """Unix time of a slot that carried one of our transactions (null otherwise, as a pruned node answers)."""
+        return next((tx.get("block_time") for tx in self.landed.values() if tx["slot"] == slot), None)
+
     def rpc_getBlockHeight(self, config=None):
         self.advance(self.blocks_per_height_call)
         return self.height
