@@ -76,11 +76,20 @@ class SwapCheck(BaseModel):
                                   "approved; the fresh value may exceed it by at most the policy's max_slippage_bps")
 
 
+def reference_price(reading: PriceReading, favour: str) -> Decimal:
+    """The price a minimum output is computed from: of the independent families' medians, the one best for
+    the wallet ("high" for what it pays, "low" for what it buys), so that a family one party can push (a DEX)
+    can never lower the minimum while another family disagrees (within the policy's deviation bound)."""
+    medians = list(reading.family_medians().values()) or [reading.median]
+    return max(medians) if favour == "high" else min(medians)
+
+
 def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceReading, out_decimals: int,
                    slippage_bps: int) -> int:
     """Base units of output implied by the independent USD prices (not by the pool or route being traded),
     less the slippage allowance."""
-    expected = int((amount_in * price_in.median / price_out.median).scaleb(out_decimals))
+    rate = reference_price(price_in, "high") / reference_price(price_out, "low")
+    expected = int((amount_in * rate).scaleb(out_decimals))
     return expected * (10_000 - slippage_bps) // 10_000
 
 

@@ -45,6 +45,14 @@ class PriceReading(BaseModel):
         """The declared families that answered, sorted."""
         return sorted({s.family for s in self.sources if s.family})
 
+    def family_medians(self) -> dict[str, Decimal]:
+        """Each answering family's own median: one vote per family, however many sources it has."""
+        by_family: dict[str, list[Decimal]] = {}
+        for s in self.sources:
+            if s.family:
+                by_family.setdefault(s.family, []).append(s.price)
+        return {family: median_and_spread(prices)[0] for family, prices in sorted(by_family.items())}
+
     def missing_families(self) -> dict[str, str]:
         """Families configured for this token that gave no price at all -> why (their sources' reasons)."""
         answered = set(self.families())
