@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> None:
         proofs, s = timed(lambda: [tree.inclusion_proof(i) for i in idx])
         row(f"inclusion proof generation (x{args.proofs})", args.proofs, s)
         root = tree.root()
-        _, s = timed(lambda: all(verify_inclusion(tree.leaf(i), i, n, p, root) for i, p in zip(idx, proofs)))
+        _, s = timed(lambda: all(verify_inclusion(tree.leaf(i), i, n, p, root) for i, p in zip(idx, proofs, strict=True)))
         row(f"inclusion proof verification (x{args.proofs})", args.proofs, s)
         olds = [rnd.randrange(1, n) for _ in range(min(args.proofs, 1000))]
         cps, s = timed(lambda: [tree.consistency_proof(m, n) for m in olds])
         row(f"consistency proof generation (x{len(olds)})", len(olds), s)
-        _, s = timed(lambda: all(verify_consistency(m, n, p, tree.root(m), root) for m, p in zip(olds, cps)))
+        _, s = timed(lambda: all(verify_consistency(m, n, p, tree.root(m), root) for m, p in zip(olds, cps, strict=True)))
         row(f"consistency proof verification (x{len(olds)})", len(olds), s)
 
         note, s = timed(lambda: log.checkpoint("bench", signer))
