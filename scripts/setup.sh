@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-command -v npm >/dev/null || { echo "npm is required (Node.js 18+) for the devnet (anvil, Uniswap V2 builds)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "npm is required (Node.js 20+) for the devnet (anvil, Uniswap V2 builds) and the audit page tests (headless Chromium)" >&2; exit 1; }
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip

@@ -1,4 +1,4 @@
-"""`swarm audit runs|show|verify|replay|export`: what a reviewer runs against a run's audit log.
+"""`swarm audit runs|show|verify|replay|export|html|serve`: what a reviewer runs against a run's audit log.
 
 What `verify` trusts comes from outside the data it checks (a bundle, or a state directory whoever holds
 it can rewrite):
@@ -8,6 +8,10 @@ it can rewrite):
     (`--config`, else the running devnet of the anchor's chain family). Nothing pinned: UNPINNED, not PASS;
   - the anchor's time: its block must not be older than the newest entry the checkpoint covers (less a
     small clock skew) nor later than `--anchor-window` seconds after it.
+
+`html` writes one self-contained page (swarm/audit/html.py) that shows the run and verifies its log in the browser;
+`serve` hands those pages out on 127.0.0.1. A page pins only what is passed to it (`--vkey`, `--anchor-sender`),
+never this machine's key or configuration: without them it says "self-signed, unpinned".
 """
 from __future__ import annotations
 
@@ -164,10 +168,110 @@ def _print_report(console, report: VerifyReport, title: str) -> int:
     return 1
 
 
+# ---- html and serve ----------------------------------------------------------------------------------
+
+def run_bundle(log: AuditLog, run_id: str) -> dict | None:
+    """The bundle `export` writes for a run: its newest anchored checkpoint, else its latest; None if unsigned."""
+    anchored = anchored_checkpoint(log, run_id)
+    note, anchor = anchored if anchored else (None, None)
+    if note is None:
+        latest = log.latest_checkpoint(run_id)
+        note = latest.note if latest else None
+    if note is None:
+        return None
+    return export_bundle(log, run_id, note, anchor=anchor)
+
+
+def _html(args: argparse.Namespace, console, db: Path) -> int:
+    from swarm.audit.html import render_page
+
+    if args.bundle:
+        try:
+            data = Path(args.bundle).read_bytes()
+            bundle = json.loads(data.decode("utf-8"))  # the page reads UTF-8 only (json.loads(bytes) guesses)
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {args.bundle} is not a readable JSON bundle: {exc}")
+            return 1
+        name = Path(args.bundle).name
+        source, default_out = f"bundle file {name}", Path(args.bundle).with_suffix(".html")
+    else:
+        if not args.run_id:
+            console.print("[red]error:[/red] a run id or --bundle FILE is required (see `swarm audit runs`)")
+            return 1
+        with AuditLog(db) as log:
+            if args.run_id not in log.runs():
+                console.print(f"[red]error:[/red] no run {args.run_id} in {db}")
+                return 1
+            bundle = run_bundle(log, args.run_id)
+        if bundle is None:
+            console.print(f"[red]error:[/red] run {args.run_id} has no signed checkpoint yet")
+            return 1
+        data = json.dumps(bundle, indent=1).encode("utf-8")
+        name, source, default_out = f"{args.run_id}.bundle.json", f"run {args.run_id} of the local audit log", \
+            Path(f"{args.run_id}.html")
+    try:
+        page = render_page(data, vkey=args.vkey, anchor_sender=args.anchor_sender, source=source, bundle_name=name)
+    except NoteError as exc:
+        console.print(f"[red]error:[/red] --vkey is not a usable key: {exc}")
+        return 1
+    out = Path(args.output) if args.output else default_out
+    out.write_text(page, encoding="utf-8")
+    report = verify_bundle(bundle, trusted_vkey=args.vkey) if isinstance(bundle, dict) else None
+    console.print(f"page written to {out}")
+    if report is not None:
+        where = f" (first bad entry: {report.first_bad_index})" if report.first_bad_index is not None else ""
+        label = {"PASS": "the log verifies against --vkey", "SELF-SIGNED": "self-signed, unpinned (no --vkey)"}.get(
+            report.verdict, f"FAIL: {report.reason}{where}")
+        console.print(f"  the page's verdict on the log: {label}")
+    if not args.anchor_sender:
+        console.print("  anchor sender unpinned (no --anchor-sender)")
+    console.print("  the page does not look the anchor up on-chain: `swarm audit verify` does")
+    return 0
+
+
+def _serve(args: argparse.Namespace, console, db: Path) -> int:
+    from swarm.audit.html import AuditPageServer, render_page
+
+    if args.vkey:
+        try:
+            Verifier.from_vkey(args.vkey)
+        except NoteError as exc:
+            console.print(f"[red]error:[/red] --vkey is not a usable key: {exc}")
+            return 1
+    log = AuditLog(db)
+
+    def runs() -> list[tuple[str, int]]:
+        return [(r, log.size(r)) for r in log.runs()]
+
+    def page(run_id: str) -> str | None:
+        if run_id not in log.runs():
+            return None
+        bundle = run_bundle(log, run_id)
+        if bundle is None:
+            return None
+        return render_page(json.dumps(bundle, indent=1), vkey=args.vkey, anchor_sender=args.anchor_sender,
+                           source=f"run {run_id} of the local audit log", bundle_name=f"{run_id}.bundle.json")
+
+    server = AuditPageServer(args.port if args.port is not None else 8765, runs, page)
+    console.print(f"serving the audit pages of {db} at {server.url} (127.0.0.1 only; Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        log.close()
+    return 0
+
+
 # ---- the command -------------------------------------------------------------------------------------
 
 def audit_command(args: argparse.Namespace, console) -> int:
     db, _ = audit_paths()
+    if args.action == "html":
+        return _html(args, console, db)
+    if args.action == "serve":
+        return _serve(args, console, db)
     trusted, source = None, ""
     if args.action == "verify":
         try:

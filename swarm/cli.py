@@ -312,10 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(func=_plan)
 
     audit = sub.add_parser("audit", help="inspect and verify the audit log")
-    audit.add_argument("action", choices=["runs", "show", "verify", "replay", "export"])
+    audit.add_argument("action", choices=["runs", "show", "verify", "replay", "export", "html", "serve"],
+                       help="html: write one self-contained page that shows the run and verifies its log in the "
+                            "browser; serve: those pages for every run, on 127.0.0.1 only")
     audit.add_argument("run_id", nargs="?")
-    audit.add_argument("--bundle", help="verify an exported bundle file instead of the local log")
-    audit.add_argument("--vkey", help="trusted checkpoint key (default: this machine's audit key); a bundle checked "
+    audit.add_argument("--bundle", help="verify (or, with html, show) an exported bundle file instead of the local log")
+    audit.add_argument("--vkey", help="trusted checkpoint key (verify: default this machine's audit key; html/serve: "
+                                      "no default, the page then says self-signed, unpinned); a bundle checked "
                                       "only against its own key is SELF-SIGNED, never a PASS")
     audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's); with --rpc "
                                      "alone nothing pins the sender: add --anchor-sender")
@@ -326,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "wallet_path or SWARM_SOLANA_KEYPAIR)")
     audit.add_argument("--anchor-window", type=float, metavar="SECONDS", help="latest the anchor may be mined after "
                        "the newest entry it covers (default: 3600)")
-    audit.add_argument("-o", "--output", help="bundle file to write (export)")
+    audit.add_argument("-o", "--output", help="file to write: the bundle (export, default RUN.bundle.json) or the "
+                                              "page (html, default RUN.html)")
+    audit.add_argument("--port", type=int, help="port for serve on 127.0.0.1 (default: 8765)")
     audit.set_defaults(func=_audit)
 
     new = sub.add_parser("new", help="create a hackathon starter project")

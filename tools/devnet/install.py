@@ -1,4 +1,6 @@
-"""Fetch the devnet's outside parts (anvil, official Uniswap V2 builds) from npm.
+"""Fetch the devnet's outside parts (anvil, official Uniswap V2 builds) from npm, and the headless browser the
+audit page's tests render it in (`@sparticuz/chromium`, a Chromium packed inside the npm package, driven by
+`puppeteer-core`; no browser download at run time).
 
 They are installed at setup time into the cache (`~/.cache/defai-swarm/npm`), never at run time,
 and never copied into the repository.
@@ -17,7 +19,11 @@ NPM_PACKAGES = {
     "@foundry-rs/anvil": "1.7.1",
     "@uniswap/v2-core": "1.0.1",
     "@uniswap/v2-periphery": "1.1.0-beta.0",
+    # the audit page's browser tests (tests/test_audit_html.py, scripts/audit_page_screenshot.sh)
+    "@sparticuz/chromium": "153.0.0",
+    "puppeteer-core": "25.16.0",
 }
+BROWSER_PACKAGES = ("@sparticuz/chromium", "puppeteer-core")
 
 
 class DevnetInstallError(RuntimeError):
@@ -74,6 +80,16 @@ def anvil_binary() -> Path:
     if on_path := shutil.which("anvil"):
         return Path(on_path)
     raise DevnetInstallError("anvil not found: run `swarm devnet install` (needs npm) or set SWARM_ANVIL=/path/to/anvil")
+
+
+def browser_modules(prefix: Path | None = None) -> Path:
+    """The `node_modules` holding the pinned headless Chromium and puppeteer-core (see tests/browser/render.js)."""
+    modules = (prefix or npm_prefix()) / "node_modules"
+    for name in BROWSER_PACKAGES:
+        pkg = modules / name / "package.json"
+        if not pkg.exists() or json.loads(pkg.read_text()).get("version") != NPM_PACKAGES[name]:
+            raise DevnetInstallError(f"{name}@{NPM_PACKAGES[name]} missing under {modules}: run `swarm devnet install`")
+    return modules
 
 
 def uniswap_artifact(package: str, contract: str) -> dict:

@@ -1,0 +1,151 @@
+"""`swarm audit html`: one self-contained HTML page that shows a run and verifies its log in the browser.
+
+The page carries the bundle (the JSON `swarm audit export` writes, or the bundle file given, as it is but for "<"
+written as its JSON escape) and the viewer (viewer/: page.html, style.css, ed25519.js, viewer.js), all inline: no
+CDN, no network. Its Content-Security-Policy allows only those two inline scripts (by hash) and the inline style, and
+no connection of any kind.
+
+What the page trusts is explicit and comes from outside the bundle: the checkpoint key (`vkey`) and the operator's
+anchor account (`anchor_sender`), written into the page by whoever makes it, or pasted into it by the reviewer.
+Without them the page says "self-signed, unpinned". It never shows a full pass on its own: it cannot look the anchor
+up on its chain, which `swarm audit verify` does.
+
+`serve` hands the same pages out on 127.0.0.1 only (one per run in the state directory).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from importlib import resources
+from urllib.parse import quote, unquote
+
+from swarm.audit.checkpoint import Verifier
+
+__all__ = ["ASSETS", "AuditPageServer", "asset", "render_page"]
+
+ASSETS = ("page.html", "style.css", "ed25519.js", "viewer.js")
+GENERATOR = "swarm audit html (defai-swarm)"
+_MARKER = re.compile(r"@(CSP|TITLE|STYLE|CONFIG|BUNDLE|ED25519|VIEWER)@")
+
+
+def asset(name: str) -> str:
+    """One of the viewer's files (package data of swarm.audit)."""
+    if name not in ASSETS:
+        raise ValueError(f"unknown viewer asset {name!r}")
+    return resources.files("swarm.audit").joinpath("viewer", name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _embed(text: str) -> str:
+    """JSON text made safe inside a <script type="application/json"> element: every "<" written as \\u003c.
+
+    In valid JSON a "<" can only stand inside a string, where the escape means the same character, so the page
+    parses exactly the values Python does (and the text stays readable in the page source, and scannable)."""
+    return text.replace("<", "\\u003c")
+
+
+def render_page(bundle: str | bytes, *, vkey: str | None = None, anchor_sender: str | None = None,
+                source: str = "a bundle", bundle_name: str | None = None) -> str:
+    """The page for one bundle (its JSON text, kept byte for byte).
+
+    `vkey` (checked here: it must parse) and `anchor_sender` are the pins the page starts with; `source` and
+    `bundle_name` only label the page (no local paths are written into it)."""
+    if vkey is not None:
+        vkey = Verifier.from_vkey(vkey).vkey  # raises NoteError on a malformed key
+    text = bundle if isinstance(bundle, str) else bytes(bundle).decode("utf-8")  # raises on bytes that are not UTF-8
+    scripts = {"ED25519": asset("ed25519.js"), "VIEWER": asset("viewer.js")}
+    style = asset("style.css")
+    for name, code in {**scripts, "STYLE": style}.items():
+        if re.search(r"</(script|style)", code, re.IGNORECASE):
+            raise ValueError(f"viewer asset {name} would close its own element")
+    csp = "; ".join([
+        "default-src 'none'",
+        "script-src " + " ".join(_csp_hash(t) for t in scripts.values()),
+        "style-src " + _csp_hash(style),
+        "img-src 'none'", "connect-src 'none'", "form-action 'none'", "base-uri 'none'", "frame-src 'none'",
+    ])
+    config = {
+        "vkey": vkey, "anchor_sender": anchor_sender or None, "source": source, "bundle_name": bundle_name,
+        "generator": GENERATOR, "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    run_id = ""
+    try:
+        parsed = json.loads(text)
+        if isinstance(parsed, dict) and isinstance(parsed.get("run_id"), str):
+            run_id = parsed["run_id"]
+    except ValueError:
+        pass  # the page itself reports an unreadable bundle
+    values = {
+        "CSP": csp,
+        "TITLE": html.escape(f"Audit of run {run_id}" if run_id else "Audit of a run"),
+        "STYLE": style,
+        "CONFIG": _embed(json.dumps(config)),
+        "BUNDLE": _embed(text),
+        **scripts,
+    }
+    return _MARKER.sub(lambda m: values[m.group(1)], asset("page.html"))
+
+
+# ---- serve: the same pages, for every run of the state directory, on 127.0.0.1 only ----------------------------------
+
+class AuditPageServer(HTTPServer):
+    """`/` lists the runs, `/run/<run id>.html` is a run's page (made afresh from the log on each request).
+
+    Bound to 127.0.0.1; requests whose Host is not this address (DNS rebinding) are refused, since the pages carry
+    the log's salts and payloads."""
+
+    def __init__(self, port: int, runs: Callable[[], list[tuple[str, int]]], page: Callable[[str], str | None]):
+        self.runs, self.page = runs, page
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: AuditPageServer
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002  (quiet: the CLI prints the URL once)
+        pass
+
+    def _send(self, code: int, body: str, ctype: str = "text/html; charset=utf-8") -> None:
+        data = body.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        port = self.server.server_address[1]
+        if self.headers.get("Host", "") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            self._send(403, "forbidden: use http://127.0.0.1:%d/\n" % port, "text/plain; charset=utf-8")
+            return
+        path = self.path.split("?", 1)[0]
+        if path == "/":
+            rows = "".join(
+                f'<li><a href="/run/{quote(run_id)}.html">{html.escape(run_id)}</a> ({size} entries)</li>'
+                for run_id, size in self.server.runs())
+            self._send(200, "<!doctype html><meta charset=utf-8><title>Audit runs</title>"
+                            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'\">"
+                            f"<h1>Runs in this audit log</h1><ul>{rows or '<li>no runs yet</li>'}</ul>")
+            return
+        found = re.fullmatch(r"/run/([^/]+)\.html", path)
+        body = self.server.page(unquote(found.group(1))) if found else None
+        if body is None:
+            self._send(404, "no such run\n", "text/plain; charset=utf-8")
+            return
+        self._send(200, body)
