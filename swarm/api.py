@@ -32,6 +32,7 @@ from swarm.core.faults import fault_point
 from swarm.core.policy import SwapPolicy
 from swarm.core.status import RunStatus, TaskStatus
 from swarm.intent import MAX_INTENT_CHARS
+from swarm.ledger import SpendLedger
 from swarm.planner import Planner, PlanningContext, PlanResult
 from swarm.plugins import PluginRegistry, RunDeps, TaskPlugin
 from swarm.runtime import Runtime
@@ -116,6 +117,8 @@ class Swarm:
             plugins.load_entry_points()
         self.plugins = plugins
         self.store = RunStore(self.home / "runs.sqlite")
+        # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER, see swarm.ledger)
+        self.ledger = SpendLedger.for_wallet(None, chain.identity, chain.wallet_address, scope=self.home.resolve())
         self.backend, self.k, self.on_task = backend, k, on_task
         self.auditor: RunAuditor | None = None
         if audit:
@@ -130,7 +133,7 @@ class Swarm:
         self.deps = self._deps(self.policy)
 
     def _deps(self, policy: SwapPolicy) -> RunDeps:
-        return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.store, record=self.record,
+        return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.ledger, record=self.record,
                        executor=self.chain.executor(self.store, self.record, policy), plugins=self.plugins)
 
     # -- construction ----------------------------------------------------------------------------------

@@ -1,13 +1,22 @@
-"""Durable run bookkeeping in SQLite: the transaction outbox and the daily spend ledger.
+"""Durable run bookkeeping of one state directory in SQLite: runs, their context and the transaction outbox.
 
-Both live outside the LangGraph state on purpose: they must be written
-*before* a side effect (a broadcast, a spend) and survive a crash at any point.
+The outbox lives outside the LangGraph state on purpose: a signed transaction is written
+*before* it is broadcast and survives a crash at any point. A row whose transaction is proven
+never to land (the node refused the bytes at send, or its nonce was consumed by another
+transaction) is marked dropped, never deleted: it is not listed as sent, it no longer holds
+the step's spend reservation, and the step is never signed again.
+
+The wallet's daily cap lives in `swarm.ledger.SpendLedger` (shared by every state directory);
+the `spend` table here is the old per-directory ledger, kept for callers that still pass a
+`RunStore` as their `SpendLedger`.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +28,15 @@ from swarm.core.outbox import AlreadySigned, SignedTxRecord
 
 M = TypeVar("M", bound=BaseModel)
 
+# Steps that only set an allowance (EVM `{step}:approve`, `{step}:revoke`): they move no funds, so they do not
+# hold a spend reservation.
+ALLOWANCE_STEP_SUFFIXES = (":approve", ":revoke")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     run_id TEXT NOT NULL, step TEXT NOT NULL, tx_hash TEXT NOT NULL, nonce INTEGER NOT NULL,
-    signed_json TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (run_id, step));
+    signed_json TEXT NOT NULL, created_at TEXT NOT NULL, dropped_at TEXT, dropped_reason TEXT,
+    PRIMARY KEY (run_id, step));
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_context (
@@ -38,7 +52,7 @@ def utc_day() -> str:
 
 
 class RunStore:
-    """Implements `swarm.core.outbox.Outbox` and `SpendLedger` over one SQLite file."""
+    """Implements `swarm.core.outbox.Outbox` (and, per state directory only, `SpendLedger`) over one SQLite file."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -46,12 +60,20 @@ class RunStore:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
+            for column in ("dropped_at", "dropped_reason"):  # a store written before drops were recorded
+                if column not in columns:
+                    db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+        finally:
+            db.close()
 
     # -- runs: the plan is stored before the graph starts, so a resumed process can rebuild it
     def save_run(self, run_id: str, intent: str, plan_json: str) -> None:
@@ -79,31 +101,59 @@ class RunStore:
         order = signed.sequence
         try:
             with self._lock, self._connect() as db:
-                db.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)",
+                db.execute("INSERT INTO outbox (run_id, step, tx_hash, nonce, signed_json, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
                            (run_id, step, signed.tx_id, order if order is not None else -1, signed.model_dump_json(),
                             datetime.now(timezone.utc).isoformat()))
         except sqlite3.IntegrityError:
             raise AlreadySigned(f"{run_id}/{step} already has a signed transaction") from None
 
     def signed_for(self, run_id: str, step: str, model: type[M]) -> M | None:
+        """The step's signed transaction, also when it was dropped (see `dropped_reason`): a step is signed once."""
         with self._connect() as db:
             row = db.execute("SELECT signed_json FROM outbox WHERE run_id=? AND step=?", (run_id, step)).fetchone()
         return model.model_validate_json(row[0]) if row else None
 
-    def has_signed(self, run_id: str, step_prefix: str) -> bool:
-        """Whether any transaction was signed for steps starting with `step_prefix` (then a reservation stays)."""
+    def mark_dropped(self, run_id: str, step: str, reason: str) -> None:
+        """The step's transaction is proven never to land (refused at send, or its nonce consumed by another
+        transaction): it is no longer listed as sent nor holds a reservation. The row stays: never signed again."""
+        with self._lock, self._connect() as db:
+            db.execute("UPDATE outbox SET dropped_at=?, dropped_reason=? WHERE run_id=? AND step=? AND dropped_at IS NULL",
+                       (datetime.now(timezone.utc).isoformat(), reason, run_id, step))
+
+    def dropped_reason(self, run_id: str, step: str) -> str | None:
+        """Why the step's transaction is proven never to land; None when it was not dropped (or never signed)."""
         with self._connect() as db:
-            return db.execute("SELECT 1 FROM outbox WHERE run_id=? AND substr(step, 1, ?)=?",
-                              (run_id, len(step_prefix), step_prefix)).fetchone() is not None
+            row = db.execute("SELECT dropped_reason FROM outbox WHERE run_id=? AND step=? AND dropped_at IS NOT NULL",
+                             (run_id, step)).fetchone()
+        return (row[0] or "dropped") if row else None
+
+    def has_signed(self, run_id: str, step_prefix: str) -> bool:
+        """Whether a transaction that may move funds was signed for steps starting with `step_prefix` and is not
+        proven dropped: then the step's spend reservation stays. Allowance steps (`ALLOWANCE_STEP_SUFFIXES`)
+        move nothing and do not count."""
+        with self._connect() as db:
+            rows = db.execute("SELECT step FROM outbox WHERE run_id=? AND substr(step, 1, ?)=? AND dropped_at IS NULL",
+                              (run_id, len(step_prefix), step_prefix)).fetchall()
+        return any(not r[0].endswith(ALLOWANCE_STEP_SUFFIXES) for r in rows)
 
     def sent_ids(self, run_id: str) -> list[str]:
+        """The run's transactions that were signed and may have landed, in nonce order (dropped ones are left out)."""
         with self._connect() as db:
-            return [r[0] for r in db.execute("SELECT tx_hash FROM outbox WHERE run_id=? ORDER BY nonce, created_at",
-                                             (run_id,))]
+            return [r[0] for r in db.execute("SELECT tx_hash FROM outbox WHERE run_id=? AND dropped_at IS NULL "
+                                             "ORDER BY nonce, created_at", (run_id,))]
+
+    def dropped(self, run_id: str) -> list[dict]:
+        """The run's transactions proven never to land, with the reason (for reports and the audit)."""
+        with self._connect() as db:
+            return [{"step": r[0], "tx_hash": r[1], "nonce": r[2], "reason": r[3]} for r in db.execute(
+                "SELECT step, tx_hash, nonce, dropped_reason FROM outbox WHERE run_id=? AND dropped_at IS NOT NULL "
+                "ORDER BY nonce, created_at", (run_id,))]
 
     sent_hashes = sent_ids
 
-    # -- daily cap: check-and-reserve is one immediate transaction, so parallel runs cannot overshoot
+    # -- the old per-directory daily cap (a wallet's real one is `swarm.ledger.SpendLedger`): check-and-reserve is
+    # one immediate transaction, so parallel runs on this directory cannot overshoot
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         """Reserve `usd` of today's cap for (run, step); idempotent for the same step. Returns (ok, spent before)."""
         day = utc_day()

@@ -14,6 +14,20 @@ from tools.evm.uniswap import UniswapV2
 from tools.evm.wallet import Wallet
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_spend_ledger(tmp_path_factory):
+    """Swarms built by module- or session-scoped fixtures use a ledger of this session, never the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWARM_LEDGER", str(tmp_path_factory.mktemp("session-ledger") / "ledger.sqlite"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def own_spend_ledger(session_spend_ledger, tmp_path_factory, monkeypatch):
+    """Every test gets its own wallet spend ledger and EVM nonce locks (`swarm.ledger`): caps never carry over."""
+    monkeypatch.setenv("SWARM_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.sqlite"))
+
+
 @pytest.fixture(scope="session")
 def devnet(tmp_path_factory):
     install()
@@ -32,6 +46,7 @@ def chain(devnet):
     now = int(time.time())
     if w3.eth.get_block("latest")["timestamp"] < now:
         w3.provider.make_request("evm_setNextBlockTimestamp", [now])
+        w3.provider.make_request("evm_mine", [])  # the latest block (what swap deadlines are relative to) is now
     yield w3
     w3.provider.make_request("evm_revert", [snap])
 

@@ -1,15 +1,22 @@
 """Swap executor: fresh quote, exact approval, minOut, deadline, simulate, record, send, confirm, verify.
 
-Each signed transaction is recorded in the outbox before it is broadcast; a
-resumed run finds it there and waits for it (re-broadcasting the same bytes if
-the node lost it) instead of signing a second swap.
+Each signed transaction is recorded in the outbox before it is broadcast, under the wallet's
+nonce lock (`tools.evm.tx.NonceManager`); a resumed run finds it there and waits for it
+(re-broadcasting the same bytes if the node lost it) instead of signing a second swap.
+
+A transaction proven never to land (refused at send, or its nonce consumed by another
+transaction) is marked dropped in the outbox: not listed as sent, its step fails with the
+reason, and nothing is signed again for that step. When a swap fails after its exact approval
+landed (reverted, received less than min_out, refused or dropped before it could land), the
+router's allowance is reset to 0 by a recorded `{step}:revoke` transaction.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
+from eth_abi.abi import encode
 from web3 import Web3
 
 from swarm.core import chain as core_chain
@@ -19,22 +26,44 @@ from swarm.core.outbox import Outbox
 from tools.evm import erc20
 from tools.evm.errors import EvmToolError, RpcUnavailableError
 from tools.evm.tokens import Token
-from tools.evm.tx import SignedTx, TxFateUnknown, TxReceipt, TxSender
+from tools.evm.tx import (NonceTaken, SignedTx, TxFateUnknown, TxReceipt, TxRejected, TxRequest, TxReverted,
+                          TxSender)
 from tools.evm.uniswap import UniswapV2
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
 DEADLINE_SECONDS = 300
+APPROVE_SELECTOR = Web3.keccak(text="approve(address,uint256)")[:4]
+
+
+@runtime_checkable
+class DroppingOutbox(Protocol):
+    """An outbox that records a transaction proven never to land (`swarm.store.RunStore`)."""
+
+    def mark_dropped(self, run_id: str, step: str, reason: str) -> None: ...
+
+    def dropped_reason(self, run_id: str, step: str) -> str | None: ...
+
+
+class StepDropped(TxRejected):
+    """The step's recorded transaction is proven never to land; the step is over and is never signed again."""
+
+
+def revoke_tx(token: Token, spender: str) -> TxRequest:
+    """approve(spender, 0): takes back what is left of an exact approval."""
+    data = APPROVE_SELECTOR + encode(["address", "uint256"], [Web3.to_checksum_address(spender), 0])
+    return TxRequest(to=token.address, data="0x" + data.hex(), label=f"revoke {token.symbol} approval")
 
 
 class SwapOutcome(core_chain.SwapOutcome):
     status: Literal["confirmed", "refused", "failed"]
     approve_tx: str | None = None
     swap_tx: str | None = None
+    revoke_tx: str | None = None  # the allowance reset after a failed swap
     block_number: int | None = None
 
     def tx_ids(self) -> list[str]:
-        return [h for h in (self.approve_tx, self.swap_tx) if h]
+        return [h for h in (self.approve_tx, self.swap_tx, self.revoke_tx) if h]
 
 
 def received_amount(receipt: TxReceipt, token_out: Token, wallet: str, weth: str) -> int:
@@ -66,21 +95,54 @@ class SwapExecutor:
     def wallet(self) -> str:
         return self.sender.wallet.address
 
+    def _dropped(self, run_id: str, step: str) -> str | None:
+        return self.store.dropped_reason(run_id, step) if isinstance(self.store, DroppingOutbox) else None
+
+    def _drop(self, run_id: str, step: str, signed: SignedTx, exc: TxRejected) -> None:
+        """The step's transaction is proven never to land: out of the sent list, and the step is over."""
+        reason = str(exc)
+        if isinstance(self.store, DroppingOutbox):
+            self.store.mark_dropped(run_id, step, reason)
+        self.record(run_id, "tx", {"step": step, "event": "dropped", "hash": signed.hash, "nonce": signed.nonce,
+                                   "proof": "nonce consumed by another transaction" if isinstance(exc, NonceTaken)
+                                   else "refused by the node at send", "reason": reason})
+
     def _send_once(self, run_id: str, step: str, build) -> TxReceipt:
-        """Sign, record, broadcast and confirm one transaction; on resume, confirm the recorded one."""
+        """Sign, record, broadcast and confirm one transaction; on resume, confirm the recorded one.
+
+        Raises `StepDropped` / `TxRejected` when the step's transaction is proven never to land (it is then marked
+        dropped); never signs a second transaction for the step."""
+        dropped = self._dropped(run_id, step)
         signed = self.store.signed_for(run_id, step, SignedTx)
+        if dropped is not None and signed is not None:
+            raise StepDropped(dropped, signed.hash, signed.nonce)
         if signed is not None:
             self.record(run_id, "tx", {"step": step, "event": "resumed", "hash": signed.hash, "nonce": signed.nonce})
-            self.sender.rebroadcast_if_missing(signed)
+            try:
+                self.sender.rebroadcast_if_missing(signed)
+            except TxRejected as exc:
+                self._drop(run_id, step, signed, exc)
+                raise
         else:
             request = build()
-            signed = self.sender.sign(request)  # simulates first: a revert raises before anything is signed
-            self.store.record_signed(run_id, step, signed)
-            self.record(run_id, "tx", {"step": step, "event": "signed", "simulation": "ok", "hash": signed.hash,
-                                       "nonce": signed.nonce, "unsigned": request.model_dump(mode="json"),
-                                       "gas": signed.gas, "max_fee_per_gas": str(signed.max_fee_per_gas)})
-            fault_point(f"after_sign:{step}")
-            self.sender.broadcast(signed)
+            recorded: list[SignedTx] = []
+
+            def record_before_send(tx: SignedTx) -> None:
+                self.store.record_signed(run_id, step, tx)
+                recorded.append(tx)
+                self.record(run_id, "tx", {"step": step, "event": "signed", "simulation": "ok", "hash": tx.hash,
+                                           "nonce": tx.nonce, "unsigned": request.model_dump(mode="json"),
+                                           "gas": tx.gas, "max_fee_per_gas": str(tx.max_fee_per_gas)})
+                fault_point(f"after_sign:{step}")
+
+            try:
+                # simulates first (a revert raises before anything is signed); then, under the wallet's nonce lock:
+                # nonce, sign, record in the outbox, broadcast
+                signed = self.sender.sign_and_send(request, record_before_send)
+            except TxRejected as exc:
+                if recorded:  # always: the outbox row is written before the broadcast
+                    self._drop(run_id, step, recorded[0], exc)
+                raise
             fault_point(f"after_send:{step}")
         receipt = self.sender.wait(signed)
         fault_point(f"after_receipt:{step}")
@@ -93,6 +155,7 @@ class SwapExecutor:
 
     def _execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
         outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
+        approved = False  # this step's exact approval is on the router: a failed swap must take it back
         try:
             resumed = self.store.signed_for(run_id, f"{step}:swap", SignedTx) is not None
             if not resumed:
@@ -109,19 +172,53 @@ class SwapExecutor:
                     # exactly the amount, never more
                     outcome.approve_tx = self._send_once(run_id, f"{step}:approve", lambda: erc20.approve_tx(
                         self.uniswap.w3, token_in, self.uniswap.router_address, amount_in)).hash
+                approved = True
 
-            receipt = self._send_once(run_id, f"{step}:swap", lambda: self.uniswap.swap_tx(
-                quote, min_out, self.wallet, self.uniswap.deadline(DEADLINE_SECONDS)))
+            try:
+                receipt = self._send_once(run_id, f"{step}:swap", lambda: self.uniswap.swap_tx(
+                    quote, min_out, self.wallet, self.uniswap.deadline(DEADLINE_SECONDS)))
+            except TxReverted as exc:  # it landed, and did nothing: say which transaction
+                outcome.swap_tx, outcome.block_number = exc.receipt.hash, exc.receipt.block_number
+                raise
             outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
             outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native or "")
             if outcome.received < min_out:
                 outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} < "
                                   f"min_out {token_out.from_base(min_out)}")
+                self._revoke(run_id, step, token_in, outcome)
                 return outcome
             outcome.status = "confirmed"
             outcome.reason = f"received {token_out.from_base(outcome.received)} {token_out.symbol} (min_out {token_out.from_base(min_out)})"
         except (RpcUnavailableError, TxFateUnknown):
             raise  # node unreachable or a signed tx's fate unknown: leave the step open so a resume finishes it
+        except TxRejected as exc:
+            outcome.reason = (f"nonce {exc.nonce} was used by another transaction; nothing of this swap landed"
+                              if isinstance(exc, NonceTaken) else f"{exc}; nothing of this swap landed")
+            if approved:
+                self._revoke(run_id, step, token_in, outcome)
         except EvmToolError as exc:
             outcome.reason = str(exc)
+            if approved:
+                self._revoke(run_id, step, token_in, outcome)
         return outcome
+
+    def _revoke(self, run_id: str, step: str, token: Token, outcome: SwapOutcome) -> None:
+        """The swap failed after its approval landed: reset the router's allowance to 0 (a recorded, audited
+        `{step}:revoke` transaction). Its own fate unknown re-raises (a resume finishes it); its failure is
+        added to the reason."""
+        if token.is_native:
+            return
+        router = self.uniswap.router_address
+        try:
+            recorded = self.store.signed_for(run_id, f"{step}:revoke", SignedTx) is not None
+            if not recorded and erc20.allowance(self.uniswap.w3, token, self.wallet, router) == 0:
+                return  # the swap used it up (or nothing was left)
+            receipt = self._send_once(run_id, f"{step}:revoke", lambda: revoke_tx(token, router))
+            outcome.revoke_tx = receipt.hash
+            self.record(run_id, "approval_revoked", {"step": step, "token": token.symbol, "spender": router,
+                                                     "hash": receipt.hash, "why": outcome.reason})
+            outcome.reason += f"; the {token.symbol} approval was reset to 0 ({receipt.hash})"
+        except (RpcUnavailableError, TxFateUnknown):
+            raise
+        except EvmToolError as exc:
+            outcome.reason += f"; resetting the {token.symbol} approval to 0 failed: {exc}"

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import heapq
+import json
+import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 from pydantic import BaseModel
@@ -13,7 +18,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFou
 from web3.types import TxParams, Wei
 
 from swarm.core import errors as core_errors
-from tools.evm.errors import RpcUnavailableError, SimulationFailed, TxFailed
+from tools.evm.errors import EvmToolError, RpcUnavailableError, SimulationFailed, TxFailed
 from tools.evm.rpc import is_transient, read_retry
 from tools.evm.wallet import Wallet
 
@@ -21,6 +26,12 @@ from tools.evm.wallet import Wallet
 # written when the block timestamp moved, and their first write (zero to non-zero)
 # costs 2 x 20k. Unused gas is refunded, so the margin costs nothing.
 GAS_HEADROOM, GAS_MARGIN = 1.2, 50_000
+NONCE_LOCK_TIMEOUT_SECONDS = 120.0
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 
 class TxRequest(BaseModel):
@@ -78,38 +89,184 @@ class TxReverted(TxFailed):
         self.receipt = receipt
 
 
+class TxRejected(TxFailed):
+    """Proven never to land: the node refused the signed bytes at send. Nothing was sent; the nonce is free."""
+
+    def __init__(self, message: str, tx_hash: str, nonce: int):
+        super().__init__(message)
+        self.tx_hash, self.nonce = tx_hash, nonce
+
+
+class NonceTaken(TxRejected):
+    """Proven never to land: the node does not know the transaction and the account's confirmed nonce is past its
+    nonce, so another transaction consumed it. Never replaced automatically."""
+
+    def __init__(self, tx_hash: str, nonce: int):
+        super().__init__(f"nonce {nonce} was used by another transaction; {tx_hash} never landed", tx_hash, nonce)
+
+
 @read_retry
 def pending_nonce(w3: Web3, address: str) -> int:
     return w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
 
 
-class NonceManager:
-    """Hands out nonces for one address, never the same one twice.
+@read_retry
+def confirmed_nonce(w3: Web3, address: str) -> int:
+    """How many of the address's transactions are mined: every nonce below it is consumed."""
+    return w3.eth.get_transaction_count(Web3.to_checksum_address(address), "latest")
 
-    Each reservation takes the larger of the local counter and the node's
-    pending count, so sends made elsewhere are respected. A nonce whose tx the
-    node definitely rejected is released and handed out again first, so no
-    gap blocks the later transactions.
+
+def tx_known(w3: Web3, tx_hash: str) -> bool:
+    """Whether the node has the transaction (in its pool or mined)."""
+    try:
+        read_retry(lambda: w3.eth.get_transaction(HexStr(tx_hash)))()
+        return True
+    except TransactionNotFound:
+        return False
+
+
+def ledger_dir() -> Path:
+    """The directory of the wallet's shared spend ledger: that of `$SWARM_LEDGER`, else
+    `$XDG_DATA_HOME/defai-swarm` (`~/.local/share/defai-swarm`). The same place as `swarm.ledger.default_ledger_path`
+    (tools may not import it; a test keeps the two in step). The nonce locks live in its `nonces/`."""
+    explicit = os.environ.get("SWARM_LEDGER")
+    if explicit:
+        return Path(explicit).expanduser().parent
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser() / "defai-swarm"
+
+
+class NonceLockTimeout(EvmToolError):
+    """Another process held the wallet's nonce lock for too long; nothing was signed."""
+
+
+class NonceManager:
+    """Hands out nonces for one wallet on one chain, never the same one twice: across threads *and* processes.
+
+    `hold()` takes the wallet's lock: a re-entrant thread lock plus an fcntl lock on a file keyed by
+    (chain id, genesis hash, address) in `<ledger dir>/nonces/` (see `ledger_dir`), so every process on this
+    machine that uses the same ledger serialises on it. `TxSender.sign_and_send` holds it from the nonce
+    reservation through signing, recording and broadcast: no other process can read the node's pending
+    count while a signed transaction is not yet in the node's pool. A process that dies holding it releases it.
+
+    Each reservation takes the largest of the local counter, the node's pending count, and one above the
+    highest nonce this machine broadcast for the key (recorded next to the lock) while the node still knows
+    that transaction (a node that lost it, e.g. restarted or reverted, does not hold the wallet back). A nonce
+    whose transaction the node definitely rejected is released and handed out again first, so no gap blocks
+    the later transactions.
     """
 
-    def __init__(self, w3: Web3, address: str):
+    def __init__(self, w3: Web3, address: str, lock_dir: Path | None = None, chain_key: str | None = None,
+                 lock_timeout: float = NONCE_LOCK_TIMEOUT_SECONDS):
         self.w3, self.address = w3, address
-        self._lock = threading.Lock()
+        self.lock_timeout = lock_timeout
+        self._lock_dir, self._chain_key = lock_dir, chain_key
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        self._paths: tuple[Path, Path] | None = None
         self._next = 0
         self._released: list[int] = []
 
-    def reserve(self) -> int:
+    # -- the cross-process lock
+    def key(self) -> str:
+        """(chain id, genesis hash, address) as a file name: a fresh chain (new genesis) is a new key."""
+        if self._chain_key is None:
+            chain_id = read_retry(lambda: self.w3.eth.chain_id)()
+            genesis = read_retry(lambda: self.w3.eth.get_block(0))()
+            self._chain_key = f"evm-{chain_id}-0x{bytes(genesis.get('hash', b'')).hex()}"
+        return f"{self._chain_key}-{self.address.lower()}"
+
+    def lock_path(self) -> Path:
+        return self._files()[0]
+
+    def _files(self) -> tuple[Path, Path]:
+        if self._paths is None:
+            directory = (self._lock_dir or ledger_dir() / "nonces")
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key = self.key()
+            self._paths = directory / f"{key}.lock", directory / f"{key}.json"
+        return self._paths
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """The wallet's nonce lock (re-entrant): reserve, sign and broadcast inside it."""
         with self._lock:
+            if self._depth == 0:
+                self._fd = self._acquire_file()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fd, self._fd = self._fd, None
+                    if fcntl is not None:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+
+    def _acquire_file(self) -> int:
+        path = self._files()[0]
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is None:  # no fcntl (Windows): threads are serialised, processes are not
+            return fd
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise NonceLockTimeout(f"another process held the nonce lock {path} for over "
+                                           f"{self.lock_timeout:.0f}s; nothing was signed, try again") from None
+                time.sleep(0.005)
+
+    # -- the highest nonce broadcast from this machine for the key
+    def _recorded(self) -> tuple[int, str] | None:
+        try:
+            data = json.loads(self._files()[1].read_text())
+            return int(data["nonce"]), str(data["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def record_sent(self, nonce: int, tx_hash: str) -> None:
+        """The node accepted `tx_hash` with `nonce`: later reservations start above it while the node knows it."""
+        with self.hold():
+            recorded = self._recorded()
+            if recorded is not None and recorded[0] > nonce:
+                return
+            _, record = self._files()
+            tmp = record.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"nonce": nonce, "hash": tx_hash}))
+            os.replace(tmp, record)
+
+    def _recorded_floor(self, on_chain: int) -> int:
+        """One above the recorded broadcast while the node still has that transaction (its pending count may lag
+        behind its pool); 0 when the node's count covers it, lost it, or cannot say (then a reused nonce is
+        refused at send: proven not landed, never a gap that blocks the wallet)."""
+        recorded = self._recorded()
+        if recorded is None or recorded[0] < on_chain:
+            return 0
+        try:
+            return recorded[0] + 1 if tx_known(self.w3, recorded[1]) else 0
+        except RpcUnavailableError:
+            return 0
+
+    # -- reservations
+    def reserve(self) -> int:
+        with self.hold():
             on_chain = pending_nonce(self.w3, self.address)
-            self._released = [n for n in self._released if n >= on_chain]
+            floor = max(on_chain, self._recorded_floor(on_chain))
+            self._released = [n for n in self._released if n >= floor]
             heapq.heapify(self._released)
             if self._released:
                 return heapq.heappop(self._released)
-            nonce = max(self._next, on_chain)
+            nonce = max(self._next, floor)
             self._next = nonce + 1
             return nonce
 
     def release(self, nonce: int) -> None:
+        """The node definitely refused the transaction with `nonce` (or it was never sent): hand it out again."""
         with self._lock:
             heapq.heappush(self._released, nonce)
 
@@ -150,48 +307,87 @@ class TxSender:
         tip = self.w3.eth.max_priority_fee
         return 2 * base + tip, tip
 
-    def sign(self, req: TxRequest, simulate: bool = True) -> SignedTx:
-        """Simulate, price and sign; reserves a nonce. Record the result durably before broadcasting it."""
+    def _prepare(self, req: TxRequest, simulate: bool) -> dict:
+        """Everything but the nonce: simulated, gas estimated, priced (outside the nonce lock)."""
         if simulate:
             self.simulate(req)
         gas = req.gas or self.estimate_gas(req)
         max_fee, tip = self.fees()
         chain_id = read_retry(lambda: self.w3.eth.chain_id)()
-        nonce = self.nonces.reserve()
-        tx = {**self._call_params(req), "gas": gas, "nonce": nonce, "chainId": chain_id, "type": 2,
-              "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
+        tx: dict = {**self._call_params(req), "gas": gas, "chainId": chain_id, "type": 2, "maxFeePerGas": max_fee,
+                    "maxPriorityFeePerGas": tip}
         del tx["from"]
+        return tx
+
+    def _sign_prepared(self, tx: dict, req: TxRequest) -> SignedTx:
+        nonce = self.nonces.reserve()
         try:
-            signed = self.wallet.sign_transaction(tx)
+            signed = self.wallet.sign_transaction({**tx, "nonce": nonce})
         except Exception:
             self.nonces.release(nonce)
             raise
         return SignedTx(hash="0x" + bytes(signed.hash).hex(), raw="0x" + bytes(signed.raw_transaction).hex(),
-                        nonce=nonce, label=req.label, gas=gas, max_fee_per_gas=max_fee)
+                        nonce=nonce, label=req.label, gas=tx["gas"], max_fee_per_gas=tx["maxFeePerGas"])
+
+    def sign(self, req: TxRequest, simulate: bool = True) -> SignedTx:
+        """Simulate, price and sign; reserves a nonce. Record the result durably before broadcasting it.
+
+        The nonce lock is released when this returns: to keep it until the node has the transaction (so no other
+        process can take the same nonce meanwhile), use `sign_and_send` or call this inside `nonces.hold()`."""
+        tx = self._prepare(req, simulate)
+        with self.nonces.hold():
+            return self._sign_prepared(tx, req)
+
+    def sign_and_send(self, req: TxRequest, before_send: Callable[[SignedTx], None] | None = None,
+                      simulate: bool = True) -> SignedTx:
+        """Simulate and price, then under the wallet's nonce lock: reserve the nonce, sign, `before_send(signed)`
+        (record it durably: the outbox), broadcast. A refusal at send raises `TxRejected` (proven not landed)."""
+        tx = self._prepare(req, simulate)
+        with self.nonces.hold():
+            signed = self._sign_prepared(tx, req)
+            if before_send is not None:
+                try:
+                    before_send(signed)
+                except BaseException:
+                    self.nonces.release(signed.nonce)  # never broadcast from here
+                    raise
+            self.broadcast(signed)
+        return signed
 
     def broadcast(self, signed: SignedTx) -> SentTx:
-        """Send signed bytes. A lost answer is resolved by hash, never by signing again."""
+        """Send signed bytes. A lost answer is resolved by hash, never by signing again; a definite refusal raises
+        `TxRejected` and frees the nonce."""
         raw = bytes.fromhex(signed.raw.removeprefix("0x"))
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Web3RPCError as exc:
-            if "already known" not in str(exc).lower():
-                self.nonces.release(signed.nonce)
-                raise TxFailed(f"node rejected {signed.label or 'transaction'} (nonce {signed.nonce}): {exc}") from None
-        except (requests.ConnectionError, requests.Timeout):
-            self._resolve_unknown(raw, signed.hash, signed.nonce)
+        with self.nonces.hold():
+            try:
+                self.w3.eth.send_raw_transaction(raw)
+            except Web3RPCError as exc:
+                if is_transient(exc):  # an overloaded or failing node says nothing about the transaction
+                    self._resolve_unknown(raw, signed.hash, signed.nonce)
+                elif "already known" not in str(exc).lower():
+                    self.nonces.release(signed.nonce)
+                    raise TxRejected(f"node rejected {signed.label or 'transaction'} (nonce {signed.nonce}): {exc}",
+                                     signed.hash, signed.nonce) from None
+            except (requests.ConnectionError, requests.Timeout, requests.HTTPError):
+                self._resolve_unknown(raw, signed.hash, signed.nonce)
+            self.nonces.record_sent(signed.nonce, signed.hash)
         return SentTx(**signed.model_dump(exclude={"raw"}))
 
     def rebroadcast_if_missing(self, signed: SignedTx) -> SentTx:
-        """After a restart: if the node does not know the recorded tx, send the same bytes again."""
-        try:
-            read_retry(lambda: self.w3.eth.get_transaction(HexStr(signed.hash)))()
-            return SentTx(**signed.model_dump(exclude={"raw"}))
-        except TransactionNotFound:
+        """After a restart: if the node does not know the recorded tx, send the same bytes again, unless its nonce
+        is already consumed by another transaction: then it can never land (`NonceTaken`)."""
+        with self.nonces.hold():
+            if tx_known(self.w3, signed.hash):
+                return SentTx(**signed.model_dump(exclude={"raw"}))
+            if confirmed_nonce(self.w3, self.wallet.address) > signed.nonce:
+                if tx_known(self.w3, signed.hash):  # mined between the two reads
+                    return SentTx(**signed.model_dump(exclude={"raw"}))
+                raise NonceTaken(signed.hash, signed.nonce)
             return self.broadcast(signed)
 
     def send(self, req: TxRequest, simulate: bool = True) -> SentTx:
-        return self.broadcast(self.sign(req, simulate=simulate))
+        signed = self.sign_and_send(req, simulate=simulate)
+        return SentTx(**signed.model_dump(exclude={"raw"}))
 
     def _resolve_unknown(self, raw: bytes, tx_hash: str, nonce: int, attempts: int = 5) -> None:
         """Ask the node for the hash; if it never saw it, re-broadcast the *same* signed bytes
@@ -208,9 +404,9 @@ class TxSender:
                 except Web3RPCError as exc:
                     if "already known" in str(exc).lower():
                         return
-                except (requests.ConnectionError, requests.Timeout):
+                except requests.RequestException:
                     pass
-            except (requests.ConnectionError, requests.Timeout):
+            except (requests.RequestException, Web3RPCError):  # the lookup failed: says nothing either way
                 pass
         raise TxFateUnknown(tx_hash, nonce)
 
