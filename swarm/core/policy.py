@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from swarm.core.prices import PriceReading
+from swarm.core.prices import PriceReading, median_and_spread
 
 
 class SwapPolicy(BaseModel):
@@ -76,19 +76,21 @@ class SwapCheck(BaseModel):
                                   "approved; the fresh value may exceed it by at most the policy's max_slippage_bps")
 
 
-def reference_price(reading: PriceReading, favour: str) -> Decimal:
-    """The price a minimum output is computed from: of the independent families' medians, the one best for
-    the wallet ("high" for what it pays, "low" for what it buys), so that a family one party can push (a DEX)
-    can never lower the minimum while another family disagrees (within the policy's deviation bound)."""
-    medians = list(reading.family_medians().values()) or [reading.median]
-    return max(medians) if favour == "high" else min(medians)
+def reference_price(reading: PriceReading) -> Decimal:
+    """The price a minimum output is computed from: the oracle families' median where an oracle answered
+    (a trader with chain access can push any DEX pool, and DEX quotes carry the route's fee, but not an oracle),
+    else the median of the families' medians (one vote per family, however many pools it has)."""
+    medians = reading.family_medians()
+    oracles = [m for family, m in medians.items() if family.startswith("oracle:")]
+    chosen = oracles or list(medians.values())
+    return median_and_spread(chosen)[0] if chosen else reading.median
 
 
 def oracle_min_out(amount_in: Decimal, price_in: PriceReading, price_out: PriceReading, out_decimals: int,
                    slippage_bps: int) -> int:
     """Base units of output implied by the independent USD prices (not by the pool or route being traded),
     less the slippage allowance."""
-    rate = reference_price(price_in, "high") / reference_price(price_out, "low")
+    rate = reference_price(price_in) / reference_price(price_out)
     expected = int((amount_in * rate).scaleb(out_decimals))
     return expected * (10_000 - slippage_bps) // 10_000
 

@@ -173,8 +173,8 @@ def test_pools_alone_are_one_family_and_the_reading_says_so(chain, devnet, regis
 
 
 def test_min_out_comes_from_the_independent_medians_not_the_traded_pool():
-    """A quote from a pushed pool cannot lower minOut: it is derived from the independent families' medians,
-    taking the one best for the wallet (here the pool family's 3010 for the ETH paid), never the traded pool's quote."""
+    """A quote from a pushed pool cannot lower (or move) minOut: it is derived from the oracle family's price where an
+    oracle answered (here the feed's 3000, not the pool's 3010 or their median), never from the traded pool."""
     def reading(base: str, *prices: tuple[str, str, Decimal]) -> PriceReading:
         return collect_reading(base, "USD", {n: (lambda p=p: (p, 1)) for n, _, p in prices},
                                families={n: f for n, f, _ in prices})
@@ -186,7 +186,7 @@ def test_min_out_comes_from_the_independent_medians_not_the_traded_pool():
                   spent_today_usd=Decimal(0))
     policy = SwapPolicy(token_allowlist=frozenset({"ETH", "USDC"}))
     d = decide(policy, x)
-    assert d.min_out == oracle_min_out(Decimal(1), eth, usdc, 6, 50) == 3010 * 10**6 * 9950 // 10_000
+    assert d.min_out == oracle_min_out(Decimal(1), eth, usdc, 6, 50) == 3000 * 10**6 * 9950 // 10_000
     assert {r.rule for r in d.rules if not r.passed} == {"quote_meets_min_out"}
 
 
