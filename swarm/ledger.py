@@ -25,13 +25,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from swarm.core.chain import ChainIdentity
+from swarm.store import durable_connection
 
 LEDGER_ENV = "SWARM_LEDGER"
 
@@ -103,15 +102,8 @@ class SpendLedger:
         return cls(Path(path) if path is not None else default_ledger_path(), chain_key(chain_identity), wallet,
                    str(scope))
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            yield db
-        finally:
-            db.close()
+    def _connect(self):
+        return durable_connection(self.path)
 
     def _key(self, run_id: str, step: str) -> tuple[str, str, str, str, str]:
         return self.chain, self.wallet, self.scope, run_id, step

@@ -51,6 +51,19 @@ def utc_day() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
+@contextmanager
+def durable_connection(path: Path) -> Iterator[sqlite3.Connection]:
+    """An autocommit SQLite connection in WAL mode with a full fsync per commit: what is written is on disk
+    before the caller acts on it (a broadcast, a spend)."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        yield db
+    finally:
+        db.close()
+
+
 class RunStore:
     """Implements `swarm.core.outbox.Outbox` (and, per state directory only, `SpendLedger`) over one SQLite file."""
 
@@ -65,15 +78,8 @@ class RunStore:
                 if column not in columns:
                     db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            yield db
-        finally:
-            db.close()
+    def _connect(self):
+        return durable_connection(self.path)
 
     # -- runs: the plan is stored before the graph starts, so a resumed process can rebuild it
     def save_run(self, run_id: str, intent: str, plan_json: str) -> None:
