@@ -6,9 +6,7 @@ never to land (the node refused the bytes at send, or its nonce was consumed by 
 transaction) is marked dropped, never deleted: it is not listed as sent, it no longer holds
 the step's spend reservation, and the step is never signed again.
 
-The wallet's daily cap lives in `swarm.ledger.SpendLedger` (shared by every state directory);
-the `spend` table here is the old per-directory ledger, kept for callers that still pass a
-`RunStore` as their `SpendLedger`.
+The wallet's daily cap lives in `swarm.ledger.SpendLedger`, shared by every state directory.
 """
 from __future__ import annotations
 
@@ -18,7 +16,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,14 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_context (
     run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS spend (
-    run_id TEXT NOT NULL, step TEXT NOT NULL, day TEXT NOT NULL, usd TEXT NOT NULL,
-    PRIMARY KEY (run_id, step));
 """
-
-
-def utc_day() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
 @contextmanager
@@ -65,7 +55,7 @@ def durable_connection(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 class RunStore:
-    """Implements `swarm.core.outbox.Outbox` (and, per state directory only, `SpendLedger`) over one SQLite file."""
+    """Implements `swarm.core.outbox.Outbox` over one SQLite file (the spend ledger is `swarm.ledger`)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -157,41 +147,3 @@ class RunStore:
                 "ORDER BY nonce, created_at", (run_id,))]
 
     sent_hashes = sent_ids
-
-    # -- the old per-directory daily cap (a wallet's real one is `swarm.ledger.SpendLedger`): check-and-reserve is
-    # one immediate transaction, so parallel runs on this directory cannot overshoot
-    def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
-        """Reserve `usd` of today's cap for (run, step); idempotent for the same step. Returns (ok, spent before)."""
-        day = utc_day()
-        with self._lock, self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if db.execute("SELECT 1 FROM spend WHERE run_id=? AND step=?", (run_id, step)).fetchone():
-                    db.execute("COMMIT")
-                    return True, self._spent(db, day) - usd
-                spent = self._spent(db, day)
-                if spent + usd > cap:
-                    db.execute("COMMIT")
-                    return False, spent
-                db.execute("INSERT INTO spend VALUES (?, ?, ?, ?)", (run_id, step, day, str(usd)))
-                db.execute("COMMIT")
-                return True, spent
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
-    def release_spend(self, run_id: str, step: str) -> None:
-        with self._lock, self._connect() as db:
-            db.execute("DELETE FROM spend WHERE run_id=? AND step=?", (run_id, step))
-
-    def spent_today(self, exclude: tuple[str, str] | None = None) -> Decimal:
-        with self._connect() as db:
-            total = self._spent(db, utc_day())
-            if exclude is not None:
-                row = db.execute("SELECT usd FROM spend WHERE run_id=? AND step=? AND day=?", (*exclude, utc_day())).fetchone()
-                total -= Decimal(row[0]) if row else Decimal(0)
-            return total
-
-    @staticmethod
-    def _spent(db: sqlite3.Connection, day: str) -> Decimal:
-        return sum((Decimal(r[0]) for r in db.execute("SELECT usd FROM spend WHERE day=?", (day,))), Decimal(0))
