@@ -273,7 +273,30 @@ def _new(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _mcp(args: argparse.Namespace) -> int:
+    try:
+        from swarm.integrations.mcp_server import run_mcp
+    except ImportError as exc:
+        console.print(f"[red]error:[/red] the MCP server is not available in this install ({exc}); "
+                      f"update defai-swarm or install its `mcp` extra")
+        return 1
+    return int(run_mcp(args))
+
+
+def _add_mcp_arguments(parser: argparse.ArgumentParser) -> None:
+    try:
+        from swarm.integrations.mcp_server import add_mcp_arguments
+    except ImportError:
+        return
+    add_mcp_arguments(parser)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; `argv` (when given) lets it skip importing optional commands' modules it will not need."""
+
+    def argv_wants(command: str) -> bool:
+        return argv is None or command in argv
+
     parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm")
     sub = parser.add_subparsers(dest="command", required=True)
     devnet = sub.add_parser("devnet", help="local devnet: EVM (anvil + Uniswap V2) or Solana (LiteSVM)")
@@ -338,13 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name")
     new.add_argument("--dir", help="where to create it (default: ./NAME)")
     new.set_defaults(func=_new)
+
+    mcp = sub.add_parser("mcp", help="serve the swarm's tools to an MCP client (Model Context Protocol)")
+    if argv_wants("mcp"):
+        _add_mcp_arguments(mcp)  # imported only when `mcp` is the command: keeps `swarm --help` fast
+    mcp.set_defaults(func=_mcp)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from swarm.core.errors import SwarmError
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except (SwarmError, FileNotFoundError) as exc:  # a user-facing problem: one line, no traceback

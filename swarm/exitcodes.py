@@ -1,0 +1,37 @@
+"""Exit codes of `swarm` and the example bots: one per outcome, so scripts can branch without parsing text.
+
+Documented in the README ("Exit codes"); the same numbers everywhere (the CLI, examples/, swarm.bot).
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    DONE = 0               # the run finished as asked (or the command succeeded)
+    ERROR = 1              # unexpected or environment problem: RPC down, model missing, devnet not running
+    USAGE = 2              # bad command line or bad input file (argparse's own code for usage errors)
+    PARTIAL = 3            # some trades ran, others did not
+    SKIPPED = 4            # the intent's condition did not hold: nothing was traded
+    REFUSED = 5            # the risk policy (or a safety check) refused: nothing was traded
+    FAILED = 6             # a trade was attempted and failed
+    AWAITING_APPROVAL = 7  # the run paused for a human decision (`swarm resume RUN --approve|--decline`)
+    VERIFY_FAILED = 8      # an audit verification did not PASS
+
+
+_BY_STATUS = {
+    "done": ExitCode.DONE,
+    "partial": ExitCode.PARTIAL,
+    "skipped": ExitCode.SKIPPED,
+    "refused": ExitCode.REFUSED,
+    "failed": ExitCode.FAILED,
+    "awaiting_approval": ExitCode.AWAITING_APPROVAL,
+}
+
+
+def for_status(status: str) -> ExitCode:
+    """The exit code for a run's status (RunResult.status); an unknown status is FAILED, never DONE."""
+    return _BY_STATUS.get(str(status), ExitCode.FAILED)
+
+
+__all__ = ["ExitCode", "for_status"]
