@@ -1,6 +1,7 @@
 """Pytest plugin: collect everything the suite produces that a secret could leak into.
 
-Log records (every logger, DEBUG and up), the text of every failure and error,
+Log records (every logger, DEBUG and up), what `swarm` subprocesses printed (their log lines included,
+via record_output), the text of every failure and error,
 and the files under pytest's temporary directories (audit logs, run stores,
 checkpoints, anvil logs, generated projects). tests/test_zz_secret_scan.py,
 collected last, scans them for private keys.
@@ -13,6 +14,13 @@ import pytest
 
 LOG_LINES: list[str] = []
 FAILURE_TEXTS: list[str] = []
+CLI_OUTPUTS: list[str] = []  # what `swarm` subprocesses printed (stdout, stderr, their log lines): see record_output
+
+
+def record_output(text: str) -> str:
+    """Keep a subprocess's output (its logs go to stderr) for the final secret scan; returns it unchanged."""
+    CLI_OUTPUTS.append(text)
+    return text
 
 
 class _Collector(logging.Handler):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.secret_scan import FAILURE_TEXTS, LOG_LINES
+from tests.secret_scan import CLI_OUTPUTS, FAILURE_TEXTS, LOG_LINES
 from tools.evm.wallet import Wallet
 
 
@@ -28,7 +28,7 @@ def test_no_secret_in_anything_the_suite_produced(tmp_path_factory):
     for path in files:
         data = path.read_bytes().lower()
         leaks += [f"{path}" for m in markers if m.lower().encode() in data]
-    for i, text in enumerate(LOG_LINES + FAILURE_TEXTS):
+    for i, text in enumerate(LOG_LINES + FAILURE_TEXTS + CLI_OUTPUTS):
         low = text.lower()
         leaks += [f"log/failure text #{i}" for m in markers if m.lower() in low]
     assert not leaks, f"secret material found in: {sorted(set(leaks))[:10]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tools.devnet.control import snapshot
 from tools.devnet.deploy import deploy_world
 from tools.devnet.manifest import DevnetManifest
 from tools.devnet.node import DEFAULT_PORT, AnvilNode, DevnetError, pid_alive, rpc_alive, stop_pid
@@ -26,13 +27,17 @@ class Devnet:
         self.node, self.manifest, self.manifest_path = node, manifest, manifest_path
 
     @classmethod
-    def start(cls, port: int = DEFAULT_PORT, manifest_path: Path | None = None, detach: bool = False) -> "Devnet":
+    def start(cls, port: int = DEFAULT_PORT, manifest_path: Path | None = None, detach: bool = False,
+              keep_pools_aligned: bool = False) -> "Devnet":
         manifest_path = Path(manifest_path or default_manifest_path())
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         node = AnvilNode(port=port, log_path=manifest_path.parent / "anvil.log", detach=detach).start()
         try:
-            manifest = deploy_world(connect(node.url), node.url)
+            w3 = connect(node.url)
+            manifest = deploy_world(w3, node.url)
             manifest.anvil_pid = node.pid
+            manifest.keep_pools_aligned = keep_pools_aligned
+            manifest.snapshot_id = snapshot(manifest, w3)  # what `swarm devnet reset` returns to
             manifest.save(manifest_path)
         except BaseException:
             node.stop()

@@ -11,6 +11,8 @@ class DevnetManifest(EvmChainConfig):
     deployer: str
     funded_accounts: list[str]
     anvil_pid: int | None = None
+    snapshot_id: str | None = None  # evm_snapshot taken after deploy: `swarm devnet reset` reverts to it
+    keep_pools_aligned: bool = False  # `swarm devnet up --keep-pools-aligned`: pools re-aligned before each run
 
     @classmethod
     def load(cls, path: Path) -> "DevnetManifest":

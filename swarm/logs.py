@@ -1,0 +1,72 @@
+"""Logging for the `swarm` command and bots: one handler on stderr, text or JSON lines, secrets kept out.
+
+Modules log through `logging.getLogger(__name__)`; this only decides where it goes and how it looks
+(`--log-level`, `--log-format json`, or $SWARM_LOG_LEVEL / $SWARM_LOG_FORMAT). Every record passes a filter that
+replaces registered secrets exactly, and a 32-byte hex string that follows a word such as "private key" or "seed"
+(the library never logs keys; this is the belt to that brace).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+
+LEVELS = ("debug", "info", "warning", "error")
+_KEYISH = re.compile(r"(?i)(private[_ ]?key|secret|seed|mnemonic)(\W{1,3})(0x)?[0-9a-f]{64}")
+_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """A value that must never appear in a log line (a key, a seed phrase): replaced by [redacted]."""
+    if value:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, "[redacted]")
+    return _KEYISH.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+
+
+class _Redact(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = redact(record.getMessage())
+        record.msg, record.args = message, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message (and the exception's text)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            data["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logging.Handler:
+    """Configure the `swarm`, `agents` and `tools` loggers (idempotent: a second call replaces the handler)."""
+    level = (level or os.environ.get("SWARM_LOG_LEVEL") or "warning").lower()
+    fmt = (fmt or os.environ.get("SWARM_LOG_FORMAT") or "text").lower()
+    if level not in LEVELS:
+        raise ValueError(f"log level {level!r}: use one of {', '.join(LEVELS)}")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(_Redact())
+    handler.set_name("swarm-cli")
+    for name in ("swarm", "agents", "tools"):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == "swarm-cli"]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level.upper())
+    return handler
+
+
+__all__ = ["JsonFormatter", "LEVELS", "redact", "register_secret", "setup"]
