@@ -391,12 +391,16 @@ def _describe(e: ValidationError) -> str:
     )
 
 
-def load_backend(path: str | os.PathLike[str] | None = None, **kwargs: Any) -> LlamaCppBackend:
+def load_backend(path: str | os.PathLike[str] | None = None, **kwargs: Any) -> ModelBackend:
     """Load the model at `path`, or at `$SWARM_MODEL` when `path` is None.
 
     `config=BackendConfig(...)` may be passed instead of keyword options; an explicit
     `path` wins over `config.model_path`, which wins over the environment.
     """
+    spec = path if path is not None else os.environ.get(SWARM_MODEL_ENV)
+    if isinstance(spec, str) and spec.lower().startswith(("http://", "https://")):  # an OpenAI-compatible server
+        from .openai_backend import OpenAIServerBackend
+        return OpenAIServerBackend(spec, **kwargs)
     config: BackendConfig | None = kwargs.pop("config", None)
     if config is not None:
         opts = config.model_dump(exclude={"model_path"})

@@ -1,0 +1,466 @@
+"""A model behind an OpenAI-compatible server (llama.cpp's server, llama-cpp-python's, Ollama, LM Studio, vLLM).
+
+Many workers can share one server instead of loading a model per process.  The contract is
+`LlamaCppBackend`'s: reasoning and answer kept apart, every structured answer validated by the
+same pydantic model, a malformed answer a `StructuredOutputError` (a refusal, never a guess).
+
+Two APIs:
+  * ``completions`` (default): the library renders the prompt (the model family's template is
+    the library's choice, as in-process) and decodes in two phases like `LlamaCppBackend`:
+    free reasoning with ``stop=["</think>"]``, then the answer continuing from
+    ``prompt + reasoning + "</think>\\n\\n"`` under a GBNF grammar built locally from the schema
+    (a grammar over the whole completion would suppress R1's reasoning).  The server only
+    sees text and a grammar, so a server that ignores the grammar still cannot slip an
+    unvalidated answer through.
+  * ``chat``: the server's own template; reasoning comes from ``reasoning_content`` where the
+    server separates it (llama-server ``--reasoning-format deepseek``), else from a
+    ``<think>`` block in the content; structured answers use ``response_format`` with the schema.
+
+Spec: ``http://host:port/v1#model-name``; the model is the fragment, else ``$SWARM_MODEL_NAME``,
+else the first one the server lists at ``/v1/models``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from .backend import _describe, _effective, _with_schema_instruction
+from .errors import ModelError, StructuredOutputError
+from .grammar import grammar_for
+from .template import THINK_CLOSE, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
+from .types import (
+    Accounting,
+    Attempt,
+    ChatMessage,
+    Completion,
+    ModelInfo,
+    SamplingSettings,
+    StructuredCompletion,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+Messages = Sequence[ChatMessage | Mapping[str, str]]
+
+SWARM_MODEL_NAME_ENV = "SWARM_MODEL_NAME"
+SWARM_MODEL_API_ENV = "SWARM_MODEL_API"  # "completions" (default) or "chat"
+SWARM_MODEL_TIMEOUT_ENV = "SWARM_MODEL_TIMEOUT"  # seconds one request may take
+SWARM_MODEL_API_KEY_ENV = "SWARM_MODEL_API_KEY"  # sent as a bearer token, never logged
+DEFAULT_TIMEOUT = 300.0  # R1 on a CPU can reason for minutes
+RETRY_STATUS = frozenset({502, 503, 504})  # gateway errors and "loading model": worth another try
+
+
+class ModelServerError(ModelError):
+    """The model server is unreachable, timed out or answered something that is not a completion."""
+
+
+def is_server_spec(spec: object) -> bool:
+    return isinstance(spec, str) and spec.lower().startswith(("http://", "https://"))
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """``http://h:p/v1#name`` -> (``http://h:p/v1``, ``name``); no fragment -> (url, None)."""
+    parts = urlsplit(spec.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ModelServerError(f"not a model server URL: {spec!r} (expected e.g. http://127.0.0.1:8080/v1#model-name)")
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+    return base, (parts.fragment or None)
+
+
+class _Choice(BaseModel):
+    text: str = ""
+    message: dict[str, Any] | None = None
+    finish_reason: str | None = None
+
+
+class _Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_tokens_details: dict[str, Any] | None = None
+
+
+class _Response(BaseModel):
+    """The part of an OpenAI completion/chat response this backend relies on (validated, not trusted)."""
+
+    choices: list[_Choice]
+    usage: _Usage | None = None
+
+
+class _Phase(BaseModel):
+    text: str
+    finish: str | None
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code in RETRY_STATUS
+    return isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ConnectTimeout))
+
+
+class OpenAIServerBackend:
+    """`ModelBackend` over HTTP.  Thread-safe: the HTTP client is, and the server queues requests."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str | None = None,
+        api: Literal["completions", "chat"] | None = None,
+        timeout: float | None = None,
+        connect_timeout: float = 5.0,
+        retries: int = 2,
+        api_key: str | None = None,
+        chat_template: str | None = None,
+    ):
+        self.base_url, fragment = parse_spec(url)
+        chosen_api = api or os.environ.get(SWARM_MODEL_API_ENV) or "completions"
+        if chosen_api not in ("completions", "chat"):
+            raise ModelServerError(f"{SWARM_MODEL_API_ENV}={chosen_api!r}: use 'completions' or 'chat'")
+        self.api: Literal["completions", "chat"] = "chat" if chosen_api == "chat" else "completions"
+        if timeout is None:
+            env = os.environ.get(SWARM_MODEL_TIMEOUT_ENV)
+            try:
+                timeout = float(env) if env else DEFAULT_TIMEOUT
+            except ValueError:
+                raise ModelServerError(f"{SWARM_MODEL_TIMEOUT_ENV}={env!r} is not a number of seconds") from None
+        self.timeout = timeout
+        self.retries = retries
+        self.on_call: Callable[[Any], None] | None = None
+        key = api_key if api_key is not None else os.environ.get(SWARM_MODEL_API_KEY_ENV)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=headers)
+        self._grammars: dict[type, str] = {}
+        self._schema_form: Literal["json_schema", "json_object"] = "json_schema"  # chat API: how to send a schema
+        try:
+            listed = self._get("/models")
+            self.model = model or fragment or os.environ.get(SWARM_MODEL_NAME_ENV) or _first_model(listed, self.base_url)
+            entry = next((m for m in listed.get("data", []) if isinstance(m, dict) and m.get("id") == self.model), {})
+            props = self._props()
+        except BaseException:
+            self._http.close()
+            raise
+        template = chat_template or props.get("chat_template") or None
+        self._template = ChatTemplate(template)
+        self.info = _model_info(self.base_url, self.model, entry, props, template, self._template.source)
+
+    # -- public API (the ModelBackend protocol) --
+
+    def render(self, messages: Messages) -> str:
+        """The exact prompt string a completions-API call with these messages sends."""
+        return self._template.render(messages)
+
+    def chat(self, messages: Messages, settings: SamplingSettings | None = None) -> Completion:
+        settings = _effective(settings)
+        if self.api == "chat":
+            return self._chat_call(as_messages(messages), settings, schema=None)
+        return self._complete(self.render(messages), settings, grammar=None)
+
+    def structured(
+        self,
+        messages: Messages,
+        schema: type[T],
+        settings: SamplingSettings | None = None,
+        max_retries: int = 2,
+        *,
+        instruct: bool = True,
+    ) -> StructuredCompletion[T]:
+        """As `LlamaCppBackend.structured`: validation errors go back to the model as a new user turn,
+        up to `max_retries` times; then `StructuredOutputError` with every attempt."""
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        settings = _effective(settings)
+        convo = as_messages(messages)
+        if instruct:
+            convo = _with_schema_instruction(convo, schema)
+        grammar = self._grammar(schema) if self.api == "completions" else None
+        attempts: list[Attempt] = []
+        for _ in range(max_retries + 1):
+            if self.api == "chat":
+                completion = self._chat_call(convo, settings, schema=schema)
+            else:
+                completion = self._complete(self.render(convo), settings, grammar=grammar)
+            try:
+                value = schema.model_validate_json(completion.answer)
+            except ValidationError as e:
+                error = _describe(e)
+                attempts.append(Attempt(completion=completion, error=error))
+                convo = [*convo, ChatMessage(role="assistant", content=completion.answer),
+                         ChatMessage(role="user", content=f"That JSON is invalid: {error}\n"
+                                     "Reply with a corrected JSON object.")]
+                continue
+            attempts.append(Attempt(completion=completion))
+            fields = dict(completion)
+            fields["accounting"] = Accounting.total([a.completion.accounting for a in attempts])
+            return StructuredCompletion[schema](**fields, value=value, attempts=attempts)
+        raise StructuredOutputError(
+            f"No valid {schema.__name__} after {len(attempts)} attempts; last error: {attempts[-1].error}", attempts)
+
+    def complete_prompt(self, prompt: str, settings: SamplingSettings | None = None,
+                        schema: type[BaseModel] | None = None) -> Completion | StructuredCompletion:
+        """One raw completion of a prompt the library rendered (e.g. few-shot for a base model): no
+        reasoning phase; with `schema`, the answer is decoded under its grammar and validated."""
+        settings = _effective(settings)
+        start = time.perf_counter()
+        body: dict[str, Any] = {"prompt": prompt, "max_tokens": settings.max_answer_tokens}
+        if schema is not None:
+            body["grammar"] = self._grammar(schema)
+        out = self._completion_phase(body, settings)
+        completion = Completion(
+            reasoning="", answer=out.text.strip(), reasoning_truncated=False, prompt_sha256=sha256_text(prompt),
+            settings=settings, model_sha256=self.info.sha256,
+            accounting=Accounting.of(prompt_tokens=out.prompt_tokens, cached_prompt_tokens=out.cached_tokens,
+                                     reasoning_tokens=0, answer_tokens=out.completion_tokens,
+                                     wall_seconds=time.perf_counter() - start))
+        self._notify(prompt, completion)
+        if schema is None:
+            return completion
+        try:
+            value = schema.model_validate_json(completion.answer)
+        except ValidationError as e:
+            attempt = Attempt(completion=completion, error=_describe(e))
+            raise StructuredOutputError(f"No valid {schema.__name__}: {attempt.error}", [attempt]) from None
+        return StructuredCompletion[schema](**dict(completion), value=value,
+                                            attempts=[Attempt(completion=completion)])
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "OpenAIServerBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --
+
+    def _grammar(self, schema: type[BaseModel]) -> str:
+        if schema not in self._grammars:
+            text = getattr(grammar_for(schema), "_grammar", None)
+            if not isinstance(text, str):
+                raise ModelError(f"no GBNF text for {schema.__name__}")
+            self._grammars[schema] = text
+        return self._grammars[schema]
+
+    def _complete(self, prompt: str, s: SamplingSettings, grammar: str | None) -> Completion:
+        """Two phases, like the in-process backend: reason until </think> (or the budget), then answer."""
+        log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
+        start = time.perf_counter()
+        think = self._completion_phase(
+            {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s)
+        truncated = think.finish == "length"
+        raw = think.text
+        split = split_reasoning(raw + THINK_CLOSE)
+        body: dict[str, Any] = {"prompt": f"{prompt}{raw}{THINK_CLOSE}\n\n", "max_tokens": s.max_answer_tokens}
+        if grammar is not None:
+            body["grammar"] = grammar
+        out = self._completion_phase(body, s)
+        completion = Completion(
+            reasoning=split.reasoning, answer=out.text.strip(), reasoning_truncated=truncated,
+            prompt_sha256=sha256_text(prompt), settings=s, model_sha256=self.info.sha256,
+            accounting=Accounting.of(prompt_tokens=think.prompt_tokens, cached_prompt_tokens=think.cached_tokens,
+                                     reasoning_tokens=think.completion_tokens, answer_tokens=out.completion_tokens,
+                                     wall_seconds=time.perf_counter() - start))
+        self._notify(prompt, completion)
+        return completion
+
+    def _completion_phase(self, body: dict[str, Any], s: SamplingSettings) -> _Phase:
+        body = {"model": self.model, **_sampling(s), **body}
+        resp = self._post("/completions", body)
+        choice = resp.choices[0]
+        usage = resp.usage or _Usage()
+        return _Phase(text=choice.text, finish=choice.finish_reason, prompt_tokens=usage.prompt_tokens,
+                      cached_tokens=_cached(usage), completion_tokens=usage.completion_tokens)
+
+    def _chat_call(self, convo: list[ChatMessage], s: SamplingSettings, schema: type[BaseModel] | None) -> Completion:
+        """One chat call; the server's template.  Reasoning from `reasoning_content`, else a <think> block."""
+        msgs = [m.model_dump() for m in fold_system(convo)]
+        prompt_text = json.dumps(msgs, ensure_ascii=False, separators=(",", ":"))
+        log.debug("model chat messages sha256=%s:\n%s", sha256_text(prompt_text), prompt_text)
+        start = time.perf_counter()
+        body: dict[str, Any] = {"model": self.model, "messages": msgs, **_sampling(s),
+                                "max_tokens": s.max_reasoning_tokens + s.max_answer_tokens}
+        if schema is not None:
+            body["response_format"] = self._response_format(schema)
+        try:
+            resp = self._post("/chat/completions", body)
+        except ModelServerError as e:
+            if schema is None or self._schema_form != "json_schema" or "response_format" not in str(e):
+                raise
+            # llama-cpp-python's server takes only {"type": "json_object", "schema": ...}: the other common form
+            self._schema_form = "json_object"
+            resp = self._post("/chat/completions", {**body, "response_format": self._response_format(schema)})
+        choice = resp.choices[0]
+        message = choice.message or {}
+        content = message.get("content") or ""
+        separated = message.get("reasoning_content")
+        if isinstance(separated, str):
+            reasoning, answer, truncated = separated.strip(), content.strip(), False
+        elif THINK_CLOSE in content:
+            split = split_reasoning(content)
+            reasoning, answer, truncated = split.reasoning, split.answer, split.truncated
+        else:
+            reasoning, answer, truncated = "", content.strip(), choice.finish_reason == "length"
+        usage = resp.usage or _Usage()
+        completion = Completion(
+            reasoning=reasoning, answer=answer, reasoning_truncated=truncated,
+            prompt_sha256=sha256_text(prompt_text), settings=s, model_sha256=self.info.sha256,
+            accounting=Accounting.of(prompt_tokens=usage.prompt_tokens, cached_prompt_tokens=_cached(usage),
+                                     reasoning_tokens=0, answer_tokens=usage.completion_tokens,
+                                     wall_seconds=time.perf_counter() - start))
+        self._notify(prompt_text, completion)
+        return completion
+
+    def _response_format(self, schema: type[BaseModel]) -> dict[str, Any]:
+        js = schema.model_json_schema()
+        if self._schema_form == "json_object":
+            return {"type": "json_object", "schema": js}
+        return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js, "strict": True}}
+
+    def _notify(self, prompt: str, completion: Completion) -> None:
+        """The per-call observer (`on_call`), if set: fired after every model call."""
+        if self.on_call is None:
+            return
+        try:
+            from . import types as llm_types
+            event_type = getattr(llm_types, "CallEvent", None)
+            if event_type is None:
+                return
+            fields = event_type.model_fields
+            data = {"prompt_sha256": completion.prompt_sha256, "prompt": prompt, "reasoning": completion.reasoning,
+                    "answer": completion.answer, "accounting": completion.accounting,
+                    "model_sha256": completion.model_sha256, "settings": completion.settings}
+            self.on_call(event_type(**{k: v for k, v in data.items() if k in fields}))
+        except ValidationError as e:  # an observer's event we cannot build must not break planning
+            log.warning("on_call event not built: %s", _describe(e))
+
+    # -- HTTP with retries and one-line errors --
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        url = self.base_url + path
+
+        def once() -> httpx.Response:
+            r = self._http.request(method, url, json=body)
+            if r.status_code in RETRY_STATUS:
+                r.raise_for_status()
+            return r
+
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(self.retries + 1), reraise=True,
+                                    wait=wait_exponential(multiplier=0.2, max=2.0),
+                                    retry=retry_if_exception(_retryable)):
+                with attempt:
+                    return once()
+        except httpx.TimeoutException:
+            raise ModelServerError(
+                f"model server at {self.base_url} did not answer {path} within {self.timeout:g}s; "
+                f"raise {SWARM_MODEL_TIMEOUT_ENV} or the token budgets, or check the server") from None
+        except httpx.HTTPStatusError as e:
+            raise ModelServerError(f"model server at {self.base_url} answered {path} with HTTP "
+                                   f"{e.response.status_code} after {self.retries + 1} tries: {_brief(e.response)}") from None
+        except httpx.HTTPError as e:
+            raise ModelServerError(
+                f"model server at {self.base_url} is not reachable ({type(e).__name__}: {e}); start it, e.g. "
+                f"`python -m llama_cpp.server --model FILE.gguf --port 8080`, or fix --model / SWARM_MODEL") from None
+        raise AssertionError("unreachable")  # Retrying either returned or raised
+
+    def _get(self, path: str) -> dict[str, Any]:
+        r = self._request("GET", path)
+        if r.status_code != 200:
+            raise ModelServerError(f"model server at {self.base_url} answered GET {path} with HTTP {r.status_code}: "
+                                   f"{_brief(r)}; is this an OpenAI-compatible /v1 URL?")
+        return _json(r, self.base_url + path)
+
+    def _props(self) -> dict[str, Any]:
+        """llama.cpp's `llama-server` reports its chat template and model at /props; others have no such route."""
+        root = self.base_url.removesuffix("/v1")
+        try:
+            r = self._http.get(root + "/props")
+            data = r.json() if r.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _post(self, path: str, body: dict[str, Any]) -> _Response:
+        r = self._request("POST", path, body)
+        if r.status_code != 200:
+            raise ModelServerError(f"model server at {self.base_url} refused POST {path} (HTTP {r.status_code}): "
+                                   f"{_brief(r)}")
+        try:
+            resp = _Response.model_validate(_json(r, self.base_url + path))
+        except ValidationError as e:
+            raise ModelServerError(f"model server at {self.base_url} sent a malformed {path} response: "
+                                   f"{_describe(e)}") from None
+        if not resp.choices:
+            raise ModelServerError(f"model server at {self.base_url} sent a {path} response without choices")
+        return resp
+
+
+def _sampling(s: SamplingSettings) -> dict[str, Any]:
+    # top_k/min_p/repeat_penalty as in-process (llama.cpp extensions; OpenAI-compatible servers ignore unknown keys)
+    return {"temperature": s.temperature, "top_p": s.top_p, "seed": s.seed, "top_k": 0, "min_p": 0.0,
+            "repeat_penalty": 1.0}
+
+
+def _cached(usage: _Usage) -> int:
+    details = usage.prompt_tokens_details or {}
+    cached = details.get("cached_tokens")
+    return cached if isinstance(cached, int) else 0
+
+
+def _brief(r: httpx.Response) -> str:
+    text = " ".join(r.text.split())
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def _json(r: httpx.Response, where: str) -> dict[str, Any]:
+    try:
+        data = r.json()
+    except ValueError:
+        raise ModelServerError(f"{where} did not answer JSON: {_brief(r)}") from None
+    if not isinstance(data, dict):
+        raise ModelServerError(f"{where} answered {type(data).__name__}, not a JSON object")
+    return data
+
+
+def _first_model(listed: dict[str, Any], base_url: str) -> str:
+    for m in listed.get("data") or []:
+        if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]:
+            return m["id"]
+    raise ModelServerError(f"model server at {base_url} lists no model at /models; name one with "
+                           f"{base_url}#MODEL or {SWARM_MODEL_NAME_ENV}")
+
+
+def _model_info(base_url: str, model: str, entry: dict[str, Any], props: dict[str, Any], template: str | None,
+                source: Literal["gguf", "builtin"]) -> ModelInfo:
+    """Identity for the audit log: server URL and model name (`path`), and what the server reports about
+    the file (llama-server: `meta` size/params/context; a `sha256` where a server gives one, else empty)."""
+    meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    assert isinstance(meta, dict)
+    settings = props.get("default_generation_settings") if isinstance(props.get("default_generation_settings"), dict) \
+        else {}
+    assert isinstance(settings, dict)
+    digest = entry.get("sha256") or meta.get("sha256") or ""
+
+    def num(*values: Any) -> int:
+        return next((int(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)), 0)
+
+    return ModelInfo(
+        path=f"{base_url}#{model}", sha256=digest if isinstance(digest, str) else "",
+        size_bytes=num(meta.get("size")), architecture=None, name=model, chat_template=template,
+        template_source=source, n_params=num(meta.get("n_params")),
+        n_ctx=num(settings.get("n_ctx"), props.get("n_ctx"), meta.get("n_ctx_train")),
+        metadata={"server_url": base_url, "served_model": model,
+                  **{f"server.{k}": str(v) for k, v in meta.items() if isinstance(v, (str, int, float))}},
+    )
