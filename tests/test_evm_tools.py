@@ -219,3 +219,70 @@ def test_wallet_never_shows_its_key():
         Wallet.from_key(key[:-2] + "zz")
     assert key[:-2] not in str(info.value)
     assert Web3.is_checksum_address(w.address)
+
+
+def _executor(chain, uniswap, wallet, tmp_path):
+    from swarm.store import RunStore
+    from tools.evm.executor import SwapExecutor
+
+    events: list[tuple[str, dict]] = []
+    executor = SwapExecutor(uniswap, TxSender(chain, wallet), RunStore(tmp_path / "runs.sqlite"),
+                            lambda run_id, kind, payload: events.append((kind, payload)))
+    return executor, events
+
+
+def test_exact_out_token_swap_approves_max_in_and_resets_what_it_did_not_use(chain, registry, uniswap, wallet,
+                                                                              tmp_path):
+    usdc, eth = registry.resolve("USDC"), registry.resolve("ETH")
+    executor, events = _executor(chain, uniswap, wallet, tmp_path)
+    amount_out = eth.to_base("0.5")
+    needed = uniswap.quote_exact_out(usdc, eth, amount_out).amount_in
+    max_in = needed + usdc.to_base("20")
+    usdc_before = erc20.balance_of(chain, usdc, wallet.address)
+    out = executor.execute_exact_out("r", "s", usdc, eth, amount_out, max_in)
+    assert out.status == "confirmed", out.reason
+    assert out.received == amount_out and out.spent == needed and out.amount_in == max_in
+    assert usdc_before - erc20.balance_of(chain, usdc, wallet.address) == needed
+    assert out.approve_tx and out.swap_tx and out.revoke_tx  # approve max_in, swap, reset the unused rest
+    assert erc20.allowance(chain, usdc, wallet.address, uniswap.router_address) == 0
+    assert any(kind == "approval_revoked" for kind, _ in events) and "unused" in out.reason
+
+
+def test_exact_out_refuses_a_fee_on_transfer_token(uniswap, registry):
+    with pytest.raises(AmountError, match="fee-on-transfer"):
+        uniswap.quote_exact_out(registry.resolve("FOT"), registry.resolve("ETH"), 10**15)
+
+
+def test_split_approves_the_total_once_and_the_last_part_leaves_nothing(chain, registry, uniswap, wallet, tmp_path):
+    usdc, eth = registry.resolve("USDC"), registry.resolve("ETH")
+    executor, _ = _executor(chain, uniswap, wallet, tmp_path)
+    part, n = usdc.to_base("500"), 3
+    outs = [executor.execute("r", f"p{i}", usdc, eth, part, 1, approval_total=part * (n - i)) for i in range(n)]
+    assert [o.status for o in outs] == ["confirmed"] * n, [o.reason for o in outs]
+    assert outs[0].approve_tx and not outs[1].approve_tx and not outs[2].approve_tx  # one approval for the split
+    assert erc20.allowance(chain, usdc, wallet.address, uniswap.router_address) == 0
+
+
+def test_split_part_that_fails_resets_the_total_approval(chain, registry, uniswap, wallet, tmp_path):
+    usdc, eth = registry.resolve("USDC"), registry.resolve("ETH")
+    executor, _ = _executor(chain, uniswap, wallet, tmp_path)
+    part = usdc.to_base("500")
+    first = executor.execute("r", "p0", usdc, eth, part, 1, approval_total=3 * part)
+    assert first.status == "confirmed"
+    assert erc20.allowance(chain, usdc, wallet.address, uniswap.router_address) == 2 * part
+    second = executor.execute("r", "p1", usdc, eth, part, 10**30, approval_total=2 * part)  # min_out unreachable
+    assert second.status == "failed" and "min_out" in second.reason
+    assert second.revoke_tx and erc20.allowance(chain, usdc, wallet.address, uniswap.router_address) == 0
+    below = executor.execute("r", "p2", usdc, eth, part, 1, approval_total=part - 1)
+    assert below.status == "refused" and "approval_total" in below.reason
+
+
+def test_split_never_leaves_more_than_the_total_approved(chain, registry, uniswap, wallet, tmp_path):
+    """An allowance above the split's remaining total (left by something else) is replaced, not used."""
+    usdc, eth = registry.resolve("USDC"), registry.resolve("ETH")
+    TxSender(chain, wallet).send_and_wait(erc20.approve_tx(chain, usdc, uniswap.router_address, usdc.to_base("9000")))
+    executor, _ = _executor(chain, uniswap, wallet, tmp_path)
+    part = usdc.to_base("500")
+    out = executor.execute("r", "p0", usdc, eth, part, 1, approval_total=2 * part)
+    assert out.status == "confirmed" and out.approve_tx
+    assert erc20.allowance(chain, usdc, wallet.address, uniswap.router_address) == part

@@ -16,6 +16,8 @@ The contract:
   (run_id, step) confirms the same signed bytes;
 - a process killed after signing or after sending is finished by a fresh executor on the same outbox,
   with the same transaction: never a second one.
+- `execute_exact_out` keeps the same contract: exactly amount_out arrives for at most max_in (`spent` is what was
+  taken), a max_in the route cannot meet signs nothing, a lost send or answer is settled on the same bytes.
 """
 from __future__ import annotations
 
@@ -135,6 +137,13 @@ class Harness:
     def execute(self, executor, min_out: int):
         return executor.execute(RUN, STEP, self.token_in, self.token_out, self.amount_in, min_out, self.slippage_bps)
 
+    def quote_in(self, amount_out: int) -> int:
+        return self.adapter().quote_exact_out(self.token_in, self.token_out, amount_out).amount_in
+
+    def execute_exact_out(self, executor, amount_out: int, max_in: int):
+        return executor.execute_exact_out(RUN, STEP, self.token_in, self.token_out, amount_out, max_in,
+                                          self.slippage_bps)
+
     def signed_events(self) -> list[str]:
         return [p["event"] for _, kind, p in self.events if kind == "tx" and p.get("event") == "signed"]
 
@@ -175,6 +184,7 @@ class EvmHarness(Harness):
     family, token_in, token_out, slippage_bps, kill_suffix = "evm", "ETH", "USDC", 50, ":swap"
     lookup_method = "eth_getTransactionReceipt"
     amount_in = 10**18  # 1 ETH: no approval, so the swap is the wallet's only transaction
+    amount_out = 1_000 * 10**6  # exact-output swaps: 1000 USDC for at most max_in ETH (the unused ETH is refunded)
 
     def __init__(self, tmp_path: Path, devnet, w3):
         super().__init__(tmp_path)
@@ -217,6 +227,7 @@ class SolanaHarness(Harness):
     family, token_in, token_out, slippage_bps, kill_suffix = "solana", "SOL", "USDC", 100, ":swap#0"
     lookup_method = "getSignatureStatuses"
     amount_in = 10**9  # 1 SOL
+    amount_out = 100 * 10**6  # exact-output swaps: 100 USDC
 
     def __init__(self, tmp_path: Path):
         super().__init__(tmp_path)
@@ -419,3 +430,61 @@ def test_evm_transaction_not_mined_in_time_stays_open(request, tmp_path):
         assert h.signed_events() == ["signed"]
     finally:
         h.close()
+
+
+def assert_exact_out_confirmed(h: Harness, out, amount_out: int, needed: int, max_in: int, balance_before: int,
+                               tx_id: str | None = None):
+    assert_one_swap_confirmed(h, out, amount_out, balance_before, tx_id)
+    assert out.amount_in == max_in and out.min_out == amount_out
+    assert out.spent is not None and needed <= out.spent <= max_in, (needed, out.spent, max_in)
+
+
+def test_exact_out_swap_confirms_once(harness):
+    h = harness
+    needed = h.quote_in(h.amount_out)
+    max_in = needed * 101 // 100
+    before = h.balance_out()
+    out = h.execute_exact_out(h.executor(), h.amount_out, max_in)
+    assert_exact_out_confirmed(h, out, h.amount_out, needed, max_in, before)
+    assert out.spent == needed  # nothing else traded meanwhile: the route took what it quoted
+    assert out.received == h.amount_out
+    assert h.signed_events() == ["signed"]
+
+
+def test_exact_out_max_in_below_the_route_signs_nothing(harness):
+    h = harness
+    needed = h.quote_in(h.amount_out)
+    before = h.balance_out()
+    out = h.execute_exact_out(h.executor(), h.amount_out, needed - 1)  # one base unit less than the route needs
+    assert out.status in ("refused", "failed")
+    assert out.reason and "max_in" in out.reason, out.reason
+    assert out.received is None and out.spent is None
+    assert h.store.sent_ids(RUN) == [] and not h.store.has_signed(RUN, f"{STEP}:")
+    assert h.signed_events() == [] and h.landed() == 0 and h.balance_out() == before
+    assert h.node.stats.forwarded.get(h.node.send_method, 0) == 0
+
+
+@pytest.mark.parametrize("fault", ["response_lost", "node_down_send_delivered"])
+def test_exact_out_fault_during_send_never_signs_twice(harness, fault):
+    h = harness
+    needed = h.quote_in(h.amount_out)
+    max_in = needed * 101 // 100
+    before = h.balance_out()
+    executor = h.executor()
+    h.inject(fault)
+    try:
+        out, raised = h.execute_exact_out(executor, h.amount_out, max_in), None
+    except Exception as exc:  # which exception it is, is what this test checks
+        out, raised = None, exc
+    assert raised is None or isinstance(raised, (RpcUnavailable, TxFateUnknown)), repr(raised)
+    assert h.node.stats.injected, "the fault was never exercised"
+    rows = h.store.sent_ids(RUN)
+    assert len(rows) == 1, rows
+    if fault.startswith("node_down"):
+        assert raised is not None
+    if raised is not None:
+        assert h.landed() == 1 and h.landed_ok(rows[0])  # the send reached the node
+        h.node.clear()
+        out = h.execute_exact_out(executor, h.amount_out, max_in)
+    assert_exact_out_confirmed(h, out, h.amount_out, needed, max_in, before, rows[0])
+    assert h.signed_events() == ["signed"]

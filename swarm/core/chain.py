@@ -43,7 +43,8 @@ class ChainIdentity(BaseModel):
 
 
 class Quote(BaseModel):
-    """What the route being traded offers for an exact input, in base units."""
+    """What the route being traded offers for an exact input (`quote`), or needs for an exact output
+    (`quote_exact_out`: amount_in is the input the route needs for exactly amount_out), in base units."""
 
     token_in: str
     token_out: str
@@ -58,6 +59,7 @@ class SwapOutcome(BaseModel):
     min_out: int
     quoted_out: int | None = None
     received: int | None = None
+    spent: int | None = None  # input actually taken (exact-output swaps: at most amount_in, the authorised max)
     reason: str = ""
 
     def tx_ids(self) -> list[str]:
@@ -66,7 +68,17 @@ class SwapOutcome(BaseModel):
 
 class SwapExecutor(Protocol):
     def execute(self, run_id: str, step: str, token_in: str, token_out: str, amount_in: int, min_out: int,
-                slippage_bps: int) -> SwapOutcome: ...
+                slippage_bps: int, approval_total: int | None = None) -> SwapOutcome:
+        """Swap exactly `amount_in` for at least `min_out`. `approval_total` (>= amount_in): where the chain
+        needs an approval, approve this much at once (the remaining total of an N-part split) so later parts
+        send none; a failed part still resets the approval to zero. Chains without approvals ignore it."""
+        ...
+
+    def execute_exact_out(self, run_id: str, step: str, token_in: str, token_out: str, amount_out: int,
+                          max_in: int, slippage_bps: int) -> SwapOutcome:
+        """Swap at most `max_in` for exactly `amount_out` (received >= amount_out is checked). The outcome's
+        amount_in is `max_in` (what was authorised), `spent` what was taken. Same contract as `execute`."""
+        ...
 
 
 class ChainAdapter(Protocol):
@@ -93,6 +105,10 @@ class ChainAdapter(Protocol):
         ...
 
     def quote(self, token_in: str, token_out: str, amount_in: int) -> Quote: ...
+
+    def quote_exact_out(self, token_in: str, token_out: str, amount_out: int) -> Quote:
+        """The input the route needs for exactly `amount_out` (Quote.amount_in), Quote.amount_out == amount_out."""
+        ...
 
     def pre_trade_checks(self, policy: SwapPolicy, token_in: str, token_out: str, amount_in: int, quote: Quote,
                          slippage_bps: int) -> list[RuleResult]:

@@ -42,9 +42,15 @@ class EvmSwapExecutor:
         self.chain, self.inner = chain, executor
 
     def execute(self, run_id: str, step: str, token_in: str, token_out: str, amount_in: int, min_out: int,
-                slippage_bps: int) -> SwapOutcome:
+                slippage_bps: int, approval_total: int | None = None) -> SwapOutcome:
         return self.inner.execute(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
-                                  amount_in, min_out)
+                                  amount_in, min_out, approval_total=approval_total)
+
+    def execute_exact_out(self, run_id: str, step: str, token_in: str, token_out: str, amount_out: int,
+                          max_in: int, slippage_bps: int) -> SwapOutcome:
+        """`max_in` is the cap (the router reverts above it); slippage is already inside it."""
+        return self.inner.execute_exact_out(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
+                                            amount_out, max_in)
 
 
 class EvmChain:
@@ -99,6 +105,11 @@ class EvmChain:
 
     def quote(self, token_in: str, token_out: str, amount_in: int) -> Quote:
         q = self.uniswap.quote(self.token(token_in), self.token(token_out), amount_in)
+        return Quote(token_in=q.token_in, token_out=q.token_out, amount_in=q.amount_in, amount_out=q.amount_out,
+                     route="uniswap-v2:" + ">".join(q.path))
+
+    def quote_exact_out(self, token_in: str, token_out: str, amount_out: int) -> Quote:
+        q = self.uniswap.quote_exact_out(self.token(token_in), self.token(token_out), amount_out)
         return Quote(token_in=q.token_in, token_out=q.token_out, amount_in=q.amount_in, amount_out=q.amount_out,
                      route="uniswap-v2:" + ">".join(q.path))
 

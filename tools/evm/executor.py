@@ -32,6 +32,7 @@ from tools.evm.uniswap import UniswapV2
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
+DEPOSIT_TOPIC = "0x" + Web3.keccak(text="Deposit(address,uint256)").hex().removeprefix("0x")
 DEADLINE_SECONDS = 300
 APPROVE_SELECTOR = Web3.keccak(text="approve(address,uint256)")[:4]
 
@@ -75,6 +76,18 @@ def received_amount(receipt: TxReceipt, token_out: Token, wallet: str, weth: str
     return sum(int(log["data"], 16) for log in receipt.logs
                if log["address"].lower() == token_out.address.lower() and log["topics"][0] == TRANSFER_TOPIC
                and log["topics"][2].lower() == to_topic)
+
+
+def spent_amount(receipt: TxReceipt, token_in: Token, wallet: str, weth: str) -> int:
+    """What the swap took from the wallet, read from its own logs: the native coin is what the router wrapped
+    (the rest of the value sent was refunded), a token what left the wallet."""
+    if token_in.is_native:
+        return sum(int(log["data"], 16) for log in receipt.logs
+                   if log["address"].lower() == weth.lower() and log["topics"][0] == DEPOSIT_TOPIC)
+    from_topic = "0x" + "00" * 12 + wallet.lower().removeprefix("0x")
+    return sum(int(log["data"], 16) for log in receipt.logs
+               if log["address"].lower() == token_in.address.lower() and log["topics"][0] == TRANSFER_TOPIC
+               and log["topics"][1].lower() == from_topic)
 
 
 class SwapExecutor:
@@ -149,46 +162,106 @@ class SwapExecutor:
         self.record(run_id, "tx", {"step": step, "event": "receipt", **receipt.model_dump(mode="json", exclude={"logs"})})
         return receipt
 
-    def execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
+    def execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int,
+                approval_total: int | None = None) -> SwapOutcome:
+        """Exact input. `approval_total` (>= amount_in, the remaining total of an N-part split): when the allowance
+        is below amount_in (or above that total), approve exactly that total, so later parts send no approval."""
+        if approval_total is not None and approval_total < amount_in:
+            return SwapOutcome(status="refused", amount_in=amount_in, min_out=min_out,
+                               reason=f"approval_total {approval_total} is below this part's amount_in {amount_in}")
         with self._token_lock(token_in):
-            return self._execute(run_id, step, token_in, token_out, amount_in, min_out)
+            return self._execute(run_id, step, token_in, token_out, amount_in, min_out, approval_total)
 
-    def _execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int) -> SwapOutcome:
+    def execute_exact_out(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_out: int,
+                          max_in: int) -> SwapOutcome:
+        """Exactly `amount_out` for at most `max_in`: an exact approval of max_in, and what the swap did not use
+        of it is reset to zero afterwards (a `{step}:revoke` transaction)."""
+        with self._token_lock(token_in):
+            return self._execute(run_id, step, token_in, token_out, max_in, amount_out, None, exact_out=True)
+
+    def _approve(self, run_id: str, step: str, token_in: Token, amount: int, resumed: bool,
+                 approval_total: int | None) -> str | None:
+        """The exact approval this step needs, sent unless the allowance already fits (the approve tx hash)."""
+        recorded = self.store.signed_for(run_id, f"{step}:approve", SignedTx) is not None
+        if not recorded and resumed:
+            return None
+        if not recorded:
+            current = erc20.allowance(self.uniswap.w3, token_in, self.wallet, self.uniswap.router_address)
+            if approval_total is None:
+                if current == amount:
+                    return None
+            elif amount <= current <= approval_total:
+                return None  # an earlier part of this split approved the total
+        target = amount if approval_total is None else approval_total
+        # exactly the amount (or the split's remaining total), never more
+        return self._send_once(run_id, f"{step}:approve", lambda: erc20.approve_tx(
+            self.uniswap.w3, token_in, self.uniswap.router_address, target)).hash
+
+    def _execute(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_in: int, min_out: int,
+                 approval_total: int | None, exact_out: bool = False) -> SwapOutcome:
+        """Exact input (amount_in in, at least min_out out) or, with `exact_out`, exactly min_out out for at most
+        amount_in (the cap `max_in`)."""
         outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
         approved = False  # this step's exact approval is on the router: a failed swap must take it back
+        weth = self.uniswap.registry.wrapped_native or ""
         try:
             resumed = self.store.signed_for(run_id, f"{step}:swap", SignedTx) is not None
             if not resumed:
-                quote = self.uniswap.quote(token_in, token_out, amount_in)
-                outcome.quoted_out = quote.amount_out
-                if quote.amount_out < min_out:
-                    outcome.reason = (f"fresh quote {token_out.from_base(quote.amount_out)} {token_out.symbol} is below "
-                                      f"min_out {token_out.from_base(min_out)}: price moved, nothing sent")
-                    return outcome
+                if exact_out:
+                    quote = self.uniswap.quote_exact_out(token_in, token_out, min_out)
+                    outcome.quoted_out = quote.amount_out
+                    if quote.amount_in > amount_in:
+                        outcome.reason = (f"fresh quote needs {token_in.from_base(quote.amount_in)} {token_in.symbol} "
+                                          f"for {token_out.from_base(min_out)} {token_out.symbol}, above max_in "
+                                          f"{token_in.from_base(amount_in)}: price moved, nothing sent")
+                        return outcome
+                else:
+                    quote = self.uniswap.quote(token_in, token_out, amount_in)
+                    outcome.quoted_out = quote.amount_out
+                    if quote.amount_out < min_out:
+                        outcome.reason = (f"fresh quote {token_out.from_base(quote.amount_out)} {token_out.symbol} is "
+                                          f"below min_out {token_out.from_base(min_out)}: price moved, nothing sent")
+                        if approval_total is not None:  # an earlier part's approval of the split's total
+                            self._revoke(run_id, step, token_in, outcome)
+                        return outcome
             if not token_in.is_native:
-                recorded = self.store.signed_for(run_id, f"{step}:approve", SignedTx) is not None
-                if recorded or (not resumed and erc20.allowance(self.uniswap.w3, token_in, self.wallet,
-                                                                self.uniswap.router_address) != amount_in):
-                    # exactly the amount, never more
-                    outcome.approve_tx = self._send_once(run_id, f"{step}:approve", lambda: erc20.approve_tx(
-                        self.uniswap.w3, token_in, self.uniswap.router_address, amount_in)).hash
+                outcome.approve_tx = self._approve(run_id, step, token_in, amount_in, resumed, approval_total)
                 approved = True
 
+            def build() -> TxRequest:
+                deadline = self.uniswap.deadline(DEADLINE_SECONDS)
+                if exact_out:
+                    return self.uniswap.swap_exact_out_tx(quote, amount_in, self.wallet, deadline)
+                return self.uniswap.swap_tx(quote, min_out, self.wallet, deadline)
+
             try:
-                receipt = self._send_once(run_id, f"{step}:swap", lambda: self.uniswap.swap_tx(
-                    quote, min_out, self.wallet, self.uniswap.deadline(DEADLINE_SECONDS)))
+                receipt = self._send_once(run_id, f"{step}:swap", build)
             except TxReverted as exc:  # it landed, and did nothing: say which transaction
                 outcome.swap_tx, outcome.block_number = exc.receipt.hash, exc.receipt.block_number
                 raise
             outcome.swap_tx, outcome.block_number = receipt.hash, receipt.block_number
-            outcome.received = received_amount(receipt, token_out, self.wallet, self.uniswap.registry.wrapped_native or "")
+            outcome.received = received_amount(receipt, token_out, self.wallet, weth)
+            outcome.spent = spent_amount(receipt, token_in, self.wallet, weth)
             if outcome.received < min_out:
                 outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} < "
-                                  f"min_out {token_out.from_base(min_out)}")
+                                  f"{'amount_out' if exact_out else 'min_out'} {token_out.from_base(min_out)}")
+                self._revoke(run_id, step, token_in, outcome)
+                return outcome
+            if outcome.spent > amount_in:  # the router enforces the cap; a log saying otherwise is not trusted
+                outcome.reason = (f"the swap took {token_in.from_base(outcome.spent)} {token_in.symbol}, above "
+                                  f"max_in {token_in.from_base(amount_in)}")
                 self._revoke(run_id, step, token_in, outcome)
                 return outcome
             outcome.status = "confirmed"
-            outcome.reason = f"received {token_out.from_base(outcome.received)} {token_out.symbol} (min_out {token_out.from_base(min_out)})"
+            if exact_out:
+                outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} for "
+                                  f"{token_in.from_base(outcome.spent)} {token_in.symbol} "
+                                  f"(max_in {token_in.from_base(amount_in)})")
+                if outcome.spent < amount_in:  # what the swap did not use of the exact approval of max_in
+                    self._revoke(run_id, step, token_in, outcome, unused=True)
+            else:
+                outcome.reason = (f"received {token_out.from_base(outcome.received)} {token_out.symbol} "
+                                  f"(min_out {token_out.from_base(min_out)})")
         except (RpcUnavailableError, TxFateUnknown):
             raise  # node unreachable or a signed tx's fate unknown: leave the step open so a resume finishes it
         except TxRejected as exc:
@@ -202,10 +275,10 @@ class SwapExecutor:
                 self._revoke(run_id, step, token_in, outcome)
         return outcome
 
-    def _revoke(self, run_id: str, step: str, token: Token, outcome: SwapOutcome) -> None:
-        """The swap failed after its approval landed: reset the router's allowance to 0 (a recorded, audited
-        `{step}:revoke` transaction). Its own fate unknown re-raises (a resume finishes it); its failure is
-        added to the reason."""
+    def _revoke(self, run_id: str, step: str, token: Token, outcome: SwapOutcome, unused: bool = False) -> None:
+        """The swap failed after its approval landed (or, `unused`, an exact-output swap left part of it): reset
+        the router's allowance to 0 (a recorded, audited `{step}:revoke` transaction). Its own fate unknown
+        re-raises (a resume finishes it); its failure is added to the reason."""
         if token.is_native:
             return
         router = self.uniswap.router_address
@@ -217,7 +290,8 @@ class SwapExecutor:
             outcome.revoke_tx = receipt.hash
             self.record(run_id, "approval_revoked", {"step": step, "token": token.symbol, "spender": router,
                                                      "hash": receipt.hash, "why": outcome.reason})
-            outcome.reason += f"; the {token.symbol} approval was reset to 0 ({receipt.hash})"
+            outcome.reason += (f"; the unused {token.symbol} approval was reset to 0 ({receipt.hash})" if unused
+                               else f"; the {token.symbol} approval was reset to 0 ({receipt.hash})")
         except (RpcUnavailableError, TxFateUnknown):
             raise
         except EvmToolError as exc:

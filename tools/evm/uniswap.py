@@ -106,6 +106,27 @@ class UniswapV2:
                          amount_out=amounts[-1], path=path, block_number=block)
 
     @read_retry
+    def quote_exact_out(self, token_in: Token, token_out: Token, amount_out: int) -> SwapQuote:
+        """getAmountsIn pinned to one block: the input the route needs for exactly `amount_out`."""
+        if amount_out <= 0:
+            raise AmountError(f"amount_out must be positive, got {amount_out}")
+        if "fee_on_transfer" in (token_in.kind, token_out.kind):
+            raise AmountError(f"an exact-output swap cannot involve the fee-on-transfer token "
+                              f"{token_in.symbol if token_in.kind == 'fee_on_transfer' else token_out.symbol}: "
+                              f"the router has no such variant; swap an exact input instead")
+        block = self.w3.eth.block_number
+        path = self.path(token_in, token_out)
+        what = f"router {self.router.address} did not answer like a Uniswap V2 router (getAmountsIn)"
+        with answering_as(what, NotARouterError, "check `router` in the chain configuration"):
+            amounts = self.router.functions.getAmountsIn(amount_out, path).call(block_identifier=block)
+        if len(amounts) != len(path) or amounts[-1] != amount_out or any(a <= 0 for a in amounts):
+            raise NotARouterError(f"{what}: answered {len(amounts)} amounts ending {amounts[-1:]} for a "
+                                  f"{len(path)}-token path and output {amount_out}; "
+                                  f"check `router` in the chain configuration")
+        return SwapQuote(token_in=token_in.symbol, token_out=token_out.symbol, amount_in=amounts[0],
+                         amount_out=amount_out, path=path, block_number=block)
+
+    @read_retry
     def reserves(self, a: Token, b: Token, block: int | str = "latest") -> PoolReserves:
         pair = self.pair_address(a, b)
         if pair is None:
@@ -142,3 +163,22 @@ class UniswapV2:
             data, value = f(f"swapExactTokensForTokens{fot}", [quote.amount_in, min_out, quote.path, to, deadline]), 0
         return TxRequest(to=self.router.address, data=data, value=value,
                          label=f"swap {quote.amount_in} {token_in.symbol} -> {token_out.symbol} (min {min_out})")
+
+    def swap_exact_out_tx(self, quote: SwapQuote, max_in: int, recipient: str, deadline: int) -> TxRequest:
+        """The router call for an exact-output swap: exactly quote.amount_out for at most `max_in`.
+
+        Native input sends `max_in` as value; the router refunds what it did not use."""
+        token_in, token_out = self.registry.resolve(quote.token_in), self.registry.resolve(quote.token_out)
+        if max_in <= 0 or quote.amount_out <= 0:
+            raise AmountError("max_in and amount_out must be positive: a swap without a cap is refused")
+        to = Web3.to_checksum_address(recipient)
+        f = self.router.encode_abi
+        if token_in.is_native:
+            data, value = f("swapETHForExactTokens", [quote.amount_out, quote.path, to, deadline]), max_in
+        elif token_out.is_native:
+            data, value = f("swapTokensForExactETH", [quote.amount_out, max_in, quote.path, to, deadline]), 0
+        else:
+            data, value = f("swapTokensForExactTokens", [quote.amount_out, max_in, quote.path, to, deadline]), 0
+        return TxRequest(to=self.router.address, data=data, value=value,
+                         label=f"swap at most {max_in} {token_in.symbol} -> exactly {quote.amount_out} "
+                               f"{token_out.symbol}")

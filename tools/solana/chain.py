@@ -56,7 +56,8 @@ def read_identity(rpc: SolanaRpc) -> ChainIdentity:
 
 
 class SolanaQuote(Quote):
-    """A Jupiter ExactIn quote in the chain-neutral shape, with what the route rules need of it."""
+    """A Jupiter quote (ExactIn, or ExactOut from `quote_exact_out`) in the chain-neutral shape, with what the
+    route rules need of it."""
 
     requested_slippage_bps: int
     slippage_bps: int = Field(description="the slippage Jupiter applied (otherAmountThreshold follows from it)")
@@ -72,12 +73,21 @@ class SolanaChainExecutor:
         self.chain, self.inner = chain, inner
 
     def execute(self, run_id: str, step: str, token_in: str, token_out: str, amount_in: int, min_out: int,
-                slippage_bps: int) -> SolanaSwapOutcome:
+                slippage_bps: int, approval_total: int | None = None) -> SolanaSwapOutcome:
+        """`approval_total` is ignored: a Jupiter swap needs no approval (the wallet signs each transfer)."""
         try:
             t_in, t_out = self.chain.token(token_in), self.chain.token(token_out)
         except UnknownToken as exc:
             return SolanaSwapOutcome(status="refused", amount_in=amount_in, min_out=min_out, reason=str(exc))
         return self.inner.execute(run_id, step, t_in, t_out, amount_in, min_out, slippage_bps)
+
+    def execute_exact_out(self, run_id: str, step: str, token_in: str, token_out: str, amount_out: int,
+                          max_in: int, slippage_bps: int) -> SolanaSwapOutcome:
+        try:
+            t_in, t_out = self.chain.token(token_in), self.chain.token(token_out)
+        except UnknownToken as exc:
+            return SolanaSwapOutcome(status="refused", amount_in=max_in, min_out=amount_out, reason=str(exc))
+        return self.inner.execute_exact_out(run_id, step, t_in, t_out, amount_out, max_in, slippage_bps)
 
 
 def _registry(config: SolanaChainConfig) -> SolanaTokenRegistry:
@@ -175,6 +185,18 @@ class SolanaChain:
         t_in, t_out = self.token(token_in), self.token(token_out)
         requested = slippage_bps if slippage_bps is not None else QUOTE_SLIPPAGE_BPS
         q = self.jupiter.quote(t_in.mint, t_out.mint, amount_in, requested)
+        labels = [step.swap_info.label or step.swap_info.amm_key for step in q.route_plan]
+        return SolanaQuote(token_in=t_in.symbol, token_out=t_out.symbol, amount_in=q.in_amount, amount_out=q.out_amount,
+                           route="jupiter:" + ">".join(labels), requested_slippage_bps=requested,
+                           slippage_bps=q.slippage_bps, price_impact_bps=q.price_impact_bps,
+                           other_amount_threshold=q.other_amount_threshold, jupiter=q)
+
+    def quote_exact_out(self, token_in: str, token_out: str, amount_out: int,
+                        slippage_bps: int | None = None) -> SolanaQuote:
+        """Jupiter's swapMode=ExactOut: amount_in is what the route needs for exactly `amount_out`."""
+        t_in, t_out = self.token(token_in), self.token(token_out)
+        requested = slippage_bps if slippage_bps is not None else QUOTE_SLIPPAGE_BPS
+        q = self.jupiter.quote(t_in.mint, t_out.mint, amount_out, requested, swap_mode="ExactOut")
         labels = [step.swap_info.label or step.swap_info.amm_key for step in q.route_plan]
         return SolanaQuote(token_in=t_in.symbol, token_out=t_out.symbol, amount_in=q.in_amount, amount_out=q.out_amount,
                            route="jupiter:" + ">".join(labels), requested_slippage_bps=requested,

@@ -98,6 +98,29 @@ def quote_checks(q: JupiterQuote, token_in: SolanaToken, token_out: SolanaToken,
     ]
 
 
+def exact_out_quote_checks(q: JupiterQuote, token_in: SolanaToken, token_out: SolanaToken, amount_out: int,
+                           slippage_bps: int, max_in: int, policy: SolanaRiskPolicy) -> list[RuleResult]:
+    """An ExactOut quote against our request and policy: exactly amount_out, and the most the swap may take
+    (otherAmountThreshold) within the slippage of the quoted input and within max_in."""
+    ceiling = -(-q.in_amount * (10_000 + slippage_bps) // 10_000)
+    return [
+        RuleResult(rule="quote_matches_request",
+                   passed=(q.input_mint, q.output_mint, q.out_amount, q.swap_mode) ==
+                          (token_in.mint, token_out.mint, amount_out, "ExactOut"),
+                   detail=f"quote {q.input_mint} -> {q.out_amount} {q.output_mint} ({q.swap_mode})"),
+        RuleResult(rule="quote_slippage_capped", passed=q.slippage_bps <= slippage_bps <= policy.max_slippage_bps,
+                   detail=f"quote uses {q.slippage_bps} bps, requested {slippage_bps}, policy max {policy.max_slippage_bps}"),
+        RuleResult(rule="quote_threshold_consistent", passed=0 < q.in_amount <= q.other_amount_threshold <= ceiling,
+                   detail=f"most it may take {q.other_amount_threshold} for input {q.in_amount} at {slippage_bps} bps "
+                          f"(at most {ceiling})"),
+        RuleResult(rule="quote_price_impact", passed=q.price_impact_bps <= policy.max_price_impact_bps,
+                   detail=f"price impact {q.price_impact_bps} bps, max {policy.max_price_impact_bps} bps"),
+        RuleResult(rule="quote_within_max_in", passed=q.other_amount_threshold <= max_in,
+                   detail=f"the swap may take up to {q.other_amount_threshold} (quoted {q.in_amount}), "
+                          f"max_in {max_in}"),
+    ]
+
+
 class _Refused(Exception):
     def __init__(self, reason: str, checks: list[RuleResult]):
         super().__init__(reason)
@@ -121,14 +144,25 @@ class SolanaSwapExecutor:
         return self.sender.wallet.address
 
     def _expectations(self, token_in: SolanaToken, token_out: SolanaToken, q: JupiterQuote, min_out: int) -> SwapExpectations:
+        exact_out = q.swap_mode == "ExactOut"  # then the threshold is the most it may take, and min_out exact
         return SwapExpectations(wallet=self.wallet, input_mint=token_in.mint, input_program=token_in.program,
-                                output_mint=token_out.mint, output_program=token_out.program, in_amount=q.in_amount,
-                                min_out=max(min_out, q.other_amount_threshold),
+                                output_mint=token_out.mint, output_program=token_out.program,
+                                in_amount=q.other_amount_threshold if exact_out else q.in_amount,
+                                min_out=min_out if exact_out else max(min_out, q.other_amount_threshold),
                                 max_priority_fee_lamports=self.policy.max_priority_fee_lamports)
 
-    def prepare(self, token_in: SolanaToken, token_out: SolanaToken, amount_in: int, min_out: int,
-                slippage_bps: int, outcome: SolanaSwapOutcome) -> SignedSolanaTx:
-        """Quote, fetch the transaction, check it statically, sign, simulate and check the simulation."""
+    def _quote_exact_out(self, token_in: SolanaToken, token_out: SolanaToken, amount_out: int, max_in: int,
+                         slippage_bps: int, outcome: "SolanaSwapOutcome") -> tuple[JupiterQuote, list[RuleResult]]:
+        q = self.jupiter.quote(token_in.mint, token_out.mint, amount_out, slippage_bps, swap_mode="ExactOut")
+        if q.in_amount <= max_in < q.other_amount_threshold:
+            # The most it may take is in * (1 + slippage): tighten slippage so that stays within max_in.
+            slippage_bps = (max_in - q.in_amount) * 10_000 // q.in_amount
+            q = self.jupiter.quote(token_in.mint, token_out.mint, amount_out, slippage_bps, swap_mode="ExactOut")
+        outcome.quoted_out, outcome.guaranteed_out = q.out_amount, q.out_amount
+        return q, exact_out_quote_checks(q, token_in, token_out, amount_out, slippage_bps, max_in, self.policy)
+
+    def _quote_exact_in(self, token_in: SolanaToken, token_out: SolanaToken, amount_in: int, min_out: int,
+                        slippage_bps: int, outcome: "SolanaSwapOutcome") -> tuple[JupiterQuote, list[RuleResult]]:
         q = self.jupiter.quote(token_in.mint, token_out.mint, amount_in, slippage_bps)
         if q.other_amount_threshold < min_out <= q.out_amount:
             # The on-chain floor is out * (1 - slippage): tighten slippage so that floor is at least min_out.
@@ -136,7 +170,16 @@ class SolanaSwapExecutor:
             if slippage_bps >= 1:
                 q = self.jupiter.quote(token_in.mint, token_out.mint, amount_in, slippage_bps)
         outcome.quoted_out, outcome.guaranteed_out = q.out_amount, q.other_amount_threshold
-        checks = quote_checks(q, token_in, token_out, amount_in, slippage_bps, min_out, self.policy)
+        return q, quote_checks(q, token_in, token_out, amount_in, slippage_bps, min_out, self.policy)
+
+    def prepare(self, token_in: SolanaToken, token_out: SolanaToken, amount_in: int, min_out: int,
+                slippage_bps: int, outcome: SolanaSwapOutcome, exact_out: bool = False) -> SignedSolanaTx:
+        """Quote, fetch the transaction, check it statically, sign, simulate and check the simulation.
+        With `exact_out`, min_out is the exact output and amount_in the most the swap may take (max_in)."""
+        if exact_out:
+            q, checks = self._quote_exact_out(token_in, token_out, min_out, amount_in, slippage_bps, outcome)
+        else:
+            q, checks = self._quote_exact_in(token_in, token_out, amount_in, min_out, slippage_bps, outcome)
         if not all(c.passed for c in checks):
             raise _Refused(f"quote refused: {_failed(checks)}", checks)
         swap = self.jupiter.swap(q, self.wallet, self.policy.max_priority_fee_lamports)
@@ -166,27 +209,49 @@ class SolanaSwapExecutor:
         _, last_valid = self.rpc.latest_blockhash()
         return SignedSolanaTx.of(signed_tx, max(last_valid, swap.last_valid_block_height), "jupiter swap")
 
-    def _received(self, signed: SignedSolanaTx, token_out: SolanaToken, out_account: str) -> int:
-        """What the landed transaction delivered to us, from its own balances. Native SOL: what our wallet and
-        its own token accounts gained together (unwrapping our own wrapped SOL is no delivery), with only the fee
-        this transaction paid added back, capped by what its signed bytes allow."""
+    def _landed(self, signed: SignedSolanaTx):
         record = self.rpc.transaction(signed.signature)
         if record is None:  # confirmed, but the node has no record (yet): look again on resume
             raise TxFateUnknown(signed.signature, "confirmed, but getTransaction returned nothing to verify what arrived")
+        return record
+
+    def _received(self, signed: SignedSolanaTx, token_out: SolanaToken, out_account: str, record=None) -> int:
+        """What the landed transaction delivered to us, from its own balances. Native SOL: what our wallet and
+        its own token accounts gained together (unwrapping our own wrapped SOL is no delivery), with only the fee
+        this transaction paid added back, capped by what its signed bytes allow."""
+        record = record or self._landed(signed)
         if token_out.is_native:
             return landed_native_gain(record, self.wallet, fee_bound_lamports(signed.transaction))
         return record.token_delta(out_account)
+
+    def _spent(self, signed: SignedSolanaTx, token_in: SolanaToken, in_account: str, record=None) -> int:
+        """What the landed transaction took from us, from its own balances (native SOL: the wallet's own SOL
+        it lost, the fee it paid not counted)."""
+        record = record or self._landed(signed)
+        if token_in.is_native:
+            return -landed_native_gain(record, self.wallet, fee_bound_lamports(signed.transaction))
+        return -record.token_delta(in_account)
 
     def execute(self, run_id: str, step: str, token_in: SolanaToken, token_out: SolanaToken, amount_in: int,
                 min_out: int, slippage_bps: int | None = None) -> SolanaSwapOutcome:
         """Swap once for (run_id, step). Raises RpcUnavailable / TxFateUnknown while a signed transaction's fate
         is unknown; calling again with the same (run_id, step) resumes it (see the module docstring)."""
+        return self._execute(run_id, step, token_in, token_out, amount_in, min_out, slippage_bps, exact_out=False)
+
+    def execute_exact_out(self, run_id: str, step: str, token_in: SolanaToken, token_out: SolanaToken,
+                          amount_out: int, max_in: int, slippage_bps: int | None = None) -> SolanaSwapOutcome:
+        """Exactly `amount_out` for at most `max_in`, through Jupiter's swapMode=ExactOut; the same contract as
+        `execute` (outcome.amount_in = max_in, received >= amount_out checked, spent = what it took)."""
+        return self._execute(run_id, step, token_in, token_out, max_in, amount_out, slippage_bps, exact_out=True)
+
+    def _execute(self, run_id: str, step: str, token_in: SolanaToken, token_out: SolanaToken, amount_in: int,
+                 min_out: int, slippage_bps: int | None, exact_out: bool) -> SolanaSwapOutcome:
         slippage = min(slippage_bps or self.policy.default_slippage_bps, self.policy.max_slippage_bps)
         outcome = SolanaSwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
-        out_account = str(SwapExpectations(
+        accounts = SwapExpectations(
             wallet=self.wallet, input_mint=token_in.mint, input_program=token_in.program, output_mint=token_out.mint,
-            output_program=token_out.program, in_amount=amount_in, min_out=min_out,
-            max_priority_fee_lamports=0).output_account)
+            output_program=token_out.program, in_amount=amount_in, min_out=min_out, max_priority_fee_lamports=0)
+        out_account, in_account = str(accounts.output_account), str(accounts.input_account)
         in_flight: SignedSolanaTx | None = None  # signed and recorded, fate not yet proven
         try:
             for attempt in range(self.attempts):
@@ -194,7 +259,7 @@ class SolanaSwapExecutor:
                 outcome.attempts = attempt + 1
                 signed = self.outbox.signed_for(run_id, key, SignedSolanaTx)
                 if signed is None:
-                    signed = self.prepare(token_in, token_out, amount_in, min_out, slippage, outcome)
+                    signed = self.prepare(token_in, token_out, amount_in, min_out, slippage, outcome, exact_out)
                     self.outbox.record_signed(run_id, key, signed)  # AlreadySigned: another executor has the step
                     in_flight = signed
                     self.record(run_id, "tx", {"step": key, "event": "signed", "simulation": "ok",
@@ -216,14 +281,26 @@ class SolanaSwapExecutor:
                     self.record(run_id, "tx", {"step": key, "event": "expired", "signature": signed.signature})
                     continue  # proven never landed: a fresh quote and a new transaction are safe
                 outcome.slot = confirmed.slot
-                outcome.received = self._received(signed, token_out, out_account)
+                record = self._landed(signed)
+                outcome.received = self._received(signed, token_out, out_account, record)
+                if exact_out:
+                    outcome.spent = self._spent(signed, token_in, in_account, record)
                 in_flight = None
                 self.record(run_id, "tx", {"step": key, "event": "confirmed", "signature": signed.signature,
                                            "slot": confirmed.slot, "received": outcome.received})
+                what = "amount_out" if exact_out else "min_out"
                 if outcome.received < min_out:
-                    outcome.reason = f"landed, but received {outcome.received} < min_out {min_out}"
+                    outcome.reason = f"landed, but received {outcome.received} < {what} {min_out}"
                     return outcome
-                outcome.status, outcome.reason = "confirmed", f"received {outcome.received} >= min_out {min_out}"
+                if exact_out and outcome.spent is not None:
+                    if outcome.spent > amount_in:
+                        outcome.reason = f"landed, but it took {outcome.spent} > max_in {amount_in}"
+                        return outcome
+                    outcome.status = "confirmed"
+                    outcome.reason = f"received {outcome.received} >= amount_out {min_out} for {outcome.spent} " \
+                                     f"(max_in {amount_in})"
+                    return outcome
+                outcome.status, outcome.reason = "confirmed", f"received {outcome.received} >= {what} {min_out}"
                 return outcome
             outcome.reason = f"no transaction landed within {self.attempts} blockhash lifetimes"
         except _Refused as refused:
@@ -241,4 +318,5 @@ class SolanaSwapExecutor:
         return outcome
 
 
-__all__ = ["MemoryOutbox", "SignedTxOutbox", "SolanaSwapExecutor", "SolanaSwapOutcome", "quote_checks"]
+__all__ = ["MemoryOutbox", "SignedTxOutbox", "SolanaSwapExecutor", "SolanaSwapOutcome", "exact_out_quote_checks",
+           "quote_checks"]

@@ -119,9 +119,13 @@ class JupiterClient:
             raise JupiterError(f"Jupiter {path} answered non-JSON") from None
 
     def quote(self, input_mint: str, output_mint: str, amount: int, slippage_bps: int,
-              only_direct_routes: bool = False) -> JupiterQuote:
+              only_direct_routes: bool = False, swap_mode: str = "ExactIn") -> JupiterQuote:
+        """`amount` is the exact input (swapMode ExactIn) or the exact output (ExactOut: inAmount is then what the
+        route needs and otherAmountThreshold the most it may take)."""
+        if swap_mode not in ("ExactIn", "ExactOut"):
+            raise JupiterError(f"swap mode must be ExactIn or ExactOut, got {swap_mode!r}")
         params = {"inputMint": input_mint, "outputMint": output_mint, "amount": str(amount),
-                  "slippageBps": str(slippage_bps), "swapMode": "ExactIn",
+                  "slippageBps": str(slippage_bps), "swapMode": swap_mode,
                   "onlyDirectRoutes": str(only_direct_routes).lower()}
         try:
             return JupiterQuote.model_validate(self._call("GET", "/quote", params=params))

@@ -31,9 +31,10 @@ def price_impact_rule(policy: SolanaRiskPolicy, q: JupiterQuote) -> RuleResult:
 
 
 def quote_request_rule(q: JupiterQuote, token_in: SolanaToken, token_out: SolanaToken, amount_in: int) -> RuleResult:
+    """Mints and input as requested; an ExactOut quote (`quote_exact_out`) is held to the input it needs."""
     return RuleResult(rule="quote_matches_request",
-                      passed=(q.input_mint, q.output_mint, q.in_amount, q.swap_mode) ==
-                             (token_in.mint, token_out.mint, amount_in, "ExactIn"),
+                      passed=(q.input_mint, q.output_mint, q.in_amount) == (token_in.mint, token_out.mint, amount_in)
+                      and q.swap_mode in ("ExactIn", "ExactOut"),
                       detail=f"quote {q.in_amount} {q.input_mint} -> {q.output_mint} ({q.swap_mode})")
 
 

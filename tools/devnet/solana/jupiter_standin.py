@@ -11,6 +11,9 @@ Jupiter does with `wrapAndUnwrapSol`. The client, the quote checks, the
 decode-and-check of the transaction and its execution on the real SVM are the
 same code that runs against the real Jupiter.
 
+swapMode=ExactOut is answered as Jupiter does (amount is the output; inAmount what the route needs,
+otherAmountThreshold the most it may take); its transaction pays inAmount and delivers exactly outAmount.
+
 `mode` selects a malicious variant for tests of the executor's refusals:
   honest | extra_program | output_elsewhere | foreign_fee_payer | extra_signer | inflated_slippage |
   high_impact | drain_other_token | approve_attacker | short_output | lie_threshold
@@ -99,13 +102,42 @@ class JupiterStandIn(LocalHttpServer):
                                "percent": 100, "bps": 10_000}],
                 "contextSlot": self.rpc.slot, "timeTaken": 0.001}
 
+    def quote_exact_out(self, input_mint: str, output_mint: str, amount_out: int, slippage_bps: int) -> dict | None:
+        """swapMode=ExactOut as Jupiter answers it: inAmount is what the pool needs (fee included, rounded up)
+        for exactly `amount_out`; otherAmountThreshold is the most the swap may take (inAmount plus slippage).
+        None when the pool cannot give that much."""
+        r_in, r_out = self.reserve(input_mint), self.reserve(output_mint)
+        if not 0 < amount_out < r_out or r_in == 0:
+            return None
+        after_fee = -(-r_in * amount_out // (r_out - amount_out))  # ceil: the pool gives at least amount_out
+        amount_in = -(-after_fee * 10_000 // (10_000 - self.fee_bps))
+        spot_in = Decimal(r_in) * amount_out / r_out
+        impact = (after_fee - spot_in) / after_fee if after_fee else Decimal(1)
+        if self.mode == "high_impact":
+            impact = Decimal("0.2")
+        if self.mode == "inflated_slippage":
+            slippage_bps = 5_000
+        threshold = amount_in * (10_000 + slippage_bps) // 10_000
+        if self.mode == "lie_threshold":
+            threshold = amount_in * 2
+        return {"inputMint": input_mint, "inAmount": str(amount_in), "outputMint": output_mint,
+                "outAmount": str(amount_out), "otherAmountThreshold": str(threshold), "swapMode": "ExactOut",
+                "slippageBps": slippage_bps, "platformFee": None, "priceImpactPct": format(impact, "f"),
+                "routePlan": [{"swapInfo": {"ammKey": str(self.pool.pubkey()), "label": ROUTE_LABEL,
+                                            "inputMint": input_mint, "outputMint": output_mint,
+                                            "inAmount": str(amount_in), "outAmount": str(amount_out),
+                                            "feeAmount": str(amount_in - after_fee), "feeMint": input_mint},
+                               "percent": 100, "bps": 10_000}],
+                "contextSlot": self.rpc.slot, "timeTaken": 0.001}
+
     def handle_get(self, path, query):
         if path.rstrip("/").endswith("/quote"):
             q = {k: v[0] for k, v in query.items()}
             self._record("quote", q)
             try:
                 amount, slippage = int(q["amount"]), int(q.get("slippageBps", 50))
-                if amount <= 0 or not 0 <= slippage <= 10_000:
+                mode = q.get("swapMode", "ExactIn")
+                if amount <= 0 or not 0 <= slippage <= 10_000 or mode not in ("ExactIn", "ExactOut"):
                     raise ValueError
                 if q["inputMint"] not in self.mints or q["outputMint"] not in self.mints \
                         or q["inputMint"] == q["outputMint"]:
@@ -113,6 +145,11 @@ class JupiterStandIn(LocalHttpServer):
             except (KeyError, ValueError):
                 return 400, {"error": "invalid query"}
             with self.rpc.lock:
+                if mode == "ExactOut":
+                    answer = self.quote_exact_out(q["inputMint"], q["outputMint"], amount, slippage)
+                    if answer is None:
+                        return 400, {"error": "Could not find any route", "errorCode": "COULD_NOT_FIND_ANY_ROUTE"}
+                    return 200, answer
                 return 200, self.quote(q["inputMint"], q["outputMint"], amount, slippage)
         return super().handle_get(path, query)
 
