@@ -10,6 +10,7 @@ runtime and the audit log.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import uuid
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from swarm.store import RunStore
 from swarm.taskgraph import SwapTask, TaskGraph
 
 FINAL_FAILURES = (TaskStatus.REFUSED, TaskStatus.FAILED, TaskStatus.SKIPPED)
+log = logging.getLogger(__name__)
 
 
 class RunResult(BaseModel):
@@ -131,6 +133,11 @@ class Swarm:
         self._checkpoints = sqlite3.connect(self.home / "checkpoints.sqlite", check_same_thread=False)
         self.runtime = Runtime(self.plugins, SqliteSaver(self._checkpoints))
         self.deps = self._deps(self.policy)
+        # run before each run, never inside one: a local devnet started with --keep-pools-aligned re-aligns its pools
+        self.before_run: list[Callable[[], None]] = []
+        if getattr(getattr(chain, "config", None), "keep_pools_aligned", False):
+            from tools.devnet.control import align_pools
+            self.before_run.append(lambda: align_pools(cast(Any, chain).config) and None)
 
     def _deps(self, policy: SwapPolicy) -> RunDeps:
         return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.ledger, record=self.record,
@@ -218,6 +225,9 @@ class Swarm:
 
     def run(self, text: str, run_id: str | None = None) -> RunResult:
         run_id = self._new_run_id(run_id)
+        for hook in self.before_run:
+            hook()
+        log.info("run %s: %r on %s", run_id, text[:200], self.chain.identity.label)
         if len(text) > MAX_INTENT_CHARS:  # refused before anything is stored: the log keeps a digest, not the text
             digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
             reason = f"intent is {len(text)} characters long; the limit is {MAX_INTENT_CHARS}"
@@ -358,6 +368,7 @@ class Swarm:
 
     def _finish(self, result: RunResult) -> RunResult:
         """Record the outcome, then sign and anchor the run's checkpoint."""
+        log.info("run %s: %s (%d transaction(s))", result.run_id, result.status, len(result.tx_hashes))
         self.record(result.run_id, "run_result", {"status": result.status, "tx_hashes": result.tx_hashes,
                                                   "reasons": result.reasons})
         if self.auditor is not None:

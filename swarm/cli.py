@@ -1,86 +1,189 @@
-"""The `swarm` command line."""
+"""The `swarm` command line: for people (trees, tables, human amounts) and for scripts (`--json`, exit codes).
+
+Heavy modules (web3, langgraph, llama_cpp, swarm.api) are imported inside the handlers: `swarm --help` stays fast.
+Every user error is one line saying what is wrong and what to do; `--debug` adds the traceback.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from swarm.exitcodes import ExitCode, for_status
 
 console = Console(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
+err = Console(stderr=True, soft_wrap=True)  # notes and errors: stdout stays clean for --json
+log = logging.getLogger(__name__)
 
+EXIT_CODES_HELP = """exit codes:
+  0 done            the run finished as asked (or the command succeeded)
+  1 error           environment, input or unexpected problem: RPC down, model missing, devnet not running,
+                    unreadable policy, manifest or chain configuration
+  2 usage           bad command line (unknown flag, missing argument, unknown run id)
+  3 partial         some trades ran, others did not
+  4 skipped         the intent's condition did not hold: nothing traded
+  5 refused         the risk policy or a safety check refused: nothing traded
+  6 failed          a trade was attempted and failed
+  7 awaiting        the run waits for `swarm resume RUN --approve|--decline`
+  8 verify failed   an audit verification or replay did not PASS
+
+environment: SWARM_HOME (state directory, default ~/.swarm), SWARM_MODEL (GGUF file or http(s) model server),
+SWARM_LEDGER (the spend ledger file), SWARM_PRIVATE_KEY (EVM wallet), SWARM_LOG_LEVEL, SWARM_LOG_FORMAT."""
+
+
+class NotRunning(RuntimeError):
+    """The devnet a command needs is not running: an environment problem, told in one line."""
+
+
+def _emit_json(data: Any) -> None:
+    """One JSON document on stdout (never through rich: no wrapping, no colours)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _busy(message: str):
+    """A spinner on a terminal; nothing when output is piped (scripts, CI, --json)."""
+    return err.status(message) if err.is_terminal else nullcontext()
+
+
+# ---- devnet ------------------------------------------------------------------------------------------
 
 def _solana_devnet(args: argparse.Namespace) -> int:
     from swarm.config import swarm_home
-    from tools.devnet.solana import DEFAULT_PORT, SolanaDevnet, SolanaDevnetError, running_config, status_lines, stop_devnet
+    from tools.devnet.solana import DEFAULT_PORT, SolanaDevnet, running_config, status_lines, stop_devnet
 
     home = swarm_home()
-    try:
-        if args.action == "install":
-            console.print("the Solana devnet needs nothing beyond the Python package (LiteSVM ships in solders)")
-        elif args.action == "up":
-            if (config := running_config(home)) is not None:
-                console.print(f"Solana devnet already running at {config.rpc_url} (pid {config.pid}); "
-                              f"config: {config.state_dir}/config.json")
-                return 0
-            with console.status("starting the Solana devnet (LiteSVM, Jupiter and Hermes stand-ins)..."):
-                devnet = SolanaDevnet.start(home, port=args.port or DEFAULT_PORT)
-            console.print(f"Solana devnet up at {devnet.config.rpc_url} (genesis {devnet.config.genesis_hash}, "
-                          f"pid {devnet.config.pid})")
-            console.print(f"config: {devnet.paths.config}")
-        elif args.action == "down":
-            console.print("Solana devnet stopped" if stop_devnet(home) else "no Solana devnet was running")
-        elif args.action == "status":
-            config = running_config(home)
-            if config is None:
-                console.print("no Solana devnet running; start one with `swarm devnet up --chain solana`")
-                return 1
+    if args.action == "install":
+        console.print("the Solana devnet needs nothing beyond the Python package (LiteSVM ships in solders)")
+    elif args.action == "up":
+        if (config := running_config(home)) is not None:
+            console.print(f"Solana devnet already running at {config.rpc_url} (pid {config.pid}); "
+                          f"config: {config.state_dir}/config.json")
+            return ExitCode.DONE
+        with _busy("starting the Solana devnet (LiteSVM, Jupiter and Hermes stand-ins)..."):
+            devnet = SolanaDevnet.start(home, port=args.port or DEFAULT_PORT)
+        console.print(f"Solana devnet up at {devnet.config.rpc_url} (genesis {devnet.config.genesis_hash}, "
+                      f"pid {devnet.config.pid})")
+        console.print(f"config: {devnet.paths.config}")
+    elif args.action == "down":
+        console.print("Solana devnet stopped" if stop_devnet(home) else "no Solana devnet was running")
+    elif args.action == "status":
+        config = running_config(home)
+        if config is None:
+            raise NotRunning("no Solana devnet running; start one with `swarm devnet up --chain solana`")
+        if args.json:
+            _emit_json({"chain": "solana", "rpc_url": config.rpc_url, "genesis_hash": config.genesis_hash,
+                        "pid": config.pid, "status": status_lines(config)})
+        else:
             for line in status_lines(config):
                 console.print(line)
-    except SolanaDevnetError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    return 0
+    else:
+        console.print(f"[red]error:[/red] `swarm devnet {args.action}` is not available for the Solana devnet yet; "
+                  f"restart it for a fresh world: `swarm devnet down --chain solana && swarm devnet up --chain solana`")
+        return ExitCode.ERROR
+    return ExitCode.DONE
+
+
+def _running_manifest():
+    from tools.devnet import default_manifest_path, running_manifest
+    manifest = running_manifest()
+    if manifest is None:
+        raise NotRunning(f"no devnet running (no live manifest at {default_manifest_path()}); "
+                         f"start one with `swarm devnet up`")
+    return manifest
 
 
 def _devnet(args: argparse.Namespace) -> int:
     if args.chain == "solana":
         return _solana_devnet(args)
-    from tools.devnet import Devnet, DevnetError, default_manifest_path, running_manifest, stop_detached
-    from tools.devnet.install import DevnetInstallError, install
+    from tools.devnet import Devnet, default_manifest_path, running_manifest, stop_detached
+    from tools.devnet.install import install
 
-    try:
-        if args.action == "install":
-            console.print(f"devnet dependencies installed in {install()}")
-        elif args.action == "up":
-            if (manifest := running_manifest()) is not None:
-                console.print(f"devnet already running at {manifest.rpc_url} (pid {manifest.anvil_pid}); "
-                              f"manifest: {default_manifest_path()}")
-                return 0
-            with console.status("starting anvil and deploying Uniswap V2, tokens, pools and feeds..."):
-                devnet = Devnet.start(port=args.port or 8545, detach=True)
-            console.print(f"devnet up at {devnet.manifest.rpc_url} (chain {devnet.manifest.chain_id}, pid {devnet.node.pid})")
-            console.print(f"manifest: {devnet.manifest_path}")
-        elif args.action == "down":
-            console.print("devnet stopped" if stop_detached() else "no devnet was running")
-        elif args.action == "status":
-            return _devnet_status()
-    except (DevnetError, DevnetInstallError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    return 0
+    if args.action == "install":
+        with _busy("installing anvil and the Uniswap V2 builds from npm (a minute or two the first time)..."):
+            prefix = install()
+        console.print(f"devnet dependencies installed in {prefix}")
+    elif args.action == "up":
+        if (manifest := running_manifest()) is not None:
+            console.print(f"devnet already running at {manifest.rpc_url} (pid {manifest.anvil_pid}); "
+                          f"manifest: {default_manifest_path()}")
+            return ExitCode.DONE
+        with _busy("starting anvil and deploying Uniswap V2, tokens, pools and feeds..."):
+            devnet = Devnet.start(port=args.port or 8545, detach=True, keep_pools_aligned=args.keep_pools_aligned)
+        console.print(f"devnet up at {devnet.manifest.rpc_url} (chain {devnet.manifest.chain_id}, pid {devnet.node.pid})")
+        console.print(f"manifest: {devnet.manifest_path}")
+        if args.keep_pools_aligned:
+            console.print("pools are re-aligned to the price feeds before each run (--keep-pools-aligned)")
+    elif args.action == "down":
+        console.print("devnet stopped" if stop_detached() else "no devnet was running")
+    elif args.action == "status":
+        return _devnet_status(args)
+    else:
+        return _devnet_control(args)
+    return ExitCode.DONE
 
 
-def _devnet_status() -> int:
-    from tools.devnet import default_manifest_path, running_manifest
+def _moves_table(moves) -> None:
+    from rich.table import Table
+
+    from swarm.render import amount
+    table = Table("pool", "before", "after", "target", "deployer swapped in")
+    for m in moves:
+        quote = m.pair.split("/")[1]
+        table.add_row(m.pair, amount(m.price_before, 6, quote), amount(m.price_after, 6, quote),
+                      amount(m.target, 6, quote), m.swapped_in or "-")
+    console.print(table)
+
+
+def _devnet_control(args: argparse.Namespace) -> int:
+    from tools.devnet import control, default_manifest_path
+
+    _running_manifest()
+    path = default_manifest_path()
+    if args.action == "reset":
+        result = control.reset(path)
+        if args.json:
+            return _emit_json(result.model_dump(mode="json")) or ExitCode.DONE
+        console.print(f"devnet reset to its freshly deployed state (block {result.block_number}); "
+                      f"the spend ledger was not touched. Audit anchors of earlier runs are gone from this chain: "
+                      f"`swarm audit verify` reports them as reset")
+    elif args.action == "mine":
+        block = control.mine(args.blocks, path)
+        if args.json:
+            return _emit_json({"block_number": block, "mined": args.blocks}) or ExitCode.DONE
+        console.print(f"mined {args.blocks} block(s); head is block {block}")
+    elif args.action in ("set-price", "align"):
+        if args.action == "set-price":
+            moves = control.set_price(args.symbol, args.price, path)
+        else:
+            moves = control.align_pools(path)
+        if args.json:
+            return _emit_json([m.model_dump(mode="json") for m in moves]) or ExitCode.DONE
+        if args.action == "set-price":
+            console.print(f"{args.symbol.upper()}/USD feed set to {args.price}; pools of {args.symbol.upper()} "
+                          f"arbitraged to it with the deployer's funds:")
+        else:
+            console.print("pools arbitraged to the feeds' prices with the deployer's funds:")
+        _moves_table(moves)
+    return ExitCode.DONE
+
+
+def _devnet_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from swarm.render import amount
     from tools.devnet.status import devnet_status
 
-    manifest = running_manifest()
-    if manifest is None:
-        console.print(f"no devnet running (no live manifest at {default_manifest_path()}); start one with `swarm devnet up`")
-        return 1
-    status = devnet_status(manifest)
+    status = devnet_status(_running_manifest())
+    if args.json:
+        _emit_json(status.model_dump(mode="json"))
+        return ExitCode.DONE
     console.print(f"devnet at {status.rpc_url}, chain {status.chain_id}, block {status.block_number}")
     pools = Table("pool", "address", "reserves", "price")
     for p in status.pools:
@@ -90,10 +193,12 @@ def _devnet_status() -> int:
     console.print(pools)
     feeds = Table("feed", "price")
     for name, price in status.feeds.items():
-        feeds.add_row(name, f"{price:,.8f}")
+        feeds.add_row(name, amount(price, 8, "USD"))
     console.print(feeds)
-    return 0
+    return ExitCode.DONE
 
+
+# ---- swarm commands ----------------------------------------------------------------------------------
 
 def _chain_config_path(args: argparse.Namespace) -> tuple[Path, str]:
     """Which chain configuration a command uses: --config, else the running devnet of --chain."""
@@ -104,24 +209,55 @@ def _chain_config_path(args: argparse.Namespace) -> tuple[Path, str]:
         path = Path(args.config)
         return path, read_config(path)["family"]
     if getattr(args, "manifest", None):
-        return Path(args.manifest), "evm"
+        return Path(args.manifest), read_config(Path(args.manifest))["family"]
     if getattr(args, "chain", "evm") == "solana":
         from swarm.config import swarm_home
         from tools.devnet.solana import running_config
         config = running_config(swarm_home())
         if config is None or config.state_dir is None:
-            raise SystemExit("no Solana devnet running; start one with `swarm devnet up --chain solana`")
+            raise NotRunning("no Solana devnet running; start one with `swarm devnet up --chain solana`")
         return Path(config.state_dir) / "config.json", "solana"
     path = default_manifest_path()
     if running_manifest() is None:
-        raise SystemExit(f"no devnet running (no live manifest at {path}); start one with `swarm devnet up`")
+        raise NotRunning(f"no devnet running (no live manifest at {path}); start one with `swarm devnet up`")
     return path, "evm"
 
 
-def _swarm(args: argparse.Namespace):
+class _PlanningProgress:
+    """Model planning, per thought: which call, tokens, tokens per second, elapsed. Quiet when not a TTY."""
+
+    def __init__(self, k: int):
+        import time
+        self.k, self.calls, self.start, self.time = k, 0, time.monotonic(), time.monotonic
+        self.status = None
+
+    def __enter__(self):
+        if err.is_terminal:
+            self.status = err.status(f"planning: model call 1 of ~{self.k}...")
+            self.status.__enter__()
+        return self
+
+    def __call__(self, event: Any) -> None:
+        self.calls += 1
+        tokens = getattr(event, "completion_tokens", None) or getattr(event, "tokens", None)
+        seconds = getattr(event, "seconds", None) or getattr(event, "elapsed_seconds", None)
+        rate = f", {tokens / seconds:.1f} tokens/s" if tokens and seconds else ""
+        elapsed = self.time() - self.start
+        line = f"thought {self.calls}: {tokens or '?'} tokens{rate}, {elapsed:.0f}s elapsed"
+        log.info("model call done: %s", line)
+        if self.status is not None:
+            err.print(f"  [dim]{line}[/dim]")
+            self.status.update(f"planning: model call {self.calls + 1} of ~{self.k}... ({elapsed:.0f}s)")
+
+    def __exit__(self, *exc) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+
+def _swarm(args: argparse.Namespace, progress: bool = True):
     """A Swarm on the chosen chain, with the model from --model or $SWARM_MODEL if one is given."""
     import os
-    from swarm.api import Swarm
+
     from swarm.chains import adapter_class
     from swarm.core.errors import RpcUnavailable
 
@@ -133,37 +269,47 @@ def _swarm(args: argparse.Namespace):
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
     if model:
         from swarm.llm import load_backend
-        with console.status(f"loading model {model}..."):
+        with _busy(f"loading model {model}..."):
             backend = load_backend(model)
+        log.info("model loaded: %s", model)
+    from swarm.api import Swarm
 
-    def progress(task_id: str, result: dict) -> None:
+    human = progress and not getattr(args, "json", False)
+
+    def on_task(task_id: str, result: dict) -> None:
         from rich.markup import escape
-        colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(
-            str(result.get("status")), "red")
-        reason = escape(str(result.get("reason", "")))  # reasons quote chain data: never read it as markup
-        console.print(f"  [{colour}]{escape(str(result.get('status'))):>9}[/{colour}]  {escape(task_id)}"
-                      + (f"  {reason}" if reason else ""))
+
+        from swarm.render import humanize
+        status = str(result.get("status"))
+        log.info("task %s: %s", task_id, status)
+        if not human:
+            return
+        colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(status, "red")
+        reason = escape(humanize(str(result.get("reason", ""))))  # reasons quote chain data: never markup
+        if status in ("refused", "skipped") and reason:
+            reason = "(reason below)"
+        console.print(f"  [{colour}]{escape(status):>9}[/{colour}]  {escape(task_id)}" + (f"  {reason}" if reason else ""))
 
     try:
-        return Swarm.from_config(path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
-                                 on_task=progress, k=args.k)
+        swarm = Swarm.from_config(path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
+                                  on_task=on_task, k=args.k)
     except RpcUnavailable as exc:
         raise RpcUnavailable(_unreachable(path, family, exc)) from None
+    return swarm
 
 
 def _unreachable(path: Path, family: str, exc: Exception) -> str:
     """One line for a node that does not answer: where we looked, and what to do about it."""
     from urllib.parse import urlparse
 
-    from rich.markup import escape
     from swarm.chains import read_config
 
     url = str(read_config(path).get("rpc_url") or "?")
     host = urlparse(url).hostname or ""
     if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
         up = "swarm devnet up" + (" --chain solana" if family == "solana" else "")
-        return escape(f"cannot reach the RPC at {url}; is the devnet running? `{up}` ({exc}; chain configuration: {path})")
-    return escape(f"cannot reach the RPC at {url} ({exc}); check `rpc_url` in {path} and the network")
+        return f"cannot reach the RPC at {url}; is the devnet running? `{up}` ({exc}; chain configuration: {path})"
+    return f"cannot reach the RPC at {url} ({exc}); check `rpc_url` in {path} and the network"
 
 
 def _load_policy(path: Path, model):
@@ -171,14 +317,13 @@ def _load_policy(path: Path, model):
     the field and what is wrong with it: a missing or unreadable file, malformed JSON, a field the policy does
     not have (a typo such as `max_tradeusd` must never be ignored), or a value of the wrong type."""
     import difflib
-    import json
 
     from pydantic import ValidationError
-    from rich.markup import escape
+
     from swarm.core.errors import ConfigError
 
     def fail(message: str) -> Exception:
-        return ConfigError(escape(f"policy file {path}: {message}"))
+        return ConfigError(f"policy file {path}: {message}")
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -212,47 +357,99 @@ def _load_policy(path: Path, model):
         raise fail("; ".join(problems)) from None
 
 
-def _print_result(result) -> int:
+def _decimals_of(swarm):
+    def lookup(symbol: str) -> int | None:
+        try:
+            return int(swarm.chain.token(symbol).decimals)
+        except Exception:
+            return None
+    return lookup
+
+
+def _result_json(result) -> dict:
+    data = result.model_dump(mode="json", exclude={"plan"})
+    data["plan"] = result.plan.model_dump(mode="json", exclude={"thoughts", "trace", "operations"}) \
+        if result.plan is not None else None
+    data["exit_code"] = int(for_status(result.status))
+    return data
+
+
+def _print_result(result, swarm, as_json: bool = False) -> int:
+    from rich.markup import escape
+
+    from swarm.render import humanize, labelled_txs, refusals, token_out_of
+
+    code = for_status(result.status)
+    if as_json:
+        _emit_json(_result_json(result))
+        return code
     colour = {"done": "green", "skipped": "yellow", "awaiting_approval": "yellow"}.get(result.status, "red")
     console.print(f"run [bold]{result.run_id}[/bold]: [{colour}]{result.status}[/{colour}]")
-    for reason in result.reasons:
-        console.print(f"  reason: {reason}")
-    for tx in result.tx_hashes:
-        console.print(f"  tx: {tx}")
-    if result.pending_approval:
-        for req in result.pending_approval:
-            console.print(f"  approval needed: {req['question']}  ->  swarm resume {result.run_id} --approve|--decline")
+    tokens, out = _decimals_of(swarm), token_out_of(result)
+    label = {"skipped": "not done", "refused": "refused", "failed": "failed"}
+    for reason in refusals(result):
+        console.print(f"  {label.get(result.status, 'reason')}: {escape(humanize(reason, tokens, out))}")
+    for task_id, kind, tx in labelled_txs(result):
+        console.print(f"  {kind + ' tx' if kind != 'tx' else 'tx'}: {tx}" + (f"  ({task_id})" if task_id else ""))
+    for req in result.pending_approval or []:
+        question = req.get("question") if isinstance(req, dict) else req
+        console.print(f"  approval needed: {escape(str(question))}  ->  swarm resume {result.run_id} --approve|--decline")
     if result.anchor:
-        console.print(f"  audit checkpoint anchored in tx {result.anchor['tx_id']}; check with: swarm audit verify {result.run_id}")
-    return 0 if result.status in ("done", "skipped", "awaiting_approval") else 2
+        console.print(f"  anchor tx: {result.anchor['tx_id']}  (audit checkpoint; check with: "
+                      f"swarm audit verify {result.run_id})")
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:
     swarm = _swarm(args)
     try:
-        if swarm.backend is None:
-            console.print("[yellow]no model configured (--model or SWARM_MODEL): planning with the deterministic parser only[/yellow]")
-        console.print(f"intent: {args.intent}")
-        return _print_result(swarm.run(args.intent, run_id=args.run_id))
+        if not args.json:
+            if swarm.backend is None:
+                err.print("[yellow]no model configured (--model or SWARM_MODEL): planning with the deterministic "
+                          "parser only[/yellow]")
+            console.print(f"intent: {args.intent}")
+        with _PlanningProgress(args.k) as progress:
+            _observe(swarm, progress)
+            result = swarm.run(args.intent, run_id=args.run_id)
+        return _print_result(result, swarm, args.json)
     finally:
         swarm.close()
+
+
+def _observe(swarm, progress: _PlanningProgress) -> None:
+    """Model call events (LLM's `on_call` observer) drive the planning progress, where the backend has one."""
+    backend = getattr(swarm, "backend", None)
+    if backend is not None and hasattr(backend, "on_call") and backend.on_call is None:
+        backend.on_call = progress
 
 
 def _resume(args: argparse.Namespace) -> int:
     swarm = _swarm(args)
     try:
         approve = True if args.approve else False if args.decline else None
-        return _print_result(swarm.resume(args.run_id, approve=approve))
+        return _print_result(swarm.resume(args.run_id, approve=approve), swarm, args.json)
     finally:
         swarm.close()
 
 
 def _plan(args: argparse.Namespace) -> int:
-    swarm = _swarm(args)
+    swarm = _swarm(args, progress=False)
     try:
-        plan = swarm.plan(args.intent)
-        console.print_json(plan.model_dump_json(exclude={"thoughts"}) if not args.thoughts else plan.model_dump_json())
-        return 0 if plan.ok else 2
+        with _PlanningProgress(args.k) as progress:
+            _observe(swarm, progress)
+            plan = swarm.plan(args.intent)
+        code = ExitCode.DONE if plan.ok else ExitCode.REFUSED
+        if args.json:
+            data = plan.model_dump(mode="json")
+            data["exit_code"] = int(code)
+            _emit_json(data)
+            return code
+        from swarm.render import plan_tree
+        console.print(plan_tree(plan))
+        if args.thoughts:
+            for thought in plan.thoughts:
+                console.print_json(thought.model_dump_json())
+        return code
     finally:
         swarm.close()
 
@@ -268,9 +465,9 @@ def _new(args: argparse.Namespace) -> int:
         path = create(args.name, Path(args.dir) if args.dir else None)
     except StarterError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        return 1
+        return ExitCode.ERROR
     console.print(f"created {path}: cd {path} && python -m pytest")
-    return 0
+    return ExitCode.DONE
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -278,8 +475,8 @@ def _mcp(args: argparse.Namespace) -> int:
         from swarm.integrations.mcp_server import run_mcp
     except ImportError as exc:
         console.print(f"[red]error:[/red] the MCP server is not available in this install ({exc}); "
-                      f"update defai-swarm or install its `mcp` extra")
-        return 1
+                  f"update defai-swarm or install its `mcp` extra")
+        return ExitCode.ERROR
     return int(run_mcp(args))
 
 
@@ -291,54 +488,119 @@ def _add_mcp_arguments(parser: argparse.ArgumentParser) -> None:
     add_mcp_arguments(parser)
 
 
+# ---- the parser --------------------------------------------------------------------------------------
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("defai-swarm")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _global_options(suppress: bool) -> argparse.ArgumentParser:
+    """--debug, --log-level, --log-format: accepted before or after the command (`swarm run ... --debug`)."""
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--debug", action="store_true", default=default(False),
+                   help="show the full traceback of an error (and log at debug level)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default(None),
+                   help="log level of the library's loggers, on stderr (default: warning, or $SWARM_LOG_LEVEL)")
+    p.add_argument("--log-format", choices=["text", "json"], default=default(None),
+                   help="log lines as text or one JSON object per line (default: text, or $SWARM_LOG_FORMAT)")
+    return p
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; `argv` (when given) lets it skip importing optional commands' modules it will not need."""
 
     def argv_wants(command: str) -> bool:
         return argv is None or command in argv
 
-    parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm")
-    sub = parser.add_subparsers(dest="command", required=True)
-    devnet = sub.add_parser("devnet", help="local devnet: EVM (anvil + Uniswap V2) or Solana (LiteSVM)")
-    devnet.add_argument("action", choices=["install", "up", "down", "status"])
-    devnet.add_argument("--chain", choices=["evm", "solana"], default="evm", help="which devnet (default: evm)")
-    devnet.add_argument("--port", type=int, help="RPC port (default: 8545 for EVM, 8899 for Solana)")
-    devnet.set_defaults(func=_devnet)
+    formatter = argparse.RawDescriptionHelpFormatter
+    common = _global_options(suppress=True)
+    parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm: plan an intent, check it against a "
+                                     "risk policy, run it on chain, audit every step.", epilog=EXIT_CODES_HELP,
+                                     formatter_class=formatter, parents=[_global_options(suppress=False)])
+    parser.add_argument("--version", action="version", version=f"swarm (defai-swarm) {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def command(name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=formatter,
+                              epilog=EXIT_CODES_HELP, **kwargs)
+
+    # devnet -----------------------------------------------------------------------------------------------
+    devnet = command("devnet", "local devnet: EVM (anvil + Uniswap V2) or Solana (LiteSVM): start, inspect, steer")
+    actions = devnet.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, help: str, json_flag: bool = False) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help, description=help, parents=[common], formatter_class=formatter)
+        p.add_argument("--chain", choices=["evm", "solana"], default="evm", help="which devnet (default: evm)")
+        p.add_argument("--json", action="store_true", default=False,
+                       help="print one JSON document instead of text" if json_flag else argparse.SUPPRESS)
+        p.set_defaults(func=_devnet)
+        return p
+
+    action("install", "fetch the devnet's parts (anvil, Uniswap V2 builds, the test browser) from npm, once")
+    up = action("up", "start the devnet in the background and write its manifest under $SWARM_HOME")
+    up.add_argument("--port", type=int, help="RPC port on 127.0.0.1 (default: 8545 for EVM, 8899 for Solana)")
+    up.add_argument("--keep-pools-aligned", action="store_true",
+                    help="re-align every pool to the price feeds before each run (never between a quote and a send); "
+                         "off by default: trades then move pool prices as on a real chain")
+    action("down", "stop the devnet and remove its manifest")
+    action("status", "pools (reserves, prices), feeds, block number", json_flag=True)
+    action("reset", "back to the freshly deployed state (a snapshot taken after deploy); the spend ledger is kept",
+           json_flag=True)
+    setp = action("set-price", "move a token's price feed and arbitrage every pool of that token to the new price "
+                  "(with the deployer's funds; local devnet only)", json_flag=True)
+    setp.add_argument("symbol", help="token whose USD feed moves, e.g. ETH")
+    setp.add_argument("price", help="new USD price, e.g. 3500")
+    mine = action("mine", "mine empty blocks (e.g. for the DCA bot's every-N-blocks schedule)", json_flag=True)
+    mine.add_argument("blocks", type=int, nargs="?", default=1, help="how many blocks (default: 1)")
+    action("align", "arbitrage every pool back to the feeds' prices once (what --keep-pools-aligned does per run)",
+           json_flag=True)
+
+    # run / resume / plan -----------------------------------------------------------------------------------
     def swarm_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--chain", choices=["evm", "solana"], default="evm",
                        help="which local devnet to use when no --config is given (default: evm)")
         p.add_argument("--config", help="chain configuration JSON (any chain; its \"family\" picks the adapter)")
         p.add_argument("--manifest", help="EVM devnet manifest (default: the running devnet's)")
-        p.add_argument("--model", help="DeepSeek-R1 GGUF file (default: $SWARM_MODEL; none: parser only)")
+        p.add_argument("--model", help="DeepSeek-R1 GGUF file or http(s):// model server "
+                                       "(default: $SWARM_MODEL; none: deterministic parser only)")
         p.add_argument("--policy", help="risk policy JSON file (fields: tools/evm/policy.py RiskPolicy, "
                                         "tools/solana/policy.py SolanaRiskPolicy)")
         p.add_argument("--no-anchor", action="store_true", help="do not anchor the audit checkpoint on-chain")
         p.add_argument("--k", type=int, default=3, help="model readings per intent (each is one R1 call; CPU: ~1 min each)")
+        p.add_argument("--json", action="store_true", help="print one JSON document (the result) instead of text")
 
-    run = sub.add_parser("run", help="plan and run an intent on the devnet")
-    run.add_argument("intent")
-    run.add_argument("--run-id")
+    run = command("run", "plan and run an intent (exit code: its outcome, see below)")
+    run.add_argument("intent", help="what to do, e.g. \"swap 1 ETH to USDC if ETH is above 2500, max 0.5%% slippage\"")
+    run.add_argument("--run-id", help="id for the new run (default: a fresh random id); an existing id is refused")
     swarm_options(run)
     run.set_defaults(func=_run)
-    resume = sub.add_parser("resume", help="resume a run (after a crash or an approval request)")
-    resume.add_argument("run_id")
+    resume = command("resume", "resume a run (after a crash or an approval request)")
+    resume.add_argument("run_id", help="the run to continue (see `swarm audit runs`)")
     decision = resume.add_mutually_exclusive_group()
-    decision.add_argument("--approve", action="store_true")
-    decision.add_argument("--decline", action="store_true")
+    decision.add_argument("--approve", action="store_true", help="approve the pending human-approval request")
+    decision.add_argument("--decline", action="store_true", help="decline it (nothing is traded)")
     swarm_options(resume)
     resume.set_defaults(func=_resume)
-    plan = sub.add_parser("plan", help="plan an intent without running it")
-    plan.add_argument("intent")
-    plan.add_argument("--thoughts", action="store_true", help="include every thought")
+    plan = command("plan", "plan an intent without running it: the task graph as a tree (--json: the full plan)")
+    plan.add_argument("intent", help="what to plan")
+    plan.add_argument("--thoughts", action="store_true", help="also print every thought (candidate plan)")
     swarm_options(plan)
     plan.set_defaults(func=_plan)
 
-    audit = sub.add_parser("audit", help="inspect and verify the audit log")
+    # audit ------------------------------------------------------------------------------------------------
+    audit = command("audit", "inspect and verify the audit log")
     audit.add_argument("action", choices=["runs", "show", "verify", "replay", "export", "html", "serve"],
-                       help="html: write one self-contained page that shows the run and verifies its log in the "
-                            "browser; serve: those pages for every run, on 127.0.0.1 only")
-    audit.add_argument("run_id", nargs="?")
+                       help="runs: every run, newest last; show: a run's entries; verify: signatures, Merkle proofs "
+                            "and the on-chain anchor; replay: re-run the recorded decisions; export: a bundle file; "
+                            "html: one self-contained page that verifies in the browser; serve: those pages on "
+                            "127.0.0.1")
+    audit.add_argument("run_id", nargs="?", help="the run (show, verify, replay, export, html)")
+    audit.add_argument("--json", action="store_true", help="print one JSON document (runs, show, verify, replay)")
     audit.add_argument("--bundle", help="verify (or, with html, show) an exported bundle file instead of the local log")
     audit.add_argument("--vkey", help="trusted checkpoint key (verify: default this machine's audit key; html/serve: "
                                       "no default, the page then says self-signed, unpinned); a bundle checked "
@@ -357,28 +619,57 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     audit.add_argument("--port", type=int, help="port for serve on 127.0.0.1 (default: 8765)")
     audit.set_defaults(func=_audit)
 
-    new = sub.add_parser("new", help="create a hackathon starter project")
-    new.add_argument("name")
+    new = command("new", "create a hackathon starter project")
+    new.add_argument("name", help="project (and Python package) name")
     new.add_argument("--dir", help="where to create it (default: ./NAME)")
     new.set_defaults(func=_new)
 
-    mcp = sub.add_parser("mcp", help="serve the swarm's tools to an MCP client (Model Context Protocol)")
+    mcp = command("mcp", "serve the swarm's tools to an MCP client (Model Context Protocol)")
     if argv_wants("mcp"):
         _add_mcp_arguments(mcp)  # imported only when `mcp` is the command: keeps `swarm --help` fast
     mcp.set_defaults(func=_mcp)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from swarm.core.errors import SwarmError
+# ---- errors ------------------------------------------------------------------------------------------
 
+def classify(exc: BaseException) -> tuple[ExitCode, str]:
+    """The exit code and one line for an error that ended a command."""
+    from swarm.core.errors import Refused, SwarmError
+
+    message = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, Refused):
+        return ExitCode.REFUSED, message
+    if isinstance(exc, (SwarmError, NotRunning, FileNotFoundError)):
+        return ExitCode.ERROR, message
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"DevnetError", "DevnetInstallError", "SolanaDevnetError", "ModelError"}:
+        return ExitCode.ERROR, message
+    if isinstance(exc, KeyError):  # e.g. resume of a run id this machine does not have
+        return ExitCode.USAGE, message.strip("'\"")
+    return ExitCode.ERROR, f"unexpected {type(exc).__name__}: {message} (run again with --debug for the traceback)"
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
+    from swarm import logs
+    logs.setup("debug" if args.debug and not args.log_level else args.log_level, args.log_format)
     try:
-        return args.func(args)
-    except (SwarmError, FileNotFoundError) as exc:  # a user-facing problem: one line, no traceback
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # every error: one line; the traceback only with --debug
+        code, message = classify(exc)
+        log.debug("command failed", exc_info=True)
+        if args.debug:
+            import traceback
+            traceback.print_exc()
+        from rich.text import Text
+        # on stdout with the rest of a person's output; on stderr when stdout carries --json
+        (err if getattr(args, "json", False) else console).print(Text("error: ", style="red") + Text(message))
+        return code
 
 
 if __name__ == "__main__":

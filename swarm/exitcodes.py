@@ -9,8 +9,9 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     DONE = 0               # the run finished as asked (or the command succeeded)
-    ERROR = 1              # unexpected or environment problem: RPC down, model missing, devnet not running
-    USAGE = 2              # bad command line or bad input file (argparse's own code for usage errors)
+    ERROR = 1              # environment, input or unexpected problem: RPC down, model missing, devnet not running,
+    #                        an unreadable policy, manifest or chain configuration
+    USAGE = 2              # bad command line: unknown flag, missing argument, unknown run id (argparse uses 2 too)
     PARTIAL = 3            # some trades ran, others did not
     SKIPPED = 4            # the intent's condition did not hold: nothing was traded
     REFUSED = 5            # the risk policy (or a safety check) refused: nothing was traded

@@ -10,6 +10,7 @@ ledger, so a killed run resumes without repeating a sent transaction.
 """
 from __future__ import annotations
 
+import logging
 import operator
 import time
 from typing import Annotated, Any, TypedDict
@@ -20,6 +21,9 @@ from langgraph.runtime import Runtime as GraphRuntime
 from swarm.core.faults import fault_point
 from swarm.plugins import PluginRegistry, RunDeps, RunView
 from swarm.taskgraph import Task, TaskGraph
+
+
+log = logging.getLogger(__name__)
 
 
 def merge_results(left: dict, right: dict) -> dict:
@@ -73,6 +77,8 @@ class Runtime:
             payload = state_safe(result.model_dump(mode="json", exclude_none=False))
             deps.record(run.run_id, task.kind, {"task": task.id, **payload})
             fault_point(f"after_task:{task.id}")
+            log.info("run %s: task %s (%s) %s in %.2fs", run.run_id, task.id, task.kind, payload["status"],
+                     time.time() - start)
             return {"results": {task.id: payload},
                     "trace": [{"task": task.id, "start": start, "end": time.time(), "status": payload["status"]}]}
         return node

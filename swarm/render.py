@@ -1,0 +1,156 @@
+"""What `swarm plan|run|resume` show people: the task graph as a tree, amounts at display precision, labelled
+transactions, each refusal once with its rule, threshold and value in human units.
+
+Rendering reads the task models generically (any task kind a plugin or the planner adds shows its own fields),
+so a new kind needs nothing here. Scripts use `--json` instead, which prints the models themselves.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from rich.markup import escape
+from rich.tree import Tree
+
+DISPLAY_PLACES = 4  # amounts: at most this many decimals (never more than the token has)
+_HUMAN_AMOUNT = re.compile(r"(?<![\w.])(\d[\d,]*\.\d{5,})(\s+)([A-Z][A-Z0-9]{1,9})\b")
+_RAW_MIN_OUT = re.compile(r"quote (\d+), independent minimum (\d+)")
+_INTERNAL = ("kind", "id", "depends_on")
+
+
+def amount(value: Any, decimals: int | None = None, symbol: str = "") -> str:
+    """`value` (human units) at display precision: 996.0070 DAI, 1 ETH, 3,000 USDC."""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return f"{value} {symbol}".strip()
+    places = DISPLAY_PLACES if decimals is None else min(decimals, DISPLAY_PLACES)
+    text = f"{d:,.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {symbol}".strip()
+
+
+def base_units(raw: Any, decimals: int, symbol: str) -> str:
+    return amount(Decimal(int(raw)).scaleb(-decimals), decimals, symbol)
+
+
+def humanize(reason: str, tokens: Callable[[str], int | None] | None = None, token_out: tuple[str, int] | None = None) -> str:
+    """A reason with long decimals cut to display precision and the min-out rule's base units in tokens."""
+    def cut(m: re.Match) -> str:
+        decimals = tokens(m.group(3)) if tokens else None
+        return amount(m.group(1).replace(",", ""), decimals, m.group(3)) if decimals is not None or tokens is None \
+            else m.group(0)
+    reason = _HUMAN_AMOUNT.sub(cut, reason)
+    if token_out is not None:
+        symbol, decimals = token_out
+        reason = _RAW_MIN_OUT.sub(lambda m: f"quote {base_units(m.group(1), decimals, symbol)}, independent minimum "
+                                            f"{base_units(m.group(2), decimals, symbol)}", reason)
+    return reason
+
+
+# ---- plans -------------------------------------------------------------------------------------------
+
+def _condition(cond: Any) -> str:
+    if not isinstance(cond, dict):
+        return str(cond)
+    return f"only if {cond.get('base')}/{cond.get('quote', 'USD')} {cond.get('op')} {amount(cond.get('threshold'))}" \
+           + (f" (price from {cond['source_task']})" if cond.get("source_task") else "")
+
+
+def _task_line(task: dict) -> str:
+    kind, tid = task.get("kind", "?"), task.get("id", "?")
+    if kind == "swap":
+        what = f"swap {amount(task.get('amount_in'))} {task.get('token_in')} -> {task.get('token_out')}"
+    elif kind == "read_price":
+        what = f"read price {task.get('base')}/{task.get('quote', 'USD')}"
+    elif kind == "read_balance":
+        what = f"read balance {task.get('token')}"
+    elif kind == "check_risk":
+        what = f"check risk of {task.get('swap_task')}"
+    else:
+        what = kind.replace("_", " ")
+    return f"[bold]{escape(tid)}[/bold]  {escape(what)}  [dim]({escape(kind)})[/dim]"
+
+
+def _task_details(task: dict) -> list[str]:
+    shown = {"swap": {"amount_in", "token_in", "token_out"}, "read_price": {"base", "quote"},
+             "read_balance": {"token"}, "check_risk": {"swap_task"}}.get(str(task.get("kind")), set())
+    lines = []
+    if task.get("depends_on"):
+        lines.append("after " + ", ".join(task["depends_on"]))
+    for key, value in task.items():
+        if key in _INTERNAL or key in shown or value in (None, [], (), {}):
+            continue
+        if key == "condition":
+            lines.append(_condition(value))
+        elif key.endswith("slippage_bps"):
+            lines.append(f"max slippage {Decimal(value) / 100:.2f}% ({value} bps)")
+        else:
+            lines.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value)) if isinstance(value, list | tuple) else value}")
+    return lines
+
+
+def plan_tree(plan: Any) -> Tree:
+    """The plan as a tree: the intent, how it was planned (model or parser only), then every task in order with
+    what it needs, its condition and its slippage; or the refusal."""
+    data = plan.model_dump(mode="json", exclude={"thoughts", "trace", "operations"})
+    verdict = "[green]plan ok[/green]" if data.get("ok") else "[red]refused[/red]"
+    root = Tree(f"{verdict}  {escape(data.get('intent', ''))}")
+    how = "model used" if data.get("model_used") else "no model: deterministic parser only"
+    note = f"; {data['note']}" if data.get("note") and data.get("model_used") else ""
+    root.add(f"[dim]planner: {escape(how + note)}; {len(getattr(plan, 'thoughts', []) or [])} thought(s)[/dim]")
+    if not data.get("ok") or not data.get("task_graph"):
+        root.add(f"[red]reason:[/red] {escape(str(data.get('refusal_reason') or 'no plan'))}")
+        return root
+    graph = root.add(f"task graph ({len(data['task_graph']['tasks'])} tasks)")
+    for task in data["task_graph"]["tasks"]:
+        node = graph.add(_task_line(task))
+        for line in _task_details(task):
+            node.add(escape(line))
+    return root
+
+
+# ---- runs --------------------------------------------------------------------------------------------
+
+TX_LABELS = (("approve_tx", "approve"), ("swap_tx", "swap"), ("revoke_tx", "revoke approval"))
+
+
+def labelled_txs(result: Any) -> list[tuple[str, str, str]]:
+    """(task, label, tx) for every transaction the run sent, in task order; unlabelled ones as `tx`."""
+    seen: set[str] = set()
+    rows = []
+    for task_id, task in (result.tasks or {}).items():
+        outcome = task.get("outcome") if isinstance(task, dict) else None
+        if not isinstance(outcome, dict):
+            continue
+        for key, label in TX_LABELS:
+            if outcome.get(key):
+                rows.append((task_id, label, str(outcome[key])))
+                seen.add(str(outcome[key]))
+    rows += [("", "tx", tx) for tx in result.tx_hashes if tx not in seen]
+    return rows
+
+
+def refusals(result: Any) -> list[str]:
+    """Every distinct reason once (a swap skipped because its risk check refused repeats that check's reason),
+    split into its rules: `max_trade_usd: trade $150,000.00, limit $10,000.00`."""
+    out: list[str] = []
+    for reason in result.reasons:
+        _, _, text = reason.partition(": ") if re.match(r"^[a-z][a-z0-9_]*: ", reason) else ("", "", reason)
+        for part in re.split(r"; (?=[a-z_:A-Z0-9]+: )", text):
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+def token_out_of(result: Any) -> tuple[str, int] | None:
+    for task in (result.tasks or {}).values():
+        token = (task.get("input") or {}).get("token_out") if isinstance(task, dict) else None
+        if isinstance(token, dict) and "decimals" in token:
+            return str(token.get("symbol")), int(token["decimals"])
+    return None
+
+
+__all__ = ["amount", "humanize", "labelled_txs", "plan_tree", "refusals", "token_out_of"]
