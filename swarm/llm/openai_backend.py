@@ -5,14 +5,17 @@ Many workers can share one server instead of loading a model per process.  The c
 same pydantic model, a malformed answer a `StructuredOutputError` (a refusal, never a guess).
 
 Two APIs:
-  * ``completions`` (default): the library renders the prompt (the model family's template is
-    the library's choice, as in-process) and decodes in two phases like `LlamaCppBackend`:
+  * ``completions`` (the default when the prompt format is known: a declared family, ``family=`` or
+    ``$SWARM_MODEL_FAMILY``, or the chat template llama-server reports at ``/props``): the library
+    renders the prompt (the template is the library's choice, as in-process) and, for a reasoning
+    family (R1), decodes in two phases like `LlamaCppBackend`:
     free reasoning with ``stop=["</think>"]``, then the answer continuing from
     ``prompt + reasoning + "</think>\\n\\n"`` under a GBNF grammar built locally from the schema
     (a grammar over the whole completion would suppress R1's reasoning).  The server only
     sees text and a grammar, so a server that ignores the grammar still cannot slip an
     unvalidated answer through.
-  * ``chat``: the server's own template; reasoning comes from ``reasoning_content`` where the
+  * ``chat`` (the default when the format is unknown: the server knows its model's template, the
+    library does not and never guesses one): the server's own template; reasoning comes from ``reasoning_content`` where the
     server separates it (llama-server ``--reasoning-format deepseek``), else from a
     ``<think>`` block in the content; structured answers use ``response_format`` with the schema.
 
@@ -32,13 +35,14 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .backend import _describe, _effective, _with_schema_instruction
+from .backend import BackendConfig, _describe, _effective, _with_schema_instruction
 from .errors import ModelError, StructuredOutputError
-from .grammar import grammar_for
+from .grammar import _int_range_as_enum, grammar_for, json_schema_of
 from .template import THINK_CLOSE, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
 from .types import (
     Accounting,
     Attempt,
+    CallEvent,
     ChatMessage,
     Completion,
     ModelInfo,
@@ -52,7 +56,8 @@ T = TypeVar("T", bound=BaseModel)
 Messages = Sequence[ChatMessage | Mapping[str, str]]
 
 SWARM_MODEL_NAME_ENV = "SWARM_MODEL_NAME"
-SWARM_MODEL_API_ENV = "SWARM_MODEL_API"  # "completions" (default) or "chat"
+SWARM_MODEL_API_ENV = "SWARM_MODEL_API"  # "completions" or "chat" (default: completions if the format is known)
+SWARM_MODEL_FAMILY_ENV = "SWARM_MODEL_FAMILY"  # the prompt format, as for a GGUF file (see template.FAMILIES)
 SWARM_MODEL_TIMEOUT_ENV = "SWARM_MODEL_TIMEOUT"  # seconds one request may take
 SWARM_MODEL_API_KEY_ENV = "SWARM_MODEL_API_KEY"  # sent as a bearer token, never logged
 DEFAULT_TIMEOUT = 300.0  # R1 on a CPU can reason for minutes
@@ -123,12 +128,17 @@ class OpenAIServerBackend:
         retries: int = 2,
         api_key: str | None = None,
         chat_template: str | None = None,
+        family: str | None = None,
+        on_call: Callable[[CallEvent], None] | None = None,
+        config: BackendConfig | None = None,
     ):
+        """`config` (a `BackendConfig`) contributes `family` and `on_call`; its file options do not apply."""
         self.base_url, fragment = parse_spec(url)
-        chosen_api = api or os.environ.get(SWARM_MODEL_API_ENV) or "completions"
-        if chosen_api not in ("completions", "chat"):
+        if config is not None:
+            family, on_call = family or config.family, on_call or config.on_call
+        chosen_api = api or os.environ.get(SWARM_MODEL_API_ENV) or None
+        if chosen_api not in (None, "completions", "chat"):
             raise ModelServerError(f"{SWARM_MODEL_API_ENV}={chosen_api!r}: use 'completions' or 'chat'")
-        self.api: Literal["completions", "chat"] = "chat" if chosen_api == "chat" else "completions"
         if timeout is None:
             env = os.environ.get(SWARM_MODEL_TIMEOUT_ENV)
             try:
@@ -137,7 +147,7 @@ class OpenAIServerBackend:
                 raise ModelServerError(f"{SWARM_MODEL_TIMEOUT_ENV}={env!r} is not a number of seconds") from None
         self.timeout = timeout
         self.retries = retries
-        self.on_call: Callable[[Any], None] | None = None
+        self.on_call: Callable[[CallEvent], None] | None = on_call
         key = api_key if api_key is not None else os.environ.get(SWARM_MODEL_API_KEY_ENV)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=headers)
@@ -151,9 +161,13 @@ class OpenAIServerBackend:
         except BaseException:
             self._http.close()
             raise
-        template = chat_template or props.get("chat_template") or None
-        self._template = ChatTemplate(template)
-        self.info = _model_info(self.base_url, self.model, entry, props, template, self._template.source)
+        reported = chat_template or props.get("chat_template") or None
+        self._template = ChatTemplate.select(gguf_template=reported if isinstance(reported, str) else None,
+                                             family=family or os.environ.get(SWARM_MODEL_FAMILY_ENV) or None,
+                                             model=f"{self.base_url}#{self.model}")
+        known = self._template.source != "none"
+        self.api: Literal["completions", "chat"] = chosen_api or ("completions" if known else "chat")  # type: ignore[assignment]
+        self.info = _model_info(self.base_url, self.model, entry, props, self._template, self.api)
 
     # -- public API (the ModelBackend protocol) --
 
@@ -164,8 +178,12 @@ class OpenAIServerBackend:
     def chat(self, messages: Messages, settings: SamplingSettings | None = None) -> Completion:
         settings = _effective(settings)
         if self.api == "chat":
-            return self._chat_call(as_messages(messages), settings, schema=None)
-        return self._complete(self.render(messages), settings, grammar=None)
+            prompt, completion = self._chat_call(as_messages(messages), settings, schema=None)
+        else:
+            prompt = self.render(messages)
+            completion = self._complete(prompt, settings, grammar=None)
+        self._notify("chat", prompt, completion)
+        return completion
 
     def structured(
         self,
@@ -186,20 +204,23 @@ class OpenAIServerBackend:
             convo = _with_schema_instruction(convo, schema)
         grammar = self._grammar(schema) if self.api == "completions" else None
         attempts: list[Attempt] = []
-        for _ in range(max_retries + 1):
+        for number in range(1, max_retries + 2):
             if self.api == "chat":
-                completion = self._chat_call(convo, settings, schema=schema)
+                prompt, completion = self._chat_call(convo, settings, schema=schema)
             else:
-                completion = self._complete(self.render(convo), settings, grammar=grammar)
+                prompt = self.render(convo)
+                completion = self._complete(prompt, settings, grammar=grammar)
             try:
                 value = schema.model_validate_json(completion.answer)
             except ValidationError as e:
                 error = _describe(e)
+                self._notify("structured", prompt, completion, schema, number, error)
                 attempts.append(Attempt(completion=completion, error=error))
                 convo = [*convo, ChatMessage(role="assistant", content=completion.answer),
                          ChatMessage(role="user", content=f"That JSON is invalid: {error}\n"
                                      "Reply with a corrected JSON object.")]
                 continue
+            self._notify("structured", prompt, completion, schema, number)
             attempts.append(Attempt(completion=completion))
             fields = dict(completion)
             fields["accounting"] = Accounting.total([a.completion.accounting for a in attempts])
@@ -208,7 +229,7 @@ class OpenAIServerBackend:
             f"No valid {schema.__name__} after {len(attempts)} attempts; last error: {attempts[-1].error}", attempts)
 
     def complete_prompt(self, prompt: str, settings: SamplingSettings | None = None,
-                        schema: type[BaseModel] | None = None) -> Completion | StructuredCompletion:
+                        schema: type[T] | None = None) -> Completion | StructuredCompletion[T]:
         """One raw completion of a prompt the library rendered (e.g. few-shot for a base model): no
         reasoning phase; with `schema`, the answer is decoded under its grammar and validated."""
         settings = _effective(settings)
@@ -216,6 +237,8 @@ class OpenAIServerBackend:
         body: dict[str, Any] = {"prompt": prompt, "max_tokens": settings.max_answer_tokens}
         if schema is not None:
             body["grammar"] = self._grammar(schema)
+        elif settings.stop:
+            body["stop"] = list(settings.stop)
         out = self._completion_phase(body, settings)
         completion = Completion(
             reasoning="", answer=out.text.strip(), reasoning_truncated=False, prompt_sha256=sha256_text(prompt),
@@ -223,14 +246,16 @@ class OpenAIServerBackend:
             accounting=Accounting.of(prompt_tokens=out.prompt_tokens, cached_prompt_tokens=out.cached_tokens,
                                      reasoning_tokens=0, answer_tokens=out.completion_tokens,
                                      wall_seconds=time.perf_counter() - start))
-        self._notify(prompt, completion)
         if schema is None:
+            self._notify("complete", prompt, completion)
             return completion
         try:
             value = schema.model_validate_json(completion.answer)
         except ValidationError as e:
             attempt = Attempt(completion=completion, error=_describe(e))
+            self._notify("complete", prompt, completion, schema, 1, attempt.error)
             raise StructuredOutputError(f"No valid {schema.__name__}: {attempt.error}", [attempt]) from None
+        self._notify("complete", prompt, completion, schema)
         return StructuredCompletion[schema](**dict(completion), value=value,
                                             attempts=[Attempt(completion=completion)])
 
@@ -254,26 +279,31 @@ class OpenAIServerBackend:
         return self._grammars[schema]
 
     def _complete(self, prompt: str, s: SamplingSettings, grammar: str | None) -> Completion:
-        """Two phases, like the in-process backend: reason until </think> (or the budget), then answer."""
+        """A reasoning family: two phases, like the in-process backend (reason until </think> or the budget,
+        then answer from `prompt + reasoning + "</think>\n\n"`).  Other families: the answer only."""
         log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
         start = time.perf_counter()
-        think = self._completion_phase(
-            {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s)
-        truncated = think.finish == "length"
-        raw = think.text
-        split = split_reasoning(raw + THINK_CLOSE)
-        body: dict[str, Any] = {"prompt": f"{prompt}{raw}{THINK_CLOSE}\n\n", "max_tokens": s.max_answer_tokens}
+        think: _Phase | None = None
+        answer_prompt, reasoning, truncated = prompt, "", False
+        if self._template.reasoning:
+            think = self._completion_phase(
+                {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s)
+            truncated = think.finish == "length"
+            reasoning = split_reasoning(think.text + THINK_CLOSE).reasoning
+            answer_prompt = f"{prompt}{think.text}{THINK_CLOSE}\n\n"
+        body: dict[str, Any] = {"prompt": answer_prompt, "max_tokens": s.max_answer_tokens}
         if grammar is not None:
             body["grammar"] = grammar
+        elif s.stop:
+            body["stop"] = list(s.stop)
         out = self._completion_phase(body, s)
-        completion = Completion(
-            reasoning=split.reasoning, answer=out.text.strip(), reasoning_truncated=truncated,
+        first = think or out
+        return Completion(
+            reasoning=reasoning, answer=out.text.strip(), reasoning_truncated=truncated,
             prompt_sha256=sha256_text(prompt), settings=s, model_sha256=self.info.sha256,
-            accounting=Accounting.of(prompt_tokens=think.prompt_tokens, cached_prompt_tokens=think.cached_tokens,
-                                     reasoning_tokens=think.completion_tokens, answer_tokens=out.completion_tokens,
-                                     wall_seconds=time.perf_counter() - start))
-        self._notify(prompt, completion)
-        return completion
+            accounting=Accounting.of(prompt_tokens=first.prompt_tokens, cached_prompt_tokens=first.cached_tokens,
+                                     reasoning_tokens=think.completion_tokens if think else 0,
+                                     answer_tokens=out.completion_tokens, wall_seconds=time.perf_counter() - start))
 
     def _completion_phase(self, body: dict[str, Any], s: SamplingSettings) -> _Phase:
         body = {"model": self.model, **_sampling(s), **body}
@@ -283,7 +313,8 @@ class OpenAIServerBackend:
         return _Phase(text=choice.text, finish=choice.finish_reason, prompt_tokens=usage.prompt_tokens,
                       cached_tokens=_cached(usage), completion_tokens=usage.completion_tokens)
 
-    def _chat_call(self, convo: list[ChatMessage], s: SamplingSettings, schema: type[BaseModel] | None) -> Completion:
+    def _chat_call(self, convo: list[ChatMessage], s: SamplingSettings,
+                   schema: type[BaseModel] | None) -> tuple[str, Completion]:
         """One chat call; the server's template.  Reasoning from `reasoning_content`, else a <think> block."""
         msgs = [m.model_dump() for m in fold_system(convo)]
         prompt_text = json.dumps(msgs, ensure_ascii=False, separators=(",", ":"))
@@ -293,6 +324,8 @@ class OpenAIServerBackend:
                                 "max_tokens": s.max_reasoning_tokens + s.max_answer_tokens}
         if schema is not None:
             body["response_format"] = self._response_format(schema)
+        elif s.stop:
+            body["stop"] = list(s.stop)
         try:
             resp = self._post("/chat/completions", body)
         except ModelServerError as e:
@@ -319,31 +352,23 @@ class OpenAIServerBackend:
             accounting=Accounting.of(prompt_tokens=usage.prompt_tokens, cached_prompt_tokens=_cached(usage),
                                      reasoning_tokens=0, answer_tokens=usage.completion_tokens,
                                      wall_seconds=time.perf_counter() - start))
-        self._notify(prompt_text, completion)
-        return completion
+        return prompt_text, completion
 
     def _response_format(self, schema: type[BaseModel]) -> dict[str, Any]:
-        js = schema.model_json_schema()
+        js = _int_range_as_enum(json_schema_of(schema))  # as for the local grammar: small int ranges enforced
         if self._schema_form == "json_object":
             return {"type": "json_object", "schema": js}
         return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js, "strict": True}}
 
-    def _notify(self, prompt: str, completion: Completion) -> None:
-        """The per-call observer (`on_call`), if set: fired after every model call."""
-        if self.on_call is None:
-            return
-        try:
-            from . import types as llm_types
-            event_type = getattr(llm_types, "CallEvent", None)
-            if event_type is None:
-                return
-            fields = event_type.model_fields
-            data = {"prompt_sha256": completion.prompt_sha256, "prompt": prompt, "reasoning": completion.reasoning,
-                    "answer": completion.answer, "accounting": completion.accounting,
-                    "model_sha256": completion.model_sha256, "settings": completion.settings}
-            self.on_call(event_type(**{k: v for k, v in data.items() if k in fields}))
-        except ValidationError as e:  # an observer's event we cannot build must not break planning
-            log.warning("on_call event not built: %s", _describe(e))
+    def _notify(self, kind: Literal["chat", "structured", "complete"], prompt: str, completion: Completion,
+                schema: type[BaseModel] | None = None, attempt: int = 1, error: str | None = None) -> None:
+        """The per-call observer (`on_call`), if set: fired after every model call, as in-process."""
+        if self.on_call is not None:
+            self.on_call(CallEvent(
+                kind=kind, prompt_sha256=completion.prompt_sha256, prompt=prompt, reasoning=completion.reasoning,
+                answer=completion.answer, reasoning_truncated=completion.reasoning_truncated,
+                accounting=completion.accounting, settings=completion.settings, model_sha256=completion.model_sha256,
+                schema_name=schema.__name__ if schema else None, attempt=attempt, error=error))
 
     # -- HTTP with retries and one-line errors --
 
@@ -409,7 +434,7 @@ class OpenAIServerBackend:
 
 def _sampling(s: SamplingSettings) -> dict[str, Any]:
     # top_k/min_p/repeat_penalty as in-process (llama.cpp extensions; OpenAI-compatible servers ignore unknown keys)
-    return {"temperature": s.temperature, "top_p": s.top_p, "seed": s.seed, "top_k": 0, "min_p": 0.0,
+    return {"temperature": s.temperature, "top_p": s.top_p, "seed": s.seed, "top_k": s.top_k, "min_p": s.min_p,
             "repeat_penalty": 1.0}
 
 
@@ -442,8 +467,8 @@ def _first_model(listed: dict[str, Any], base_url: str) -> str:
                            f"{base_url}#MODEL or {SWARM_MODEL_NAME_ENV}")
 
 
-def _model_info(base_url: str, model: str, entry: dict[str, Any], props: dict[str, Any], template: str | None,
-                source: Literal["gguf", "builtin"]) -> ModelInfo:
+def _model_info(base_url: str, model: str, entry: dict[str, Any], props: dict[str, Any], template: ChatTemplate,
+                api: str) -> ModelInfo:
     """Identity for the audit log: server URL and model name (`path`), and what the server reports about
     the file (llama-server: `meta` size/params/context; a `sha256` where a server gives one, else empty)."""
     meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
@@ -458,9 +483,10 @@ def _model_info(base_url: str, model: str, entry: dict[str, Any], props: dict[st
 
     return ModelInfo(
         path=f"{base_url}#{model}", sha256=digest if isinstance(digest, str) else "",
-        size_bytes=num(meta.get("size")), architecture=None, name=model, chat_template=template,
-        template_source=source, n_params=num(meta.get("n_params")),
+        size_bytes=num(meta.get("size")), architecture=None, name=model,
+        chat_template=template.template if template.source == "gguf" else None,
+        template_source=template.source, family=template.family, n_params=num(meta.get("n_params")),
         n_ctx=num(settings.get("n_ctx"), props.get("n_ctx"), meta.get("n_ctx_train")),
-        metadata={"server_url": base_url, "served_model": model,
+        metadata={"server_url": base_url, "served_model": model, "api": api,
                   **{f"server.{k}": str(v) for k, v in meta.items() if isinstance(v, (str, int, float))}},
     )

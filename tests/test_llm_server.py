@@ -1,0 +1,262 @@
+"""The model behind a real OpenAI-compatible server (`python -m llama_cpp.server` with the tiny GGUF).
+
+The backend contract (validation, refusal on malformed output, accounting, determinism) runs against both
+backends, in-process and HTTP; timeouts and a server that is down are the HTTP backend's own failure modes.
+The end-to-end check is the user's: `swarm run --model http://.../v1 "swap 1 ETH to USDC"` on the devnet,
+the model's thoughts in the audit log, and `swarm audit verify` passing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field, field_validator
+
+from swarm.audit import AuditLog
+from swarm.llm import Accounting, LlamaCppBackend, ModelBackend, SamplingSettings, StructuredOutputError, load_backend
+from swarm.llm.openai_backend import (
+    SWARM_MODEL_NAME_ENV,
+    ModelServerError,
+    OpenAIServerBackend,
+    parse_spec,
+)
+from swarm.llm.template import sha256_text
+from tests.model_server import model_server  # noqa: F401  (module fixture: a running llama_cpp.server)
+from tools.devnet.node import free_port
+
+FAST = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=24, max_answer_tokens=64)
+ASK = [{"role": "user", "content": "Should the swarm rebalance into stablecoins?"}]
+SWARM = shutil.which("swarm", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "swarm")
+
+
+class Decision(BaseModel):
+    action: Literal["buy", "sell", "hold"]
+    size: int = Field(ge=1, le=5)
+    urgent: bool
+
+
+class Never(BaseModel):
+    """Grammar-valid JSON the validator always rejects: the model cannot talk its way past it."""
+
+    action: Literal["buy", "sell", "hold"]
+
+    @field_validator("action")
+    @classmethod
+    def refuse(cls, v: str) -> str:
+        raise ValueError(f"{v!r} is not allowed today")
+
+
+@pytest.fixture(scope="module")
+def in_process(tiny_model_path):
+    with load_backend(tiny_model_path) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def http(model_server):  # noqa: F811
+    with load_backend(model_server, family="deepseek-r1") as b:  # the library renders R1's prompt
+        yield b
+
+
+@pytest.fixture(params=["in-process", "http"])
+def backend(request) -> ModelBackend:
+    return request.getfixturevalue("in_process" if request.param == "in-process" else "http")
+
+
+# --- identity -------------------------------------------------------------------------------------
+
+
+def test_http_backend_identity(http, model_server):  # noqa: F811
+    assert isinstance(http, OpenAIServerBackend) and isinstance(http, ModelBackend)
+    assert http.model == "tiny-r1"  # the first (only) model the server lists
+    info = http.info
+    assert info.path == f"{model_server}#tiny-r1" and info.name == "tiny-r1"
+    assert info.metadata["server_url"] == model_server
+    assert info.sha256 == ""  # llama_cpp.server reports no file hash: recorded as unknown, never invented
+    assert (info.template_source, info.family, http.api) == ("family", "deepseek-r1", "completions")
+
+
+def test_unknown_prompt_format_uses_the_servers_template(model_server):  # noqa: F811
+    """No declared family and no template reported: the library does not guess one, the server applies its own."""
+    with load_backend(model_server) as b:
+        assert b.api == "chat" and b.info.template_source == "none" and b.info.metadata["api"] == "chat"
+        assert isinstance(b.structured(ASK, Decision, FAST).value, Decision)
+
+
+def test_model_name_from_fragment_then_env(model_server, monkeypatch):  # noqa: F811
+    assert parse_spec(f"{model_server}/#named") == (model_server, "named")
+    with load_backend(f"{model_server}#from-fragment") as b:
+        assert b.model == "from-fragment" and b.info.path.endswith("#from-fragment")
+    monkeypatch.setenv(SWARM_MODEL_NAME_ENV, "from-env")
+    with load_backend(model_server) as b:
+        assert b.model == "from-env"
+    monkeypatch.setenv("SWARM_MODEL", f"{model_server}#via-swarm-model")
+    with load_backend() as b:  # $SWARM_MODEL may be a server URL too
+        assert isinstance(b, OpenAIServerBackend) and b.model == "via-swarm-model"
+
+
+# --- the contract, on both backends -----------------------------------------------------------------
+
+
+def test_structured_answer_is_validated_and_accounted(backend):
+    c = backend.structured(ASK, Decision, FAST)
+    assert isinstance(c.value, Decision)
+    assert Decision.model_validate_json(c.answer) == c.value
+    assert c.reasoning_truncated and c.accounting.reasoning_tokens > 0 and c.accounting.answer_tokens > 0
+    _within_budget(backend, c.accounting.reasoning_tokens, 24)
+    assert c.accounting == Accounting.total([a.completion.accounting for a in c.attempts])
+    assert c.model_sha256 == backend.info.sha256
+
+
+def _within_budget(backend, used: int, budget: int) -> None:
+    """In-process counts are the tokens decoded; llama-cpp-python's server reports the length of its returned
+    text re-tokenized, which for random-weight bytes can exceed the budget it did decode within."""
+    assert used <= (budget if isinstance(backend, LlamaCppBackend) else 2 * budget)
+
+
+def test_chat_accounting(backend):
+    c = backend.chat(ASK, FAST)
+    acc = c.accounting
+    assert c.prompt_sha256 == sha256_text(backend.render(ASK))  # type: ignore[attr-defined]
+    assert c.settings == FAST and c.reasoning and c.answer
+    assert acc.reasoning_tokens > 0 and acc.answer_tokens > 0 and acc.prompt_tokens > 10
+    _within_budget(backend, acc.reasoning_tokens, 24)
+    assert acc.wall_seconds > 0
+    assert acc.tokens_per_second == pytest.approx((acc.reasoning_tokens + acc.answer_tokens) / acc.wall_seconds)
+
+
+def test_same_seed_same_output(backend):
+    first, again = backend.chat(ASK, FAST), backend.chat(ASK, FAST)
+    assert (first.reasoning, first.answer) == (again.reasoning, again.answer)
+
+
+def test_validator_rejection_is_a_refusal_with_every_attempt(backend):
+    with pytest.raises(StructuredOutputError, match="No valid Never after 3 attempts") as e:
+        backend.structured(ASK, Never, FAST, max_retries=2)
+    assert len(e.value.attempts) == 3
+    assert all("is not allowed today" in (a.error or "") for a in e.value.attempts)
+
+
+def test_malformed_answer_is_a_refusal_not_a_guess(backend):
+    """An answer cut off by its token budget is not JSON: refused, with what the model said kept."""
+    cut = FAST.model_copy(update={"max_answer_tokens": 3})
+    with pytest.raises(StructuredOutputError, match="Invalid JSON") as e:
+        backend.structured(ASK, Decision, cut, max_retries=1)
+    assert len(e.value.attempts) == 2 and all(len(a.completion.answer) <= 12 for a in e.value.attempts)
+
+
+def test_total_accounting_over_retries(backend):
+    with pytest.raises(StructuredOutputError) as e:
+        backend.structured(ASK, Never, FAST, max_retries=1)
+    parts = [a.completion.accounting for a in e.value.attempts]
+    assert len(parts) == 2 and parts[1].prompt_tokens > parts[0].prompt_tokens  # the feedback turn is in the prompt
+
+
+# --- HTTP only: other API, raw prompts, failures -------------------------------------------------------
+
+
+def test_chat_api_with_response_format(model_server):  # noqa: F811
+    with OpenAIServerBackend(model_server, api="chat") as b:
+        c = b.structured(ASK, Decision, FAST)
+        assert isinstance(c.value, Decision) and c.reasoning == ""  # llama_cpp.server does not separate reasoning
+        assert b._schema_form == "json_object"  # it only takes llama-cpp-python's own response_format form
+
+
+def test_complete_prompt_raw_and_constrained(http):
+    prompt = "Q: 2+2?\nA:"
+    raw = http.complete_prompt(prompt, FAST)
+    assert raw.reasoning == "" and raw.accounting.reasoning_tokens == 0 and raw.prompt_sha256 == sha256_text(prompt)
+    constrained = http.complete_prompt(prompt, FAST, schema=Decision)
+    assert isinstance(constrained.value, Decision)  # type: ignore[union-attr]
+
+
+def test_server_down_is_one_line(tiny_model_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    start = time.monotonic()
+    with pytest.raises(ModelServerError) as e:
+        load_backend(url)
+    message = str(e.value)
+    assert "\n" not in message and "not reachable" in message and url in message
+    assert "python -m llama_cpp.server" in message
+    assert time.monotonic() - start < 10  # a couple of quick retries, not a hang
+
+
+def test_cli_reports_a_down_server_in_one_line(devnet, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    done = _swarm(tmp_path, "plan", "--manifest", str(devnet.manifest_path), "--model", url, "swap 1 ETH to USDC")
+    assert done.returncode != 0
+    assert "not reachable" in done.stdout + done.stderr and "Traceback" not in done.stdout + done.stderr
+
+
+def test_hung_server_times_out(tmp_path):
+    """A server that accepts the connection and never answers: a timeout error, not a hang."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(listener.accept()[0]) for _ in range(8)], daemon=True).start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(ModelServerError, match=r"did not answer /models within 0\.5s") as e:
+            OpenAIServerBackend(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", timeout=0.5)
+        assert "\n" not in str(e.value) and time.monotonic() - start < 5
+    finally:
+        for s in held:
+            s.close()
+        listener.close()
+
+
+class Long(BaseModel):
+    text: str = Field(min_length=400)  # the grammar forces ~400 tokens: seconds on one thread
+
+
+def test_generation_timeout(model_server):  # noqa: F811
+    with OpenAIServerBackend(model_server, timeout=0.3) as b:
+        with pytest.raises(ModelServerError, match=r"did not answer /completions within 0\.3s"):
+            b.complete_prompt("Write:", SamplingSettings.deterministic(max_answer_tokens=600), schema=Long)
+    # the server finishes that request on its own; the next caller is served after it
+    with OpenAIServerBackend(model_server, timeout=60, family="deepseek-r1") as b:
+        assert b.chat(ASK, FAST).answer
+
+
+# --- the user's command: swarm run --model http://... -----------------------------------------------------
+
+
+def _swarm(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("SWARM_MODEL", "SWARM_MODEL_NAME", "SWARM_PRIVATE_KEY")}
+    env.update(SWARM_HOME=str(home), NO_COLOR="1", COLUMNS="200", TERM="dumb", SWARM_MODEL_FAMILY="deepseek-r1")
+    return subprocess.run([SWARM, *args], env=env, capture_output=True, text=True, timeout=110, cwd=home)
+
+
+def test_swarm_run_with_a_model_server_records_thoughts_and_verifies(devnet, chain, model_server, tmp_path):  # noqa: F811
+    run = _swarm(tmp_path, "run", "--manifest", str(devnet.manifest_path), "--model", model_server, "--k", "2",
+                 "swap 1 ETH to USDC")
+    out = run.stdout + run.stderr
+    found = re.search(r"^run (\S+): (\S+)$", run.stdout, re.MULTILINE)
+    assert found, out
+    run_id, status = found.groups()
+    # random weights: the parser's plan (done) or a refusal because the readings disagree; never anything else
+    assert status in ("done", "refused"), out
+
+    with AuditLog(tmp_path / "audit" / "audit.db") as log:
+        entries = log.entries(run_id)
+    intent = next(e for e in entries if e.kind == "intent")
+    assert intent.payload["model"]["path"] == f"{model_server}#tiny-r1"
+    assert intent.payload["model"]["name"] == "tiny-r1"
+    thoughts = [e.payload for e in entries if e.kind == "thought" and e.payload["source"] in ("model", "refined")]
+    assert len(thoughts) >= 2
+    for t in thoughts:
+        assert t["reasoning"] and len(t["prompt_sha256"]) == 64 and t["accounting"]["reasoning_tokens"] > 0
+
+    verify = _swarm(tmp_path, "audit", "verify", run_id, "--config", str(devnet.manifest_path))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert f"PASS run {run_id}" in verify.stdout
