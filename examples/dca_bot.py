@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from swarm.bot import open_swarm, parser, report
+from swarm.bot import ExitCode, open_swarm, parser, report
 
 
 def wait_blocks(w3, blocks: int, mine: bool, poll_seconds: float = 1.0) -> None:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         swarm.close()
     print(f"DCA: {done}/{args.rounds} rounds bought {args.buy}")
-    return 0 if done == args.rounds else 1
+    return ExitCode.DONE if done == args.rounds else ExitCode.PARTIAL if done else ExitCode.FAILED
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""Price-trigger bot (limit-order style): watch ETH's median price and swap once a condition holds."""
+"""Price-trigger bot (limit-order style): watch ETH's median price and swap once a condition holds.
+
+On the devnet the price only moves when you move it: in another terminal, `swarm devnet set-price ETH 3200`
+makes "above 3100" fire on the next poll. Exit code 0 when it swapped, 4 (skipped) when the condition never held.
+"""
 from __future__ import annotations
 
 import sys
 import time
 
-from swarm.bot import open_swarm, parser, report
+from swarm.bot import ExitCode, exit_code, open_swarm, parser, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,12 +26,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"poll {poll}: ETH ${price:,.2f} ->", end=" ")
             report(swarm, result)
             if result.status == "done":
-                return 0
+                return ExitCode.DONE
             if result.status != "skipped":
-                return 1
+                return exit_code(result)
             time.sleep(args.interval)
-        print("condition never held; nothing swapped")
-        return 0
+        print("condition never held; nothing swapped (on the devnet: `swarm devnet set-price ETH 3200` moves it)")
+        return ExitCode.SKIPPED
     finally:
         swarm.close()
 

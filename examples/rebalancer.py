@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from decimal import ROUND_DOWN, Decimal
 
-from swarm.bot import open_swarm, parser, report
+from swarm.bot import ExitCode, exit_code, open_swarm, parser, report
 
 
 def rebalance_intent(eth: Decimal, usdc: Decimal, price: Decimal, target: Decimal, band: Decimal,
@@ -39,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ETH {balances['ETH']:.4f}, USDC {balances['USDC']:.2f}, ETH ${price:,.2f}")
             if intent is None:
                 print("within band: nothing to do")
-                return 0
+                return ExitCode.DONE
             print(f"rebalancing: {intent}")
             result = swarm.run(intent)
             report(swarm, result)
             if result.status != "done":
-                return 1
-        return 0
+                return exit_code(result)
+        return ExitCode.DONE
     finally:
         swarm.close()
 

@@ -29,6 +29,7 @@ from swarm.auditing import anchored_checkpoint
 from swarm.config import swarm_home
 from swarm.core.anchor import AnchorFacts
 from swarm.core.errors import ConfigError
+from swarm.exitcodes import ExitCode
 
 
 def audit_paths() -> tuple[Path, Path]:
@@ -151,21 +152,21 @@ def _print_report(console, report: VerifyReport, title: str) -> int:
     where = f" (first bad entry: {report.first_bad_index})" if report.first_bad_index is not None else ""
     if verdict == "PASS":
         console.print(f"[green]PASS[/green] {title}")
-        return 0
+        return ExitCode.DONE
     if verdict == "SELF-SIGNED":
         others = [c for c in report.failed() if c.name != "signature"]
         console.print(f"[red]SELF-SIGNED[/red] {title}: the bundle is self-signed: it was checked only against the "
                       f"key it carries, which anyone who edits the entries can replace. Pass --vkey with the "
                       f"operator's key (or verify where the operator's audit key is)."
                       + (f" Also: {report.reason}{where}" if others else ""))
-        return 1
+        return ExitCode.VERIFY_FAILED
     if verdict == "UNPINNED":
         console.print(f"[yellow]UNPINNED[/yellow] {title}: everything else checks out, but the anchor's sender is not "
                       f"pinned to the operator's account, so anyone could have anchored it. Pass --anchor-sender "
                       f"ADDRESS, or verify with the operator's chain configuration (--config, or its wallet).")
-        return 1
+        return ExitCode.VERIFY_FAILED
     console.print(f"[red]FAIL[/red] {title}: {report.reason}{where}")
-    return 1
+    return ExitCode.VERIFY_FAILED
 
 
 # ---- html and serve ----------------------------------------------------------------------------------
@@ -266,8 +267,84 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
 
 # ---- the command -------------------------------------------------------------------------------------
 
+def _emit_json(data: Any) -> None:
+    import sys
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _error(console, args: argparse.Namespace, message: str, code: ExitCode = ExitCode.USAGE) -> int:
+    """One line: on stdout with a person's output, on stderr when stdout carries --json."""
+    from rich.console import Console
+    from rich.text import Text
+    target = Console(stderr=True, soft_wrap=True) if getattr(args, "json", False) else console
+    target.print(Text("error: ", style="red") + Text(message))
+    return code
+
+
+def _entries_phrase(size: int, signed: int | None) -> str:
+    """The same wording in `runs`, `show` and `verify`: how many entries, how many the latest checkpoint signs."""
+    if signed is None:
+        return f"{size} entries, none signed yet"
+    tail = size - signed
+    return f"{size} entries, {signed} signed" + (f" ({tail} after the checkpoint: the anchor record)" if tail else "")
+
+
+def run_summary(log: AuditLog, run_id: str) -> dict:
+    """One run for `audit runs`: when it started, its intent, its status, its entry count and how many are signed."""
+    entries = log.entries(run_id)
+    latest = log.latest_checkpoint(run_id)
+    intent, status, started = "", "in progress", entries[0].created_at if entries else ""
+    for e in entries:
+        if e.kind == "intent" and not intent:
+            intent = str(e.payload.get("text", ""))
+        elif e.kind == "run_result":
+            status = str(e.payload.get("status", status))
+        elif e.kind == "approval_request":
+            status = "awaiting_approval"
+    return {"run_id": run_id, "started_at": started, "intent": intent, "status": status, "entries": len(entries),
+            "signed": latest.size if latest else None}
+
+
+def summarize(kind: str, payload: dict) -> str:
+    """A one-line summary of any entry kind (unknown kinds show their first plain fields)."""
+    p = payload
+    if kind == "intent":
+        return f"\"{p.get('text', '')}\" on {p.get('chain', '?')}, wallet {p.get('wallet', '?')}"
+    if kind == "thought":
+        graph = p.get("task_graph") or {}
+        tasks = len(graph.get("tasks", [])) if isinstance(graph, dict) else 0
+        origin = p.get("source") or p.get("origin") or p.get("kind") or ""
+        return f"{origin} thought: score {p.get('score', '?')}, {tasks} tasks" + (
+            f", invalid: {'; '.join(map(str, p['errors']))[:80]}" if p.get("errors") else "")
+    if kind == "plan":
+        if p.get("ok"):
+            tasks = len((p.get("task_graph") or {}).get("tasks", []))
+            return f"plan ok: {tasks} tasks" + (f" ({p['note']})" if p.get("note") else "")
+        return f"no plan: {p.get('refusal_reason')}"
+    if kind == "read_price" and isinstance(p.get("reading"), dict):
+        r = p["reading"]
+        return f"{p.get('status')}: {r.get('base')}/{r.get('quote')} median {r.get('median')} from " \
+               f"{len(r.get('sources', []))} sources, spread {r.get('max_deviation_bps')} bps"
+    if kind == "anchor":
+        return f"checkpoint hash anchored in tx {p.get('tx_id') or p.get('tx_hash') or '?'}"
+    if kind == "checkpoint":
+        return f"signed checkpoint of {p.get('size', '?')} entries"
+    if kind == "run_result":
+        return f"run {p.get('status')}: {len(p.get('tx_hashes', []))} tx" + (
+            f"; {p['reasons'][0]}" if p.get("reasons") else "")
+    if kind == "approval_request":
+        return f"waiting for a human: {len(p.get('requests', []))} request(s)"
+    status, reason = p.get("status"), p.get("reason")
+    if status or reason:
+        return ": ".join(str(x) for x in (status, reason) if x)
+    plain = [f"{k}={v}" for k, v in p.items() if isinstance(v, str | int | float | bool) and k != "task"][:3]
+    return ", ".join(plain) or ", ".join(sorted(p))[:90]
+
+
 def audit_command(args: argparse.Namespace, console) -> int:
     db, _ = audit_paths()
+    as_json = getattr(args, "json", False)
     if args.action == "html":
         return _html(args, console, db)
     if args.action == "serve":
@@ -277,47 +354,69 @@ def audit_command(args: argparse.Namespace, console) -> int:
         try:
             trusted, source = trusted_key(args)
         except (NoteError, KeyFileError) as exc:
-            console.print(f"[red]error:[/red] no usable trusted key: {exc}")
-            return 1
-        console.print(f"  trusted key: {trusted.vkey if trusted else 'none'} ({source})")
+            return _error(console, args, f"no usable trusted key: {exc}", ExitCode.ERROR)
+        if not as_json:
+            console.print(f"  trusted key: {trusted.vkey if trusted else 'none'} ({source})")
     if args.action == "verify" and args.bundle:
         try:
             bundle = json.loads(Path(args.bundle).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            console.print(f"[red]error:[/red] {args.bundle} is not a readable JSON bundle: {exc}")
-            return 1
+            return _error(console, args, f"{args.bundle} is not a readable JSON bundle: {exc}", ExitCode.ERROR)
         anchor = bundle.get("anchor") if isinstance(bundle, dict) else None
         report = verify_bundle(bundle, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
                                anchor_window=_anchor_window(args))
-        code = _print_report(console, report, f"bundle {args.bundle}")
-        if anchor is None:
-            console.print("[red]FAIL[/red] the bundle carries no on-chain anchor")
-            return 1
-        return code
+        return _verified(console, args, report, f"bundle {args.bundle}", anchor, "the bundle carries no on-chain anchor")
+    if not db.exists() and args.action in ("runs", "show", "verify", "replay", "export"):
+        if args.action == "runs":
+            if as_json:
+                _emit_json([])
+            else:
+                console.print(f"no runs yet (no audit log at {db}); start one with `swarm run \"...\"`")
+            return ExitCode.DONE
+        return _error(console, args, f"no audit log at {db}: no runs on this machine (SWARM_HOME={swarm_home()})")
     with AuditLog(db) as log:
         if args.action == "runs":
-            for run_id in log.runs():
-                console.print(f"{run_id}  {log.size(run_id)} entries")
-            return 0
+            runs = sorted((run_summary(log, r) for r in log.runs()), key=lambda r: (r["started_at"], r["run_id"]))
+            if as_json:
+                _emit_json(runs)
+                return ExitCode.DONE
+            from rich.markup import escape
+            for r in runs:
+                console.print(f"{r['started_at'][:19]}  {r['run_id']}  {r['status']:<17}  "
+                              f"{_entries_phrase(r['entries'], r['signed'])}  {escape(r['intent'][:80])}")
+            return ExitCode.DONE
         if not args.run_id:
-            console.print("[red]error:[/red] a run id is required (see `swarm audit runs`)")
-            return 1
+            return _error(console, args, "a run id is required (see `swarm audit runs`)")
         if args.run_id not in log.runs():
-            console.print(f"[red]error:[/red] no run {args.run_id} in {db}")
-            return 1
+            return _error(console, args, f"no run {args.run_id} in {db} (see `swarm audit runs`)")
         entries = log.entries(args.run_id)
         if args.action == "show":
-            for e in entries:
-                summary = e.payload.get("status") or e.payload.get("event") or e.payload.get("text") or ""
-                task = e.payload.get("task") or e.payload.get("step") or ""
-                console.print(f"{e.index:>4}  {e.created_at}  {e.kind:<16} {task:<18} {str(summary)[:90]}")
-            return 0
+            summary = run_summary(log, args.run_id)
+            rows = [{"index": e.index, "created_at": e.created_at, "kind": e.kind,
+                     "task": e.payload.get("task") or e.payload.get("step") or "",
+                     "summary": summarize(e.kind, e.payload)} for e in entries]
+            if as_json:
+                _emit_json({**summary, "entries_detail": [{**row, "payload": e.payload}
+                                                          for row, e in zip(rows, entries, strict=True)]})
+                return ExitCode.DONE
+            from rich.markup import escape
+            console.print(f"run {args.run_id}: {summary['status']}, {_entries_phrase(summary['entries'], summary['signed'])}")
+            for row in rows:
+                console.print(f"{row['index']:>4}  {row['created_at'][:19]}  {row['kind']:<16} {row['task']:<18} "
+                              f"{escape(row['summary'][:120])}")
+            return ExitCode.DONE
         if args.action == "replay":
             report = replay(entries, _plugins())
-            for c in report.checks:
-                console.print(f"  [{'green' if c.ok else 'red'}]{'ok' if c.ok else 'FAIL'}[/]  #{c.index} {c.kind}: {c.detail}")
-            console.print(f"[{'green' if report.ok else 'red'}]{'PASS' if report.ok else 'FAIL'}[/] replay: {report.reason}")
-            return 0 if report.ok else 1
+            if as_json:
+                _emit_json({"run_id": args.run_id, "ok": report.ok, "reason": report.reason,
+                            "first_bad_index": report.first_bad_index,
+                            "checks": [c.model_dump(mode="json") for c in report.checks],
+                            "exit_code": int(ExitCode.DONE if report.ok else ExitCode.VERIFY_FAILED)})
+            else:
+                for c in report.checks:
+                    console.print(f"  [{'green' if c.ok else 'red'}]{'ok' if c.ok else 'FAIL'}[/]  #{c.index} {c.kind}: {c.detail}")
+                console.print(f"[{'green' if report.ok else 'red'}]{'PASS' if report.ok else 'FAIL'}[/] replay: {report.reason}")
+            return ExitCode.DONE if report.ok else ExitCode.VERIFY_FAILED
         anchored = anchored_checkpoint(log, args.run_id)
         note, anchor = anchored if anchored else (None, None)
         if args.action == "export":
@@ -325,20 +424,39 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 latest = log.latest_checkpoint(args.run_id)
                 note = latest.note if latest else None
             if note is None:
-                console.print(f"[red]error:[/red] run {args.run_id} has no signed checkpoint yet")
-                return 1
+                return _error(console, args, f"run {args.run_id} has no signed checkpoint yet", ExitCode.ERROR)
             out = Path(args.output or f"{args.run_id}.bundle.json")
             out.write_text(json.dumps(export_bundle(log, args.run_id, note, anchor=anchor), indent=1))
             console.print(f"bundle written to {out}")
-            return 0
+            return ExitCode.DONE
         if trusted is None:  # the key stored in the database is as rewritable as the entries
-            console.print(f"[red]FAIL[/red] run {args.run_id}: no trusted key to check its checkpoints with: "
-                          f"{source}; pass --vkey with the operator's key")
-            return 1
+            if as_json:
+                _emit_json({"run_id": args.run_id, "verdict": "FAIL", "ok": False, "checks": [],
+                            "reason": f"no trusted key: {source}", "exit_code": int(ExitCode.VERIFY_FAILED)})
+            else:
+                console.print(f"[red]FAIL[/red] run {args.run_id}: no trusted key to check its checkpoints with: "
+                              f"{source}; pass --vkey with the operator's key")
+            return ExitCode.VERIFY_FAILED
+        summary = run_summary(log, args.run_id)
+        if not as_json:
+            console.print(f"  run {args.run_id}: {_entries_phrase(summary['entries'], summary['signed'])}")
         report = verify_log(log, args.run_id, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
                             checkpoint_note=note, anchor=anchor, anchor_window=_anchor_window(args))
-        code = _print_report(console, report, f"run {args.run_id}")
+        return _verified(console, args, report, f"run {args.run_id}", anchor, "no on-chain anchor recorded for this run")
+
+
+def _verified(console, args: argparse.Namespace, report: VerifyReport, title: str, anchor: Any, no_anchor: str) -> int:
+    """Print (or emit as JSON) a verification report; any verdict but PASS, or no anchor, is VERIFY_FAILED."""
+    code = ExitCode.DONE if report.verdict == "PASS" and anchor is not None else ExitCode.VERIFY_FAILED
+    if getattr(args, "json", False):
+        data = report.model_dump(mode="json")
+        data.update(verdict=report.verdict if anchor is not None else "FAIL", title=title, exit_code=int(code),
+                    checks=[{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks])
         if anchor is None:
-            console.print("[red]FAIL[/red] no on-chain anchor recorded for this run")
-            return 1
+            data["reason"] = no_anchor
+        _emit_json(data)
         return code
+    _print_report(console, report, title)
+    if anchor is None:
+        console.print(f"[red]FAIL[/red] {no_anchor}")
+    return code

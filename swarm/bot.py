@@ -1,20 +1,28 @@
-"""Helpers for writing bots: the usual flags (which devnet, where state lives), opening a Swarm, reporting a run."""
+"""Helpers for writing bots: the usual flags (which devnet, where state lives, which policy), opening a Swarm,
+reporting a run, and the exit code of a run (the same numbers as the `swarm` command, see swarm.exitcodes)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from swarm.api import RunResult, Swarm
+from swarm.exitcodes import ExitCode, for_status
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+def parser(description: str | None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description, epilog="exit codes: 0 done, 1 error, 3 partial, 4 skipped, "
+                                "5 refused, 6 failed, 7 awaiting approval (as `swarm run`)")
     p.add_argument("--manifest", help="devnet manifest (default: the running devnet's, see `swarm devnet up`)")
     p.add_argument("--home", help="state directory (audit log, run store); default $SWARM_HOME")
+    p.add_argument("--policy", help="risk policy JSON file (default: the built-in policy)")
     return p
 
 
 def open_swarm(args: argparse.Namespace, **kwargs) -> Swarm:
+    if getattr(args, "policy", None) and "policy" not in kwargs:
+        from swarm.cli import _load_policy
+        from tools.evm.policy import RiskPolicy
+        kwargs["policy"] = _load_policy(Path(args.policy), RiskPolicy)
     return Swarm.from_devnet(Path(args.manifest) if args.manifest else None,
                              home=Path(args.home) if args.home else None, **kwargs)
 
@@ -26,3 +34,11 @@ def report(swarm: Swarm, result: RunResult) -> None:
     for tx in result.tx_hashes:
         print(f"  tx {tx}")
     print(f"  audit log: {swarm.home / 'audit' / 'audit.db'}  (swarm audit verify {result.run_id})")
+
+
+def exit_code(result: RunResult) -> int:
+    """The run's exit code: 0 done, 3 partial, 4 skipped, 5 refused, 6 failed, 7 awaiting approval."""
+    return int(for_status(result.status))
+
+
+__all__ = ["ExitCode", "exit_code", "open_swarm", "parser", "report"]

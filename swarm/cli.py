@@ -19,7 +19,7 @@ from swarm.exitcodes import ExitCode, for_status
 
 console = Console(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
 err = Console(stderr=True, soft_wrap=True)  # notes and errors: stdout stays clean for --json
-log = logging.getLogger(__name__)
+log = logging.getLogger("swarm.cli")  # not __name__: `python -m swarm.cli` runs as __main__
 
 EXIT_CODES_HELP = """exit codes:
   0 done            the run finished as asked (or the command succeeded)
@@ -438,6 +438,8 @@ def _plan(args: argparse.Namespace) -> int:
         with _PlanningProgress(args.k) as progress:
             _observe(swarm, progress)
             plan = swarm.plan(args.intent)
+        log.info("plan %s: %s", "ok" if plan.ok else "refused", plan.refusal_reason or
+                 f"{len(plan.task_graph.tasks) if plan.task_graph else 0} tasks, model used: {plan.model_used}")
         code = ExitCode.DONE if plan.ok else ExitCode.REFUSED
         if args.json:
             data = plan.model_dump(mode="json")

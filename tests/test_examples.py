@@ -7,6 +7,7 @@ import pytest
 
 from examples import dca_bot, one_shot_swap, price_trigger, rebalancer
 from swarm.audit import AuditLog
+from swarm.exitcodes import ExitCode
 from tools.devnet.contracts import abi
 from tools.evm import erc20
 
@@ -47,7 +48,7 @@ def test_price_trigger_waits_then_acts(flags, chain, devnet, registry, wallet, t
     before = erc20.balance_of(chain, usdc, wallet.address)
     # the condition does not hold: every poll is skipped, nothing moves
     assert price_trigger.main([*flags, "--intent", "swap 1 ETH to USDC if ETH is above 3100", "--polls", "2",
-                               "--interval", "0"]) == 0
+                               "--interval", "0"]) == ExitCode.SKIPPED
     assert erc20.balance_of(chain, usdc, wallet.address) == before
     assert "condition never held" in capsys.readouterr().out
     # below works straight away

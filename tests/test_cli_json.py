@@ -1,0 +1,144 @@
+"""`swarm` for scripts and people: every reporting command's --json parses, exit codes per outcome, one-line errors
+(a traceback only with --debug), the plan as a tree, labelled transactions, refusals once in human units."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from swarm.exitcodes import ExitCode
+from tests.secret_scan import record_output
+from tools.devnet.node import free_port
+
+
+@pytest.fixture
+def swarm_cli(devnet, chain, tmp_path):
+    """`swarm ARGS` as a subprocess on the session devnet, with its own state directory and spend ledger."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SWARM_MODEL", "SWARM_PRIVATE_KEY")}
+    env.update(SWARM_HOME=str(tmp_path / "home"), SWARM_LEDGER=str(tmp_path / "ledger.sqlite"),
+               SWARM_MANIFEST=str(devnet.manifest_path), NO_COLOR="1", COLUMNS="200")
+
+    def run(*args: str, json_out: bool = False):
+        proc = subprocess.run([sys.executable, "-m", "swarm.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=180)
+        record_output(proc.stdout + proc.stderr)
+        if json_out:
+            return proc.returncode, json.loads(proc.stdout), proc.stderr
+        return proc.returncode, proc.stdout + proc.stderr
+    return run
+
+
+INTENT = "swap 1 ETH to USDC if ETH is above 2500, max 0.5% slippage"
+
+
+def test_plan_tree_and_json(swarm_cli):
+    code, out = swarm_cli("plan", INTENT)
+    assert code == ExitCode.DONE, out
+    assert "plan ok" in out and "no model: deterministic parser only" in out
+    assert "only if ETH/USD > 2,500" in out and "max slippage 0.50% (50 bps)" in out
+    assert "after price_eth, price_usdc" in out and "{" not in out  # a tree, not JSON
+    code, plan, _ = swarm_cli("plan", INTENT, "--json", json_out=True)
+    assert code == 0 and plan["ok"] is True and plan["model_used"] is False and plan["exit_code"] == 0
+    assert [t["kind"] for t in plan["task_graph"]["tasks"]] == ["read_price", "read_price", "check_risk", "swap"]
+    assert "thoughts" in plan  # the full plan
+    code, plan, _ = swarm_cli("plan", "swap 1 ETH to NOPE", "--json", json_out=True)
+    assert code == ExitCode.REFUSED and plan["ok"] is False and plan["refusal_reason"]
+
+
+def test_run_resume_and_audit_json(swarm_cli):
+    code, result, _ = swarm_cli("run", "sell 3000 USDC for DAI in 3 parts, max 1% slippage", "--json", json_out=True)
+    assert code == ExitCode.DONE and result["status"] == "done" and result["exit_code"] == 0, result
+    assert len(result["tx_hashes"]) == 6 and result["anchor"]["tx_id"]
+    run_id = result["run_id"]
+
+    code, resumed, _ = swarm_cli("resume", run_id, "--json", json_out=True)
+    assert code == 0 and resumed["run_id"] == run_id and resumed["status"] == "done"
+
+    code, runs, _ = swarm_cli("audit", "runs", "--json", json_out=True)
+    assert code == 0 and [r["run_id"] for r in runs] == [run_id]
+    assert runs[0]["intent"].startswith("sell 3000 USDC") and runs[0]["status"] == "done"
+    assert runs[0]["entries"] > runs[0]["signed"] > 0
+
+    code, shown, _ = swarm_cli("audit", "show", run_id, "--json", json_out=True)
+    assert code == 0 and shown["entries"] == len(shown["entries_detail"]) == runs[0]["entries"]
+    assert all(row["summary"] for row in shown["entries_detail"]), shown  # every entry kind summarised
+
+    code, verified, _ = swarm_cli("audit", "verify", run_id, "--json", json_out=True)
+    assert code == 0 and verified["verdict"] == "PASS" and any(c["name"] == "anchor" and c["ok"]
+                                                               for c in verified["checks"]), verified
+    code, replayed, _ = swarm_cli("audit", "replay", run_id, "--json", json_out=True)
+    assert code == 0 and replayed["ok"] is True and replayed["checks"]
+
+    # the same run for people: labelled transactions, human amounts, the same entry wording everywhere
+    code, out = swarm_cli("audit", "runs")
+    phrase = f"{runs[0]['entries']} entries, {runs[0]['signed']} signed"
+    assert code == 0 and phrase in out and "sell 3000 USDC" in out
+    code, out = swarm_cli("audit", "show", run_id)
+    assert phrase in out
+    code, out = swarm_cli("audit", "verify", run_id)
+    assert code == 0 and phrase in out and f"PASS run {run_id}" in out
+
+
+def test_refused_run_exit_code_and_human_output(swarm_cli):
+    code, out = swarm_cli("run", "swap 50 ETH to USDC")
+    assert code == ExitCode.REFUSED, out
+    assert out.count("max_trade_usd: trade $150,000.00, limit $10,000.00") == 1, out  # once, not per task
+    assert "quote_meets_min_out: quote 142,448.9" in out and "USDC, independent minimum 149,250 USDC" in out, out
+    assert "swap tx:" not in out and "approve tx:" not in out and "anchor tx: 0x" in out  # only the audit anchor
+    code, out = swarm_cli("run", "swap 1 ETH to USDC if ETH is above 5000")
+    assert code == ExitCode.SKIPPED, out
+    code, out = swarm_cli("run", "sell 300 USDC for DAI in 3 parts, max 1% slippage")
+    assert code == 0 and out.count("approve tx: 0x") == 3 and out.count("swap tx: 0x") == 3, out
+    assert "anchor tx: 0x" in out
+    assert "DAI" in out and not any(len(tok.split(".")[-1]) > 4 for tok in out.split() if tok[:1].isdigit() and
+                                    "." in tok and tok.replace(".", "").replace(",", "").isdigit()), out
+
+
+def test_devnet_status_json(swarm_cli, devnet):
+    code, status, _ = swarm_cli("devnet", "status", "--json", json_out=True)
+    assert code == 0 and status["chain_id"] == 31337 and status["rpc_url"] == devnet.manifest.rpc_url
+    assert {p["pair"] for p in status["pools"]} >= {"WETH/USDC", "WETH/DAI"} and "ETH/USD" in status["feeds"]
+
+
+# ---- errors: one line, no traceback; --debug shows it ----------------------------------------------------
+
+def _one_line(code: int, out: str, expected_code: int, *needles: str) -> None:
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert code == expected_code and "Traceback" not in out and len(lines) == 1, out
+    assert lines[0].startswith("error: ") and all(n in lines[0] for n in needles), out
+
+
+def test_user_errors_are_one_line(swarm_cli, devnet, tmp_path):
+    _one_line(*swarm_cli("plan", INTENT, "--model", "/nope.gguf"), ExitCode.ERROR, "/nope.gguf")
+    bad_policy = tmp_path / "policy.json"
+    bad_policy.write_text('{"max_trade_usd": 50,\n')
+    _one_line(*swarm_cli("run", INTENT, "--policy", str(bad_policy)), ExitCode.ERROR, "not valid JSON", str(bad_policy))
+    dead = json.loads(Path(devnet.manifest_path).read_text())
+    dead["rpc_url"] = f"http://127.0.0.1:{free_port()}"
+    (tmp_path / "dead.json").write_text(json.dumps(dead))
+    _one_line(*swarm_cli("run", INTENT, "--manifest", str(tmp_path / "dead.json")), ExitCode.ERROR,
+              "cannot reach the RPC", "swarm devnet up")
+    (tmp_path / "bad.json").write_text('{"family": "evm", "chain_id": "x"')
+    _one_line(*swarm_cli("plan", INTENT, "--manifest", str(tmp_path / "bad.json")), ExitCode.ERROR, "bad.json")
+    _one_line(*swarm_cli("audit", "show", "0123456789abcdef"), ExitCode.USAGE, "no audit log")
+    code, out = swarm_cli("plan", INTENT, "--model", "/nope.gguf", "--debug")
+    assert code == ExitCode.ERROR and "Traceback" in out and "error: " in out
+
+
+def test_help_version_and_logs(swarm_cli, tmp_path):
+    code, out = swarm_cli("devnet", "up", "--help")
+    assert code == 0 and "usage: swarm devnet up" in out and "--keep-pools-aligned" in out and "--port" in out
+    code, out = swarm_cli("devnet", "set-price", "--help")
+    assert code == 0 and "symbol" in out and "price" in out
+    code, out = swarm_cli("--version")
+    assert code == 0 and out.startswith("swarm (defai-swarm) ")
+    code, out = swarm_cli("--help")
+    assert code == 0 and "8 verify failed" in out and "SWARM_HOME" in out
+    proc_code, out = swarm_cli("plan", INTENT, "--json", "--log-level", "info", "--log-format", "json")
+    assert proc_code == 0
+    logs = [json.loads(line) for line in out.splitlines() if line.startswith('{"time"')]
+    assert logs and all({"time", "level", "logger", "message"} <= set(rec) for rec in logs), out

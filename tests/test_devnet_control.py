@@ -1,0 +1,125 @@
+"""Devnet levers (tools.devnet.control, `swarm devnet reset|set-price|mine|align`) on a devnet of this module's own:
+a reset reverts the deploy snapshot, which would pull the rug from under the session devnet's per-test snapshots."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from swarm.exitcodes import ExitCode
+from tests.secret_scan import record_output
+from tools.devnet import Devnet, control
+from tools.devnet.control import NotLocalDevnet
+from tools.devnet.install import install
+from tools.devnet.manifest import DevnetManifest
+from tools.devnet.node import DevnetError, free_port
+from tools.devnet.status import devnet_status
+from tools.evm.wallet import Wallet
+
+
+@pytest.fixture(scope="module")
+def own_devnet(tmp_path_factory):
+    install()
+    with Devnet.start(port=free_port(), manifest_path=tmp_path_factory.mktemp("own-devnet") / "manifest.json") as dn:
+        yield dn
+
+
+def pool_prices(devnet) -> dict[str, Decimal]:
+    return {p.pair: p.price for p in devnet_status(DevnetManifest.load(devnet.manifest_path)).pools}
+
+
+def test_set_price_moves_feed_and_every_pool_of_the_token_then_reset_restores(own_devnet):
+    path = own_devnet.manifest_path
+    before = pool_prices(own_devnet)
+    moves = control.set_price("ETH", 3500, path)
+    assert {m.pair for m in moves} == {"WETH/USDC", "WETH/DAI", "WETH/FOT", "HONEY/WETH"}  # every ETH pool, no other
+    status = devnet_status(DevnetManifest.load(path))
+    assert status.feeds["ETH/USD"] == Decimal(3500)
+    prices = {p.pair: p.price for p in status.pools}
+    for pair in ("WETH/USDC", "WETH/DAI", "WETH/FOT"):
+        assert abs(prices[pair] / Decimal(3500) - 1) < Decimal("1e-6"), (pair, prices[pair])
+    assert abs(prices["HONEY/WETH"] * 3500 - 1) < Decimal("1e-6")
+    assert prices["USDC/DAI"] == before["USDC/DAI"]  # not an ETH pool: untouched
+    # the agents' wallet paid nothing: only the deployer's funds move pools
+    snapshot = control.reset(path)
+    assert snapshot.snapshot_id and DevnetManifest.load(path).snapshot_id == snapshot.snapshot_id
+    assert pool_prices(own_devnet) == before
+    assert devnet_status(DevnetManifest.load(path)).feeds["ETH/USD"] == Decimal(3000)
+    control.reset(path)  # a reset takes a new snapshot: a second one works too
+    assert pool_prices(own_devnet) == before
+
+
+def test_align_pools_undoes_a_trade(own_devnet):
+    from tools.evm.chain import EvmChain
+    path = own_devnet.manifest_path
+    manifest = DevnetManifest.load(path)
+    chain = EvmChain.from_config(manifest, Wallet.devnet(1))
+    w3, uni = chain.w3, chain.uniswap
+    weth, usdc = chain.registry.resolve("WETH"), chain.registry.resolve("USDC")
+    deadline = w3.eth.get_block("latest")["timestamp"] + 600
+    router = uni.router
+    tx = router.functions.swapExactETHForTokens(0, [weth.address, usdc.address], manifest.deployer, deadline)
+    w3.eth.wait_for_transaction_receipt(tx.transact({"from": manifest.deployer, "value": 50 * 10**18}))
+    drifted = pool_prices(own_devnet)["WETH/USDC"]
+    assert drifted < Decimal(2900)
+    moves = {m.pair: m for m in control.align_pools(path)}
+    assert moves["WETH/USDC"].swapped_in.endswith("WETH") is False and moves["WETH/USDC"].swapped_in.endswith("USDC")
+    assert abs(pool_prices(own_devnet)["WETH/USDC"] / 3000 - 1) < Decimal("1e-6")
+    chain.close()
+    control.reset(path)
+
+
+def test_mine_and_refusals(own_devnet, tmp_path):
+    path = own_devnet.manifest_path
+    w3 = own_devnet.w3()
+    start = w3.eth.block_number
+    assert control.mine(3, path) == start + 3
+    with pytest.raises(DevnetError, match="at least one block"):
+        control.mine(0, path)
+    with pytest.raises(DevnetError, match="positive"):
+        control.set_price("ETH", -1, path)
+    with pytest.raises(DevnetError, match="no NOPE/USD feed"):
+        control.set_price("NOPE", 1, path)
+    data = json.loads(path.read_text())
+    remote = tmp_path / "remote.json"
+    remote.write_text(json.dumps({**data, "rpc_url": "http://10.1.2.3:8545"}))
+    with pytest.raises(NotLocalDevnet, match="not a loopback address"):
+        control.set_price("ETH", 3500, remote)
+    other_chain = tmp_path / "mainnet.json"
+    other_chain.write_text(json.dumps({**data, "chain_id": 1}))
+    with pytest.raises(NotLocalDevnet, match="chain id 1"):
+        control.align_pools(other_chain)
+    not_devnet = tmp_path / "configured.json"
+    not_devnet.write_text(json.dumps({**data, "local_devnet": False}))
+    with pytest.raises(NotLocalDevnet):
+        control.reset(not_devnet)
+
+
+def test_cli_levers_json_and_help(own_devnet, tmp_path):
+    env = {**os.environ, "SWARM_HOME": str(tmp_path), "SWARM_MANIFEST": str(own_devnet.manifest_path), "NO_COLOR": "1"}
+
+    def swarm(*args):
+        proc = subprocess.run([sys.executable, "-m", "swarm.cli", "devnet", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+        record_output(proc.stdout + proc.stderr)
+        return proc
+    proc = swarm("set-price", "ETH", "3200", "--json")
+    assert proc.returncode == 0, proc.stderr
+    moves = json.loads(proc.stdout)
+    assert {m["pair"] for m in moves} >= {"WETH/USDC"} and all(Decimal(m["target"]) in (Decimal(3200), 1 / Decimal(3200))
+                                                              for m in moves)
+    proc = swarm("status", "--json")
+    assert json.loads(proc.stdout)["feeds"]["ETH/USD"] in ("3200", "3200.00000000")
+    proc = swarm("mine", "2", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["mined"] == 2
+    proc = swarm("reset")
+    assert proc.returncode == 0 and "spend ledger was not touched" in proc.stdout
+    proc = swarm("set-price", "ETH", "abc")
+    assert proc.returncode == ExitCode.ERROR and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stdout.startswith("error: ") and len(proc.stdout.strip().splitlines()) == 1, proc.stdout
+    proc = swarm("reset", "--chain", "solana")
+    assert proc.returncode == ExitCode.ERROR and "not available for the Solana devnet" in proc.stdout
