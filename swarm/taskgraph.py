@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal, Mapping, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator, model_validator
 
 Op = Literal[">", ">=", "<", "<="]
 
@@ -25,6 +25,8 @@ class Condition(BaseModel):
     op: Op
     threshold: Decimal = Field(gt=0)
     source_task: str = Field(description="id of the read_price task whose median price is compared")
+    quote_task: str | None = Field(default=None, description="for a token quote (ETH/DAI): the read_price task of the "
+                                                             "quote token; the price compared is base/USD over quote/USD")
 
     def evaluate(self, price: Decimal) -> bool:
         return {">": price > self.threshold, ">=": price >= self.threshold,
@@ -83,16 +85,39 @@ class CheckRiskTask(Task):
 
 
 class SwapTask(Task):
-    """Exact-input swap of `amount_in` (human units) of token_in into token_out, to the wallet itself."""
+    """A swap of token_in into token_out, to the wallet itself.
+
+    Exactly one amount: `amount_in` (human units, exact input), `amount_task` (a preceding
+    resolve_amount task computes the input at run time: dollars, a share of the balance, a
+    previous step's output), or `amount_out` (exact output: the risk check computes the
+    maximum input from the independent prices plus slippage).  `conditions` are extra
+    conditions joined to `condition` by `combine`.
+    """
 
     kind: Literal["swap"] = "swap"
     token_in: str
     token_out: str
-    amount_in: Decimal = Field(gt=0)
+    amount_in: Decimal | None = Field(default=None, gt=0)
+    amount_task: str | None = None
+    amount_out: Decimal | None = Field(default=None, gt=0)
     max_slippage_bps: int = Field(ge=1, le=10_000)
     condition: Condition | None = None
+    conditions: tuple[Condition, ...] = ()
+    combine: Literal["and", "or"] = "and"
     price_tasks: tuple[str, str] = Field(description="read_price task ids for token_in/USD and token_out/USD")
     risk_task: str
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "SwapTask":
+        given = [n for n in ("amount_in", "amount_task", "amount_out") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a swap needs exactly one of amount_in, amount_task, amount_out; got {given or 'none'}")
+        if self.conditions and self.condition is None:
+            raise ValueError("extra conditions need a first condition")
+        return self
+
+    def all_conditions(self) -> list[Condition]:
+        return ([self.condition] if self.condition is not None else []) + list(self.conditions)
 
     def symbols(self) -> set[str]:
         return {self.token_in, self.token_out}
@@ -113,18 +138,104 @@ class SwapTask(Task):
         risk = tasks.get(self.risk_task)
         if not isinstance(risk, CheckRiskTask) or self.risk_task not in before or risk.swap_task != self.id:
             errors.append(f"{self.id}: not gated by a check_risk task")
-        if self.condition is not None:
-            src = tasks.get(self.condition.source_task)
-            if not isinstance(src, ReadPriceTask) or self.condition.source_task not in before:
-                errors.append(f"{self.id}: condition reads {self.condition.source_task}, which is not a preceding read_price")
-            elif src.base.upper() != self.condition.base.upper() or src.quote.upper() != self.condition.quote.upper():
-                errors.append(f"{self.id}: condition is on {self.condition.base}/{self.condition.quote} but "
+        for cond in self.all_conditions():
+            src = tasks.get(cond.source_task)
+            if not isinstance(src, ReadPriceTask) or cond.source_task not in before:
+                errors.append(f"{self.id}: condition reads {cond.source_task}, which is not a preceding read_price")
+            elif src.base.upper() != cond.base.upper() or (
+                    cond.quote_task is None and src.quote.upper() != cond.quote.upper()):
+                errors.append(f"{self.id}: condition is on {cond.base}/{cond.quote} but "
                               f"{src.id} reads {src.base}/{src.quote}")
+            if cond.quote_task is not None:
+                q = tasks.get(cond.quote_task)
+                if not isinstance(q, ReadPriceTask) or cond.quote_task not in before or q.base.upper() != cond.quote.upper():
+                    errors.append(f"{self.id}: condition quote {cond.quote} is not read by a preceding read_price")
+        if self.amount_task is not None:
+            src = tasks.get(self.amount_task)
+            if not isinstance(src, ResolveAmountTask) or self.amount_task not in before:
+                errors.append(f"{self.id}: amount comes from {self.amount_task}, which is not a preceding resolve_amount")
+            elif src.token_in.upper() != self.token_in.upper():
+                errors.append(f"{self.id}: {src.id} resolves an amount of {src.token_in}, not {self.token_in}")
         return errors
 
 
+class ResolveAmountTask(Task):
+    """A swap input computed in code at run time from recorded inputs, never by a model.
+
+    usd: `value` dollars / the independent price of token_in (`price_task`); percent: `value` %
+    of the balance read at run time; all: the balance minus `gas_reserve` when token_in is the
+    native coin; previous: what the swaps in `previous_swaps` received (times `value` % when
+    set).  The total is divided into `parts` equal parts, rounded down to the token's decimals.
+    """
+
+    kind: Literal["resolve_amount"] = "resolve_amount"
+    mode: Literal["usd", "percent", "all", "previous"]
+    token_in: str
+    value: Decimal | None = Field(default=None, gt=0)
+    parts: int = Field(default=1, ge=1)
+    price_task: str | None = None
+    previous_swaps: tuple[str, ...] = ()
+    gas_reserve: Decimal = Field(default=Decimal(0), ge=0)
+
+    def symbols(self) -> set[str]:
+        return {self.token_in}
+
+    def structure_errors(self, graph: "TaskGraph") -> list[str]:
+        tasks, before = graph.by_id(), graph.ancestors(self.id)
+        errors = []
+        if self.mode == "usd" and (not isinstance(tasks.get(self.price_task or ""), ReadPriceTask)
+                                   or self.price_task not in before):
+            errors.append(f"{self.id}: a dollar amount needs a preceding read_price of {self.token_in}")
+        if self.mode == "previous":
+            if not self.previous_swaps:
+                errors.append(f"{self.id}: no previous swap to take the amount from")
+            for sid in self.previous_swaps:
+                prev = tasks.get(sid)
+                if not isinstance(prev, SwapTask) or sid not in before:
+                    errors.append(f"{self.id}: {sid} is not a preceding swap")
+                elif prev.token_out.upper() != self.token_in.upper():
+                    errors.append(f"{self.id}: {sid} receives {prev.token_out}, not {self.token_in}")
+        if self.mode in ("usd", "percent") and self.value is None:
+            errors.append(f"{self.id}: {self.mode} needs a value")
+        return errors
+
+
+class ReadQuoteTask(Task):
+    """How much token_out the route gives for amount_in of token_in (read-only)."""
+
+    kind: Literal["read_quote"] = "read_quote"
+    token_in: str
+    token_out: str
+    amount_in: Decimal = Field(gt=0)
+
+    def symbols(self) -> set[str]:
+        return {self.token_in, self.token_out}
+
+
+class AnswerTask(Task):
+    """The answer to a read-only question, composed in code from the read tasks it names; printed and logged."""
+
+    kind: Literal["answer"] = "answer"
+    question: str
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    def structure_errors(self, graph: "TaskGraph") -> list[str]:
+        tasks, before = graph.by_id(), graph.ancestors(self.id)
+        return [f"{self.id}: source {s} is not a preceding read task" for s in self.sources
+                if s not in before or not isinstance(tasks.get(s), (ReadPriceTask, ReadBalanceTask, ReadQuoteTask))]
+
+
+class WaitBlocksTask(Task):
+    """A schedule's pause: wait until `blocks` blocks have passed since the task started (bounded in time)."""
+
+    kind: Literal["wait_blocks"] = "wait_blocks"
+    blocks: int = Field(ge=1)
+    timeout_s: float = Field(default=600.0, gt=0)
+
+
 BUILTIN_TASKS: dict[str, type[Task]] = {
-    t.model_fields["kind"].default: t for t in (ReadPriceTask, ReadBalanceTask, CheckRiskTask, SwapTask)}
+    t.model_fields["kind"].default: t for t in (ReadPriceTask, ReadBalanceTask, CheckRiskTask, SwapTask,
+                                                ResolveAmountTask, ReadQuoteTask, AnswerTask, WaitBlocksTask)}
 
 
 class TokenResolver(Protocol):

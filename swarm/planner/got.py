@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots
+from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, Request
 from swarm.llm import Accounting, ModelBackend, SamplingSettings, StructuredOutputError
 from swarm.planner.operations import MODEL_SOURCES, GraphOfOperations, OperationRun, Thought, Veto
-from swarm.planner.parser import ParseFailure, parse_intent
+from swarm.planner.language import ParseFailure, Refuse, canonical, combine, parse_request, parse_step, sub_intents
 from swarm.planner.prompts import intent_messages, refine_messages
 from swarm.planner.slots import ModelSlotsError, model_slots_schema, to_intent_slots
-from swarm.planner.validators import PlanningContext, assess
+from swarm.planner.validators import PlanningContext, assess, assess_request
 from swarm.taskgraph import TaskGraph, TokenResolver
 
 NO_MODEL_NOTE = "planned with the deterministic parser only; no model configured"
@@ -30,7 +30,10 @@ class PlanResult(BaseModel):
     intent: str
     task_graph: TaskGraph | None = None
     refusal_reason: str | None = None
+    refusal_class: str | None = None
+    readings: list[str] = []
     slots: IntentSlots | None = None
+    request: Request | None = None
     thoughts: list[Thought]
     operations: GraphOfOperations
     trace: list[OperationRun]
@@ -61,8 +64,9 @@ class Planner:
         best, trace = self.graph.execute(run)
         Veto(id="final_veto").run(run.thoughts, run)  # the parser's veto holds whatever graph ran
         chosen = next((t for t in best if t.valid), None)
-        slots = chosen.slots if chosen else None  # a valid thought always has slots
-        graph = assess(run.text, slots, self.registry, self.context).task_graph if slots is not None else None
+        request = chosen.reading if chosen else None  # a valid thought always has a reading
+        slots = request.as_slots() if request is not None else None
+        graph = assess_request(run.text, request, self.registry, self.context).task_graph if request else None
         if run.refusal is None and graph is None:
             run.refuse("no plan came out of the graph of operations")
         ok = run.refusal is None
@@ -72,9 +76,14 @@ class Planner:
                 t.why = t.why or "plan refused"
         model_used = any(t.source in MODEL_SOURCES for t in run.thoughts)
         note = NO_MODEL_NOTE if self.backend is None else (VETO_NOTE if run.vetoed_before_model else None)
+        failure = next((t.parse_failure for t in run.thoughts if t.parse_failure is not None
+                        and t.source in ("parser", "decompose")), None)
+        refusal_class = None if ok else (failure.refusal_class if failure is not None else run.refusal_class)
         return PlanResult(ok=ok, intent=run.text, task_graph=graph if ok else None, refusal_reason=run.refusal,
-                          slots=slots if ok else None, thoughts=run.thoughts, operations=self.graph,
-                          trace=trace, model_used=model_used, note=note)
+                          refusal_class=refusal_class, readings=[] if ok else run.readings or
+                          (failure.readings if failure is not None else []),
+                          slots=slots if ok else None, request=request if ok else None, thoughts=run.thoughts,
+                          operations=self.graph, trace=trace, model_used=model_used, note=note)
 
 
 class _Run:
@@ -90,6 +99,8 @@ class _Run:
             self.text = text[:MAX_INTENT_CHARS]  # the parser thought carries the reason
         self.thoughts: list[Thought] = []
         self.refusal: str | None = None
+        self.refusal_class: str | None = None
+        self.readings: list[str] = []
         self.vetoed_before_model = False
         self._calls = 0
         self._symbols: tuple[str, ...] = tuple(getattr(planner.registry, "symbols", lambda: [])())
@@ -105,16 +116,62 @@ class _Run:
     def refuse(self, reason: str) -> None:
         if self.refusal is None:
             self.refusal = reason
+            self.refusal_class = _class_of(reason)
             self.vetoed_before_model = not any(t.source in MODEL_SOURCES for t in self.thoughts)
 
     # -- sources --
 
     def parse(self) -> Thought:
-        result = parse_intent(self.raw)
+        result = parse_request(self.raw, self._symbols)
         if isinstance(result, ParseFailure):
-            return self._add(source="parser", parse_failure=result, errors=[result.reason], score=1,
-                             why="parser refused" + (" (final)" if result.final else ""))
-        return self._add(source="parser", slots=result)
+            return self._failed("parser", result)
+        return self._add(source="parser", request=result, slots=result.as_slots())
+
+    def _failed(self, source: str, failure: ParseFailure, **fields) -> Thought:
+        return self._add(source=source, parse_failure=failure, errors=[failure.reason], score=1,
+                         why="parser refused" + (" (final)" if failure.final else ""), **fields)
+
+    def decompose(self) -> list[Thought]:
+        """One thought per sub-intent (the branches), or the parser's refusal of the whole text."""
+        try:
+            parts = sub_intents(self.raw)
+        except Refuse as r:
+            return [self._failed("parser", r.failure)]
+        except ValidationError:
+            return [self.parse()]  # the parse carries the reason (empty, too long)
+        return [self._add(source="decompose", part=p, why=f"sub-intent {i} of {len(parts)}")
+                for i, p in enumerate(parts, 1)]
+
+    def parse_part(self, thought: Thought, previous: list[Thought]) -> Thought:
+        """A partial plan for one sub-intent; earlier parts give it context ('then swap it to DAI')."""
+        steps = [s for t in previous if t.request is not None for s in t.request.steps]
+        try:
+            new = parse_step(thought.part or "", steps, self._symbols)
+        except Refuse as r:
+            return self._failed("parser", r.failure, parents=[thought.id], part=thought.part, partial=True)
+        return self._add(source="parser", parents=[thought.id], part=thought.part, partial=True,
+                         request=Request(steps=tuple(new)))
+
+    def combine(self, parts: list[Thought]) -> Thought:
+        """The partial plans aggregated into one plan (steps in order), or the first part's failure."""
+        ids = [t.id for t in parts]
+        failed = [t for t in parts if t.request is None or not t.valid]
+        for t in parts:
+            t.kept = not failed
+            t.why = (t.why + "; " if t.why else "") + ("aggregated" if not failed else "a part failed")
+        if failed:
+            first = failed[0]
+            if first.parse_failure is not None:
+                return self._failed("parser", first.parse_failure, parents=ids)
+            return self._add(source="parser", parents=ids, request=first.request,
+                             errors=[f"part {first.id} ({first.part!r}): {e}" for e in first.errors], score=1,
+                             why="a part fails checks")
+        try:
+            request = combine([s for t in parts for s in (t.request.steps if t.request else ())])
+        except Refuse as r:
+            return self._failed("parser", r.failure, parents=ids)
+        return self._add(source="parser", parents=ids, request=request, slots=request.as_slots(),
+                         why=f"aggregated from {', '.join(ids)}")
 
     def generate(self, n: int) -> list[Thought]:
         backend = self.p.backend
@@ -155,14 +212,43 @@ class _Run:
     # -- judging --
 
     def score(self, thought: Thought) -> None:
-        if thought.slots is None:
+        if thought.reading is None:
             thought.score = max(1, len(thought.errors))
             return
-        a = assess(self.text, thought.slots, self.p.registry, self.p.context)
+        if thought.source in MODEL_SOURCES and thought.slots is not None:
+            # a model's reading: grounded in the canonical text (numbers and aliases as the language reads them),
+            # every number and token the text states must be used, and the request checks on top
+            a = assess(canonical(self.text), thought.slots, self.p.registry, self.p.context)
+            b = assess_request(self.text, Request.from_slots(thought.slots), self.p.registry, self.p.context)
+            a = a.model_copy(update={"errors": list(dict.fromkeys(a.errors + b.errors))})
+        elif thought.partial:
+            a = _assess_part(self.text, thought.reading, self.p.registry, self.p.context)
+        else:
+            a = assess_request(self.text, thought.reading, self.p.registry, self.p.context)
         thought.errors = a.errors
         thought.warnings = a.warnings + (["the model's reasoning was cut off at its token budget"]
                                          if thought.reasoning_truncated else [])
         thought.score = len(a.errors)
+
+
+def _assess_part(text: str, request: Request, registry, context: PlanningContext):
+    """A partial plan's checks: tokens, grounding, amounts and policy (its graph is built once aggregated)."""
+    from swarm.planner.validators import (Assessment, check_request_amounts, check_request_grounding,
+                                          check_request_tokens)
+    errors = (check_request_tokens(request, registry) + check_request_grounding(text, request)
+              + check_request_amounts(request, registry, context))
+    return Assessment(errors=list(dict.fromkeys(errors)))
+
+
+def _class_of(reason: str) -> str:
+    """The refusal class of a refusal the planner (not the parser) made."""
+    if "disagree" in reason or "could mean" in reason:
+        return "ambiguous"
+    if "unknown token" in reason or "not a registered token" in reason or "non-ASCII" in reason:
+        return "unknown_token"
+    if "policy maximum" in reason or "exceeds the wallet" in reason:
+        return "policy"
+    return "out_of_scope"
 
 
 def _short(message: str, limit: int = 400) -> str:

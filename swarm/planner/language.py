@@ -132,7 +132,7 @@ _SCANS: list[tuple[re.Pattern[str], str, RefusalClass]] = [
     (_rx(r"\b(?:private\s+key|seed\s+phrase|mnemonic|secret)\b"),
      "the planner never reads or reveals wallet secrets ({hit!r})", "out_of_scope"),
     (_rx(r"\b(?:unlimited|infinite|infinity|uncapped|no\s+limit|approve|approval|allowance|forever|indefinitely)\b"),
-     "the intent asks for an unbounded amount, time or approval ({hit!r}); amounts and rounds must be explicit and "
+     "the intent asks for an unlimited amount, time or approval ({hit!r}); amounts and rounds must be explicit and "
      "bounded", "absurd"),
     (_rx(r"\b(?:stake|unstake|lend|borrow|mint|burn|wrap|unwrap|leverage|margin|short|long|loan|farm|provide"
          r"|liquidity|stop[\s-]+loss|take[\s-]+profit|limit\s+order|cancel)\b"),
@@ -154,7 +154,7 @@ _SCANS: list[tuple[re.Pattern[str], str, RefusalClass]] = [
      "limit prices ({hit!r}) are not supported: use a condition such as 'if ETH is below 3000'", "out_of_scope"),
     (_rx(r"\b(?:some|a\s+few|a\s+bit|a\s+little|a\s+lot|lots|max|maximum|most|several|gazillion|bazillion|zillion"
          r"|bunch|loads?|a\s+ton|tons)\b(?!\s+(?:\d|slippage|of\s+\d))"),
-     "the amount must be explicit, not {hit!r}", "ambiguous"),
+     "the amount must be an explicit number, not {hit!r}", "ambiguous"),
 ]
 
 # "max 1% slippage" uses "max" as a cap, not as an amount: the vague-amount scan skips it.
@@ -165,7 +165,26 @@ def screen(text: str) -> None:
     unslipped = _MAX_AS_CAP.sub("cap ", text)
     for pattern, reason, cls in _SCANS:
         if m := pattern.search(unslipped if cls == "ambiguous" else text):
-            raise Refuse(reason.format(hit=m.group(0).strip()), cls)
+            hit = m.group(0).strip()
+            raise Refuse(reason.format(hit=hit), cls, readings=_readings_of(hit) if cls == "ambiguous" else ())
+
+
+def _readings_of(hit: str) -> list[str]:
+    """What an ambiguous number or a vague amount could mean, for the clarification."""
+    if re.fullmatch(r"\d+,\d+", hit):
+        return [hit.replace(",", "."), hit.replace(",", "")]
+    if re.fullmatch(r"\d+\s+\.?\d+", hit):
+        a, b = hit.split()
+        return [a + b, a, b]
+    if re.fullmatch(r"\d+\.\d*\.\d+", hit):
+        a, b, c = hit.split(".")
+        return [f"{a}.{b}{c}", f"{a}{b}.{c}"]
+    if re.search(r"\d\s*o", hit, re.I):
+        return [re.sub(r"[oO]", "0", hit), "a typo (say the number again)"]
+    if re.search(r"\d", hit):
+        return [hit]
+    return ["an amount in tokens, e.g. '1 ETH'", "a dollar amount, e.g. '$100 of ETH'",
+            "a share of the balance, e.g. '25% of my ETH'"]
 
 
 # --- 2. canonical form -----------------------------------------------------------------------------
@@ -290,7 +309,8 @@ def canonical(text: str) -> str:
 _VERB = r"(?:swap|sell|buy|trade|convert|exchange|turn|spend|get|receive|dca|check|show|quote)"
 _SEQ_SPLIT = _rx(r"\s*(?:,\s*|\s)(?:and\s+then|after\s+that|afterwards|then)\s*,?\s+|\s*;\s*"
                  r"|\s+and\s+(?=(?:if|when|how|what|show|check)\b)")
-_AND_VERB = _rx(rf"\s*,?\s+and\s+(?={_VERB}\b)|,\s+(?={_VERB}\b)")
+_AND_VERB = _rx(r"\s*,?\s+and\s+(?=(?:swap|sell|buy|trade|convert|exchange|spend)\b)"
+                r"|,\s+(?=(?:swap|sell|buy|trade|convert|exchange|spend)\b)")
 
 
 def decompose(s: str) -> list[str]:
@@ -525,7 +545,7 @@ def _parse_action(s: str, pos: int, symbols: Sequence[str]) -> tuple[_Action, in
         amount, token = _amount(*found)
         return _Action(token, m["out"], amount), found[1].end()
     # "spend 300 usdc on eth"
-    m = _rx(rf"spend\s+").match(s, pos)
+    m = _rx(r"spend\s+").match(s, pos)
     if m and (found := _amount_at(s, m.end())):
         on = _rx(rf"\s+on\s+(?P<out>{SYM})").match(s, found[1].end())
         if on:
@@ -537,7 +557,7 @@ def _parse_action(s: str, pos: int, symbols: Sequence[str]) -> tuple[_Action, in
         amount, token = _amount(*found)
         return _Action(token, m["out"], amount), found[1].end()
     # "split 1 eth into 4 swaps to usdc"
-    m = _rx(rf"split\s+").match(s, pos)
+    m = _rx(r"split\s+").match(s, pos)
     if m and (found := _amount_at(s, m.end())):
         sp = _rx(rf"\s+(?:into|in)\s+(?P<n>\d+)\s+{_UNIT}{_TO}(?P<out>{SYM})").match(s, found[1].end())
         if sp:
@@ -588,7 +608,7 @@ def _pay_readings(symbols: Sequence[str], out: str) -> list[str]:
 def _parts(n: str) -> int:
     value = int(n)
     if value < 1:
-        raise Refuse(f"the number of parts must be at least 1, got {value}", "invalid_amount")
+        raise Refuse(f"the number of parts must be between 1 and {MAX_PARTS}, got {value}", "invalid_amount")
     if value > MAX_PARTS:
         raise Refuse(f"the number of parts must be between 1 and {MAX_PARTS}, got {value}", "absurd")
     return value
@@ -604,6 +624,7 @@ _SLIPPAGE = [
 _PARTS = [
     _rx(rf"split(?:\s+it)?\s+(?:into|in)\s+(?P<n>\d+)\s+{_UNIT}"),
     _rx(rf"(?:in|as|over|across)\s+(?P<n>\d+)\s+{_UNIT}"),
+    _rx(rf"dca(?:\s+it)?\s+(?:over|in|across|into)\s+(?P<n>\d+)(?:\s+{_UNIT})?"),
 ]
 _SCHEDULE = [
     _rx(r"(?:(?:one|1)\s+)?every\s+(?P<b>\d+)\s+blocks?(?:\s*,?\s*(?:for\s+)?(?P<r>\d+)\s+(?:rounds|times|buys))?"),
@@ -716,10 +737,13 @@ def parse_step(part: str, previous: Sequence[object] = (), symbols: Sequence[str
                              f"{m['alt'].upper()})", "ambiguous",
                              readings=[f"all into {action.token_out.upper()}", f"all into {m['alt'].upper()}",
                                        "split between them (say how)"])
+            if (action.token_out + rest).upper() in {x.upper() for x in symbols}:
+                raise Refuse(f"the token '{action.token_out} {rest}' is not one symbol (split by a hidden character?)",
+                             "unknown_token")
             if _rx(r"(?:to|for|towards?|into)\b").match(rest):
                 raise Refuse(f"the intent names a destination ({rest!r}): money only moves to the wallet itself",
                              "recipient")
-            raise Refuse(f"the planner does not understand {rest!r}", "out_of_scope", final=False)
+            raise Refuse(f"could not read {rest!r}: the planner does not understand it", "out_of_scope", final=False)
         name, value, end = found
         if name in clauses:
             raise Refuse(f"the intent states the {name} twice", "ambiguous")

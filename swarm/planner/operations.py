@@ -16,11 +16,11 @@ from typing import Annotated, Literal, Protocol, Union
 
 from pydantic import BaseModel, Field, model_validator
 
-from swarm.intent import IntentSlots, PriceCondition
+from swarm.intent import IntentSlots, PriceCondition, Request
 from swarm.llm import Accounting, SamplingSettings
 from swarm.planner.parser import ParseFailure
 
-Source = Literal["parser", "model", "refined", "aggregate"]
+Source = Literal["decompose", "parser", "model", "refined", "aggregate"]
 MODEL_SOURCES = ("model", "refined")
 # Slots whose disagreement means the readings are about different trades.
 SAFETY_SLOTS = ("token_in", "token_out", "amount_in", "condition", "parts", "recipient")
@@ -32,7 +32,10 @@ class Thought(BaseModel):
     id: str
     source: Source
     parents: list[str] = []
+    part: str | None = Field(default=None, description="the sub-intent this thought reads (decomposition), if partial")
+    partial: bool = Field(default=False, description="a partial plan: one sub-intent's steps, not the whole intent")
     slots: IntentSlots | None = None
+    request: Request | None = Field(default=None, description="the reading as a request (every step, in order)")
     parse_failure: ParseFailure | None = None
     raw: str | None = Field(default=None, description="the model's answer text, as generated")
     errors: list[str] = []
@@ -50,7 +53,14 @@ class Thought(BaseModel):
 
     @property
     def valid(self) -> bool:
-        return self.score == 0 and self.slots is not None
+        return self.score == 0 and self.reading is not None
+
+    @property
+    def reading(self) -> Request | None:
+        """The thought's plan as a request, whichever form it came in."""
+        if self.request is not None:
+            return self.request
+        return Request.from_slots(self.slots) if self.slots is not None else None
 
 
 class Env(Protocol):
@@ -60,6 +70,9 @@ class Env(Protocol):
     k: int
 
     def parse(self) -> Thought: ...
+    def decompose(self) -> list[Thought]: ...
+    def parse_part(self, thought: Thought, previous: list[Thought]) -> Thought: ...
+    def combine(self, parts: list[Thought]) -> Thought: ...
     def generate(self, n: int) -> list[Thought]: ...
     def refine(self, thought: Thought) -> Thought | None: ...
     def score(self, thought: Thought) -> None: ...
@@ -77,15 +90,51 @@ class _Op(BaseModel):
         raise NotImplementedError
 
 
+class Decompose(_Op):
+    """Split the intent into sub-intents (one thought each: the branches), or one final refusal thought."""
+
+    kind: Literal["decompose"] = "decompose"
+
+    def run(self, inputs, env):
+        return env.decompose()
+
+
 class Generate(_Op):
-    """New thoughts from a source: the deterministic parser, or `k` model readings (k seeds)."""
+    """New thoughts from a source: the deterministic parser, or `k` model readings (k seeds).
+
+    Given sub-intent thoughts (from Decompose), the parser reads each one into a partial plan,
+    in order (a step may spend what the previous one received); given none, the whole text.
+    """
 
     kind: Literal["generate"] = "generate"
     source: Literal["parser", "model"]
     k: int = Field(default=1, ge=0, le=16)
 
     def run(self, inputs, env):
-        return [env.parse()] if self.source == "parser" else env.generate(self.k)
+        if self.source == "model":
+            return env.generate(self.k)
+        parts = [t for t in inputs if t.source == "decompose" and t.part is not None]
+        if not parts:
+            return [t for t in inputs if t.source == "parser"] or [env.parse()]
+        out: list[Thought] = []
+        for t in parts:
+            out.append(env.parse_part(t, out))
+        return out + [t for t in inputs if t.source == "parser"]  # a refusal from Decompose passes through
+
+
+class AggregateParts(_Op):
+    """Aggregate partial plans (one per sub-intent) into one plan with the steps in order and their dependencies.
+
+    Only when every part is valid: an invalid part makes the whole reading invalid (its errors carried)."""
+
+    kind: Literal["aggregate_parts"] = "aggregate_parts"
+
+    def run(self, inputs, env):
+        parts = [t for t in inputs if t.partial]
+        whole = [t for t in inputs if not t.partial]
+        if not parts:
+            return whole
+        return whole + [env.combine(parts)]
 
 
 class Score(_Op):
@@ -116,7 +165,7 @@ class Veto(_Op):
             if t.parse_failure is not None and t.parse_failure.final:
                 t.why = "final parser refusal"
                 env.refuse(f"refused by the deterministic parser: {t.parse_failure.reason}")
-            elif t.slots is not None and not t.valid:
+            elif t.reading is not None and not t.valid:
                 t.why = "parsed, but fails checks"
                 env.refuse("the intent is clear but cannot be planned: " + "; ".join(t.errors))
         return inputs
@@ -160,18 +209,18 @@ class Aggregate(_Op):
     model_quorum: int = Field(default=2, ge=1)
 
     def run(self, inputs, env):
-        valid = [t for t in inputs if t.valid]
+        valid = [t for t in inputs if t.valid and not t.partial]
         if not valid:
             env.refuse(_no_valid_reason(env.thoughts))
             return []
-        if len({slots_key(t.slots) for t in valid if t.slots is not None}) > 1:  # valid thoughts all have slots
+        if len({request_key(t.reading) for t in valid if t.reading is not None}) > 1:  # valid thoughts all have one
             reason = disagreement(valid)
             for t in valid:
                 t.why = f"valid, but {reason}"
             env.refuse(f"valid readings disagree, so nothing is guessed: {reason}")
             return []
         parser_backed = any(t.source == "parser" for t in valid)
-        needed = min(self.model_quorum, max(env.k, 1))
+        needed = max(self.model_quorum, 2)  # one lucky sample never plans, whatever k is
         if not parser_backed and len(valid) < needed:
             for t in valid:
                 t.why = f"valid, but only {len(valid)} of the {needed} agreeing model readings needed"
@@ -180,7 +229,7 @@ class Aggregate(_Op):
             return []
         base = next((t for t in valid if t.source == "parser"), valid[0])
         merged = Thought(id=env.new_id(), source="aggregate", parents=[t.id for t in valid], slots=base.slots,
-                         support=len(valid))
+                         request=base.request, support=len(valid))
         env.thoughts.append(merged)
         env.score(merged)
         for t in valid:
@@ -204,7 +253,7 @@ class KeepBestN(_Op):
         return ranked[: self.n]
 
 
-Operation = Annotated[Union[Generate, Score, Veto, Improve, KeepValid, Aggregate, KeepBestN],
+Operation = Annotated[Union[Decompose, Generate, AggregateParts, Score, Veto, Improve, KeepValid, Aggregate, KeepBestN],
                       Field(discriminator="kind")]
 
 
@@ -273,17 +322,43 @@ class GraphOfOperations(BaseModel):
 
     @classmethod
     def default(cls, k: int = 3, model_quorum: int = 2) -> "GraphOfOperations":
-        """parser -> score -> veto -> k model readings -> score -> improve -> score -> keep valid -> aggregate -> best."""
+        """decompose -> parse each sub-intent -> score the parts -> aggregate the parts -> score -> veto
+        -> k model readings -> score -> improve -> score -> keep valid -> aggregate readings -> best."""
         nodes = [
-            Generate(id="generate_parser", source="parser"), Score(id="score_parser"), Veto(id="veto"),
+            Decompose(id="decompose"), Generate(id="generate_parser", source="parser"), Score(id="score_parts"),
+            AggregateParts(id="aggregate_parts"), Score(id="score_parser"), Veto(id="veto"),
             Generate(id="generate_model", source="model", k=k), Score(id="score"), Improve(id="improve"),
             Score(id="rescore"), KeepValid(id="keep_valid"), Aggregate(id="aggregate", model_quorum=model_quorum),
             KeepBestN(id="keep_best", n=1),
         ]
-        edges = [("generate_parser", "score_parser"), ("score_parser", "veto"), ("veto", "generate_model"),
+        edges = [("decompose", "generate_parser"), ("generate_parser", "score_parts"),
+                 ("score_parts", "aggregate_parts"), ("aggregate_parts", "score_parser"),
+                 ("score_parser", "veto"), ("veto", "generate_model"),
                  ("veto", "score"), ("generate_model", "score"), ("score", "improve"), ("improve", "rescore"),
                  ("rescore", "keep_valid"), ("keep_valid", "aggregate"), ("aggregate", "keep_best")]
         return cls(nodes=nodes, edges=edges)
+
+
+def request_key(request: Request | None) -> tuple:
+    """A reading compared by value on every fund-moving field (token, amount, recipient, condition, slippage,
+    schedule), step by step."""
+    if request is None:
+        return ()
+    key = []
+    for s in request.steps:
+        d = s.model_dump()
+        key.append(tuple(sorted((k, _freeze(v)) for k, v in d.items())))
+    return tuple(key)
+
+
+def _freeze(v):
+    if isinstance(v, Decimal):
+        return _num(v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    return v
 
 
 def slots_key(slots: IntentSlots) -> tuple:
@@ -299,14 +374,21 @@ def _num(d: Decimal) -> Decimal:
 
 
 def disagreement(thoughts: list[Thought]) -> str:
-    """Which slots differ between thoughts, safety-relevant ones first: 'amount_in: t1=2, t3=3'."""
+    """Which slots differ between thoughts, safety-relevant ones first ('amount_in: t1=2, t3=3'), then every
+    reading in full, so the user can say which one was meant."""
     fields = [*SAFETY_SLOTS, "max_slippage_bps"]
     parts = []
-    for name in fields:
-        values = {t.id: _show(getattr(t.slots, name)) for t in thoughts}
-        if len(set(values.values())) > 1:
-            parts.append(f"{name}: " + ", ".join(f"{tid}={v}" for tid, v in values.items()))
-    return "they differ on " + "; ".join(parts)
+    if all(t.slots is not None for t in thoughts):
+        for name in fields:
+            values = {t.id: _show(getattr(t.slots, name)) for t in thoughts}
+            if len(set(values.values())) > 1:
+                parts.append(f"{name}: " + ", ".join(f"{tid}={v}" for tid, v in values.items()))
+    readings = {}
+    for t in thoughts:
+        if t.reading is not None:
+            readings.setdefault(t.reading.describe(), []).append(t.id)
+    listed = " | ".join(f"{'/'.join(ids)}: {text}" for text, ids in readings.items())
+    return "they differ on " + ("; ".join(parts) + "; " if parts else "") + f"the readings are: {listed}"
 
 
 def _show(value) -> str:

@@ -12,8 +12,8 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from swarm.intent import MAX_PARTS, IntentSlots, normalize_symbol
-from swarm.planner.build import PlanBuildError, build_task_graph, part_amount
+from swarm.intent import MAX_PARTS, IntentSlots, Request, SwapStep, normalize_symbol
+from swarm.planner.build import PlanBuildError, build_request_graph, build_task_graph, part_amount
 from swarm.planner.numbers import NUMBER, literals, to_decimal
 from swarm.taskgraph import TaskGraph, TokenResolver
 
@@ -28,6 +28,8 @@ class PlanningContext(BaseModel):
     balances: dict[str, Decimal] | None = None
     max_slippage_bps: int = Field(default=100, ge=1, le=10_000)
     default_slippage_bps: int = Field(default=50, ge=1, le=10_000)
+    gas_reserve: Decimal = Field(default=Decimal("0.01"), ge=0,
+                                 description="native coin kept back by 'all' for fees (the policy's gas reserve)")
 
     @field_validator("balances")
     @classmethod
@@ -242,3 +244,130 @@ def assess(text: str, slots: IntentSlots, registry: TokenResolver, context: Plan
         graph, errors = check_structure(text, slots, registry, context)
     return Assessment(errors=list(dict.fromkeys(errors)), warnings=slot_warnings(slots, context),
                       task_graph=graph if not errors else None)
+
+
+# --- whole requests (the intent language) ----------------------------------------------------------
+
+def _request_symbols(request: Request) -> list[str]:
+    out: list[str] = []
+    for s in request.steps:
+        if isinstance(s, SwapStep):
+            out += [s.token_in, s.token_out] + [c.base for c in s.conditions]
+            out += [c.quote for c in s.conditions if c.quote != "USD"]
+        else:
+            out += [t for t in (s.token, s.token_out, s.quote) if t not in (None, "USD", "*", "?")]  # type: ignore[misc]
+    return list(dict.fromkeys(out))
+
+
+def check_request_tokens(request: Request, registry: TokenResolver) -> list[str]:
+    errors = []
+    for symbol in _request_symbols(request):
+        try:
+            registry.resolve(symbol)
+        except Exception as e:
+            errors.append(str(e))
+    return errors
+
+
+_CANON_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def check_request_grounding(text: str, request: Request) -> list[str]:
+    """Every number and token of the reading is in the intent's canonical form (numbers and aliases as the
+    language computes them from the user's words); a derived total (rounds x amount) must come from written numbers."""
+    from swarm.planner.language import Refuse, canonical
+    try:
+        canon = canonical(text)
+    except Refuse as r:
+        return [r.failure.reason]
+    numbers = {Decimal(n) for n in _CANON_NUMBER.findall(canon)}
+    if re.search(r"\b(?:an?|one|single)\b", canon):  # "swap an ETH", "a single WETH"
+        numbers.add(Decimal(1))
+    words = set(re.findall(r"[a-z][a-z0-9]*", canon))
+    errors = []
+
+    def number(value: Decimal | None, what: str, times: int = 1) -> None:
+        if value is not None and value not in numbers and (times == 1 or value / times not in numbers):
+            errors.append(f"{what} {value} is not written in the intent")
+
+    for s in request.steps:
+        if isinstance(s, SwapStep):
+            rounds = s.parts if s.every_blocks is not None else 1
+            if s.amount.kind != "previous" or s.amount.value is not None:
+                number(s.amount.value, "amount", rounds)
+            for c in s.conditions:
+                number(c.threshold, "price threshold")
+            if s.max_slippage_bps is not None and not ({Decimal(s.max_slippage_bps), Decimal(s.max_slippage_bps) / 100}
+                                                       & numbers):
+                errors.append(f"slippage of {s.max_slippage_bps} bps is not written in the intent")
+            if s.parts != 1:
+                number(Decimal(s.parts), "parts")
+            if s.every_blocks is not None:
+                number(Decimal(s.every_blocks), "block interval")
+        elif s.amount is not None:
+            number(s.amount, "amount")
+    for symbol in _request_symbols(request):
+        if symbol.lower() not in words:
+            errors.append(f"token {symbol} is not written in the intent")
+    return errors
+
+
+def check_request_amounts(request: Request, registry: TokenResolver, context: PlanningContext) -> list[str]:
+    """Fixed amounts fit the token's decimals per part and the known balance; slippage within policy."""
+    errors = []
+    for s in request.steps:
+        if not isinstance(s, SwapStep):
+            continue
+        if s.recipient is not None:
+            errors.append(f"recipient {s.recipient!r}: money only moves to the wallet itself")
+        if s.max_slippage_bps is not None and s.max_slippage_bps > context.max_slippage_bps:
+            errors.append(f"slippage of {s.max_slippage_bps} bps exceeds the policy maximum of "
+                          f"{context.max_slippage_bps} bps")
+        if s.amount.kind in ("tokens", "exact_out") and s.amount.value is not None:
+            symbol = s.token_in if s.amount.kind == "tokens" else s.token_out
+            try:
+                registry.resolve(symbol).to_base(part_amount(s.amount.value, s.parts))
+            except PlanBuildError as e:
+                errors.append(str(e))
+            except Exception as e:
+                errors.append(str(e))
+        if s.amount.kind == "tokens" and context.balances is not None and s.amount.value is not None:
+            held = context.balances.get(s.token_in.upper())
+            if held is None:
+                errors.append(f"balance of {s.token_in} is unknown")
+            elif s.amount.value > held and not _refilled_earlier(request, s):
+                errors.append(f"amount {s.amount.value} {s.token_in} exceeds the wallet's balance of {held} {s.token_in}")
+    return errors
+
+
+def _refilled_earlier(request: Request, step: SwapStep) -> bool:
+    """A later step may spend what an earlier step buys: its balance is then checked at run time."""
+    for s in request.steps:
+        if s is step:
+            return False
+        if isinstance(s, SwapStep) and s.token_out == step.token_in:
+            return True
+    return False
+
+
+def assess_request(text: str, request: Request, registry: TokenResolver, context: PlanningContext) -> Assessment:
+    """Every check on one whole reading; no errors means the reading is a valid plan (with its task graph)."""
+    errors = (check_request_tokens(request, registry) + check_request_grounding(text, request)
+              + check_request_amounts(request, registry, context))
+    graph = None
+    if not errors:
+        try:
+            graph = build_request_graph(text, request, default_slippage_bps=context.default_slippage_bps,
+                                        symbols=getattr(registry, "symbols", lambda: [])(),
+                                        gas_reserve=context.gas_reserve)
+            errors = graph.validate_structure(registry)
+        except PlanBuildError as e:
+            errors = [str(e)]
+        except ValidationError as e:
+            errors = [f"cannot build a task graph: {err['msg']}" for err in e.errors(include_url=False)]
+    warnings = []
+    if any(isinstance(s, SwapStep) and s.max_slippage_bps is None for s in request.steps):
+        warnings.append(f"no slippage stated: the policy default of {context.default_slippage_bps} bps applies")
+    if context.balances is None:
+        warnings.append("balances unknown: the amount is only checked at execution")
+    return Assessment(errors=list(dict.fromkeys(errors)), warnings=warnings, task_graph=graph if not errors else None)

@@ -114,3 +114,28 @@ class Tally:
     def add(self, case: Case, outcome: str) -> None:
         row = self.counts.setdefault(case.category, dict.fromkeys(OUTCOMES, 0))
         row[outcome] += 1
+
+
+def registries() -> dict:
+    """The corpus's token registries, without a chain: the EVM devnet's tokens and Solana's mainnet list."""
+    from tools.evm.tokens import Token, TokenRegistry
+    from tools.solana.tokens import MAINNET_TOKENS, SolanaTokenRegistry
+
+    def addr(i: int) -> str:
+        return "0x" + f"{i:040x}"
+
+    evm = TokenRegistry([
+        Token(symbol="ETH", address=addr(0), decimals=18, kind="native"),
+        Token(symbol="WETH", address=addr(1), decimals=18, kind="wrapped_native"),
+        Token(symbol="USDC", address=addr(2), decimals=6),
+        Token(symbol="DAI", address=addr(3), decimals=18),
+        Token(symbol="FOT", address=addr(4), decimals=18, kind="fee_on_transfer"),
+        Token(symbol="HONEY", address=addr(5), decimals=18, kind="honeypot"),
+    ], wrapped_native=addr(1))
+    return {"evm": evm, "solana": SolanaTokenRegistry(MAINNET_TOKENS)}
+
+
+def context():
+    """Policy as the devnet's default (max 100 bps slippage, default 50); balances unknown at plan time."""
+    from swarm.planner import PlanningContext
+    return PlanningContext(balances=None, max_slippage_bps=100, default_slippage_bps=50)
