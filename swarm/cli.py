@@ -258,7 +258,7 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
     """A Swarm on the chosen chain, with the model from --model or $SWARM_MODEL if one is given."""
     import os
 
-    from swarm.chains import adapter_class
+    from swarm.chains import adapter_class, read_config
     from swarm.core.errors import RpcUnavailable
 
     path, family = _chain_config_path(args)
@@ -295,6 +295,12 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
                                   on_task=on_task, k=args.k)
     except RpcUnavailable as exc:
         raise RpcUnavailable(_unreachable(path, family, exc)) from None
+    if family == "evm" and read_config(path).get("keep_pools_aligned") and not swarm.before_run:
+        from tools.devnet.control import align_pools  # `swarm devnet up --keep-pools-aligned`: before each run
+
+        def align() -> None:
+            align_pools(path)
+        swarm.before_run.append(align)
     return swarm
 
 
