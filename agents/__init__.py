@@ -10,5 +10,10 @@ def builtin_plugins() -> list:
     from agents.balance_reader import ReadBalancePlugin
     from agents.price_reader import ReadPricePlugin
     from agents.risk import CheckRiskPlugin
+    from agents.amount_resolver import ResolveAmountPlugin
+    from agents.answer import AnswerPlugin
+    from agents.quote_reader import ReadQuotePlugin
     from agents.swap_executor import SwapPlugin
-    return [ReadPricePlugin(), ReadBalancePlugin(), CheckRiskPlugin(), SwapPlugin()]
+    from agents.wait_blocks import WaitBlocksPlugin
+    return [ReadPricePlugin(), ReadBalancePlugin(), CheckRiskPlugin(), SwapPlugin(), ResolveAmountPlugin(),
+            ReadQuotePlugin(), AnswerPlugin(), WaitBlocksPlugin()]

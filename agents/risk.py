@@ -26,13 +26,13 @@ condition no longer holding) releases it.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from langgraph.types import interrupt
 
 from swarm.core.errors import SwarmError
 from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, common_rules, decide,
-                               oracle_min_out, price_reading_rule)
+                               oracle_min_out, price_reading_rule, reference_price)
 from swarm.core.prices import PriceReading
 from swarm.core.status import TaskStatus
 from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
@@ -43,8 +43,11 @@ from tools.evm.policy import RiskPolicy
 class RiskResult(TaskResult):
     input: SwapCheck | None = None
     decision: RiskDecision | None = None
-    amount_in: str | None = None  # base units, as text
+    amount_in: str | None = None  # base units, as text (exact output: the maximum input authorised)
     min_out: str | None = None
+    amount_out: str | None = None  # exact output only: base units to receive exactly
+    route_in: str | None = None  # exact output only: the input the route quoted for amount_out
+    amount_source: str | None = None  # how the input was derived when it was not written (resolve task, exact out)
 
 
 def _refused(reason: str, **extra) -> RiskResult:
@@ -70,7 +73,11 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
             if isinstance(tasks.get(dep), SwapTask) and run.status(dep) != TaskStatus.CONFIRMED:
                 return RiskResult(status=TaskStatus.SKIPPED,
                                   reason=f"previous part {dep} did not complete ({run.status(dep)})")
-        needed = swap.price_tasks + ((swap.condition.source_task,) if swap.condition else ())
+        if swap.amount_task is not None and run.status(swap.amount_task) == TaskStatus.SKIPPED:
+            return RiskResult(status=TaskStatus.SKIPPED, reason=f"{swap.amount_task}: "
+                                                                f"{run.result(swap.amount_task).get('reason', '')}")
+        needed = swap.price_tasks + tuple(t for c in swap.all_conditions()
+                                          for t in (c.source_task, c.quote_task) if t is not None)
         failed = [f"{pid}: {run.result(pid).get('reason', 'missing')}" for pid in needed
                   if run.status(pid) != TaskStatus.OK]
         if failed:
@@ -81,8 +88,9 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         if gates:  # another agent in front of this check (a plugin's guard) said no
             return self._release(run.run_id, swap, deps, _refused("; ".join(gates)))
         if swap.condition is not None:
-            reading = PriceReading.model_validate(run.result(swap.condition.source_task)["reading"])
-            not_met = self._condition(run.run_id, swap, reading, deps)
+            readings = {tid: PriceReading.model_validate(run.result(tid)["reading"])
+                        for c in swap.all_conditions() for tid in (c.source_task, c.quote_task) if tid is not None}
+            not_met = self._condition(run.run_id, swap, readings, deps)
             if not_met is not None:
                 return self._release(run.run_id, swap, deps, not_met)
         price_in = PriceReading.model_validate(run.result(swap.price_tasks[0])["reading"])
@@ -90,37 +98,78 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         return self._decide(run, task, swap, deps, price_in, price_out)
 
     # -- the pieces ------------------------------------------------------------------------------------------
-    def _condition(self, run_id: str, swap: SwapTask, reading: PriceReading, deps: RunDeps,
+    def _condition(self, run_id: str, swap: SwapTask, readings: dict[str, PriceReading], deps: RunDeps,
                    recheck: bool = False) -> RiskResult | None:
-        """None when the condition holds on an independently sourced reading; else the result to end with
-        (refused: the reading is not independent or its sources disagree; skipped: it does not hold)."""
-        assert swap.condition is not None
+        """None when the conditions hold (all for "and", one for "or") on independently sourced readings; else the
+        result to end with (refused: a reading is not independent or its sources disagree; skipped: not met).
+        A token quote (ETH/DAI) compares the ratio of the two USD medians."""
         when = " after the operator's approval" if recheck else ""
-        sourced = price_reading_rule(deps.policy, reading)
-        if not sourced.passed:  # never evaluated on a price one party could set
-            return _refused(f"condition {swap.condition.describe()} not evaluated{when}: {sourced.rule}: {sourced.detail}")
-        holds = swap.condition.evaluate(reading.median)
-        deps.record(run_id, "condition", {"task": swap.id, "source_task": swap.condition.source_task,
-                                          "condition": swap.condition.model_dump(mode="json"),
-                                          "describe": swap.condition.describe(), "price": str(reading.median),
-                                          "holds": holds, **({"recheck": True} if recheck else {})})
-        if not holds:
+        results = []
+        for cond in swap.all_conditions():
+            for tid in (cond.source_task, cond.quote_task):
+                if tid is None:
+                    continue
+                sourced = price_reading_rule(deps.policy, readings[tid])
+                if not sourced.passed:  # never evaluated on a price one party could set
+                    return _refused(f"condition {cond.describe()} not evaluated{when}: {sourced.rule}: {sourced.detail}")
+            price = readings[cond.source_task].median
+            if cond.quote_task is not None:
+                price = price / readings[cond.quote_task].median
+            holds = cond.evaluate(price)
+            results.append((cond, price, holds))
+            deps.record(run_id, "condition", {"task": swap.id, "source_task": cond.source_task,
+                                              "quote_task": cond.quote_task, "condition": cond.model_dump(mode="json"),
+                                              "describe": cond.describe(), "price": str(price), "holds": holds,
+                                              "combine": swap.combine, **({"recheck": True} if recheck else {})})
+        held = [h for _, _, h in results]
+        if not (all(held) if swap.combine == "and" else any(held)):
             verb = "no longer holds" + when if recheck else "not met"
-            return RiskResult(status=TaskStatus.SKIPPED, reason=f"condition {swap.condition.describe()} {verb} "
-                                                                f"(median {reading.median:.2f}): nothing to do")
+            shown = f" {swap.combine} ".join(f"{c.describe()} (now {p:.2f})" for c, p, _ in results)
+            return RiskResult(status=TaskStatus.SKIPPED, reason=f"condition {shown} {verb}: nothing to do")
         return None
 
+    def _amount(self, run: RunView, swap: SwapTask, deps: RunDeps, price_in: PriceReading,
+                price_out: PriceReading) -> tuple[Decimal, dict] | str:
+        """The input to check and trade (human units) and what to log about how it was found, or why not.
+
+        Written: as written.  Derived: the resolve_amount task's result, computed from recorded inputs.
+        Exact output: the maximum input is amount_out at the independent prices plus the slippage allowance
+        (rounded up); the route's own exact-output quote must not need more."""
+        if swap.amount_in is not None:
+            return swap.amount_in, {}
+        if swap.amount_task is not None:
+            r = run.result(swap.amount_task)
+            if r.get("status") != TaskStatus.OK or r.get("amount") is None:
+                return f"{swap.amount_task}: {r.get('reason', 'no amount')}"
+            return Decimal(r["amount"]), {"amount_source": f"{swap.amount_task}: {r.get('formula', '')}"}
+        assert swap.amount_out is not None
+        t_in, t_out = deps.chain.token(swap.token_in), deps.chain.token(swap.token_out)
+        out_raw = t_out.to_base(swap.amount_out)
+        rate = reference_price(price_out) / reference_price(price_in)
+        max_in = (swap.amount_out * rate * (10_000 + swap.max_slippage_bps) / 10_000).scaleb(t_in.decimals)
+        max_in_raw = int(max_in.to_integral_value(rounding=ROUND_CEILING))
+        quote = deps.chain.quote_exact_out(t_in.symbol, t_out.symbol, out_raw)
+        if quote.amount_in > max_in_raw:
+            return (f"exact output {swap.amount_out} {t_out.symbol}: the route needs {t_in.from_base(quote.amount_in)} "
+                    f"{t_in.symbol}, more than the independent maximum {t_in.from_base(max_in_raw)} {t_in.symbol} "
+                    f"({swap.max_slippage_bps} bps over the oracle rate)")
+        return t_in.from_base(max_in_raw), {"amount_out": str(out_raw), "route_in": str(quote.amount_in),
+                                            "amount_source": f"exact output {swap.amount_out} {t_out.symbol}: at most "
+                                                             f"{t_in.from_base(max_in_raw)} {t_in.symbol}"}
+
     def _check(self, run_id: str, swap: SwapTask, deps: RunDeps, price_in: PriceReading, price_out: PriceReading,
-               approved_trade_usd: Decimal | None = None) -> SwapCheck | str:
+               approved_trade_usd: Decimal | None = None, amount: Decimal | None = None) -> SwapCheck | str:
         """The measured inputs of one decision (balance, quote, the chain's own checks, today's spend without
         this step's own reservation), or why they could not be measured."""
         chain, policy = deps.chain, deps.policy
+        amount = swap.amount_in if amount is None else amount
+        assert amount is not None
         try:
             token_in, token_out = chain.token(swap.token_in), chain.token(swap.token_out)
-            amount_in = token_in.to_base(swap.amount_in)
+            amount_in = token_in.to_base(amount)
             balance = chain.balance_of(token_in.symbol)
             if balance < amount_in:
-                return f"balance {token_in.from_base(balance)} {token_in.symbol} is below the amount {swap.amount_in}"
+                return f"balance {token_in.from_base(balance)} {token_in.symbol} is below the amount {amount}"
             quote = chain.quote(token_in.symbol, token_out.symbol, amount_in)
             chain_rules = chain.pre_trade_checks(policy, token_in.symbol, token_out.symbol, amount_in, quote,
                                                  swap.max_slippage_bps)
@@ -145,11 +194,18 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
     def _decide(self, run: RunView, task: CheckRiskTask, swap: SwapTask, deps: RunDeps, price_in: PriceReading,
                 price_out: PriceReading) -> RiskResult:
         policy = deps.policy
-        check = self._check(run.run_id, swap, deps, price_in, price_out)
+        try:
+            found = self._amount(run, swap, deps, price_in, price_out)
+        except SwarmError as exc:
+            found = str(exc)
+        if isinstance(found, str):
+            return self._release(run.run_id, swap, deps, _refused(found))
+        amount, extra = found
+        check = self._check(run.run_id, swap, deps, price_in, price_out, amount=amount)
         if isinstance(check, str):
             return self._release(run.run_id, swap, deps, _refused(check))
         decision = decide(policy, check)
-        logged = {"input": check, "decision": decision}
+        logged = {"input": check, "decision": decision, **extra}
         if not decision.approved:
             return self._release(run.run_id, swap, deps, _refused(decision.reason, **logged))
         ok, spent = deps.ledger.reserve_spend(run.run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
@@ -158,7 +214,7 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
                             f"exceeds ${policy.daily_cap_usd:,.2f}", **logged)
         if decision.needs_human:
             answer = interrupt({"task": task.id, "swap": swap.id, "trade_usd": str(decision.trade_usd),
-                                "question": f"approve swap {swap.amount_in} {swap.token_in} -> {swap.token_out} "
+                                "question": f"approve swap {amount} {swap.token_in} -> {swap.token_out} "
                                             f"(${decision.trade_usd:,.2f})?"})
             approved = isinstance(answer, dict) and answer.get("approve") is True
             deps.record(run.run_id, "operator_input", {"task": task.id, "answer": answer})
@@ -175,9 +231,10 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         bases = [_price_base(run, pid, sym) for pid, sym in zip(swap.price_tasks, (swap.token_in, swap.token_out),
                                                                 strict=True)]
         wanted = list(zip(swap.price_tasks, bases, strict=True))
-        if swap.condition is not None and swap.condition.source_task not in swap.price_tasks:
-            wanted.append((swap.condition.source_task,
-                           _price_base(run, swap.condition.source_task, swap.condition.base)))
+        for cond in swap.all_conditions():
+            for tid, sym in ((cond.source_task, cond.base), (cond.quote_task, cond.quote)):
+                if tid is not None and tid not in dict(wanted):
+                    wanted.append((tid, _price_base(run, tid, sym)))
         fresh: dict[str, PriceReading] = {}
         for task_id, base in wanted:
             try:
@@ -191,15 +248,22 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
                                                "reason": "read again after the operator's approval",
                                                "reading": reading.model_dump(mode="json")})
         if swap.condition is not None:
-            not_met = self._condition(run_id, swap, fresh[swap.condition.source_task], deps, recheck=True)
+            not_met = self._condition(run_id, swap, fresh, deps, recheck=True)
             if not_met is not None:
                 return self._release(run_id, swap, deps, not_met)
+        try:
+            found = self._amount(run, swap, deps, fresh[swap.price_tasks[0]], fresh[swap.price_tasks[1]])
+        except SwarmError as exc:
+            found = str(exc)
+        if isinstance(found, str):
+            return self._release(run_id, swap, deps, _refused(f"re-check after the operator's approval: {found}"))
+        amount, extra = found
         check = self._check(run_id, swap, deps, fresh[swap.price_tasks[0]], fresh[swap.price_tasks[1]],
-                            approved_trade_usd=approved.trade_usd)
+                            approved_trade_usd=approved.trade_usd, amount=amount)
         if isinstance(check, str):
             return self._release(run_id, swap, deps, _refused(f"re-check after the operator's approval: {check}"))
         decision = decide(policy, check)
-        logged = {"input": check, "decision": decision}
+        logged = {"input": check, "decision": decision, **extra}
         if not decision.approved:
             return self._release(run_id, swap, deps, _refused(
                 f"re-check after the operator's approval: {decision.reason}", **logged))

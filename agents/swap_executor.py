@@ -28,8 +28,16 @@ class SwapPlugin(TaskPlugin[SwapTask]):
         risk = run.result(task.risk_task)
         if risk.get("status") != TaskStatus.APPROVED:
             return SwapResult(status=risk.get("status", TaskStatus.REFUSED), reason=risk.get("reason", "no risk decision"))
-        outcome = deps.executor.execute(run.run_id, task.id, task.token_in, task.token_out, int(risk["amount_in"]),
-                                        int(risk["min_out"]), task.max_slippage_bps)
+        if task.amount_out is not None:  # exact output: at most the risk check's maximum input, exactly amount_out
+            exact_out = getattr(deps.executor, "execute_exact_out", None)
+            if exact_out is None or risk.get("amount_out") is None:
+                deps.ledger.release_spend(run.run_id, task.id)
+                return SwapResult(status=TaskStatus.REFUSED, reason="this chain's executor has no exact-output swaps")
+            outcome = exact_out(run.run_id, task.id, task.token_in, task.token_out, int(risk["amount_out"]),
+                                int(risk["amount_in"]), task.max_slippage_bps)
+        else:
+            outcome = deps.executor.execute(run.run_id, task.id, task.token_in, task.token_out, int(risk["amount_in"]),
+                                            int(risk["min_out"]), task.max_slippage_bps)
         if outcome.status != TaskStatus.CONFIRMED and not deps.outbox.has_signed(run.run_id, f"{task.id}:"):
             deps.ledger.release_spend(run.run_id, task.id)  # nothing was signed: the reservation is returned
         return SwapResult(status=TaskStatus(outcome.status), reason=outcome.reason, outcome=outcome.model_dump(mode="json"))

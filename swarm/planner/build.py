@@ -145,6 +145,8 @@ def _swap(step: SwapStep, prefix: str, after: tuple[str, ...], prev_swaps: tuple
             suffix = f"_r{i}"
             deps = read_prices(suffix, (wait.id,))
         deps = deps + ((amount_task,) if amount_task else ()) + ((f"{prefix}swap_{i - 1}",) if i > 1 else ())
+        if step.every_blocks is not None and i > 1:
+            deps += (f"{prefix}wait_{i}",)  # a failed wait refuses the round
         conds = [_condition(c, reads, suffix) for c in step.conditions]
         risk, swap = f"{prefix}risk_{i}", f"{prefix}swap_{i}"
         tasks.append(CheckRiskTask(id=risk, swap_task=swap, depends_on=tuple(dict.fromkeys(deps))))

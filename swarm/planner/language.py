@@ -358,7 +358,7 @@ _SUBJECT = (rf"(?:the\s+)?(?:price\s+of\s+(?P<sa>{SYM})(?:/(?P<sq1>{SYM}))?"
             rf"|(?P<sb>{SYM})/(?P<sq2>{SYM}|usd)(?:\s+(?:price|rate))?"
             rf"|(?P<sc>{SYM})(?:'s)?(?:\s+price)?|(?P<sit>price|it))")
 _MOTION = r"(?:\s+(?:is|goes|trades|rises|climbs|falls|drops|gets|moves|stays|sits))*"
-_OPS = [
+_OPS: list[tuple[Op, str]] = [
     (">=", r">=|(?:is\s+)?at\s+least|(?:above|over|greater\s+than|more\s+than|higher\s+than)\s+or\s+equal\s+to"
            r"|reaches|reach|hits|hit|(?:rises|climbs|gets|goes|moves)\s+to"),
     ("<=", r"<=|(?:is\s+)?at\s+most|(?:below|under|less\s+than|lower\s+than)\s+or\s+equal\s+to"
@@ -366,7 +366,7 @@ _OPS = [
     (">", r">|above|over|greater\s+than|more\s+than|higher\s+than|exceeds"),
     ("<", r"<|below|under|less\s+than|lower\s+than"),
 ]
-_OP_RX = [(op, _rx(rf"(?:{words})\s*")) for op, words in _OPS]
+_OP_RX: list[tuple[Op, re.Pattern[str]]] = [(op, _rx(rf"(?:{words})\s*")) for op, words in _OPS]
 _THR = _rx(rf"(?P<thr>{NUM})(?:\s*usd)?\b")
 _SUBJECT_RX = _rx(_SUBJECT + _MOTION + r"\s*")
 _BETWEEN = _rx(rf"between\s+(?P<lo>{NUM})(?:\s*usd)?\s+and\s+(?P<hi>{NUM})(?:\s*usd)?\b")
@@ -376,7 +376,7 @@ class _Cond:
     """A parsed condition before its 'price'/'it' subject is resolved against the step's tokens."""
 
     def __init__(self):
-        self.terms: list[tuple[str | None, str, Op, Decimal]] = []  # (base or None, quote, op, threshold)
+        self.terms: list = []  # (base or None, quote, op, threshold)
         self.joins: list[str] = []
 
 
@@ -732,13 +732,14 @@ def parse_step(part: str, previous: Sequence[object] = (), symbols: Sequence[str
         found = _clause(s, sep.end()) if sep else None
         if found is None:
             rest = s[pos:].strip(" ,")
+            out = action.token_out or ""
             if m := _rx(rf"(?:or|and)\s+(?P<alt>{SYM})\s*$").match(rest):
-                raise Refuse(f"the intent names two tokens to receive ({action.token_out.upper()} and "
+                raise Refuse(f"the intent names two tokens to receive ({out.upper()} and "
                              f"{m['alt'].upper()})", "ambiguous",
-                             readings=[f"all into {action.token_out.upper()}", f"all into {m['alt'].upper()}",
+                             readings=[f"all into {out.upper()}", f"all into {m['alt'].upper()}",
                                        "split between them (say how)"])
-            if (action.token_out + rest).upper() in {x.upper() for x in symbols}:
-                raise Refuse(f"the token '{action.token_out} {rest}' is not one symbol (split by a hidden character?)",
+            if (out + rest).upper() in {x.upper() for x in symbols}:
+                raise Refuse(f"the token '{out} {rest}' is not one symbol (split by a hidden character?)",
                              "unknown_token")
             if _rx(r"(?:to|for|towards?|into)\b").match(rest):
                 raise Refuse(f"the intent names a destination ({rest!r}): money only moves to the wallet itself",

@@ -1,0 +1,57 @@
+"""Schedule agent: waits a number of blocks between rounds (a bot or the chain's own block time drives it).
+
+The chain's block (EVM) or slot (Solana) height is polled until `blocks` have passed since the
+task started, or the timeout ends the wait as failed: the round after it is then refused by its
+risk check, never run late without the user knowing.  Every round's risk check reads prices and
+runs every rule again at its own time.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from swarm.core.status import TaskStatus
+from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from swarm.taskgraph import WaitBlocksTask
+
+POLL_S = 0.2
+
+
+def block_height(chain: Any) -> int:
+    """The chain's current height: `block_number()` if the adapter has one, else EVM web3 or Solana's slot."""
+    if callable(getattr(chain, "block_number", None)):
+        return int(chain.block_number())
+    w3 = getattr(chain, "w3", None)
+    if w3 is not None:
+        return int(w3.eth.block_number)
+    rpc = getattr(chain, "rpc", None)
+    if rpc is not None and callable(getattr(rpc, "get_slot", None)):
+        return int(rpc.get_slot())
+    raise RuntimeError(f"{type(chain).__name__} has no block height to schedule by")
+
+
+class WaitResult(TaskResult):
+    start: int | None = None
+    reached: int | None = None
+
+
+class WaitBlocksPlugin(TaskPlugin[WaitBlocksTask]):
+    kind = "wait_blocks"
+    task_model = WaitBlocksTask
+    result_model = WaitResult
+
+    def handle(self, task: WaitBlocksTask, run: RunView, deps: RunDeps) -> WaitResult:
+        try:
+            start = block_height(deps.chain)
+        except Exception as exc:
+            return WaitResult(status=TaskStatus.FAILED, reason=str(exc))
+        deadline = time.monotonic() + task.timeout_s
+        height = start
+        while height < start + task.blocks:
+            if time.monotonic() > deadline:
+                return WaitResult(status=TaskStatus.FAILED, start=start, reached=height,
+                                  reason=f"only {height - start} of {task.blocks} blocks passed in {task.timeout_s:.0f} s")
+            time.sleep(POLL_S)
+            height = block_height(deps.chain)
+        return WaitResult(status=TaskStatus.OK, start=start, reached=height,
+                          reason=f"{height - start} blocks passed (from {start} to {height})")
