@@ -513,7 +513,8 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=default(False),
                    help="show the full traceback of an error (and log at debug level)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default(None),
-                   help="log level of the library's loggers, on stderr (default: warning, or $SWARM_LOG_LEVEL)")
+                   help="log level of the library's loggers, on stderr (default: error, or $SWARM_LOG_LEVEL; "
+                        "warning also shows RPC retries)")
     p.add_argument("--log-format", choices=["text", "json"], default=default(None),
                    help="log lines as text or one JSON object per line (default: text, or $SWARM_LOG_FORMAT)")
     return p

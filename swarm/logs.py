@@ -51,7 +51,7 @@ class JsonFormatter(logging.Formatter):
 
 def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logging.Handler:
     """Configure the `swarm`, `agents` and `tools` loggers (idempotent: a second call replaces the handler)."""
-    level = (level or os.environ.get("SWARM_LOG_LEVEL") or "warning").lower()
+    level = (level or os.environ.get("SWARM_LOG_LEVEL") or "error").lower()
     fmt = (fmt or os.environ.get("SWARM_LOG_FORMAT") or "text").lower()
     if level not in LEVELS:
         raise ValueError(f"log level {level!r}: use one of {', '.join(LEVELS)}")
