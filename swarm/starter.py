@@ -236,13 +236,15 @@ import sys
 
 from swarm.api import Swarm
 from swarm.core.errors import SwarmError
+from swarm.exitcodes import for_status
 from $name.liquidity_guard import LiquidityGuard
 
 USAGE = """usage: python -m $name "<intent>"
 
 Runs the intent once on the running devnet (start one with `swarm devnet up`), with the
 liquidity guard in front of every swap; prints the run's summary and where its audit log is.
-Exit code 0 when the run is done, 1 otherwise.
+Exit codes are the `swarm` command's (swarm/exitcodes.py): 0 done, 1 error, 2 usage, 3 partial,
+4 skipped, 5 refused, 6 failed, 7 awaiting approval.
 
 example: python -m $name "swap 0.5 ETH to USDC"
 """
@@ -268,7 +270,7 @@ def main(argv: list[str]) -> int:
         if swarm.auditor is not None:
             print(f"audit log: {swarm.auditor.log.path} (run {result.run_id}); "
                   f"check with: swarm audit show {result.run_id} && swarm audit verify {result.run_id}")
-        return 0 if result.status == "done" else 1
+        return int(for_status(result.status))
     finally:
         swarm.close()
 
