@@ -161,6 +161,22 @@ def test_total_accounting_over_retries(backend):
     assert len(parts) == 2 and parts[1].prompt_tokens > parts[0].prompt_tokens  # the feedback turn is in the prompt
 
 
+def test_every_call_is_observed(backend):
+    """`on_call` sees each attempt as it finishes: the prompt, the raw answer and why it was rejected."""
+    events: list = []
+    backend.on_call = events.append  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(StructuredOutputError):
+            backend.structured(ASK, Never, FAST, max_retries=1)
+        backend.chat(ASK, FAST)
+    finally:
+        backend.on_call = None  # type: ignore[attr-defined]
+    assert [(e.kind, e.attempt) for e in events] == [("structured", 1), ("structured", 2), ("chat", 1)]
+    assert all("is not allowed today" in e.error for e in events[:2]) and events[2].error is None
+    assert events[0].schema_name == "Never" and events[0].prompt_sha256 == sha256_text(events[0].prompt)
+    assert all(e.accounting.prompt_tokens > 0 for e in events)
+
+
 # --- HTTP only: other API, raw prompts, failures -------------------------------------------------------
 
 

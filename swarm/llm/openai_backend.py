@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -227,6 +227,14 @@ class OpenAIServerBackend:
             return StructuredCompletion[schema](**fields, value=value, attempts=attempts)
         raise StructuredOutputError(
             f"No valid {schema.__name__} after {len(attempts)} attempts; last error: {attempts[-1].error}", attempts)
+
+    @overload
+    def complete_prompt(self, prompt: str, settings: SamplingSettings | None = None,
+                        schema: None = None) -> Completion: ...
+
+    @overload
+    def complete_prompt(self, prompt: str, settings: SamplingSettings | None,
+                        schema: type[T]) -> StructuredCompletion[T]: ...
 
     def complete_prompt(self, prompt: str, settings: SamplingSettings | None = None,
                         schema: type[T] | None = None) -> Completion | StructuredCompletion[T]:
