@@ -296,6 +296,8 @@ class OpenAIServerBackend:
         if self._template.reasoning:
             think = self._completion_phase(
                 {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s)
+            # "stop" is </think> or the end of the turn (OpenAI's finish_reason does not tell them apart): either
+            # way the answer phase follows, as in-process for structured calls; "length" is a cut-off reasoning
             truncated = think.finish == "length"
             reasoning = split_reasoning(think.text + THINK_CLOSE).reasoning
             answer_prompt = f"{prompt}{think.text}{THINK_CLOSE}\n\n"
