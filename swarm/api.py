@@ -243,6 +243,21 @@ class Swarm:
             return self._plan_and_execute(text, run_id)
 
     @contextmanager
+    def _live_model_calls(self, run_id: str):
+        """Every model call of the planning goes to the audit log as it finishes (prompt, reasoning, raw answer,
+        token counts), so a planning run killed half-way leaves its thoughts behind."""
+        backend = self.backend
+        if backend is None or not hasattr(backend, "on_call"):
+            yield
+            return
+        previous = getattr(backend, "on_call")
+        setattr(backend, "on_call", lambda event: self.record(run_id, "model_call", event.model_dump(mode="json")))
+        try:
+            yield
+        finally:
+            setattr(backend, "on_call", previous)
+
+    @contextmanager
     def _sealed_on_error(self, run_id: str):
         """An unexpected error still leaves the run recorded and sealed (its cause in the log), then propagates."""
         try:
@@ -253,10 +268,14 @@ class Swarm:
             raise
 
     def _plan_and_execute(self, text: str, run_id: str) -> RunResult:
-        plan = self.plan(text)
+        with self._live_model_calls(run_id):
+            plan = self.plan(text)
         for thought in plan.thoughts:
             self.record(run_id, "thought", thought.model_dump(mode="json"))
         self.record(run_id, "plan", {"ok": plan.ok, "refusal_reason": plan.refusal_reason, "note": plan.note,
+                                     "refusal_class": plan.refusal_class, "readings": plan.readings,
+                                     "request": plan.request.model_dump(mode="json") if plan.request else None,
+                                     "trace": [r.model_dump(mode="json") for r in plan.trace],
                                      "operations": plan.operations.model_dump(mode="json"),
                                      "task_graph": plan.task_graph.model_dump(mode="json") if plan.task_graph else None})
         if not plan.ok or plan.task_graph is None:

@@ -14,7 +14,7 @@ from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, Request
 from swarm.llm import Accounting, ModelBackend, SamplingSettings, StructuredOutputError
 from swarm.planner.operations import MODEL_SOURCES, GraphOfOperations, OperationRun, Thought, Veto
 from swarm.planner.language import ParseFailure, Refuse, canonical, combine, parse_request, parse_step, sub_intents
-from swarm.planner.prompts import intent_messages, refine_messages
+from swarm.planner.prompts import few_shot_prompt, few_shot_refine_prompt, intent_messages, refine_messages
 from swarm.planner.slots import ModelSlotsError, model_slots_schema, to_intent_slots
 from swarm.planner.validators import PlanningContext, assess, assess_request
 from swarm.taskgraph import TaskGraph, TokenResolver
@@ -177,6 +177,9 @@ class _Run:
         backend = self.p.backend
         if backend is None or not self._symbols:
             return []
+        if _base_model(backend):
+            prompt = few_shot_prompt(self.text, self._symbols)
+            return [self._ask(backend, prompt, "model", []) for _ in range(n)]
         messages = intent_messages(self.text, self._symbols)
         return [self._ask(backend, messages, "model", []) for _ in range(n)]
 
@@ -184,6 +187,9 @@ class _Run:
         backend = self.p.backend
         if backend is None or not self._symbols:
             return None
+        if _base_model(backend):
+            prompt = few_shot_refine_prompt(self.text, self._symbols, thought.raw or "", thought.errors)
+            return self._ask(backend, prompt, "refined", [thought.id])
         messages = refine_messages(self.text, self._symbols, thought.raw or "", thought.errors)
         return self._ask(backend, messages, "refined", [thought.id])
 
@@ -194,7 +200,10 @@ class _Run:
         schema = model_slots_schema(self._symbols)
         fields: dict = {"source": source, "parents": parents, "settings": settings}
         try:
-            c = backend.structured(messages, schema, settings, max_retries=self.p.max_retries)
+            if isinstance(messages, str):  # a base model: the few-shot completion prompt, grammar-constrained
+                c = backend.complete_prompt(messages, settings, schema)
+            else:
+                c = backend.structured(messages, schema, settings, max_retries=self.p.max_retries)
         except StructuredOutputError as e:
             if e.attempts:
                 fields |= _completion_fields(e.attempts[-1].completion)
@@ -229,6 +238,12 @@ class _Run:
         thought.warnings = a.warnings + (["the model's reasoning was cut off at its token budget"]
                                          if thought.reasoning_truncated else [])
         thought.score = len(a.errors)
+
+
+def _base_model(backend: ModelBackend) -> bool:
+    """A model without a chat template (a base model such as gemma-3-270m) gets few-shot completion prompts."""
+    info = getattr(backend, "info", None)
+    return getattr(info, "template_source", None) == "none" and hasattr(backend, "complete_prompt")
 
 
 def _assess_part(text: str, request: Request, registry, context: PlanningContext):

@@ -46,3 +46,35 @@ def refine_messages(intent: str, symbols: list[str] | tuple[str, ...], previous_
     return [*intent_messages(intent, symbols),
             ChatMessage(role="assistant", content=previous_answer or "{}"),
             ChatMessage(role="user", content=REFINE.format(errors="\n".join(f"- {e}" for e in errors)))]
+
+
+# --- base models (no chat template): a few-shot completion prompt -----------------------------------
+
+FEW_SHOT = [
+    ("swap 2 ETH to USDC", '{"token_in": "ETH", "token_out": "USDC", "amount_in": "2", "condition": null, '
+                           '"max_slippage_bps": null, "parts": 1, "recipient": null}'),
+    ("sell 0.5 WETH for DAI if ETH is above 3000, max 1% slippage",
+     '{"token_in": "WETH", "token_out": "DAI", "amount_in": "0.5", "condition": {"base": "ETH", "op": ">", '
+     '"threshold": "3000"}, "max_slippage_bps": 100, "parts": 1, "recipient": null}'),
+    ("buy ETH with 1,000 USDC in 4 parts", '{"token_in": "USDC", "token_out": "ETH", "amount_in": "1000", '
+                                          '"condition": null, "max_slippage_bps": null, "parts": 4, "recipient": null}'),
+]
+
+
+def few_shot_prompt(intent: str, symbols: list[str] | tuple[str, ...]) -> str:
+    """A completion prompt for a base model: the rules in one line, three solved examples, then the intent.
+
+    Holds the intent text and the registry's symbols only (no wallet data), like the chat prompt."""
+    lines = [f"Trading intents as JSON swap slots. Tokens: {', '.join(symbols)}. Copy numbers exactly as written.", ""]
+    for text, answer in FEW_SHOT:
+        lines += [f"Intent: {text}", f"JSON: {answer}", ""]
+    lines += [f"Intent: {intent}", "JSON:"]
+    return "\n".join(lines)
+
+
+def few_shot_refine_prompt(intent: str, symbols: list[str] | tuple[str, ...], previous_answer: str,
+                           errors: list[str]) -> str:
+    """The few-shot prompt again, with the rejected answer and the validators' errors before the retry."""
+    base = few_shot_prompt(intent, symbols)
+    return (base + " " + (previous_answer or "{}") + "\nRejected: " + "; ".join(errors)[:300]
+            + f"\n\nIntent: {intent}\nJSON:")
