@@ -127,6 +127,44 @@ def _anchor_checker(args: argparse.Namespace, anchor: Any):
         return _NotLookedUp(str(exc))
 
 
+def chain_moved_on(log: AuditLog, run_id: str, anchor: Any, args: argparse.Namespace) -> str | None:
+    """Why a run's anchor may be gone without anyone tampering: the chain it was sent to was restarted (another
+    genesis block) or reset/rewound since the run (head below the anchor's block, or a recorded `swarm devnet
+    reset` that rewound past it). None when nothing says so: then a missing anchor is just missing."""
+    if not isinstance(anchor, dict) or not str(anchor.get("chain", "")).startswith("evm:"):
+        return None
+    from swarm.chains import adapter_class
+    from tools.evm.rpc import connect
+    try:
+        config = _chain_config(args, adapter_class("evm"), "evm")
+    except ConfigError:
+        return None
+    if config is None:
+        return None
+    recorded = next((e.payload.get("chain_identity") or {} for e in log.entries(run_id) if e.kind == "intent"), {})
+    genesis, now = recorded.get("genesis_hash"), getattr(config, "genesis_hash", None)
+    if genesis and now and str(genesis).lower() != str(now).lower():
+        return (f"this chain was restarted since the run: the run was on genesis {genesis}, the node at "
+                f"{config.rpc_url} has genesis {now}, so the anchor cannot be there (not evidence of tampering); "
+                f"verify on the chain the run used")
+    block = anchor.get("block")
+    try:
+        head = connect(config.rpc_url).eth.block_number
+    except Exception:  # the node is down: nothing to say about resets
+        return None
+    if block is not None and head < int(block):
+        return (f"this chain was reset or rewound since the run: its head (block {head}) is below the anchor's "
+                f"block {block} (not evidence of tampering)")
+    for reset in getattr(config, "resets", None) or []:
+        if block is not None and int(reset.get("head_before", -1)) >= int(block):
+            import time
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(reset.get("time", 0))))
+            return (f"this devnet was reset since the run (`swarm devnet reset` at {when}, back to block "
+                    f"{reset.get('block_after')}): the anchor's block {block} was rewound with it (not evidence "
+                    f"of tampering)")
+    return None
+
+
 def _anchor_window(args: argparse.Namespace) -> float:
     window = getattr(args, "anchor_window", None)
     return DEFAULT_ANCHOR_WINDOW if window is None else float(window)
@@ -442,10 +480,14 @@ def audit_command(args: argparse.Namespace, console) -> int:
             console.print(f"  run {args.run_id}: {_entries_phrase(summary['entries'], summary['signed'])}")
         report = verify_log(log, args.run_id, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
                             checkpoint_note=note, anchor=anchor, anchor_window=_anchor_window(args))
-        return _verified(console, args, report, f"run {args.run_id}", anchor, "no on-chain anchor recorded for this run")
+        anchor_failed = any(c.name == "anchor" and not c.ok for c in report.checks)
+        moved = chain_moved_on(log, args.run_id, anchor, args) if anchor_failed else None
+        return _verified(console, args, report, f"run {args.run_id}", anchor, "no on-chain anchor recorded for this run",
+                         moved)
 
 
-def _verified(console, args: argparse.Namespace, report: VerifyReport, title: str, anchor: Any, no_anchor: str) -> int:
+def _verified(console, args: argparse.Namespace, report: VerifyReport, title: str, anchor: Any, no_anchor: str,
+              chain_reset: str | None = None) -> int:
     """Print (or emit as JSON) a verification report; any verdict but PASS, or no anchor, is VERIFY_FAILED."""
     code = ExitCode.DONE if report.verdict == "PASS" and anchor is not None else ExitCode.VERIFY_FAILED
     if getattr(args, "json", False):
@@ -454,9 +496,13 @@ def _verified(console, args: argparse.Namespace, report: VerifyReport, title: st
                     checks=[{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks])
         if anchor is None:
             data["reason"] = no_anchor
+        data["chain_reset"] = chain_reset
         _emit_json(data)
         return code
     _print_report(console, report, title)
+    if chain_reset:
+        from rich.markup import escape
+        console.print(f"[yellow]CHAIN RESET[/yellow] {title}: {escape(chain_reset)}")
     if anchor is None:
         console.print(f"[red]FAIL[/red] {no_anchor}")
     return code

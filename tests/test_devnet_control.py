@@ -123,3 +123,34 @@ def test_cli_levers_json_and_help(own_devnet, tmp_path):
     assert proc.stdout.startswith("error: ") and len(proc.stdout.strip().splitlines()) == 1, proc.stdout
     proc = swarm("reset", "--chain", "solana")
     assert proc.returncode == ExitCode.ERROR and "not available for the Solana devnet" in proc.stdout
+
+
+def test_verify_tells_a_reset_chain_from_a_missing_anchor(own_devnet, tmp_path):
+    from swarm.api import Swarm
+    home = tmp_path / "home"
+    swarm = Swarm.from_devnet(own_devnet.manifest_path, home=home)
+    try:
+        result = swarm.run("swap 1 ETH to USDC")
+    finally:
+        swarm.close()
+    assert result.status == "done" and result.anchor
+    env = {**os.environ, "SWARM_HOME": str(home), "SWARM_MANIFEST": str(own_devnet.manifest_path), "NO_COLOR": "1",
+           "COLUMNS": "300"}
+
+    def verify(*extra):
+        proc = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "verify", result.run_id, *extra],
+                              capture_output=True, text=True, env=env, timeout=120)
+        record_output(proc.stdout + proc.stderr)
+        return proc
+    proc = verify()
+    assert proc.returncode == 0 and "CHAIN RESET" not in proc.stdout, proc.stdout
+    control.reset(own_devnet.manifest_path)
+    proc = verify()
+    assert proc.returncode == ExitCode.VERIFY_FAILED, proc.stdout
+    assert "CHAIN RESET" in proc.stdout and "reset or rewound since the run" in proc.stdout, proc.stdout
+    control.mine(int(result.anchor["block"]) + 5 - own_devnet.w3().eth.block_number, own_devnet.manifest_path)
+    proc = verify("--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == ExitCode.VERIFY_FAILED and report["verdict"] == "FAIL"
+    assert "this devnet was reset since the run" in report["chain_reset"], report
+    control.reset(own_devnet.manifest_path)

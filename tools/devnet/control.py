@@ -294,14 +294,18 @@ def reset(manifest: DevnetManifest | Path | str | None = None) -> ResetResult:
     if manifest.snapshot_id is None:
         raise DevnetError("this devnet has no deploy snapshot (started by an older version); "
                           "`swarm devnet down && swarm devnet up` once")
+    head_before = w3.eth.block_number
     if not _rpc(w3, "evm_revert", [manifest.snapshot_id]):
         raise DevnetError("the node no longer has the deploy snapshot (was it reverted by someone else?); "
                           "`swarm devnet down && swarm devnet up`")
     manifest.snapshot_id = snapshot(manifest, w3)
-    if path is not None:
-        manifest.save(path)
     _wall_clock(w3)
     refresh_feeds(manifest, w3)
+    # kept so `swarm audit verify` can tell "this chain was reset since the run" from "the anchor is missing"
+    manifest.resets = [*manifest.resets, {"time": int(time.time()), "head_before": head_before,
+                                          "block_after": w3.eth.block_number}]
+    if path is not None:
+        manifest.save(path)
     log.info("devnet reset to its deployed state; new snapshot %s", manifest.snapshot_id)
     return ResetResult(block_number=w3.eth.block_number, snapshot_id=manifest.snapshot_id)
 

@@ -13,6 +13,7 @@ class DevnetManifest(EvmChainConfig):
     anvil_pid: int | None = None
     snapshot_id: str | None = None  # evm_snapshot taken after deploy: `swarm devnet reset` reverts to it
     keep_pools_aligned: bool = False  # `swarm devnet up --keep-pools-aligned`: pools re-aligned before each run
+    resets: list[dict] = []  # every `swarm devnet reset`: {"time", "head_before", "block_after"} (audit verify reads it)
 
     @classmethod
     def load(cls, path: Path) -> "DevnetManifest":
