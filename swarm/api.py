@@ -251,7 +251,11 @@ class Swarm:
             yield
             return
         previous = getattr(backend, "on_call")
-        setattr(backend, "on_call", lambda event: self.record(run_id, "model_call", event.model_dump(mode="json")))
+        def observe(event) -> None:
+            self.record(run_id, "model_call", event.model_dump(mode="json"))
+            if previous is not None:  # e.g. the CLI's planning progress
+                previous(event)
+        setattr(backend, "on_call", observe)
         try:
             yield
         finally:

@@ -239,11 +239,13 @@ class _PlanningProgress:
 
     def __call__(self, event: Any) -> None:
         self.calls += 1
-        tokens = getattr(event, "completion_tokens", None) or getattr(event, "tokens", None)
-        seconds = getattr(event, "seconds", None) or getattr(event, "elapsed_seconds", None)
-        rate = f", {tokens / seconds:.1f} tokens/s" if tokens and seconds else ""
+        accounting = getattr(event, "accounting", None)
+        tokens = (accounting.reasoning_tokens + accounting.answer_tokens) if accounting is not None else None
+        rate = f", {accounting.tokens_per_second:.1f} tokens/s" if accounting is not None else ""
         elapsed = self.time() - self.start
-        line = f"thought {self.calls}: {tokens or '?'} tokens{rate}, {elapsed:.0f}s elapsed"
+        retry = f" (attempt {event.attempt}: {event.error})" if getattr(event, "error", None) else ""
+        line = f"model call {self.calls}: {tokens if tokens is not None else '?'} tokens{rate}, " \
+               f"{elapsed:.0f}s elapsed{retry}"
         log.info("model call done: %s", line)
         if self.status is not None:
             err.print(f"  [dim]{line}[/dim]")

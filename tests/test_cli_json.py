@@ -142,3 +142,13 @@ def test_help_version_and_logs(swarm_cli, tmp_path):
     assert proc_code == 0
     logs = [json.loads(line) for line in out.splitlines() if line.startswith('{"time"')]
     assert logs and all({"time", "level", "logger", "message"} <= set(rec) for rec in logs), out
+
+
+def test_model_planning_reports_each_call(swarm_cli, tiny_model_path):
+    """With a model, each call is reported as it finishes (the backend's on_call): on a terminal as progress
+    lines, and always in the log (tokens, tokens per second, elapsed)."""
+    code, out = swarm_cli("plan", INTENT, "--model", str(tiny_model_path), "--k", "1", "--log-level", "info")
+    assert code in (ExitCode.DONE, ExitCode.REFUSED) and "Traceback" not in out, out
+    calls = [line for line in out.splitlines() if "model call done: model call " in line]
+    assert calls and all("tokens/s" in line and "elapsed" in line for line in calls), out
+    assert "model loaded: " in out
