@@ -76,8 +76,7 @@ def test_agent_reads_a_price_and_plans(swarm):
     ])
     price, plan, unknown = (answer(m) for m in messages)
     assert price["ok"] and price["token"] == "ETH" and Decimal(price["price"]) > 0 and len(price["sources"]) >= 2
-    assert plan["ok"] and plan["planned"], plan
-    assert plan["ok"] and plan["planned"] and any(t["kind"] == "swap" for t in plan["tasks"])
+    assert plan["ok"] and plan["planned"] and any(t["kind"] == "swap" for t in plan["tasks"]), plan
     assert not unknown["ok"] and "unknown token 'NOPE'" in unknown["error"] and "USDC" in unknown["error"]
     assert usdc(swarm) == before  # planning executes nothing
     # every call is its own audited, signed and anchored record
