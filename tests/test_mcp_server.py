@@ -121,6 +121,12 @@ def test_fund_moving_only_with_the_flag_and_through_the_operator(devnet, chain, 
     assert shown["awaiting_approval"] and shown["intent"] == "swap 1 ETH to USDC, max 1% slippage"
     assert "status" not in shown  # not finished: it waits for `swarm resume --approve`
 
+    # the operator, not a tool, approves: the run finishes under the policy it was planned with
+    resumed = subprocess.run([SWARM, "resume", trade["run_id"], "--approve", "--manifest", str(devnet.manifest_path)],
+                             env=server_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0 and f"run {trade['run_id']}: done" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert _usdc(chain, devnet) > usdc_before
+
 
 def test_streamable_http_needs_the_token_and_binds_loopback(devnet, chain, tmp_path):
     no_token = subprocess.run([*MODULE, "--manifest", str(devnet.manifest_path), "--transport", "http"],
