@@ -110,6 +110,8 @@ def deploy_world(w3: Web3, rpc_url: str, funded: int = 3) -> DevnetManifest:
         for sym, whole in FUNDING.items():
             d.call(contract[sym].functions.transfer(acct, whole * 10**tokens[sym].decimals))
 
+    from tools.devnet.multicall import install_multicall  # batched reads at Multicall3's address (tools.evm.multicall)
+    install_multicall(w3, accounts[0])
     genesis_hash = w3.eth.get_block(0)["hash"].to_0x_hex()  # pyright: ignore[reportTypedDictNotRequiredAccess]
     return DevnetManifest(
         chain_id=w3.eth.chain_id, rpc_url=rpc_url, genesis_hash=genesis_hash, deployer=accounts[0], funded_accounts=funded_accounts,

@@ -5,6 +5,8 @@ Everything the chain-neutral agents need from an EVM chain goes through `EvmChai
 """
 from __future__ import annotations
 
+import threading
+import time
 from typing import ClassVar
 
 from web3 import Web3
@@ -18,6 +20,7 @@ from swarm.core.prices import PriceReading
 from tools.evm import erc20
 from tools.evm.config import EvmChainConfig
 from tools.evm.executor import SwapExecutor, SwapOutcome
+from tools.evm.multicall import Read
 from tools.evm.policy import RiskPolicy
 from tools.evm.prices import PriceReader
 from tools.evm.probe import sell_back_probe
@@ -66,6 +69,8 @@ class EvmChain:
         self.sender = TxSender(self.w3, wallet)
         self.prices = PriceReader(self.registry, self.uniswap, config.feeds)
         self._executors: dict[tuple[int, int], SwapExecutor] = {}
+        self._balances: tuple[float, int, dict[str, int]] | None = None  # (monotonic time, sends seen, balances)
+        self._balances_lock = threading.Lock()
         self.identity = self.verify_identity() if verify else ChainIdentity(
             family="evm", chain_id=str(config.chain_id), genesis_hash=config.genesis_hash or "")
 
@@ -98,7 +103,36 @@ class EvmChain:
         return self.registry.resolve(symbol)
 
     def balance_of(self, symbol: str) -> int:
-        return erc20.balance_of(self.w3, self.token(symbol), self.wallet.address)
+        """One token's balance. The wallet's balances of every configured token are read together in one batched
+        call, and that read answers the calls that follow it within `BALANCES_FRESH_SECONDS` unless this adapter
+        sent a transaction meanwhile (planning asks for each token in turn). A balance is a pre-check only: the
+        simulation before signing is what refuses a swap the wallet cannot pay for."""
+        token = self.token(symbol)
+        with self._balances_lock:
+            cached = self._balances
+            if cached is None or time.monotonic() - cached[0] > self.BALANCES_FRESH_SECONDS \
+                    or cached[1] != self.sender.sent_count or token.symbol not in cached[2]:
+                cached = self._balances = (time.monotonic(), self.sender.sent_count, self.balances())
+            return cached[2][token.symbol]
+
+    BALANCES_FRESH_SECONDS = 0.5
+
+    def balances(self) -> dict[str, int]:
+        """The wallet's balance of every configured token, in base units, read at one block in one call."""
+        tokens = [self.registry.resolve(symbol) for symbol in self.registry.symbols()]
+        me = self.wallet.address
+        multicall = self.uniswap.multicall
+        reads = [multicall.eth_balance(me) if t.is_native else
+                 Read(t.address, "balanceOf(address)", (me,)) for t in tokens]
+        batch = multicall.read(reads)
+        out: dict[str, int] = {}
+        for t, answer in zip(tokens, batch.answers, strict=True):
+            if not answer.ok or answer.value is None:
+                raise erc20.NotATokenError(f"token {t.symbol} at {t.address} did not answer like an ERC-20 token "
+                                           f"(balanceOf): {answer.error}; check the {t.symbol} address in the "
+                                           f"chain configuration")
+            out[t.symbol] = int(answer.value[0])
+        return out
 
     def read_price(self, symbol: str) -> PriceReading:
         return self.prices.read(symbol)

@@ -229,7 +229,9 @@ class SwapExecutor:
                 approved = True
 
             def build() -> TxRequest:
-                deadline = self.uniswap.deadline(DEADLINE_SECONDS)
+                # relative to the chain's clock at the fresh quote's block (read with it), not this machine's
+                deadline = (quote.block_timestamp + DEADLINE_SECONDS if quote.block_timestamp is not None
+                            else self.uniswap.deadline(DEADLINE_SECONDS))
                 if exact_out:
                     return self.uniswap.swap_exact_out_tx(quote, amount_in, self.wallet, deadline)
                 return self.uniswap.swap_tx(quote, min_out, self.wallet, deadline)

@@ -39,7 +39,23 @@ def _latest_round(w3: Web3, feed: FeedEntry) -> tuple[tuple, int, int]:
 
 def read_feed(w3: Web3, feed: FeedEntry, max_age_seconds: int = 3600) -> FeedPrice:
     """The feed's answer; refuses a stale, non-positive or incomplete round rather than returning it."""
-    (round_id, answer, _started, updated_at, answered_in), block_number, block_ts = _latest_round(w3, feed)
+    answer, block_number, block_ts = _latest_round(w3, feed)
+    return checked_feed_price(feed, answer, block_number, block_ts, max_age_seconds)
+
+
+LATEST_ROUND_SIGNATURE = "latestRoundData()"
+LATEST_ROUND_TYPES = ("uint80", "int256", "uint256", "uint256", "uint80")
+
+
+def not_a_feed(feed: FeedEntry, why: str) -> NotAFeedError:
+    return NotAFeedError(f"{feed.pair} feed at {feed.address} did not answer like a Chainlink AggregatorV3 feed "
+                         f"(latestRoundData): {why}; check the {feed.pair} feed in the chain configuration")
+
+
+def checked_feed_price(feed: FeedEntry, latest_round: tuple, block_number: int, block_ts: int,
+                       max_age_seconds: int = 3600) -> FeedPrice:
+    """A latestRoundData answer (read alone or in a batch) checked: positive, complete and fresh."""
+    round_id, answer, _started, updated_at, answered_in = latest_round
     now = max(block_ts, int(time.time()))
     age = now - updated_at
     if answer <= 0:

@@ -21,8 +21,8 @@ def sell_back_probe(uniswap: UniswapV2, wallet: str, token: Token) -> tuple[bool
         return True, f"{token.symbol} is the chain's own coin"
     w3, registry = uniswap.w3, uniswap.registry
     eth = registry.resolve("ETH")
-    deadline = uniswap.deadline()
     buy_quote = uniswap.quote(eth, token, PROBE_WEI)
+    deadline = (buy_quote.block_timestamp + 300) if buy_quote.block_timestamp is not None else uniswap.deadline()
     bought = buy_quote.amount_out
     sell_quote = buy_quote.model_copy(update={"token_in": token.symbol, "token_out": eth.symbol, "amount_in": bought,
                                               "path": list(reversed(buy_quote.path))})

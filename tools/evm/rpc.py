@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar, overload
@@ -11,9 +13,11 @@ from eth_abi.exceptions import DecodingError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
+from web3.types import RPCEndpoint
 
 from tools.evm.errors import EvmToolError, RpcUnavailableError
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -42,10 +46,15 @@ def read_retry(fn: Callable[P, R] | None = None, *, attempts: int = 5) -> Callab
     Usable as `@read_retry`, `@read_retry(attempts=n)` or `read_retry(fn)`; the wrapped function keeps its signature.
     """
     def wrap(f: Callable[P, R]) -> Callable[P, R]:
-        retrying = retry(retry=retry_if_exception(is_transient), stop=stop_after_attempt(attempts),
-                         wait=wait_exponential(multiplier=0.1, max=2), reraise=True)(f)
-
         where = "" if f.__name__ == "<lambda>" else f" in {f.__name__}"
+
+        def before_sleep(state) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.warning("RPC read%s failed (%s), retry %d of %d", where, type(exc).__name__, state.attempt_number,
+                        attempts - 1)
+
+        retrying = retry(retry=retry_if_exception(is_transient), stop=stop_after_attempt(attempts),
+                         wait=wait_exponential(multiplier=0.1, max=2), reraise=True, before_sleep=before_sleep)(f)
 
         @functools.wraps(f)
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -61,10 +70,32 @@ def read_retry(fn: Callable[P, R] | None = None, *, attempts: int = 5) -> Callab
     return wrap if fn is None else wrap(fn)
 
 
-def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
-    """A Web3 client with web3's own request retries off (we decide what is safe to retry)."""
-    provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-    return Web3(provider)
+def http_session(rpc_url: str) -> requests.Session:
+    """One HTTP session per connection, with the environment's proxy and CA settings read once here: requests
+    would otherwise re-read them (and parse no_proxy) on every JSON-RPC request."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(rpc_url))
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
+    session.trust_env = False
+    return session
+
+
+def connect(rpc_url: str, timeout: float = 10.0, session: requests.Session | None = None) -> Web3:
+    """A Web3 client with web3's own request retries off (we decide what is safe to retry).
+
+    The chain id is cached per connection (it cannot change under a connection; the chain's identity, id and
+    genesis, is checked when an adapter is made, and every signed transaction carries it). web3's ENS-name and
+    chain-id validation middleware are off: they cost an `eth_chainId` and validator building per call, and
+    every address here comes checksummed from the configuration, never an ENS name from a user."""
+    provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None,
+                                 session=session or http_session(rpc_url), cache_allowed_requests=True,
+                                 cacheable_requests={RPCEndpoint("eth_chainId")})
+    w3 = Web3(provider)
+    for name in ("validation", "ens_name_to_address"):
+        w3.middleware_onion.remove(name)
+    return w3
 
 
 @read_retry

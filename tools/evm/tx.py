@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import os
 import threading
 import time
@@ -21,6 +22,8 @@ from swarm.core import errors as core_errors
 from tools.evm.errors import EvmToolError, RpcUnavailableError, SimulationFailed, TxFailed
 from tools.evm.rpc import is_transient, read_retry
 from tools.evm.wallet import Wallet
+
+log = logging.getLogger(__name__)
 
 # Gas can rise between estimate and inclusion: Uniswap V2's price accumulators are only
 # written when the block timestamp moved, and their first write (zero to non-zero)
@@ -272,10 +275,14 @@ class NonceManager:
 
 
 class TxSender:
+    TIP_FRESH_SECONDS = 30.0  # the node's suggested priority fee is re-read at most this often
+
     def __init__(self, w3: Web3, wallet: Wallet, nonces: NonceManager | None = None, timeout_seconds: float = 60.0):
         self.w3, self.wallet = w3, wallet
         self.nonces = nonces or NonceManager(w3, wallet.address)
         self.timeout_seconds = timeout_seconds  # how long `wait` waits for a receipt before the fate is unknown
+        self.sent_count = 0  # transactions this sender broadcast (readers that cache balances compare it)
+        self._tip: tuple[float, int] | None = None
 
     def _call_params(self, req: TxRequest) -> TxParams:
         return {"from": self.wallet.address, "to": Web3.to_checksum_address(req.to), "data": HexStr(req.data), "value": Wei(req.value)}
@@ -304,7 +311,10 @@ class TxSender:
         """EIP-1559 (max fee, priority fee): twice the base fee plus the tip survives a few full blocks."""
         # web3 types every block field as optional; a missing baseFeePerGas (pre-London chain) stays a KeyError
         base = self.w3.eth.get_block("latest")["baseFeePerGas"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
-        tip = self.w3.eth.max_priority_fee
+        now = time.monotonic()
+        if self._tip is None or now - self._tip[0] > self.TIP_FRESH_SECONDS:
+            self._tip = (now, self.w3.eth.max_priority_fee)
+        tip = self._tip[1]
         return 2 * base + tip, tip
 
     def _prepare(self, req: TxRequest, simulate: bool) -> dict:
@@ -359,12 +369,16 @@ class TxSender:
         `TxRejected` and frees the nonce."""
         raw = bytes.fromhex(signed.raw.removeprefix("0x"))
         with self.nonces.hold():
+            self.sent_count += 1
+            log.info("broadcast %s %s (nonce %d)", signed.label or "transaction", signed.hash, signed.nonce)
             try:
                 self.w3.eth.send_raw_transaction(raw)
             except Web3RPCError as exc:
                 if is_transient(exc):  # an overloaded or failing node says nothing about the transaction
                     self._resolve_unknown(raw, signed.hash, signed.nonce)
                 elif "already known" not in str(exc).lower():
+                    log.warning("node refused %s %s (nonce %d)", signed.label or "transaction", signed.hash,
+                                signed.nonce)
                     self.nonces.release(signed.nonce)
                     raise TxRejected(f"node rejected {signed.label or 'transaction'} (nonce {signed.nonce}): {exc}",
                                      signed.hash, signed.nonce) from None
@@ -393,6 +407,8 @@ class TxSender:
         """Ask the node for the hash; if it never saw it, re-broadcast the *same* signed bytes
         (same hash and nonce, so it cannot land twice). Never re-signs."""
         for attempt in range(attempts):
+            log.warning("broadcast of %s unconfirmed, looking it up (attempt %d of %d)", tx_hash, attempt + 1,
+                        attempts)
             time.sleep(0.2 * 2**attempt)
             try:
                 self.w3.eth.get_transaction(HexStr(tx_hash))

@@ -1,6 +1,7 @@
 """Uniswap V2 quotes, pool prices and swap transactions (minOut and deadline always set)."""
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -9,6 +10,7 @@ from web3 import Web3
 from tools.devnet.contracts import abi
 from tools.evm.config import EvmChainConfig
 from tools.evm.errors import AmountError, EvmToolError
+from tools.evm.multicall import Multicall, Read
 from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 from tools.evm.tokens import Token, TokenRegistry
 from tools.evm.tx import TxRequest
@@ -39,6 +41,7 @@ class SwapQuote(BaseModel):
     amount_out: int
     path: list[str]
     block_number: int
+    block_timestamp: int | None = None  # the quoted block's time: swap deadlines are relative to it
 
 
 class PoolReserves(BaseModel):
@@ -53,6 +56,11 @@ class UniswapV2:
         self.w3, self.registry = w3, registry
         self.router = w3.eth.contract(address=Web3.to_checksum_address(router), abi=abi("UniswapV2Router02"))
         self.factory = w3.eth.contract(address=Web3.to_checksum_address(factory), abi=abi("UniswapV2Factory"))
+        self.multicall = Multicall(w3)
+        # A pair's address never changes once the factory created it (CREATE2 of the two tokens); a missing pair
+        # can appear later, so only found pairs are kept.
+        self._pairs: dict[tuple[str, str], str] = {}
+        self._pairs_lock = threading.Lock()
 
     @classmethod
     def from_manifest(cls, w3: Web3, manifest: EvmChainConfig, registry: TokenRegistry | None = None) -> "UniswapV2":
@@ -68,11 +76,24 @@ class UniswapV2:
         # web3 types every block field as optional, but a mined block always has its timestamp
         return self.w3.eth.get_block("latest")["timestamp"] + seconds  # pyright: ignore[reportTypedDictNotRequiredAccess]
 
-    @read_retry
     def pair_address(self, a: Token, b: Token) -> str | None:
+        ra, rb = self.registry.route_address(a), self.registry.route_address(b)
+        key = (min(ra.lower(), rb.lower()), max(ra.lower(), rb.lower()))
+        with self._pairs_lock:
+            known = self._pairs.get(key)
+        if known is not None:
+            return known
+        pair = self._get_pair(ra, rb)
+        if pair is not None:
+            with self._pairs_lock:
+                self._pairs[key] = pair
+        return pair
+
+    @read_retry
+    def _get_pair(self, ra: str, rb: str) -> str | None:
         with answering_as(f"factory {self.factory.address} did not answer like a Uniswap V2 factory (getPair)",
                           NotAFactoryError, "check `factory` in the chain configuration"):
-            pair = self.factory.functions.getPair(self.registry.route_address(a), self.registry.route_address(b)).call()
+            pair = self.factory.functions.getPair(ra, rb).call()
         return None if pair == ZERO else pair
 
     def path(self, token_in: Token, token_out: Token) -> list[str]:
@@ -88,22 +109,31 @@ class UniswapV2:
                 return [a, weth.address, b]
         raise NoRouteError(f"no Uniswap V2 pool connects {token_in.symbol} and {token_out.symbol}")
 
+    def _amounts(self, function: str, amount: int, path: list[str]) -> tuple[list[int], int, int]:
+        """getAmountsOut / getAmountsIn in one batched read with its block's number and timestamp."""
+        what = f"router {self.router.address} did not answer like a Uniswap V2 router ({function})"
+        with answering_as(what, NotARouterError, "check `router` in the chain configuration"):
+            batch = self.multicall.read([Read(self.router.address, f"{function}(uint256,address[])",
+                                              (amount, path), ("uint256[]",))])
+            answer = batch.answers[0]
+            if not answer.ok or answer.value is None:
+                raise NotARouterError(f"{what}: {answer.error}; check `router` in the chain configuration")
+        return list(answer.value[0]), batch.block_number, batch.timestamp
+
     @read_retry
     def quote(self, token_in: Token, token_out: Token, amount_in: int) -> SwapQuote:
-        """getAmountsOut pinned to one block, so the quote is reproducible from the log."""
+        """getAmountsOut pinned to one block (read in the same call), so the quote is reproducible from the log."""
         if amount_in <= 0:
             raise AmountError(f"amount_in must be positive, got {amount_in}")
-        block = self.w3.eth.block_number
         path = self.path(token_in, token_out)
-        what = f"router {self.router.address} did not answer like a Uniswap V2 router (getAmountsOut)"
-        with answering_as(what, NotARouterError, "check `router` in the chain configuration"):
-            amounts = self.router.functions.getAmountsOut(amount_in, path).call(block_identifier=block)
+        amounts, block, timestamp = self._amounts("getAmountsOut", amount_in, path)
         if len(amounts) != len(path) or amounts[0] != amount_in or any(a < 0 for a in amounts):
-            raise NotARouterError(f"{what}: answered {len(amounts)} amounts starting {amounts[:1]} for a "
+            raise NotARouterError(f"router {self.router.address} did not answer like a Uniswap V2 router "
+                                  f"(getAmountsOut): answered {len(amounts)} amounts starting {amounts[:1]} for a "
                                   f"{len(path)}-token path and input {amount_in}; "
                                   f"check `router` in the chain configuration")
         return SwapQuote(token_in=token_in.symbol, token_out=token_out.symbol, amount_in=amount_in,
-                         amount_out=amounts[-1], path=path, block_number=block)
+                         amount_out=amounts[-1], path=path, block_number=block, block_timestamp=timestamp)
 
     @read_retry
     def quote_exact_out(self, token_in: Token, token_out: Token, amount_out: int) -> SwapQuote:
@@ -114,31 +144,38 @@ class UniswapV2:
             raise AmountError(f"an exact-output swap cannot involve the fee-on-transfer token "
                               f"{token_in.symbol if token_in.kind == 'fee_on_transfer' else token_out.symbol}: "
                               f"the router has no such variant; swap an exact input instead")
-        block = self.w3.eth.block_number
         path = self.path(token_in, token_out)
+        amounts, block, timestamp = self._amounts("getAmountsIn", amount_out, path)
         what = f"router {self.router.address} did not answer like a Uniswap V2 router (getAmountsIn)"
-        with answering_as(what, NotARouterError, "check `router` in the chain configuration"):
-            amounts = self.router.functions.getAmountsIn(amount_out, path).call(block_identifier=block)
         if len(amounts) != len(path) or amounts[-1] != amount_out or any(a <= 0 for a in amounts):
             raise NotARouterError(f"{what}: answered {len(amounts)} amounts ending {amounts[-1:]} for a "
                                   f"{len(path)}-token path and output {amount_out}; "
                                   f"check `router` in the chain configuration")
         return SwapQuote(token_in=token_in.symbol, token_out=token_out.symbol, amount_in=amounts[0],
-                         amount_out=amount_out, path=path, block_number=block)
+                         amount_out=amount_out, path=path, block_number=block, block_timestamp=timestamp)
 
-    @read_retry
-    def reserves(self, a: Token, b: Token, block: int | str = "latest") -> PoolReserves:
+    def reserves_read(self, a: Token, b: Token) -> tuple[str, Read]:
+        """The pair of a and b, and the getReserves read of it (for a batch); NoRouteError without a pool."""
         pair = self.pair_address(a, b)
         if pair is None:
             raise NoRouteError(f"no {a.symbol}/{b.symbol} pool")
-        contract = self.w3.eth.contract(address=Web3.to_checksum_address(pair), abi=abi("UniswapV2Pair"))
-        block_number = self.w3.eth.block_number if block == "latest" else int(block)
-        with answering_as(f"pair {contract.address} (named by factory {self.factory.address}) did not answer like "
-                          f"a Uniswap V2 pair (getReserves)", NotAPairError):
-            r0, r1, _ = contract.functions.getReserves().call(block_identifier=block_number)
+        return pair, Read(pair, "getReserves()", (), ("uint112", "uint112", "uint32"))
+
+    def reserves_of(self, a: Token, b: Token, pair: str, answer, block_number: int) -> PoolReserves:
+        """Reserves ordered as (a, b) from a getReserves answer of a batch."""
+        if not answer.ok or answer.value is None:
+            raise NotAPairError(f"pair {pair} (named by factory {self.factory.address}) did not answer like a "
+                                f"Uniswap V2 pair (getReserves): {answer.error}")
+        r0, r1, _ = answer.value
         a_is_0 = int(self.registry.route_address(a), 16) < int(self.registry.route_address(b), 16)
         ra, rb = (r0, r1) if a_is_0 else (r1, r0)
         return PoolReserves(pair=pair, reserve_a=ra, reserve_b=rb, block_number=block_number)
+
+    @read_retry
+    def reserves(self, a: Token, b: Token, block: int | str = "latest") -> PoolReserves:
+        pair, read = self.reserves_read(a, b)
+        batch = self.multicall.read([read], block if isinstance(block, int) else "latest" if block == "latest" else int(block))
+        return self.reserves_of(a, b, pair, batch.answers[0], batch.block_number)
 
     def spot_price(self, base: Token, quote: Token, block: int | str = "latest") -> tuple[Decimal, int]:
         """Price of one `base` in `quote` from the pool's reserves, and the block it was read at."""
