@@ -187,12 +187,17 @@ def test_chat_api_with_response_format(model_server):  # noqa: F811
         assert b._schema_form == "json_object"  # it only takes llama-cpp-python's own response_format form
 
 
-def test_complete_prompt_raw_and_constrained(http):
+def test_complete_prompt_raw_reasoning_and_constrained(backend):
+    """A library-rendered prompt is continued as given: one phase, or two when it ends in <think>."""
     prompt = "Q: 2+2?\nA:"
-    raw = http.complete_prompt(prompt, FAST)
+    raw = backend.complete_prompt(prompt, FAST)
     assert raw.reasoning == "" and raw.accounting.reasoning_tokens == 0 and raw.prompt_sha256 == sha256_text(prompt)
-    constrained = http.complete_prompt(prompt, FAST, schema=Decision)
-    assert isinstance(constrained.value, Decision)  # type: ignore[union-attr]
+    reasoned = backend.complete_prompt(backend.render(ASK), FAST)  # type: ignore[attr-defined]
+    assert reasoned.reasoning and reasoned.accounting.reasoning_tokens > 0 and reasoned.reasoning_truncated
+    constrained = backend.complete_prompt(prompt, FAST, schema=Decision)
+    assert isinstance(constrained.value, Decision) and len(constrained.attempts) == 1
+    with pytest.raises(StructuredOutputError, match="No valid Never from the prompt"):
+        backend.complete_prompt(prompt, FAST, schema=Never)
 
 
 def test_server_down_is_one_line(tiny_model_path):

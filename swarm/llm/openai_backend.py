@@ -35,10 +35,10 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .backend import BackendConfig, _describe, _effective, _with_schema_instruction
+from .backend import BackendConfig, _describe, _effective, _structured, _with_schema_instruction
 from .errors import ModelError, StructuredOutputError
 from .grammar import _int_range_as_enum, grammar_for, json_schema_of
-from .template import THINK_CLOSE, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
+from .template import THINK_CLOSE, THINK_OPEN, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
 from .types import (
     Accounting,
     Attempt,
@@ -222,9 +222,7 @@ class OpenAIServerBackend:
                 continue
             self._notify("structured", prompt, completion, schema, number)
             attempts.append(Attempt(completion=completion))
-            fields = dict(completion)
-            fields["accounting"] = Accounting.total([a.completion.accounting for a in attempts])
-            return StructuredCompletion[schema](**fields, value=value, attempts=attempts)
+            return _structured(schema, completion, value, attempts)
         raise StructuredOutputError(
             f"No valid {schema.__name__} after {len(attempts)} attempts; last error: {attempts[-1].error}", attempts)
 
@@ -238,34 +236,24 @@ class OpenAIServerBackend:
 
     def complete_prompt(self, prompt: str, settings: SamplingSettings | None = None,
                         schema: type[T] | None = None) -> Completion | StructuredCompletion[T]:
-        """One raw completion of a prompt the library rendered (e.g. few-shot for a base model): no
-        reasoning phase; with `schema`, the answer is decoded under its grammar and validated."""
+        """Continue `prompt` exactly as given (e.g. a few-shot prompt for a base model), as in-process: a prompt
+        ending in `<think>` decodes in two phases, any other only the answer; with `schema` the answer is
+        grammar-constrained JSON validated once (an invalid one is a `StructuredOutputError`)."""
         settings = _effective(settings)
-        start = time.perf_counter()
-        body: dict[str, Any] = {"prompt": prompt, "max_tokens": settings.max_answer_tokens}
-        if schema is not None:
-            body["grammar"] = self._grammar(schema)
-        elif settings.stop:
-            body["stop"] = list(settings.stop)
-        out = self._completion_phase(body, settings)
-        completion = Completion(
-            reasoning="", answer=out.text.strip(), reasoning_truncated=False, prompt_sha256=sha256_text(prompt),
-            settings=settings, model_sha256=self.info.sha256,
-            accounting=Accounting.of(prompt_tokens=out.prompt_tokens, cached_prompt_tokens=out.cached_tokens,
-                                     reasoning_tokens=0, answer_tokens=out.completion_tokens,
-                                     wall_seconds=time.perf_counter() - start))
+        grammar = self._grammar(schema) if schema is not None else None
+        completion = self._complete(prompt, settings, grammar, two_phase=prompt.rstrip().endswith(THINK_OPEN))
         if schema is None:
             self._notify("complete", prompt, completion)
             return completion
         try:
             value = schema.model_validate_json(completion.answer)
         except ValidationError as e:
-            attempt = Attempt(completion=completion, error=_describe(e))
-            self._notify("complete", prompt, completion, schema, 1, attempt.error)
-            raise StructuredOutputError(f"No valid {schema.__name__}: {attempt.error}", [attempt]) from None
+            error = _describe(e)
+            self._notify("complete", prompt, completion, schema, 1, error)
+            raise StructuredOutputError(f"No valid {schema.__name__} from the prompt; error: {error}",
+                                        [Attempt(completion=completion, error=error)]) from None
         self._notify("complete", prompt, completion, schema)
-        return StructuredCompletion[schema](**dict(completion), value=value,
-                                            attempts=[Attempt(completion=completion)])
+        return _structured(schema, completion, value, [Attempt(completion=completion)])
 
     def close(self) -> None:
         self._http.close()
@@ -286,14 +274,15 @@ class OpenAIServerBackend:
             self._grammars[schema] = text
         return self._grammars[schema]
 
-    def _complete(self, prompt: str, s: SamplingSettings, grammar: str | None) -> Completion:
+    def _complete(self, prompt: str, s: SamplingSettings, grammar: str | None,
+                  two_phase: bool | None = None) -> Completion:
         """A reasoning family: two phases, like the in-process backend (reason until </think> or the budget,
-        then answer from `prompt + reasoning + "</think>\n\n"`).  Other families: the answer only."""
+        then answer after the reasoning and "</think>" plus a blank line).  Other families: the answer only."""
         log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
         start = time.perf_counter()
         think: _Phase | None = None
         answer_prompt, reasoning, truncated = prompt, "", False
-        if self._template.reasoning:
+        if self._template.reasoning if two_phase is None else two_phase:
             think = self._completion_phase(
                 {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s)
             # "stop" is </think> or the end of the turn (OpenAI's finish_reason does not tell them apart): either
