@@ -83,9 +83,26 @@ def _solana_devnet(args: argparse.Namespace) -> int:
         else:
             for line in status_lines(config):
                 console.print(line)
+    elif args.action in ("set-price", "align", "mine"):
+        from tools.devnet.solana import control
+        if args.action == "mine":
+            slot = control.mine(args.blocks, home)
+            if args.json:
+                return _emit_json({"slot": slot, "mined": args.blocks}) or ExitCode.DONE
+            console.print(f"advanced {args.blocks} slot(s); slot {slot}")
+            return ExitCode.DONE
+        moves = control.set_price(args.symbol, args.price, home) if args.action == "set-price" \
+            else control.align_pools(home)
+        if args.json:
+            return _emit_json([m.model_dump(mode="json") for m in moves]) or ExitCode.DONE
+        if args.action == "set-price":
+            console.print(f"{args.symbol.upper()}/USD set to {args.price} (Pyth account and Hermes); the Jupiter "
+                          f"stand-in's pool follows:")
+        _moves_table(moves)
     else:
-        console.print(f"[red]error:[/red] `swarm devnet {args.action}` is not available for the Solana devnet yet; "
-                  f"restart it for a fresh world: `swarm devnet down --chain solana && swarm devnet up --chain solana`")
+        console.print(f"[red]error:[/red] `swarm devnet {args.action}` is not available for the Solana devnet (its VM "
+                      f"has no snapshots); for a fresh world: `swarm devnet down --chain solana && swarm devnet up "
+                      f"--chain solana`")
         return ExitCode.ERROR
     return ExitCode.DONE
 

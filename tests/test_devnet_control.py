@@ -122,7 +122,7 @@ def test_cli_levers_json_and_help(own_devnet, tmp_path):
     assert proc.returncode == ExitCode.ERROR and "Traceback" not in proc.stdout + proc.stderr
     assert proc.stdout.startswith("error: ") and len(proc.stdout.strip().splitlines()) == 1, proc.stdout
     proc = swarm("reset", "--chain", "solana")
-    assert proc.returncode == ExitCode.ERROR and "not available for the Solana devnet" in proc.stdout
+    assert proc.returncode == ExitCode.ERROR and "not available for the Solana devnet (its VM has no snapshots)" in proc.stdout
 
 
 def test_verify_tells_a_reset_chain_from_a_missing_anchor(own_devnet, tmp_path):

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from tools.devnet.solana.hermes_standin import HermesStandIn
@@ -39,11 +40,15 @@ class Clock(threading.Thread):
         self.stopped = threading.Event()
 
     def publish(self) -> None:
-        now = int(time.time())
         with self.rpc.lock:
-            slot = self.rpc.slot
-            sync_clock(self.rpc, now)
-            published = self.world.publish_prices(now, slot)
+            self.publish_locked()
+
+    def publish_locked(self) -> None:
+        """Publish with the RPC lock already held (the RPC's own handlers hold it)."""
+        now = int(time.time())
+        slot = self.rpc.slot
+        sync_clock(self.rpc, now)
+        published = self.world.publish_prices(now, slot)
         for feed_id, price, conf, expo, at in published:
             self.hermes.set_price(feed_id, price, conf, expo, at, slot=slot)
 
@@ -60,6 +65,36 @@ class Clock(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
+
+
+class DevnetRpc(LocalSolanaRpc):
+    """The devnet's JSON-RPC plus its operator levers (like anvil's `anvil_*` methods; 127.0.0.1 only):
+    `devnet_setPrice(symbol, usd)`, `devnet_align()`, `devnet_mine(n)`. Only the devnet process has them."""
+
+    world: DevnetWorld
+    clock: "Clock"
+
+    def _moved(self, moves: list[dict]) -> list[dict]:
+        self.clock.publish_locked()
+        return [{k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in m.items()} for m in moves]
+
+    def rpc_devnet_setPrice(self, symbol, usd):
+        try:
+            price = Decimal(str(usd))
+        except ArithmeticError:
+            raise ValueError(f"not a price: {usd!r}") from None
+        moves = self.world.set_price(str(symbol), price)
+        log.info("devnet price %s set to %s USD", symbol, price)
+        return self._moved(moves)
+
+    def rpc_devnet_align(self):
+        return self._moved(self.world.align_pool())
+
+    def rpc_devnet_mine(self, blocks=1):
+        if int(blocks) < 1:
+            raise ValueError(f"mine at least one block (got {blocks})")
+        self.advance(int(blocks))
+        return self.slot
 
 
 def sync_clock(rpc: LocalSolanaRpc, unix_time: int) -> None:
@@ -95,8 +130,8 @@ def serve(home: Path, port: int = 8899, jupiter_port: int = 0, hermes_port: int 
     try:
         wallet = load_or_create_wallet(paths.wallet)
         world = DevnetWorld.build(wallet.pubkey)
-        rpc = LocalSolanaRpc(world.svm, genesis_hash=world.genesis_hash, record_calls=False, port=port,
-                             max_lifetime=None)
+        rpc = DevnetRpc(world.svm, genesis_hash=world.genesis_hash, record_calls=False, port=port, max_lifetime=None)
+        rpc.world = world
         servers.append(rpc)
         jupiter = JupiterStandIn(rpc, world.pool, world.jupiter_mints(), port=jupiter_port, max_lifetime=None)
         jupiter.record_requests = False
@@ -104,6 +139,7 @@ def serve(home: Path, port: int = 8899, jupiter_port: int = 0, hermes_port: int 
         hermes = HermesStandIn(port=hermes_port, max_lifetime=None)
         servers.append(hermes)
         clock = Clock(world, rpc, hermes)
+        rpc.clock = clock
         clock.publish()
         for server in servers:
             server.start()

@@ -18,10 +18,12 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from solders.account import Account
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
+from spl.token.instructions import get_associated_token_address
 
 from tools.devnet.solana.accounts import (create_mint, ext_transfer_fee, fund_tokens, put_account,
                                           pyth_price_update_v2, revoke_mint_authority, wrap_sol)
@@ -70,6 +72,9 @@ class DevnetWorld:
     fee: SolanaToken
     price_accounts: dict[str, Pubkey]
     pyth_authority: Pubkey
+    # USD price of every token the devnet prices (Pyth feeds and the stand-in pool): `swarm devnet set-price` moves them
+    prices: dict[str, Decimal] = field(default_factory=lambda: {"SOL": Decimal(150), "USDC": Decimal(1),
+                                                                  "USDT": Decimal(1), "FEE": Decimal(1)})
 
     @classmethod
     def build(cls, wallet: Pubkey, svm: LiteSVM | None = None) -> "DevnetWorld":
@@ -117,9 +122,63 @@ class DevnetWorld:
         """Re-write every Pyth account with publish time `now`; returns (feed_id, price, conf, expo, time) to mirror."""
         out = []
         for f in FEEDS:
-            price, conf = _raw(f.price), _raw(f.conf)
+            price, conf = _raw(self.prices.get(f.symbol, f.price)), _raw(f.conf)
             data = pyth_price_update_v2(bytes.fromhex(f.feed_id), price, conf, PRICE_EXPO, now, posted_slot=slot,
                                         write_authority=self.pyth_authority)
             put_account(self.svm, self.price_accounts[f.symbol], PYTH_RECEIVER_PROGRAM, data)
             out.append((f.feed_id, price, conf, PRICE_EXPO, now))
         return out
+
+    # ---- devnet levers (`swarm devnet set-price|align --chain solana`) ------------------------------------
+    def _pool_mints(self) -> dict[str, tuple[Pubkey, int, Pubkey]]:
+        return {"SOL": (NATIVE_MINT, 9, TOKEN_PROGRAM),
+                **{t.symbol: (t.mint_pubkey, t.decimals, t.program_pubkey) for t in (self.usdc, self.usdt, self.fee)}}
+
+    def pool_reserve(self, symbol: str) -> int:
+        mint, _, program = self._pool_mints()[symbol]
+        account = self.svm.get_account(get_associated_token_address(self.pool.pubkey(), mint, program))
+        return int.from_bytes(bytes(account.data)[64:72], "little") if account else 0
+
+    def _set_pool_reserve(self, symbol: str, amount: int) -> None:
+        """The stand-in pool's balance of `symbol`, written in place (amount field; a wrapped-SOL account's
+        lamports follow it). The stand-in's swap is SPL transfers against these balances, so this is where its
+        price lives."""
+        mint, _, program = self._pool_mints()[symbol]
+        address = get_associated_token_address(self.pool.pubkey(), mint, program)
+        account = self.svm.get_account(address)
+        if account is None:
+            raise ValueError(f"the stand-in pool has no {symbol} account")
+        data = bytearray(bytes(account.data))
+        old = int.from_bytes(data[64:72], "little")
+        data[64:72] = amount.to_bytes(8, "little")
+        lamports = account.lamports + (amount - old if mint == NATIVE_MINT else 0)
+        self.svm.set_account(address, Account(lamports=lamports, data=bytes(data), owner=account.owner,
+                                              executable=False, rent_epoch=account.rent_epoch))
+
+    def align_pool(self) -> list[dict]:
+        """Every token's pool reserve set so its price against USDC is the devnet's USD price (USDC's reserve is
+        the anchor); returns what moved, in the shape of the EVM levers' PoolMove."""
+        usdc = Decimal(self.pool_reserve("USDC")).scaleb(-self.usdc.decimals)
+        moves = []
+        for symbol, (_, decimals, _) in self._pool_mints().items():
+            if symbol == "USDC":
+                continue
+            before_raw = self.pool_reserve(symbol)
+            before = usdc / Decimal(before_raw).scaleb(-decimals) if before_raw else Decimal(0)
+            target = self.prices[symbol] / self.prices["USDC"]
+            amount = int((usdc / target).scaleb(decimals))
+            self._set_pool_reserve(symbol, amount)
+            after = usdc / Decimal(amount).scaleb(-decimals)
+            moves.append({"pair": f"{symbol}/USDC", "price_before": before, "price_after": after, "target": target,
+                          "swapped_in": "" if amount == before_raw else
+                          f"pool {symbol} reserve set to {Decimal(amount).scaleb(-decimals):f}"})
+        return moves
+
+    def set_price(self, symbol: str, usd: Decimal) -> list[dict]:
+        symbol = symbol.upper()
+        if symbol not in self.prices:
+            raise ValueError(f"the Solana devnet prices {', '.join(sorted(self.prices))}, not {symbol}")
+        if not usd.is_finite() or usd <= 0:
+            raise ValueError(f"a price must be a positive number (got {usd})")
+        self.prices[symbol] = usd
+        return self.align_pool()
