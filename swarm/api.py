@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import BaseModel
 
@@ -38,6 +36,7 @@ from swarm.planner import Planner, PlanningContext, PlanResult
 from swarm.plugins import PluginRegistry, RunDeps, TaskPlugin
 from swarm.runtime import Runtime
 from swarm.store import RunStore
+from swarm.stores import open_stores
 from swarm.taskgraph import SwapTask, TaskGraph
 
 FINAL_FAILURES = (TaskStatus.REFUSED, TaskStatus.FAILED, TaskStatus.SKIPPED)
@@ -100,7 +99,7 @@ class Swarm:
     def __init__(self, chain: ChainAdapter | None = None, *, w3=None, manifest=None, wallet=None,
                  policy: SwapPolicy | None = None, backend=None, home: Path | None = None, k: int = 3,
                  audit: bool = True, anchor: bool = True, on_task: Callable[[str, dict], None] | None = None,
-                 plugins: PluginRegistry | None = None):
+                 plugins: PluginRegistry | None = None, store: str | None = None, store_owner: str | None = None):
         if chain is None:
             if manifest is None or wallet is None:
                 raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... for an EVM chain")
@@ -118,9 +117,11 @@ class Swarm:
             plugins = PluginRegistry(builtin_plugins())
             plugins.load_entry_points()
         self.plugins = plugins
-        self.store = RunStore(self.home / "runs.sqlite")
-        # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER, see swarm.ledger)
-        self.ledger = SpendLedger.for_wallet(None, chain.identity, chain.wallet_address, scope=self.home.resolve())
+        # SQLite under home + $SWARM_LEDGER by default; store= / $SWARM_STORE=postgresql://... for a cluster
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.stores = open_stores(self.home, chain.identity, chain.wallet_address, store, owner=store_owner)
+        self.store: RunStore = self.stores.run_store
+        self.ledger: SpendLedger = self.stores.ledger
         self.backend, self.k, self.on_task = backend, k, on_task
         self.auditor: RunAuditor | None = None
         if audit:
@@ -130,8 +131,7 @@ class Swarm:
             self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"),
                                       chain.anchorer() if anchor else None)
         self.record: Recorder = self.auditor.record if self.auditor else (lambda run_id, kind, payload: None)
-        self._checkpoints = sqlite3.connect(self.home / "checkpoints.sqlite", check_same_thread=False)
-        self.runtime = Runtime(self.plugins, SqliteSaver(self._checkpoints))
+        self.runtime = Runtime(self.plugins, self.stores.checkpointer)
         self.deps = self._deps(self.policy)
         # run before each run, never inside one: a local devnet started with --keep-pools-aligned re-aligns its pools
         self.before_run: list[Callable[[], None]] = []
@@ -167,7 +167,7 @@ class Swarm:
         return self
 
     def close(self) -> None:
-        self._checkpoints.close()
+        self.stores.close()
         self.chain.close()
 
     # -- the chain's own parts, for bots and tests (EVM: w3, uniswap, sender; every chain: wallet, config) ----
@@ -396,6 +396,8 @@ class Swarm:
                                                   "reasons": result.reasons})
         if self.auditor is not None:
             _, result.anchor = self.auditor.seal(result.run_id)
+            if result.anchor:
+                log.info("run %s: audit checkpoint anchored in tx %s", result.run_id, result.anchor.get("tx_id"))
         return result
 
     def trace(self, run_id: str) -> list[dict]:

@@ -325,7 +325,8 @@ def _entries_phrase(size: int, signed: int | None) -> str:
     if signed is None:
         return f"{size} entries, none signed yet"
     tail = size - signed
-    return f"{size} entries, {signed} signed" + (f" ({tail} after the checkpoint: the anchor record)" if tail else "")
+    # verify's own tail line says "<n> entries after the checkpoint are not signed yet" (the anchor record, usually)
+    return f"{size} entries, {signed} signed" + (f", {tail} after the checkpoint not signed yet" if tail else "")
 
 
 def run_summary(log: AuditLog, run_id: str) -> dict:
@@ -350,11 +351,24 @@ def summarize(kind: str, payload: dict) -> str:
     if kind == "intent":
         return f"\"{p.get('text', '')}\" on {p.get('chain', '?')}, wallet {p.get('wallet', '?')}"
     if kind == "thought":
-        graph = p.get("task_graph") or {}
-        tasks = len(graph.get("tasks", [])) if isinstance(graph, dict) else 0
-        origin = p.get("source") or p.get("origin") or p.get("kind") or ""
-        return f"{origin} thought: score {p.get('score', '?')}, {tasks} tasks" + (
-            f", invalid: {'; '.join(map(str, p['errors']))[:80]}" if p.get("errors") else "")
+        origin = p.get("source") or p.get("origin") or ""
+        score = f", score {p['score']}" if p.get("score") is not None else ""
+        kept = "" if p.get("kept", True) else ", dropped"
+        why = f": {p['why']}" if p.get("why") else ""
+        errors = f"; invalid: {'; '.join(map(str, p['errors']))[:80]}" if p.get("errors") else ""
+        return f"{p.get('id', '')} {origin} thought{score}{kept}{why}{errors}".strip()
+    if kind == "model_call":
+        acc = p.get("accounting") or {}
+        tokens = (acc.get("reasoning_tokens") or 0) + (acc.get("answer_tokens") or 0)
+        return f"{p.get('kind', 'model')} call: {tokens} tokens in {acc.get('wall_seconds', '?')} s" + (
+            f", rejected: {p['error']}" if p.get("error") else "")
+    if kind == "tx":
+        event = p.get("event", "?")
+        if event == "receipt":
+            return f"mined in block {p.get('block_number')}: status {p.get('status')}, gas {p.get('gas_used')}, " \
+                   f"{p.get('hash')}"
+        return f"{event}" + (f" (simulation {p['simulation']})" if p.get("simulation") else "") + \
+            (f", nonce {p['nonce']}" if p.get("nonce") is not None else "") + (f", {p['hash']}" if p.get("hash") else "")
     if kind == "plan":
         if p.get("ok"):
             tasks = len((p.get("task_graph") or {}).get("tasks", []))
@@ -430,9 +444,10 @@ def audit_command(args: argparse.Namespace, console) -> int:
         entries = log.entries(args.run_id)
         if args.action == "show":
             summary = run_summary(log, args.run_id)
+            from swarm.render import humanize
             rows = [{"index": e.index, "created_at": e.created_at, "kind": e.kind,
                      "task": e.payload.get("task") or e.payload.get("step") or "",
-                     "summary": summarize(e.kind, e.payload)} for e in entries]
+                     "summary": humanize(summarize(e.kind, e.payload))} for e in entries]
             if as_json:
                 _emit_json({**summary, "entries_detail": [{**row, "payload": e.payload}
                                                           for row, e in zip(rows, entries, strict=True)]})

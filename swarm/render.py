@@ -16,6 +16,7 @@ from rich.tree import Tree
 DISPLAY_PLACES = 4  # amounts: at most this many decimals (never more than the token has)
 _HUMAN_AMOUNT = re.compile(r"(?<![\w.])(\d[\d,]*\.\d{5,})(\s+)([A-Z][A-Z0-9]{1,9})\b")
 _RAW_MIN_OUT = re.compile(r"quote (\d+), independent minimum (\d+)")
+_LONG_DECIMAL = re.compile(r"(?<![\w.])(\d[\d,]*\.\d{5,})(?![\d\w])")  # no token named: display precision
 _INTERNAL = ("kind", "id", "depends_on")
 
 
@@ -43,6 +44,7 @@ def humanize(reason: str, tokens: Callable[[str], int | None] | None = None, tok
         return amount(m.group(1).replace(",", ""), decimals, m.group(3)) if decimals is not None or tokens is None \
             else m.group(0)
     reason = _HUMAN_AMOUNT.sub(cut, reason)
+    reason = _LONG_DECIMAL.sub(lambda m: amount(m.group(1).replace(",", "")), reason)
     if token_out is not None:
         symbol, decimals = token_out
         reason = _RAW_MIN_OUT.sub(lambda m: f"quote {base_units(m.group(1), decimals, symbol)}, independent minimum "

@@ -1,0 +1,42 @@
+"""swarm.logs: JSON log lines that parse, registered secrets and key-shaped values redacted, levels honoured."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from swarm import logs
+from swarm.render import amount, humanize, refusals
+
+
+def test_json_lines_redacted_and_levelled():
+    stream = io.StringIO()
+    handler = logs.setup("info", "json", stream=stream)
+    try:
+        logs.register_secret("s3cr3t-seed-words")
+        key = "ab" * 32
+        logging.getLogger("swarm.test").info("loaded s3cr3t-seed-words and private key 0x%s", key)
+        logging.getLogger("tools.test").debug("not shown at info")
+        logging.getLogger("agents.test").warning("shown %d", 1)
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        for name in ("swarm", "agents", "tools"):
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    assert [r["level"] for r in lines] == ["info", "warning"] and lines[1]["logger"] == "agents.test"
+    assert "s3cr3t" not in lines[0]["message"] and key not in lines[0]["message"]
+    assert lines[0]["message"] == "loaded [redacted] and private key 0x[redacted]" or \
+        lines[0]["message"] == "loaded [redacted] and private key [redacted]"
+    assert lines[0]["time"].endswith("Z")
+
+
+def test_human_amounts_and_refusals_once():
+    assert amount("996.006981039903216493", 18, "DAI") == "996.007 DAI"
+    assert amount("3000", 6, "USDC") == "3,000 USDC"
+    assert humanize("quote 142448921274, independent minimum 149250000000 (50 bps)", token_out=("USDC", 6)) == \
+        "quote 142,448.9213 USDC, independent minimum 149,250 USDC (50 bps)"
+
+    class Result:
+        reasons = ["risk_1: max_trade_usd: trade $150,000.00, limit $10,000.00; daily_cap_usd: cap",
+                   "swap_1: max_trade_usd: trade $150,000.00, limit $10,000.00; daily_cap_usd: cap"]
+    assert refusals(Result()) == ["max_trade_usd: trade $150,000.00, limit $10,000.00", "daily_cap_usd: cap"]
