@@ -31,6 +31,7 @@ from swarm.llm.openai_backend import (
 )
 from swarm.llm.template import sha256_text
 from tests.model_server import model_server  # noqa: F401  (module fixture: a running llama_cpp.server)
+from tests.secret_scan import record_output
 from tools.devnet.node import free_port
 
 FAST = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=24, max_answer_tokens=64)
@@ -255,7 +256,9 @@ def test_generation_timeout(model_server):  # noqa: F811
 def _swarm(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("SWARM_MODEL", "SWARM_MODEL_NAME", "SWARM_PRIVATE_KEY")}
     env.update(SWARM_HOME=str(home), NO_COLOR="1", COLUMNS="200", TERM="dumb", SWARM_MODEL_FAMILY="deepseek-r1")
-    return subprocess.run([SWARM, *args], env=env, capture_output=True, text=True, timeout=110, cwd=home)
+    done = subprocess.run([SWARM, *args], env=env, capture_output=True, text=True, timeout=110, cwd=home)
+    record_output(done.stdout + done.stderr)  # for the suite's final secret scan
+    return done
 
 
 def test_swarm_run_with_a_model_server_records_thoughts_and_verifies(devnet, chain, model_server, tmp_path):  # noqa: F811

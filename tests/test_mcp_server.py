@@ -17,6 +17,7 @@ import anyio
 import httpx
 
 from tests.integration_support import token_balance
+from tests.secret_scan import record_output
 from tools.devnet.node import free_port
 from tools.evm.wallet import Wallet
 
@@ -93,6 +94,7 @@ def test_read_only_server_over_stdio(devnet, chain, tmp_path):
     # and the CLI's verifier agrees
     done = subprocess.run([SWARM, "audit", "verify", price["audit_id"], "--config", str(devnet.manifest_path)],
                           env=server_env(tmp_path), capture_output=True, text=True, timeout=60)
+    record_output(done.stdout + done.stderr)
     assert done.returncode == 0 and f"PASS run {price['audit_id']}" in done.stdout, done.stdout + done.stderr
 
 
@@ -124,6 +126,7 @@ def test_fund_moving_only_with_the_flag_and_through_the_operator(devnet, chain, 
     # the operator, not a tool, approves: the run finishes under the policy it was planned with
     resumed = subprocess.run([SWARM, "resume", trade["run_id"], "--approve", "--manifest", str(devnet.manifest_path)],
                              env=server_env(tmp_path), capture_output=True, text=True, timeout=120)
+    record_output(resumed.stdout + resumed.stderr)
     assert resumed.returncode == 0 and f"run {trade['run_id']}: done" in resumed.stdout, resumed.stdout + resumed.stderr
     assert _usdc(chain, devnet) > usdc_before
 
@@ -131,6 +134,7 @@ def test_fund_moving_only_with_the_flag_and_through_the_operator(devnet, chain, 
 def test_streamable_http_needs_the_token_and_binds_loopback(devnet, chain, tmp_path):
     no_token = subprocess.run([*MODULE, "--manifest", str(devnet.manifest_path), "--transport", "http"],
                               env=server_env(tmp_path), capture_output=True, text=True, timeout=60)
+    record_output(no_token.stdout + no_token.stderr)
     assert no_token.returncode == 2 and TOKEN_ENV in no_token.stderr and "Traceback" not in no_token.stderr
 
     port = free_port()
