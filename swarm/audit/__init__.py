@@ -29,6 +29,7 @@ from swarm.audit.verify import (
     VerifyReport,
     export_bundle,
     verify_bundle,
+    verify_bundle_file,
     verify_log,
 )
 
@@ -38,7 +39,7 @@ __all__ = [
     "SecretGuard", "SecretLeakError", "Signer", "SigningKey", "StoredCheckpoint", "Verifier",
     "VerifyReport", "canonical_json", "checkpoint_hash", "default_db_path", "default_key_path",
     "export_bundle", "leaf_hash", "load_or_create_signing_key", "node_hash", "origin_for_run",
-    "sign_checkpoint", "verify_bundle", "verify_checkpoint", "verify_consistency",
+    "sign_checkpoint", "verify_bundle", "verify_bundle_file", "verify_checkpoint", "verify_consistency",
     "verify_inclusion", "verify_log",
 ]
 

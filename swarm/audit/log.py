@@ -2,7 +2,14 @@
 
 `append` returns only after the entry is committed (WAL, synchronous=FULL), so a
 caller that acts on a step after `append` returns can always show the step was
-logged first. SQLite triggers abort UPDATE and DELETE and non-sequential inserts;
+logged first.
+
+Group commit: entries of the kinds in `DEFERRED_KINDS` (what a run reads, thinks and decides: prices,
+plans, model calls, risk results) are committed without an fsync of their own. They are in the WAL
+at once (a killed process loses nothing) and become power-loss durable with the next entry of any
+other kind, a checkpoint, or `flush()`: one fsync covers the whole WAL. Every action that leaves the
+machine is preceded by such an entry (a `tx` "signed" entry before a broadcast, the checkpoint before
+its anchor), so nothing is signed or sent before everything logged up to it is durable. SQLite triggers abort UPDATE and DELETE and non-sequential inserts;
 that stops mistakes, not an attacker with the file, which is what checkpoints
 (signed roots) and on-chain anchors of their hashes are for.
 
@@ -35,6 +42,11 @@ from swarm.audit.redact import SecretGuard
 from swarm.config import swarm_home
 
 KINDS = ("thought", "price", "risk", "tx", "error", "refusal", "operator_input", "anchor")
+# Kinds that never precede an action of their own: committed without their own fsync (see the module docstring).
+# Any other kind (tx, anchor, operator_input, error, a plugin's own...) is fsynced before `append` returns,
+# and with it every deferred entry before it.
+DEFERRED_KINDS = frozenset({"intent", "plan", "thought", "model_call", "price", "read_price", "risk", "check_risk",
+                            "condition", "refusal", "tool_call", "tool_result", "approval_request"})
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
@@ -173,11 +185,13 @@ class AuditLog:
             raise RuntimeError(f"{p}: SQLite refused WAL mode (got {mode!r}); use a local filesystem")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._unsynced = False  # deferred entries committed since the last fsync of the WAL
 
     # ---- lifecycle ----------------------------------------------------------------
 
     def close(self) -> None:
         with self._lock:
+            self.flush()
             self._db.close()
 
     def __enter__(self) -> AuditLog:
@@ -230,13 +244,14 @@ class AuditLog:
         return self.append_many(run_id, [(kind, payload)])[0]
 
     def append_many(self, run_id: str, items: Iterable[tuple[str, dict]]) -> list[AuditEntry]:
-        """Log several steps in one transaction (one fsync); all or nothing."""
+        """Log several steps in one transaction (one fsync, none when every kind is deferred); all or nothing."""
         _check_run_id(run_id)
         self._guard.check(run_id, "run_id")
         checked = [self._validate(kind, payload) for kind, payload in items]
+        deferred = all(kind in DEFERRED_KINDS for kind, _, _ in checked)
         with self._lock:
             tree = self._tree(run_id)
-            with self._write() as db:
+            with self._durability(deferred), self._write() as db:
                 (nxt,) = db.execute(
                     "SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = ?", (run_id,)
                 ).fetchone()
@@ -254,6 +269,44 @@ class AuditLog:
                 db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             tree.extend(r[6] for r in rows)  # only after COMMIT succeeded
             return out
+
+    @contextmanager
+    def _durability(self, deferred: bool) -> Iterator[None]:
+        """The next transaction without its own fsync (`deferred`), or with the one that also makes every
+        deferred entry before it durable."""
+        if not deferred:
+            yield
+            self._unsynced = False
+            return
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+            self._unsynced = True
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
+
+    @property
+    def unsynced(self) -> bool:
+        """Deferred entries are committed but not yet fsynced (`flush` makes them durable)."""
+        return self._unsynced
+
+    def flush(self) -> None:
+        """Make every committed entry durable now: one fsync of the WAL (a no-op when nothing is pending)."""
+        with self._lock:
+            if not self._unsynced or str(self.path) == ":memory:":
+                self._unsynced = False
+                return
+            wal = self.path.with_name(self.path.name + "-wal")
+            try:
+                fd = os.open(wal, os.O_RDONLY)
+            except FileNotFoundError:  # checkpointed into the database (which SQLite synced) and removed
+                self._unsynced = False
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._unsynced = False
 
     # ---- the Merkle tree ----------------------------------------------------------
 
@@ -335,6 +388,7 @@ class AuditLog:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (run_id, n, cp.root, note, checkpoint_hash(note), signer.vkey, utc_now()),
                 )
+            self._unsynced = False  # a full commit: the WAL with every deferred entry is fsynced
             return note
 
     def checkpoints(self, run_id: str) -> list[StoredCheckpoint]:

@@ -22,9 +22,11 @@ is authenticated and the report says the root does not match without an index.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -42,7 +44,7 @@ from swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify
 from swarm.core.anchor import AnchorChecker, AnchorFacts, AnchorInspector
 
 __all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "AnchorChecker", "BundleError", "Check",
-           "VerifyReport", "export_bundle", "verify_bundle", "verify_log"]
+           "VerifyReport", "export_bundle", "verify_bundle", "verify_bundle_file", "verify_log"]
 
 BUNDLE_FORMAT = "defai-swarm/audit-bundle/v1"
 _HEX32 = re.compile(r"[0-9a-f]{64}")
@@ -135,8 +137,8 @@ def export_bundle(
 
 # ---- verify ---------------------------------------------------------------------
 
-def _entry_leaf(e: Any, position: int, run_id: str) -> tuple[bytes | None, str | None]:
-    """Recompute one entry's leaf hash; (hash, None) or (None/hash, problem)."""
+def _entry_leaf(e: Any, position: int, run_id: str | None) -> tuple[bytes | None, str | None]:
+    """Recompute one entry's leaf hash; (hash, None) or (None/hash, problem). `run_id` None: not checked here."""
     if not isinstance(e, dict) or set(e) != _ENTRY_KEYS:
         return None, "malformed entry"
     idx, salt = e["index"], e["salt"]
@@ -152,9 +154,25 @@ def _entry_leaf(e: Any, position: int, run_id: str) -> tuple[bytes | None, str |
         return None, f"not canonical JSON ({exc})"
     if idx != position:
         return h, f"index {idx} at position {position}"
-    if e["run_id"] != run_id:
+    if run_id is not None and e["run_id"] != run_id:
         return h, "entry belongs to another run"
     return h, None
+
+
+class _Digest(NamedTuple):
+    """What verification keeps of one entry: its recomputed leaf, what is wrong with it (the run id aside),
+    its run id and its created_at. A streamed bundle keeps only these, never the payloads."""
+
+    leaf: bytes | None
+    problem: str | None
+    run_id: Any
+    created_at: Any
+
+
+def _digest(e: Any, position: int) -> _Digest:
+    h, problem = _entry_leaf(e, position, None)
+    return _Digest(h, problem, e.get("run_id") if isinstance(e, dict) else None,
+                   e.get("created_at") if isinstance(e, dict) else None)
 
 
 def _report(checks: list[Check], first_bad: int | None, why: str = "", **info: Any) -> VerifyReport:
@@ -185,7 +203,8 @@ def _utc(seconds: float) -> str:
 
 
 def _anchor_policy(add, facts: AnchorFacts, covered: list, window: float, skew: float) -> None:
-    """The verifier's rules on what the chain reported: the pinned sender, the block time window."""
+    """`covered`: the created_at of every entry the checkpoint covers."""
+    # The verifier's rules on what the chain reported: the pinned sender, the block time window.
     if facts.sender is not None:
         if not facts.pinned:
             add("anchor sender", False, f"unpinned: the anchor was sent by {facts.sender}, but no operator account "
@@ -205,7 +224,7 @@ def _anchor_policy(add, facts: AnchorFacts, covered: list, window: float, skew: 
         add("anchor time", False, f"the node reports no time for block {facts.block}: the anchor window cannot be "
                                   f"checked")
         return
-    times = [_entry_time(e.get("created_at")) if isinstance(e, dict) else None for e in covered]
+    times = [_entry_time(created_at) for created_at in covered]
     if not times or any(t is None for t in times):
         add("anchor time", False, "the covered entries have no readable created_at to compare the anchor with")
         return
@@ -239,6 +258,118 @@ def verify_bundle(
     return _verify(bundle, trusted_vkey, anchor_checker, anchor_window, clock_skew, own_key="bundle")
 
 
+class BundleFileError(ValueError):
+    """The bundle file is not one JSON object (cut short, or not JSON)."""
+
+
+class _JsonStream:
+    """Reads one JSON object from a text file a chunk at a time: top-level values whole, the elements of a
+    chosen array one by one. Only the current chunk and the current value are ever in memory."""
+
+    def __init__(self, f: IO[str], chunk: int = 1 << 20):
+        self.f, self.chunk = f, chunk
+        self.buf, self.pos, self.eof = "", 0, False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        data = self.f.read(self.chunk)
+        if not data:
+            self.eof = True
+            return False
+        self.buf, self.pos = self.buf[self.pos:] + data, 0
+        return True
+
+    def char(self) -> str:
+        """The next non-blank character (not consumed); "" at the end."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def expect(self, ch: str) -> None:
+        if self.char() != ch:
+            raise BundleFileError(f"expected {ch!r} at character {self.pos} of the current chunk")
+        self.pos += 1
+
+    def value(self) -> Any:
+        self.char()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+                if end < len(self.buf) or self.eof:  # a number cut at the chunk's end would decode short
+                    self.pos = end
+                    return value
+            except json.JSONDecodeError:
+                if self.eof:
+                    raise BundleFileError("the bundle is not complete JSON") from None
+            self._fill()
+
+    def object_items(self):
+        """(key, stream) pairs of the top-level object; the caller reads each value."""
+        self.expect("{")
+        if self.char() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise BundleFileError("an object key is not a string")
+            self.expect(":")
+            yield key
+            ch = self.char()
+            self.pos += 1
+            if ch == "}":
+                return
+            if ch != ",":
+                raise BundleFileError(f"expected ',' or '}}' after the value of {key!r}")
+
+    def array_items(self):
+        self.expect("[")
+        if self.char() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self.value()
+            ch = self.char()
+            self.pos += 1
+            if ch == "]":
+                return
+            if ch != ",":
+                raise BundleFileError("expected ',' or ']' in an array")
+
+
+def verify_bundle_file(
+    path: str | os.PathLike,
+    trusted_vkey: str | Verifier | None = None,
+    anchor_checker: AnchorChecker | None = None,
+    anchor_window: float = DEFAULT_ANCHOR_WINDOW,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
+) -> VerifyReport:
+    """`verify_bundle` on a bundle file, streamed: each entry is hashed as it is read and only its leaf hash and
+    created_at are kept, so memory does not grow with the payloads (a 100k-entry bundle is never loaded whole).
+    A file that is not one complete JSON object is a failed `format` check."""
+    fields: dict[str, Any] = {}
+    digests: list[_Digest] | None = None
+    try:
+        with open(path, encoding="utf-8") as f:
+            stream = _JsonStream(f)
+            for key in stream.object_items():
+                if key == "entries" and stream.char() == "[":
+                    digests = [_digest(e, j) for j, e in enumerate(stream.array_items())]
+                else:
+                    fields[key] = stream.value()
+            if stream.char() != "":
+                raise BundleFileError("text after the bundle's JSON object")
+    except (BundleFileError, UnicodeDecodeError, RecursionError) as exc:
+        return _report([Check("format", False, f"not a {BUNDLE_FORMAT} bundle: {exc}")], None)
+    return _verify(fields, trusted_vkey, anchor_checker, anchor_window, clock_skew, own_key="bundle", digests=digests)
+
+
 def _verify(
     bundle: dict,
     trusted_vkey: str | Verifier | None,
@@ -246,9 +377,11 @@ def _verify(
     anchor_window: float,
     clock_skew: float,
     own_key: str,
+    digests: list[_Digest] | None = None,
 ) -> VerifyReport:
     """`own_key`: where the unpinned key comes from: "bundle" (self-signed, not ok) or "log" (verify_log's
-    consistency check against the key stored beside the checkpoint: reported as not pinned)."""
+    consistency check against the key stored beside the checkpoint: reported as not pinned). `digests`: the
+    entries already digested while streaming (`verify_bundle_file`); the bundle then carries no entries list."""
     checks: list[Check] = []
     add = lambda name, ok, detail="": checks.append(Check(name, bool(ok), detail))  # noqa: E731
 
@@ -257,10 +390,13 @@ def _verify(
         add("format", False, f"not a {BUNDLE_FORMAT} bundle")
         return _report(checks, None)
     run_id, note, entries = bundle.get("run_id"), bundle.get("checkpoint"), bundle.get("entries")
-    if not isinstance(run_id, str) or not isinstance(note, str) or not isinstance(entries, list):
+    if digests is None and isinstance(entries, list):
+        digests = [_digest(e, j) for j, e in enumerate(entries)]
+    if not isinstance(run_id, str) or not isinstance(note, str) or digests is None:
         add("format", False, "run_id, checkpoint and entries are required")
         return _report(checks, None)
-    add("format", True, f"{len(entries)} entries")
+    count = len(digests)
+    add("format", True, f"{count} entries")
     info: dict[str, Any] = {"run_id": run_id}
 
     # 2. signature (the only thing trusted)
@@ -303,19 +439,19 @@ def _verify(
     # 4. entries: positions, run ids, canonical leaves
     bad: dict[int, str] = {}
     recomputed: list[bytes | None] = []
-    for j, e in enumerate(entries):
-        h, problem = _entry_leaf(e, j, run_id)
-        recomputed.append(h)
+    for j, d in enumerate(digests):
+        recomputed.append(d.leaf)
+        problem = d.problem or (None if d.run_id == run_id else "entry belongs to another run")
         if problem:
             bad.setdefault(j, problem)
-    if len(entries) != n:
-        bad.setdefault(min(len(entries), n), f"{len(entries)} entries, checkpoint covers {n}")
+    if count != n:
+        bad.setdefault(min(count, n), f"{count} entries, checkpoint covers {n}")
     add("entries", not bad, "indices 0..n-1, run ids, canonical JSON" if not bad
         else f"{len(bad)} bad position(s), first {min(bad)}: {bad[min(bad)]}")
 
     # 5. root from the recomputed leaves
     leaves = [h for h in recomputed if h is not None]
-    full = len(entries) == n and len(leaves) == len(recomputed)  # then `leaves` is `recomputed`
+    full = count == n and len(leaves) == len(recomputed)  # then `leaves` is `recomputed`
     own = MerkleTree(leaves) if full else None
     root_ok = own is not None and own.root() == root
     add("root", root_ok, "recomputed root equals the signed root" if root_ok
@@ -324,30 +460,41 @@ def _verify(
     # 6. authenticated tree: the bundle's leaf list if it hashes to the signed root
     claimed = bundle.get("leaf_hashes")
     listed: MerkleTree | None = None
-    if isinstance(claimed, list) and len(claimed) == n and all(isinstance(h, str) and _HEX32.fullmatch(h) for h in claimed):
-        listed = MerkleTree(bytes.fromhex(h) for h in claimed)
-        if listed.root() != root:
-            listed = None
+    well_formed = isinstance(claimed, list) and len(claimed) == n and all(
+        isinstance(h, str) and _HEX32.fullmatch(h) for h in claimed)
+    if root_ok:  # the entries' own leaves are authenticated: the stated list is right iff it equals them
+        stated_ok = well_formed and all(h == leaf.hex() for h, leaf in zip(claimed, leaves, strict=True))  # type: ignore[arg-type]
+    else:
+        stated_ok = False
+        if well_formed:
+            listed = MerkleTree(bytes.fromhex(h) for h in claimed)  # type: ignore[union-attr]
+            if listed.root() != root:
+                listed = None
     auth = own if root_ok else listed
     if claimed is None:
         add("leaf hashes", False, "bundle has no leaf_hashes list")
-    elif root_ok and listed is None:  # entries are fine, but the stated list was altered
+    elif root_ok and not stated_ok:  # entries are fine, but the stated list was altered
         stated = claimed if isinstance(claimed, list) else []
         diff = next((j for j in range(n) if j >= len(stated) or stated[j] != leaves[j].hex()), n)  # root_ok: all n leaves
         bad.setdefault(diff, "stated leaf hash altered")
         add("leaf hashes", False, f"stated leaf hashes differ from the entries (first at {diff})")
 
-    # 7. an inclusion proof per entry against the signed root
+    # 7. an inclusion proof per entry against the signed root. When the recomputed root is the signed root,
+    # every entry's proof from that same tree verifies (the root is a function of all leaves and their
+    # positions), so the proofs are only computed one by one to localise entries when it is not.
+    covered = min(count, n)
     if auth is None:
         add("inclusion", False, "no tree authenticated by the signed root: cannot localise")
+    elif root_ok:
+        add("inclusion", True, f"{covered}/{n} entries proven (the recomputed root is the signed root)")
     else:
         failed = [
-            j for j, h in enumerate(recomputed[:min(len(entries), n)])
+            j for j, h in enumerate(recomputed[:covered])
             if h is None or not verify_inclusion(h, j, n, auth.inclusion_proof(j, n), root)
         ]
         for j in failed:
             bad.setdefault(j, "inclusion proof fails")
-        add("inclusion", not failed, f"{min(len(entries), n) - len(failed)}/{n} entries proven"
+        add("inclusion", not failed, f"{covered - len(failed)}/{n} entries proven"
             + (f", first failure at {failed[0]}" if failed else ""))
 
     # 8. stated checkpoint hash and anchor
@@ -375,7 +522,7 @@ def _verify(
             add("anchor", ok, detail)
             if facts is not None:
                 info["anchor_sender_pinned"] = facts.pinned
-                _anchor_policy(add, facts, entries[:n], anchor_window, clock_skew)
+                _anchor_policy(add, facts, [d.created_at for d in digests[:n]], anchor_window, clock_skew)
     elif anchor is not None:
         add("anchor", True, "present, not looked up on-chain (no anchor_checker)")
 
