@@ -1,0 +1,89 @@
+"""Where a swarm keeps its state: SQLite files on one machine (the default), or one PostgreSQL database for a cluster.
+
+`open_stores` picks by `store=` (or `$SWARM_STORE`): unset means the embedded SQLite files (`runs.sqlite`,
+`checkpoints.sqlite` under the state directory, the wallet ledger at `$SWARM_LEDGER`); a `postgresql://` URL puts the
+outbox, runs, spend ledger and LangGraph checkpoints in that database (`swarm.stores.postgres`, extra `postgres`).
+Everything above this module sees the same methods either way.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swarm.core.chain import ChainIdentity
+from swarm.core.errors import ConfigError
+
+STORE_ENV = "SWARM_STORE"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def store_url(explicit: str | None = None) -> str | None:
+    """The shared store's URL (`explicit`, else `$SWARM_STORE`), or None for the embedded SQLite default."""
+    url = explicit if explicit is not None else os.environ.get(STORE_ENV) or None
+    if url is None or url in ("", "sqlite"):
+        return None
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise ConfigError(f"{STORE_ENV}={url.split('://')[0]}://... is not a store this library knows: use a "
+                          f"postgresql://user@host/db URL, or leave it unset for the local SQLite files")
+    return url
+
+
+@dataclass
+class Stores:
+    """The run store (outbox, runs, run context), the wallet's spend ledger and the LangGraph checkpointer."""
+
+    run_store: Any
+    ledger: Any
+    checkpointer: Any
+    url: str | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def shared(self) -> bool:
+        return self.url is not None
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+        self._closers.clear()
+
+
+def open_stores(home: Path, identity: ChainIdentity, wallet_address: str, store: str | None = None,
+                owner: str | None = None) -> Stores:
+    """The stores of a swarm on `identity` for `wallet_address`. With PostgreSQL, `owner` is the cluster wallet
+    actor's token; a wallet registered to a cluster is refused to anyone else (a local CLI), here, before any run."""
+    url = store_url(store)
+    if url is None:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from swarm.ledger import SpendLedger
+        from swarm.store import RunStore
+
+        connection = sqlite3.connect(home / "checkpoints.sqlite", check_same_thread=False)
+        return Stores(RunStore(home / "runs.sqlite"),
+                      # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER)
+                      SpendLedger.for_wallet(None, identity, wallet_address, scope=home.resolve()),
+                      SqliteSaver(connection), None, [connection.close])
+    try:
+        from swarm.stores.postgres import PgDatabase, PgRunStore, PgSpendLedger, postgres_checkpointer, redacted
+    except ImportError as exc:
+        raise ConfigError(f"{STORE_ENV} names PostgreSQL but its driver is missing ({exc.name}): "
+                          f"pip install 'defai-swarm[postgres]'") from None
+    import psycopg
+
+    try:
+        db = PgDatabase(url)
+        saver, connection = postgres_checkpointer(url)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot reach the shared store {redacted(url)}: {first}") from None
+    ledger = PgSpendLedger.for_wallet(db, identity, wallet_address, owner=owner)
+    ledger.check_owner()
+    return Stores(PgRunStore(db), ledger, saver, url, [connection.close, db.close])
+
+
+__all__ = ["STORE_ENV", "Stores", "open_stores", "store_url"]

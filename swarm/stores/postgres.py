@@ -1,0 +1,298 @@
+"""The run store and the spend ledger in PostgreSQL: the shared state of a cluster (`SWARM_STORE=postgresql://...`).
+
+Same methods and the same rules as the SQLite pair (`swarm.store.RunStore`, `swarm.ledger.SpendLedger`), so the
+same contract tests run against both (tests/test_store_contract.py):
+
+- the outbox row of a step is inserted before its transaction is broadcast; a second insert raises `AlreadySigned`
+  (primary key), on any machine;
+- a reservation is a check-and-insert in one transaction that first locks the wallet's row
+  (`SELECT ... FOR UPDATE` on `swarm_spend_wallets`): every process on every machine that reserves for the same
+  (chain, wallet) queues on that row lock, so the day's total can never pass the cap;
+- a wallet registered to a cluster (`register_owner`) reserves only for that owner: a process pointed at the
+  same database without the owner token (a local CLI) is refused before anything is signed.
+
+Run ids are one namespace per database (a run started on one machine resumes on another); the ledger's scope
+column is kept for the row format and is the constant `SHARED_SCOPE`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from pydantic import BaseModel
+
+from swarm.core.chain import ChainIdentity
+from swarm.core.errors import Refused
+from swarm.core.outbox import AlreadySigned, SignedTxRecord
+from swarm.ledger import chain_key, utc_day
+from swarm.store import ALLOWANCE_STEP_SUFFIXES
+
+M = TypeVar("M", bound=BaseModel)
+
+SHARED_SCOPE = "shared"
+_SCHEMA_LOCK = 0x5357_4152  # advisory lock id: concurrent first starts create the tables once
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS swarm_outbox (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, tx_hash TEXT NOT NULL, nonce BIGINT NOT NULL,
+    signed_json TEXT NOT NULL, created_at TEXT NOT NULL, dropped_at TEXT, dropped_reason TEXT,
+    PRIMARY KEY (run_id, step));
+CREATE TABLE IF NOT EXISTS swarm_runs (
+    run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS swarm_run_context (
+    run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS swarm_spend (
+    chain TEXT NOT NULL, wallet TEXT NOT NULL, scope TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL,
+    day TEXT NOT NULL, usd NUMERIC NOT NULL, reserved_at TEXT NOT NULL, released_at TEXT,
+    PRIMARY KEY (chain, wallet, scope, run_id, step));
+CREATE INDEX IF NOT EXISTS swarm_spend_by_day ON swarm_spend (chain, wallet, day);
+CREATE TABLE IF NOT EXISTS swarm_spend_wallets (
+    chain TEXT NOT NULL, wallet TEXT NOT NULL, PRIMARY KEY (chain, wallet));
+CREATE TABLE IF NOT EXISTS swarm_wallet_owners (
+    chain TEXT NOT NULL, wallet TEXT NOT NULL, owner TEXT NOT NULL, cluster TEXT NOT NULL,
+    registered_at TEXT NOT NULL, PRIMARY KEY (chain, wallet));
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PgDatabase:
+    """One autocommit connection, serialised by a lock (LangGraph runs parallel tasks in threads); the tables
+    are created on first use."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._lock = threading.Lock()
+        self._conn = psycopg.connect(url, autocommit=True)
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cur.execute(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            yield cur
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PgRunStore:
+    """`swarm.store.RunStore` in PostgreSQL: runs, their context and the outbox, shared by every machine."""
+
+    def __init__(self, db: PgDatabase | str):
+        self.db = db if isinstance(db, PgDatabase) else PgDatabase(db)
+        self.path = redacted(self.db.url)  # shown where the SQLite store shows its file
+
+    def save_run(self, run_id: str, intent: str, plan_json: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("INSERT INTO swarm_runs VALUES (%s, %s, %s, %s)", (run_id, intent, plan_json, _now()))
+
+    def save_context(self, run_id: str, chain: str, context: dict) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("INSERT INTO swarm_run_context VALUES (%s, %s, %s) ON CONFLICT (run_id) DO UPDATE "
+                        "SET chain=EXCLUDED.chain, context_json=EXCLUDED.context_json",
+                        (run_id, chain, json.dumps(context)))
+
+    def load_context(self, run_id: str) -> tuple[str, dict] | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT chain, context_json FROM swarm_run_context WHERE run_id=%s", (run_id,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def load_run(self, run_id: str) -> tuple[str, str] | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT intent, plan_json FROM swarm_runs WHERE run_id=%s", (run_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def record_signed(self, run_id: str, step: str, signed: SignedTxRecord) -> None:
+        """Raises AlreadySigned if the step already has one, whichever machine signed it."""
+        order = signed.sequence
+        try:
+            with self.db.transaction() as cur:
+                cur.execute("INSERT INTO swarm_outbox (run_id, step, tx_hash, nonce, signed_json, created_at) "
+                            "VALUES (%s, %s, %s, %s, %s, %s)",
+                            (run_id, step, signed.tx_id, order if order is not None else -1, signed.model_dump_json(),
+                             _now()))
+        except pg_errors.UniqueViolation:
+            raise AlreadySigned(f"{run_id}/{step} already has a signed transaction") from None
+
+    def signed_for(self, run_id: str, step: str, model: type[M]) -> M | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT signed_json FROM swarm_outbox WHERE run_id=%s AND step=%s",
+                              (run_id, step)).fetchone()
+        return model.model_validate_json(row[0]) if row else None
+
+    def mark_dropped(self, run_id: str, step: str, reason: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("UPDATE swarm_outbox SET dropped_at=%s, dropped_reason=%s WHERE run_id=%s AND step=%s "
+                        "AND dropped_at IS NULL", (_now(), reason, run_id, step))
+
+    def dropped_reason(self, run_id: str, step: str) -> str | None:
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT dropped_reason FROM swarm_outbox WHERE run_id=%s AND step=%s "
+                              "AND dropped_at IS NOT NULL", (run_id, step)).fetchone()
+        return (row[0] or "dropped") if row else None
+
+    def has_signed(self, run_id: str, step_prefix: str) -> bool:
+        with self.db.transaction() as cur:
+            rows = cur.execute("SELECT step FROM swarm_outbox WHERE run_id=%s AND left(step, %s)=%s "
+                               "AND dropped_at IS NULL", (run_id, len(step_prefix), step_prefix)).fetchall()
+        return any(not r[0].endswith(ALLOWANCE_STEP_SUFFIXES) for r in rows)
+
+    def sent_ids(self, run_id: str) -> list[str]:
+        with self.db.transaction() as cur:
+            rows = cur.execute("SELECT tx_hash FROM swarm_outbox WHERE run_id=%s AND dropped_at IS NULL "
+                               "ORDER BY nonce, created_at", (run_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def dropped(self, run_id: str) -> list[dict]:
+        with self.db.transaction() as cur:
+            rows = cur.execute("SELECT step, tx_hash, nonce, dropped_reason FROM swarm_outbox WHERE run_id=%s "
+                               "AND dropped_at IS NOT NULL ORDER BY nonce, created_at", (run_id,)).fetchall()
+        return [{"step": r[0], "tx_hash": r[1], "nonce": r[2], "reason": r[3]} for r in rows]
+
+    sent_hashes = sent_ids
+
+
+class PgSpendLedger:
+    """`swarm.ledger.SpendLedger` for one (chain, wallet) in PostgreSQL: one cap for every machine.
+
+    `owner`: the token of the cluster's wallet actor. A wallet registered to a cluster reserves only with it."""
+
+    def __init__(self, db: PgDatabase | str, chain: str, wallet: str, owner: str | None = None):
+        self.db = db if isinstance(db, PgDatabase) else PgDatabase(db)
+        self.chain, self.wallet, self.scope, self.owner = chain, wallet, SHARED_SCOPE, owner
+        with self.db.transaction() as cur:
+            cur.execute("INSERT INTO swarm_spend_wallets VALUES (%s, %s) ON CONFLICT DO NOTHING", (chain, wallet))
+
+    @classmethod
+    def for_wallet(cls, db: PgDatabase | str, chain_identity: ChainIdentity, wallet_address: str,
+                   owner: str | None = None) -> "PgSpendLedger":
+        wallet = wallet_address.lower() if chain_identity.family == "evm" else wallet_address
+        return cls(db, chain_key(chain_identity), wallet, owner)
+
+    # -- the cluster's claim on the wallet
+    def register_owner(self, owner: str, cluster: str) -> None:
+        """Make `owner` (the wallet actor) the only one that reserves for this wallet; replaces an earlier owner
+        (a restarted actor registers again with a new token)."""
+        with self.db.transaction() as cur:
+            cur.execute("INSERT INTO swarm_wallet_owners VALUES (%s, %s, %s, %s, %s) ON CONFLICT (chain, wallet) "
+                        "DO UPDATE SET owner=EXCLUDED.owner, cluster=EXCLUDED.cluster, "
+                        "registered_at=EXCLUDED.registered_at", (self.chain, self.wallet, owner, cluster, _now()))
+        self.owner = owner
+
+    def unregister_owner(self) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM swarm_wallet_owners WHERE chain=%s AND wallet=%s", (self.chain, self.wallet))
+
+    def registered_cluster(self) -> tuple[str, str] | None:
+        """(owner token, cluster name) when the wallet is registered to a cluster."""
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT owner, cluster FROM swarm_wallet_owners WHERE chain=%s AND wallet=%s",
+                              (self.chain, self.wallet)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def check_owner(self, cur: psycopg.Cursor[Any] | None = None) -> None:
+        """Refuse unless the wallet is unregistered or registered to this ledger's owner."""
+        if cur is None:
+            registered = self.registered_cluster()
+        else:
+            row = cur.execute("SELECT owner, cluster FROM swarm_wallet_owners WHERE chain=%s AND wallet=%s",
+                              (self.chain, self.wallet)).fetchone()
+            registered = (row[0], row[1]) if row else None
+        if registered is not None and registered[0] != self.owner:
+            raise Refused(f"wallet {self.wallet} is registered to cluster {registered[1]!r}: submit its intents "
+                          f"through the cluster (swarm.cluster.SwarmPool), not a local process")
+
+    # -- swarm.core.outbox.SpendLedger
+    def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
+        day = utc_day()
+        key = (self.chain, self.wallet, self.scope, run_id, step)
+        with self.db.transaction() as cur:
+            # every reservation for this wallet, on any machine, queues here until this transaction ends
+            cur.execute("SELECT 1 FROM swarm_spend_wallets WHERE chain=%s AND wallet=%s FOR UPDATE",
+                        (self.chain, self.wallet))
+            self.check_owner(cur)
+            row = cur.execute("SELECT usd, day FROM swarm_spend WHERE chain=%s AND wallet=%s AND scope=%s "
+                              "AND run_id=%s AND step=%s AND released_at IS NULL", key).fetchone()
+            spent = self._spent(cur, day)
+            if row is not None:
+                own = Decimal(row[0]) if row[1] == day else Decimal(0)
+                return True, spent - own
+            if spent + usd > cap:
+                return False, spent
+            cur.execute("INSERT INTO swarm_spend (chain, wallet, scope, run_id, step, day, usd, reserved_at, "
+                        "released_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, NULL) "
+                        "ON CONFLICT (chain, wallet, scope, run_id, step) DO UPDATE SET day=EXCLUDED.day, "
+                        "usd=EXCLUDED.usd, reserved_at=EXCLUDED.reserved_at, released_at=NULL",
+                        (*key, day, usd, _now()))
+            return True, spent
+
+    def release_spend(self, run_id: str, step: str) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("UPDATE swarm_spend SET released_at=%s WHERE chain=%s AND wallet=%s AND scope=%s "
+                        "AND run_id=%s AND step=%s AND released_at IS NULL",
+                        (_now(), self.chain, self.wallet, self.scope, run_id, step))
+
+    def spent_today(self, exclude: tuple[str, str] | None = None) -> Decimal:
+        day = utc_day()
+        with self.db.transaction() as cur:
+            total = self._spent(cur, day)
+            if exclude is not None:
+                row = cur.execute("SELECT usd FROM swarm_spend WHERE chain=%s AND wallet=%s AND scope=%s "
+                                  "AND run_id=%s AND step=%s AND day=%s AND released_at IS NULL",
+                                  (self.chain, self.wallet, self.scope, *exclude, day)).fetchone()
+                total -= Decimal(row[0]) if row else Decimal(0)
+        return total
+
+    def reservations(self, day: str | None = None, include_released: bool = False) -> list[dict]:
+        query = ("SELECT scope, run_id, step, day, usd, reserved_at, released_at FROM swarm_spend WHERE chain=%s "
+                 "AND wallet=%s AND day=%s" + ("" if include_released else " AND released_at IS NULL")
+                 + " ORDER BY reserved_at")
+        with self.db.transaction() as cur:
+            rows = cur.execute(query, (self.chain, self.wallet, day or utc_day())).fetchall()
+        return [{"scope": r[0], "run_id": r[1], "step": r[2], "day": r[3], "usd": Decimal(r[4]), "reserved_at": r[5],
+                 "released_at": r[6]} for r in rows]
+
+    def _spent(self, cur: psycopg.Cursor[Any], day: str) -> Decimal:
+        row = cur.execute("SELECT COALESCE(SUM(usd), 0) FROM swarm_spend WHERE chain=%s AND wallet=%s AND day=%s "
+                          "AND released_at IS NULL", (self.chain, self.wallet, day)).fetchone()
+        return Decimal(row[0]) if row else Decimal(0)
+
+
+def postgres_checkpointer(url: str):
+    """LangGraph's maintained PostgreSQL checkpointer on its own connection (the settings its docs require)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+
+    conn: Any = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)  # type: ignore[arg-type]
+    saver = PostgresSaver(conn)
+    with psycopg.connect(url, autocommit=True) as lock_conn:  # setup() migrates once even if nodes start together
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK + 1,))
+        try:
+            saver.setup()
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK + 1,))
+    return saver, conn
+
+
+__all__ = ["PgDatabase", "PgRunStore", "PgSpendLedger", "SHARED_SCOPE", "postgres_checkpointer", "redacted"]
