@@ -67,6 +67,16 @@ def test_tools_are_narrow_and_typed(swarm):
     assert "operator" in run.description
 
 
+def test_fund_moving_needs_an_audited_swarm(devnet, chain, wallet, tmp_path):
+    unaudited = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, audit=False)
+    try:
+        assert {t.name for t in swarm_tools(unaudited)} == READ_ONLY
+        with pytest.raises(ValueError, match="audit log"):
+            swarm_tools(unaudited, allow_fund_moving=True)
+    finally:
+        unaudited.close()
+
+
 def test_agent_reads_a_price_and_plans(swarm):
     before = usdc(swarm)
     messages = agent_run(swarm_tools(swarm), [

@@ -91,6 +91,8 @@ class SwarmToolkit:
         self.allow_fund_moving = allow_fund_moving
         self._lock = threading.Lock()
         if allow_fund_moving:
+            if swarm.auditor is None:
+                raise ValueError("a fund-moving tool needs a swarm that keeps its audit log (audit=True)")
             self._require_approval(Decimal(str(approval_above_usd)))
 
     def _require_approval(self, threshold: Decimal) -> None:
