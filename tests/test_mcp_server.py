@@ -154,6 +154,9 @@ def test_streamable_http_needs_the_token_and_binds_loopback(devnet, chain, tmp_p
         assert anonymous.status_code == 401
         wrong = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"}, timeout=5)
         assert wrong.status_code == 401
+        rebound = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5,
+                             headers={"Authorization": f"Bearer {TOKEN}", "Host": "evil.example"})
+        assert rebound.status_code in (400, 403, 421), rebound.text  # a page's DNS rebinding cannot reach it
         if shutil.which("ss"):  # the listening socket's local address: loopback only
             lines = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
             assert [line.split()[3] for line in lines.splitlines()] == [f"127.0.0.1:{port}"], lines
