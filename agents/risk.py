@@ -120,11 +120,11 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
             deps.record(run_id, "condition", {"task": swap.id, "source_task": cond.source_task,
                                               "quote_task": cond.quote_task, "condition": cond.model_dump(mode="json"),
                                               "describe": cond.describe(), "price": str(price), "holds": holds,
-                                              "combine": swap.combine, **({"recheck": True} if recheck else {})})
+                                              "combine": swap.combine or "and", **({"recheck": True} if recheck else {})})
         held = [h for _, _, h in results]
-        if not (all(held) if swap.combine == "and" else any(held)):
+        if not (any(held) if swap.combine == "or" else all(held)):
             verb = "no longer holds" + when if recheck else "not met"
-            shown = f" {swap.combine} ".join(f"{c.describe()} (now {p:.2f})" for c, p, _ in results)
+            shown = f" {swap.combine or 'and'} ".join(f"{c.describe()} (now {p:.2f})" for c, p, _ in results)
             return RiskResult(status=TaskStatus.SKIPPED, reason=f"condition {shown} {verb}: nothing to do")
         return None
 

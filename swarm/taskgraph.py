@@ -103,7 +103,8 @@ class SwapTask(Task):
     max_slippage_bps: int = Field(ge=1, le=10_000)
     condition: Condition | None = None
     conditions: tuple[Condition, ...] = ()
-    combine: Literal["and", "or"] = "and"
+    combine: Literal["and", "or"] | None = Field(default=None, description="how `conditions` join `condition`; "
+                                                                         "None (= and) when there is one condition")
     price_tasks: tuple[str, str] = Field(description="read_price task ids for token_in/USD and token_out/USD")
     risk_task: str
 
@@ -114,6 +115,8 @@ class SwapTask(Task):
             raise ValueError(f"a swap needs exactly one of amount_in, amount_task, amount_out; got {given or 'none'}")
         if self.conditions and self.condition is None:
             raise ValueError("extra conditions need a first condition")
+        if self.combine is not None and not self.conditions:
+            raise ValueError("'combine' joins several conditions; this swap has at most one")
         return self
 
     def all_conditions(self) -> list[Condition]:

@@ -153,7 +153,7 @@ def _swap(step: SwapStep, prefix: str, after: tuple[str, ...], prev_swaps: tuple
         tasks.append(SwapTask(id=swap, token_in=step.token_in, token_out=step.token_out, amount_in=fixed_in,
                               amount_task=amount_task, amount_out=fixed_out, max_slippage_bps=slippage,
                               condition=conds[0] if conds else None, conditions=tuple(conds[1:]),
-                              combine=step.combine, price_tasks=(reads[step.token_in + suffix],
+                              combine=step.combine if len(conds) > 1 else None, price_tasks=(reads[step.token_in + suffix],
                                                                  reads[step.token_out + suffix]),
                               risk_task=risk, depends_on=(risk,)))
     return tasks

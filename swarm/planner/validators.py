@@ -336,7 +336,8 @@ def check_request_amounts(request: Request, registry: TokenResolver, context: Pl
             if held is None:
                 errors.append(f"balance of {s.token_in} is unknown")
             elif s.amount.value > held and not _refilled_earlier(request, s):
-                errors.append(f"amount {s.amount.value} {s.token_in} exceeds the wallet's balance of {held} {s.token_in}")
+                errors.append(f"amount {s.amount.value} {s.token_in} exceeds the wallet's balance of "
+                              f"{format(held.normalize(), 'f')} {s.token_in}")
     return errors
 
 
