@@ -44,7 +44,7 @@ def run(cases: list[Case], backend, k: int, settings: SamplingSettings | None) -
 
 
 def table(title: str, tally: Tally, ms: dict[str, float]) -> str:
-    head = f"| category | n | " + " | ".join(SHORT[o] for o in OUTCOMES) + " | ms/intent |"
+    head = "| category | n | " + " | ".join(SHORT[o] for o in OUTCOMES) + " | ms/intent |"
     lines = [f"### {title}", "", head, "|" + "---|" * (len(OUTCOMES) + 3)]
     totals = dict.fromkeys(OUTCOMES, 0)
     covered_exact = covered_expected = 0
