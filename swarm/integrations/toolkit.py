@@ -113,6 +113,7 @@ class SwarmToolkit:
     def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Validate, run and audit one tool call; the result is what the calling model sees."""
         spec = next((s for s in self.specs() if s.name == name), None)
+        name = name[:64]  # a caller-chosen name is kept short in the result and the log
         call_id = "call-" + uuid.uuid4().hex[:16]
         with self._lock:
             if spec is None:
