@@ -106,25 +106,26 @@ def test_devnet_status_json(swarm_cli, devnet):
 
 # ---- errors: one line, no traceback; --debug shows it ----------------------------------------------------
 
-def _one_line(code: int, out: str, expected_code: int, *needles: str) -> None:
+def _one_line(result: tuple, expected_code: int, *needles: str) -> None:
+    code, out = result
     lines = [line for line in out.splitlines() if line.strip()]
     assert code == expected_code and "Traceback" not in out and len(lines) == 1, out
     assert lines[0].startswith("error: ") and all(n in lines[0] for n in needles), out
 
 
 def test_user_errors_are_one_line(swarm_cli, devnet, tmp_path):
-    _one_line(*swarm_cli("plan", INTENT, "--model", "/nope.gguf"), ExitCode.ERROR, "/nope.gguf")
+    _one_line(swarm_cli("plan", INTENT, "--model", "/nope.gguf"), ExitCode.ERROR, "/nope.gguf")
     bad_policy = tmp_path / "policy.json"
     bad_policy.write_text('{"max_trade_usd": 50,\n')
-    _one_line(*swarm_cli("run", INTENT, "--policy", str(bad_policy)), ExitCode.ERROR, "not valid JSON", str(bad_policy))
+    _one_line(swarm_cli("run", INTENT, "--policy", str(bad_policy)), ExitCode.ERROR, "not valid JSON", str(bad_policy))
     dead = json.loads(Path(devnet.manifest_path).read_text())
     dead["rpc_url"] = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "dead.json").write_text(json.dumps(dead))
-    _one_line(*swarm_cli("run", INTENT, "--manifest", str(tmp_path / "dead.json")), ExitCode.ERROR,
+    _one_line(swarm_cli("run", INTENT, "--manifest", str(tmp_path / "dead.json")), ExitCode.ERROR,
               "cannot reach the RPC", "swarm devnet up")
     (tmp_path / "bad.json").write_text('{"family": "evm", "chain_id": "x"')
-    _one_line(*swarm_cli("plan", INTENT, "--manifest", str(tmp_path / "bad.json")), ExitCode.ERROR, "bad.json")
-    _one_line(*swarm_cli("audit", "show", "0123456789abcdef"), ExitCode.USAGE, "no audit log")
+    _one_line(swarm_cli("plan", INTENT, "--manifest", str(tmp_path / "bad.json")), ExitCode.ERROR, "bad.json")
+    _one_line(swarm_cli("audit", "show", "0123456789abcdef"), ExitCode.USAGE, "no audit log")
     code, out = swarm_cli("plan", INTENT, "--model", "/nope.gguf", "--debug")
     assert code == ExitCode.ERROR and "Traceback" in out and "error: " in out
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -60,10 +61,11 @@ def test_align_pools_undoes_a_trade(own_devnet):
     chain = EvmChain.from_config(manifest, Wallet.devnet(1))
     w3, uni = chain.w3, chain.uniswap
     weth, usdc = chain.registry.resolve("WETH"), chain.registry.resolve("USDC")
-    deadline = w3.eth.get_block("latest")["timestamp"] + 600
+    deadline = w3.eth.get_block("latest")["timestamp"] + 600  # pyright: ignore[reportTypedDictNotRequiredAccess]
     router = uni.router
     tx = router.functions.swapExactETHForTokens(0, [weth.address, usdc.address], manifest.deployer, deadline)
-    w3.eth.wait_for_transaction_receipt(tx.transact({"from": manifest.deployer, "value": 50 * 10**18}))
+    params: Any = {"from": manifest.deployer, "value": 50 * 10**18}
+    w3.eth.wait_for_transaction_receipt(tx.transact(params))
     drifted = pool_prices(own_devnet)["WETH/USDC"]
     assert drifted < Decimal(2900)
     moves = {m.pair: m for m in control.align_pools(path)}

@@ -36,7 +36,9 @@ def sol_prices(config) -> dict[str, Decimal]:
         reading = SolanaPriceReader(rpc, config.registry(), config.pyth_feeds, jupiter=jupiter, hermes=hermes).read("SOL")
         return {s.name: s.price for s in reading.sources}
     finally:
-        jupiter.close(), hermes.close(), rpc.close()
+        jupiter.close()
+        hermes.close()
+        rpc.close()
 
 
 def test_set_price_moves_pyth_hermes_and_the_pool_then_a_swap_runs(net, tmp_path, monkeypatch):

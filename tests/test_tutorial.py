@@ -13,6 +13,7 @@ import io
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,7 +82,7 @@ def run_tutorial(commands, policy: Path, port: int, capsys) -> None:
     for argv, expected in commands:
         if argv[:2] == ["devnet", "down"]:
             continue
-        argv = [run_id if a == "<run-id>" else a for a in argv]
+        argv = [(run_id or "<no run yet>") if a == "<run-id>" else a for a in argv]
         if argv[:2] == ["devnet", "up"]:
             argv += ["--port", str(port)]
         if argv[0] == "run":
@@ -102,7 +103,7 @@ def run_snippet(policy: Path) -> str:
     source = python_snippet().replace("Swarm.from_devnet()", "Swarm.from_devnet(policy=POLICY)")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        scope = {"POLICY": RiskPolicy.model_validate_json(policy.read_text())}
+        scope: dict[str, Any] = {"POLICY": RiskPolicy.model_validate_json(policy.read_text())}
         exec(compile(source, "README.md python snippet", "exec"), scope)  # noqa: S102 - the README's own code
         scope["swarm"].close()
     return printed.getvalue()

@@ -79,10 +79,10 @@ def load(manifest: DevnetManifest | Path | str | None = None) -> tuple[DevnetMan
 
 
 def _rpc(w3: Web3, method: str, params: list):
-    answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    answer: dict = dict(w3.provider.make_request(method, params))  # type: ignore[arg-type]
     if "error" in answer:
         raise DevnetError(f"{method} failed: {answer['error'].get('message', answer['error'])}")
-    return answer["result"]
+    return answer.get("result")
 
 
 def _wait(w3: Web3, tx_hash) -> None:
