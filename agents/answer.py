@@ -52,4 +52,5 @@ class AnswerPlugin(TaskPlugin[AnswerTask]):
             elif isinstance(t, ReadQuoteTask):
                 lines.append(f"{r['amount_in']} {r['token_in']} -> {r['amount_out']} {r['token_out']} (route quote, "
                              "before fees you may pay in gas)")
-        return AnswerResult(status=TaskStatus.OK, question=task.question, answer="; ".join(lines))
+        text = "; ".join(lines)  # also the reason: every front door prints a task's reason
+        return AnswerResult(status=TaskStatus.OK, question=task.question, answer=text, reason=text)
