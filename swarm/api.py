@@ -14,10 +14,8 @@ import logging
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command
 from pydantic import BaseModel
 
 from agents import builtin_plugins
@@ -38,6 +36,9 @@ from swarm.runtime import Runtime
 from swarm.store import RunStore
 from swarm.stores import open_stores
 from swarm.taskgraph import SwapTask, TaskGraph
+
+if TYPE_CHECKING:  # langchain/langgraph load lazily: planning needs neither (see bench_overhead's start-up rows)
+    from langchain_core.runnables import RunnableConfig
 
 FINAL_FAILURES = (TaskStatus.REFUSED, TaskStatus.FAILED, TaskStatus.SKIPPED)
 log = logging.getLogger(__name__)
@@ -137,7 +138,11 @@ class Swarm:
         self.before_run: list[Callable[[], None]] = []
         if getattr(getattr(chain, "config", None), "keep_pools_aligned", False):
             from tools.devnet.control import align_pools
-            self.before_run.append(lambda: align_pools(cast(Any, chain).config) and None)
+            manifest = cast(Any, chain).config
+
+            def align() -> None:
+                align_pools(manifest)
+            self.before_run.append(align)
 
     def _deps(self, policy: SwapPolicy) -> RunDeps:
         return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.ledger, record=self.record,
@@ -250,16 +255,18 @@ class Swarm:
         if backend is None or not hasattr(backend, "on_call"):
             yield
             return
-        previous = getattr(backend, "on_call")
+        observed: Any = backend
+        previous = observed.on_call
+
         def observe(event) -> None:
             self.record(run_id, "model_call", event.model_dump(mode="json"))
             if previous is not None:  # e.g. the CLI's planning progress
                 previous(event)
-        setattr(backend, "on_call", observe)
+        observed.on_call = observe
         try:
             yield
         finally:
-            setattr(backend, "on_call", previous)
+            observed.on_call = previous
 
     @contextmanager
     def _sealed_on_error(self, run_id: str):
@@ -319,6 +326,7 @@ class Swarm:
         if state.values and not state.next:  # already finished: report it, sign and anchor nothing new
             return self._finished(run_id, graph, state.values.get("results", {}))
         if approve is not None:
+            from langgraph.types import Command
             payload: Any = Command(resume={"approve": approve, "operator": operator})
         elif app.get_state(_config(run_id)).values:
             payload = None  # continue from the last checkpoint
