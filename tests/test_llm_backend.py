@@ -11,12 +11,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from swarm.llm import (
     SWARM_MODEL_ENV,
+    SWARM_MODEL_FAMILY_ENV,
     Accounting,
     BackendConfig,
     LlamaCppBackend,
     ModelBackend,
     ModelLoadError,
     ModelNotFoundError,
+    PromptFormatError,
     SamplingSettings,
     SchemaGrammarError,
     StructuredCompletion,
@@ -62,11 +64,17 @@ def test_model_info(backend, tiny_model_path):
     assert isinstance(backend, ModelBackend)
 
 
-def test_template_fallback_when_gguf_has_none(tmp_path):
+def test_no_template_and_no_family_is_a_clear_error_not_r1(tmp_path, monkeypatch):
+    """A GGUF without a template used to get R1's markers silently; now chat refuses in one line."""
+    monkeypatch.delenv(SWARM_MODEL_FAMILY_ENV, raising=False)
     path = build_tiny_model(tmp_path / "bare.gguf", chat_template=None)
     with load_backend(path) as b:
-        assert b.info.chat_template is None and b.info.template_source == "builtin"
-        assert b.render(ASK).endswith("<｜Assistant｜><think>\n")
+        assert b.info.chat_template is None and b.info.template_source == "none" and b.info.family is None
+        for call in (lambda: b.render(ASK), lambda: b.chat(ASK, FAST), lambda: b.structured(ASK, Decision, FAST)):
+            with pytest.raises(PromptFormatError, match="bare.gguf has no chat template") as e:
+                call()
+            assert "\n" not in str(e.value) and "SWARM_MODEL_FAMILY" in str(e.value) and "gemma" in str(e.value)
+        assert b.complete_prompt("Q: 2+2?\nA:", FAST).accounting.answer_tokens > 0  # a raw prompt needs no format
 
 
 def test_hash_cache_follows_file_changes(tmp_path, tiny_model_path):

@@ -6,7 +6,16 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from swarm.llm import ChatMessage, ChatTemplate, SchemaGrammarError, fold_system, grammar_for, split_reasoning
+from swarm.llm import (
+    FAMILIES,
+    ChatMessage,
+    ChatTemplate,
+    PromptFormatError,
+    SchemaGrammarError,
+    fold_system,
+    grammar_for,
+    split_reasoning,
+)
 from swarm.llm.template import R1_BOS, R1_CHAT_TEMPLATE
 
 USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
@@ -45,11 +54,41 @@ def test_multi_turn_strips_earlier_reasoning(r1):
     assert prompt == f"{R1_BOS}{USER}q1{ASSISTANT}\n\nA1<｜end▁of▁sentence｜>{USER}q2{ASSISTANT}<think>\n"
 
 
-def test_builtin_fallback_equals_r1_template():
-    fallback = ChatTemplate(None)
-    assert fallback.source == "builtin"
+def test_no_template_renders_nothing_silently():
+    """There is no silent R1 fallback any more: a model without a format refuses to render, in one line."""
+    none = ChatTemplate(None)
+    assert none.source == "none" and not none.reasoning
+    with pytest.raises(PromptFormatError, match="no chat template") as e:
+        none.render([{"role": "user", "content": "hi"}])
+    assert "\n" not in str(e.value) and "deepseek-r1, qwen2, gemma, base" in str(e.value)
+
+
+def test_select_prefers_declared_family_then_gguf_then_refuses():
     msgs = [{"role": "user", "content": "hi"}]
-    assert fallback.render(msgs) == ChatTemplate(R1_CHAT_TEMPLATE).render(msgs)
+    gguf = ChatTemplate.select(gguf_template=R1_CHAT_TEMPLATE, family=None, model="m.gguf")
+    assert gguf.source == "gguf" and gguf.reasoning and gguf.render(msgs).endswith(f"{ASSISTANT}<think>\n")
+    declared = ChatTemplate.select(gguf_template=R1_CHAT_TEMPLATE, family=" Gemma ", model="m.gguf", bos_token="<bos>")
+    assert (declared.source, declared.family, declared.reasoning) == ("family", "gemma", False)
+    assert declared.render(msgs) == "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n"
+    with pytest.raises(PromptFormatError, match="m.gguf has no chat template.*SWARM_MODEL_FAMILY"):
+        ChatTemplate.select(gguf_template=None, family=None, model="m.gguf").render(msgs)
+    with pytest.raises(PromptFormatError, match=r"Unknown model family 'llama9' for m.gguf; use one of: deepseek-r1"):
+        ChatTemplate.select(gguf_template=None, family="llama9", model="m.gguf")
+
+
+@pytest.mark.parametrize("family, expected", [
+    ("deepseek-r1", f"{R1_BOS}{USER}S\n\nQ{ASSISTANT}A<｜end▁of▁sentence｜>{USER}Q2{ASSISTANT}<think>\n"),
+    ("qwen2", "<|im_start|>user\nS\n\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n"
+              "<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n"),
+    ("gemma", "<start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\nA<end_of_turn>\n"
+              "<start_of_turn>user\nQ2<end_of_turn>\n<start_of_turn>model\n"),
+    ("base", "S\n\nQ\n\nA\n\nQ2"),
+])
+def test_family_formats(family, expected):
+    t = ChatTemplate.select(gguf_template=None, family=family, model="m.gguf")
+    assert t.render([{"role": "system", "content": "S"}, {"role": "user", "content": "Q"},
+                     {"role": "assistant", "content": "A"}, {"role": "user", "content": "Q2"}]) == expected
+    assert t.reasoning == (family == "deepseek-r1") and set(FAMILIES) == {"deepseek-r1", "qwen2", "gemma", "base"}
 
 
 @pytest.mark.parametrize(

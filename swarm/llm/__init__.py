@@ -1,7 +1,9 @@
-"""swarm.llm: the local reasoning-model layer (DeepSeek-R1 GGUF on llama-cpp-python)."""
+"""swarm.llm: the local model layer (GGUF models on llama-cpp-python; DeepSeek-R1 reasoning, base models few-shot)."""
 from .backend import (
     SWARM_MODEL_ENV,
+    SWARM_MODEL_FAMILY_ENV,
     BackendConfig,
+    CallObserver,
     LlamaCppBackend,
     ModelBackend,
     file_sha256,
@@ -12,15 +14,17 @@ from .errors import (
     ModelError,
     ModelLoadError,
     ModelNotFoundError,
+    PromptFormatError,
     SchemaGrammarError,
     StructuredOutputError,
 )
 from .grammar import grammar_for
-from .template import ChatTemplate, ReasoningSplit, fold_system, split_reasoning
+from .template import FAMILIES, ChatTemplate, ReasoningSplit, fold_system, split_reasoning
 from .tiny import build_tiny_model
 from .types import (
     Accounting,
     Attempt,
+    CallEvent,
     ChatMessage,
     Completion,
     ModelInfo,
@@ -29,9 +33,10 @@ from .types import (
 )
 
 __all__ = [
-    "Accounting", "Attempt", "BackendConfig", "ChatMessage", "ChatTemplate", "Completion",
-    "LlamaCppBackend", "ModelBackend", "ModelError", "ModelInfo", "ModelLoadError",
-    "ModelNotFoundError", "ReasoningSplit", "SWARM_MODEL_ENV", "SamplingSettings",
+    "Accounting", "Attempt", "BackendConfig", "CallEvent", "CallObserver", "ChatMessage", "ChatTemplate",
+    "Completion", "FAMILIES", "LlamaCppBackend", "ModelBackend", "ModelError", "ModelInfo", "ModelLoadError",
+    "ModelNotFoundError", "PromptFormatError", "ReasoningSplit", "SWARM_MODEL_ENV", "SWARM_MODEL_FAMILY_ENV",
+    "SamplingSettings",
     "SchemaGrammarError", "StructuredCompletion", "StructuredOutputError", "build_tiny_model",
     "file_sha256", "fold_system", "grammar_for", "load_backend", "resolve_model_path",
     "split_reasoning",

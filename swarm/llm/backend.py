@@ -1,6 +1,9 @@
 """The local model backend: one GGUF file run in-process by llama-cpp-python.
 
-A call decodes in two phases sharing one prompt:
+The prompt format comes from the GGUF's chat template or a declared family (see
+template.py); `complete_prompt` takes a prompt the caller rendered itself (few-shot
+prompts for base models).  For a reasoning format (R1) a call decodes in two phases
+sharing one prompt:
   1. reasoning: free decoding after the template's `<think>\\n` until `</think>`,
      end of turn, or `max_reasoning_tokens`;
   2. answer: decoding continues from `prompt + reasoning + "</think>\\n\\n"` with at
@@ -9,7 +12,10 @@ A call decodes in two phases sharing one prompt:
 Phase 2 starts with the exact token ids phase 1 produced, so llama-cpp-python's
 automatic longest-common-prefix reuse finds the whole prompt and reasoning in the KV
 cache and only evaluates the few new tokens.  The same reuse makes several "thoughts"
-on a shared prompt cheap: only the differing suffix is evaluated.
+on a shared prompt cheap: only the differing suffix is evaluated.  Other formats decode
+the answer only.  Tokens are chosen by `sampling.TokenSampler` (the grammar is applied
+lazily, so constrained decoding stays fast on 262k-token vocabularies), and every call
+is reported to the optional `on_call` observer as it finishes.
 """
 from __future__ import annotations
 
@@ -22,16 +28,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, overload, runtime_checkable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import HOW_TO_GET_A_MODEL, ModelError, ModelLoadError, ModelNotFoundError, StructuredOutputError
 from .grammar import grammar_for
-from .template import THINK_CLOSE, ChatTemplate, as_messages, sha256_text, split_reasoning
+from .sampling import GrammarSampler, TokenSampler
+from .template import THINK_CLOSE, THINK_OPEN, ChatTemplate, as_messages, sha256_text, split_reasoning
 from .types import (
     Accounting,
     Attempt,
+    CallEvent,
     ChatMessage,
     Completion,
     ModelInfo,
@@ -45,6 +53,8 @@ T = TypeVar("T", bound=BaseModel)
 Messages = Sequence[ChatMessage | Mapping[str, str]]
 
 SWARM_MODEL_ENV = "SWARM_MODEL"
+SWARM_MODEL_FAMILY_ENV = "SWARM_MODEL_FAMILY"  # the prompt format of a GGUF without a chat template
+CallObserver = Callable[[CallEvent], None]
 DEFAULT_N_CTX = 4096  # llama-cpp-python's default of 512 is far too small for R1 reasoning
 
 
@@ -59,6 +69,22 @@ class ModelBackend(Protocol):
     def structured(
         self, messages: Messages, schema: type[T], settings: SamplingSettings | None = None, max_retries: int = 2
     ) -> StructuredCompletion[T]: ...
+
+    @overload
+    def complete_prompt(
+        self, prompt: str, settings: SamplingSettings | None = None, schema: None = None
+    ) -> Completion: ...
+
+    @overload
+    def complete_prompt(
+        self, prompt: str, settings: SamplingSettings | None, schema: type[T]
+    ) -> StructuredCompletion[T]: ...
+
+    def complete_prompt(
+        self, prompt: str, settings: SamplingSettings | None = None, schema: type[T] | None = None
+    ) -> Completion | StructuredCompletion[T]:
+        """Continue a prompt the caller rendered (no chat template); `schema` -> grammar-constrained answer."""
+        ...
 
 
 # --- locating and fingerprinting the model file ---------------------------------------
@@ -109,20 +135,31 @@ def _check_gguf(p: Path) -> None:
 
 
 class BackendConfig(BaseModel):
-    """Loading options, e.g. from a settings file; `model_path=None` means `$SWARM_MODEL`."""
+    """Loading options, e.g. from a settings file; `model_path=None` means `$SWARM_MODEL`.
+
+    `family` declares the prompt format (deepseek-r1, qwen2, gemma, base) for a GGUF
+    without a chat template, or overrides the GGUF's; None means `$SWARM_MODEL_FAMILY`,
+    else the GGUF's template.  `on_call` observes every model call (see `CallEvent`).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     model_path: str | None = None
     n_ctx: int = DEFAULT_N_CTX
     n_threads: int | None = None
     n_batch: int = 512
+    family: str | None = None
+    on_call: CallObserver | None = None
 
 
 @dataclass
 class _Decoded:
     ids: list[int]
     text: str
-    end: str  # "eos" (end of turn), "think" (the </think> token), "think-text" (</think> spelled out) or "length"
+    end: str  # "eos" (end of turn), "think" (the </think> token), "think-text" (</think> spelled out),
+    #           "grammar" (the grammar is complete), "stop" (a stop string) or "length"
     cached: int  # prompt tokens reused from the KV cache
+    first_token_at: float | None = None  # perf_counter() when the first token was chosen
 
 
 class LlamaCppBackend:
@@ -143,11 +180,17 @@ class LlamaCppBackend:
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
         n_batch: int = 512,
+        family: str | None = None,
+        on_call: CallObserver | None = None,
         **llama_kwargs: Any,
     ):
         from llama_cpp import Llama, llama_cpp as lib
 
+        self.on_call: CallObserver | None = on_call
         model_path = resolve_model_path(path)
+        family = family or os.environ.get(SWARM_MODEL_FAMILY_ENV) or None
+        if family:  # an unknown family fails before the model is loaded
+            ChatTemplate.select(gguf_template=None, family=family, model=model_path.name)
         _check_gguf(model_path)
         try:
             self._llm = Llama(
@@ -167,14 +210,16 @@ class LlamaCppBackend:
             raise ModelLoadError(f"llama.cpp loaded {model_path} without a vocabulary. {HOW_TO_GET_A_MODEL}")
         self._vocab = vocab
         self._lock = threading.Lock()
-        self._grammars: dict[type, Any] = {}
+        self._grammars: dict[type, GrammarSampler] = {}
 
         meta = dict(llm.metadata)
         bos, eos = llm.token_bos(), llm.token_eos()
         self._bos = bos
         self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "false") == "true"
-        self._template = ChatTemplate(
-            meta.get("tokenizer.chat_template"),
+        self._template = ChatTemplate.select(
+            gguf_template=meta.get("tokenizer.chat_template"),
+            family=family,
+            model=model_path.name,
             bos_token=self._token_text(bos),
             eos_token=self._token_text(eos),
         )
@@ -190,6 +235,7 @@ class LlamaCppBackend:
             name=meta.get("general.name"),
             chat_template=meta.get("tokenizer.chat_template"),
             template_source=self._template.source,
+            family=self._template.family,
             n_params=int(lib.llama_model_n_params(llm.model)),
             n_ctx=llm.n_ctx(),
             metadata=meta,
@@ -198,17 +244,20 @@ class LlamaCppBackend:
     # -- public API --
 
     def render(self, messages: Messages) -> str:
-        """The exact prompt string a call with these messages sends to the model."""
+        """The exact prompt string a call with these messages sends to the model
+        (`PromptFormatError` if the model's prompt format is unknown)."""
         return self._template.render(messages)
 
     def chat(self, messages: Messages, settings: SamplingSettings | None = None) -> Completion:
-        """Reason, then answer.  If the reasoning budget runs out, `</think>` is appended
-        and the model must answer anyway (`reasoning_truncated` is set); if the model
-        ends its turn while still reasoning, the answer is empty."""
+        """Reason (reasoning formats only), then answer.  If the reasoning budget runs out,
+        `</think>` is appended and the model must answer anyway (`reasoning_truncated` is
+        set); if the model ends its turn while still reasoning, the answer is empty."""
         settings = _effective(settings)
         prompt = self.render(messages)
         with self._lock:
-            return self._complete(prompt, settings, grammar=None)
+            c = self._complete(prompt, settings, grammar=None, reasoning=self._template.reasoning)
+            self._notify("chat", prompt, c)
+            return c
 
     def structured(
         self,
@@ -219,7 +268,7 @@ class LlamaCppBackend:
         *,
         instruct: bool = True,
     ) -> StructuredCompletion[T]:
-        """A validated `schema` instance: reasoning first, then JSON under a grammar.
+        """A validated `schema` instance: reasoning first (reasoning formats), then JSON under a grammar.
 
         `instruct` appends the JSON schema to the last user turn (the grammar forces
         the format, but the model reasons better knowing it).  A pydantic
@@ -232,16 +281,19 @@ class LlamaCppBackend:
         convo = as_messages(messages)
         if instruct:
             convo = _with_schema_instruction(convo, schema)
+        self._template.render(convo)  # an unknown prompt format fails before any decoding
         attempts: list[Attempt] = []
         with self._lock:
             grammar = self._grammar(schema)
             for _ in range(max_retries + 1):
-                completion = self._complete(self.render(convo), settings, grammar=grammar)
+                prompt = self.render(convo)
+                completion = self._complete(prompt, settings, grammar=grammar, reasoning=self._template.reasoning)
                 try:
                     value = schema.model_validate_json(completion.answer)
                 except ValidationError as e:
                     error = _describe(e)
                     attempts.append(Attempt(completion=completion, error=error))
+                    self._notify("structured", prompt, completion, schema, len(attempts), error)
                     convo = [
                         *convo,
                         ChatMessage(role="assistant", content=completion.answer),
@@ -250,16 +302,57 @@ class LlamaCppBackend:
                     ]
                     continue
                 attempts.append(Attempt(completion=completion))
-                fields = dict(completion)
-                fields["accounting"] = Accounting.total([a.completion.accounting for a in attempts])
-                return StructuredCompletion[schema](**fields, value=value, attempts=attempts)
+                self._notify("structured", prompt, completion, schema, len(attempts))
+                return _structured(schema, completion, value, attempts)
         raise StructuredOutputError(
             f"No valid {schema.__name__} after {len(attempts)} attempts; last error: {attempts[-1].error}",
             attempts,
         )
 
+    @overload
+    def complete_prompt(
+        self, prompt: str, settings: SamplingSettings | None = None, schema: None = None
+    ) -> Completion: ...
+
+    @overload
+    def complete_prompt(
+        self, prompt: str, settings: SamplingSettings | None, schema: type[T]
+    ) -> StructuredCompletion[T]: ...
+
+    def complete_prompt(
+        self, prompt: str, settings: SamplingSettings | None = None, schema: type[T] | None = None
+    ) -> Completion | StructuredCompletion[T]:
+        """Continue `prompt` exactly as given (no chat template): e.g. a few-shot prompt for a base model.
+
+        A prompt ending in `<think>` (optionally followed by whitespace) is a reasoning
+        prompt and decodes in two phases like `chat`; otherwise only the answer is decoded
+        (`max_answer_tokens`, `settings.stop` ends free text).  With `schema` the answer is
+        grammar-constrained JSON, validated once (a raw prompt has no turn to send an error
+        back in): an invalid answer is a `StructuredOutputError` with that one attempt.
+        """
+        settings = _effective(settings)
+        reasoning = prompt.rstrip().endswith(THINK_OPEN)
+        with self._lock:
+            grammar = self._grammar(schema) if schema is not None else None
+            completion = self._complete(prompt, settings, grammar=grammar, reasoning=reasoning)
+            if schema is None:
+                self._notify("complete", prompt, completion)
+                return completion
+            try:
+                value = schema.model_validate_json(completion.answer)
+            except ValidationError as e:
+                error = _describe(e)
+                self._notify("complete", prompt, completion, schema, 1, error)
+                raise StructuredOutputError(f"No valid {schema.__name__} from the prompt; error: {error}",
+                                            [Attempt(completion=completion, error=error)]) from None
+            self._notify("complete", prompt, completion, schema, 1)
+            return _structured(schema, completion, value, [Attempt(completion=completion)])
+
     def close(self) -> None:
         with self._lock:
+            for g in self._grammars.values():
+                g.close()
+            self._grammars.clear()
             self._llm.close()
 
     def __enter__(self) -> "LlamaCppBackend":
@@ -270,14 +363,33 @@ class LlamaCppBackend:
 
     # -- internals (callers hold self._lock) --
 
+    def _notify(self, kind: str, prompt: str, c: Completion, schema: type[BaseModel] | None = None,
+                attempt: int = 1, error: str | None = None) -> None:
+        """Tell the observer about one finished call; an observer that fails is logged, never fatal.
+        It runs under the model lock: it must not call this backend."""
+        observer = self.on_call
+        if observer is None:
+            return
+        event = CallEvent(
+            kind=kind,  # type: ignore[arg-type]  # one of the three literals, from the callers above
+            prompt_sha256=c.prompt_sha256, prompt=prompt, reasoning=c.reasoning, answer=c.answer,
+            reasoning_truncated=c.reasoning_truncated, accounting=c.accounting, settings=c.settings,
+            model_sha256=c.model_sha256, schema_name=schema.__name__ if schema is not None else None,
+            attempt=attempt, error=error,
+        )
+        try:
+            observer(event)
+        except Exception:
+            log.warning("on_call observer failed for prompt sha256=%s", c.prompt_sha256, exc_info=True)
+
     def _token_text(self, token: int) -> str:
         if token < 0:
             return ""
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
-    def _grammar(self, schema: type[BaseModel]) -> Any:
+    def _grammar(self, schema: type[BaseModel]) -> GrammarSampler:
         if schema not in self._grammars:
-            self._grammars[schema] = grammar_for(schema, self._llm)
+            self._grammars[schema] = GrammarSampler(self._llm, grammar_for(schema, self._llm))
         return self._grammars[schema]
 
     def _tokenize_prompt(self, prompt: str) -> list[int]:
@@ -289,8 +401,10 @@ class LlamaCppBackend:
         return tokens
 
     def _reusable_prefix(self, tokens: list[int]) -> int:
-        """How many of `tokens` Llama.generate will take from the KV cache (mirrors its logic)."""
+        """How many of `tokens` can be taken from the KV cache (Llama.generate's rule)."""
         llm = self._llm
+        if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+            return 0  # their state cannot be cut back to a prefix
         held = llm.input_ids[: llm.n_tokens].tolist()
         common = llm.longest_token_prefix(held, tokens)
         if common < len(tokens):
@@ -299,74 +413,118 @@ class LlamaCppBackend:
             return common
         return max(common - 1, 0)  # the last token is re-evaluated to refresh the logits
 
+    def _prefill(self, tokens: list[int]) -> int:
+        """Evaluate what the KV cache lacks of `tokens`; returns the tokens reused."""
+        llm = self._llm
+        cached = self._reusable_prefix(tokens)
+        if cached == 0:
+            llm.reset()
+        if cached < len(tokens):
+            llm.n_tokens = cached  # eval() drops the cache from here on
+            llm.eval(tokens[cached:])
+        return cached
+
     def _decode(self, tokens: list[int], max_tokens: int, s: SamplingSettings,
-                grammar: Any = None, stop_at_think: bool = False) -> _Decoded:
+                grammar: GrammarSampler | None = None, stop_at_think: bool = False) -> _Decoded:
         llm = self._llm
         max_tokens = min(max_tokens, llm.n_ctx() - len(tokens))
-        cached = self._reusable_prefix(tokens)
+        if max_tokens <= 0:
+            return _Decoded([], "", "length", self._reusable_prefix(tokens))
+        assert s.seed is not None, "settings reach _decode through _effective, which fixes the seed"
+        cached = self._prefill(tokens)
+        if grammar is not None:
+            grammar.reset()
+        stops = [x.encode() for x in s.stop if x] if grammar is None and not stop_at_think else []
+        sampler = TokenSampler(llm, s, s.seed, grammar)
         ids: list[int] = []
-        end = "length"
-        if max_tokens > 0:
-            assert s.seed is not None, "settings reach _decode through _effective, which fixes the seed"
-            llm.set_seed(s.seed)
-            gen = llm.generate(tokens, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0,
-                               repeat_penalty=1.0, grammar=grammar)
-            try:
-                for tok in gen:
-                    if self._lib.llama_vocab_is_eog(self._vocab, tok):
-                        end = "eos"
+        end, first_at, text = "length", None, b""
+        try:
+            while True:
+                tok = sampler.sample()
+                if first_at is None:
+                    first_at = time.perf_counter()
+                if self._lib.llama_vocab_is_eog(self._vocab, tok):
+                    end = "eos"
+                    break
+                if stop_at_think and tok == self._think_close_id:
+                    end = "think"
+                    break
+                ids.append(tok)
+                # also catch </think> spelled in several tokens (vocabularies without the special token)
+                if stop_at_think and THINK_CLOSE.encode() in llm.detokenize(ids[-len(THINK_CLOSE):]):
+                    end = "think-text"
+                    break
+                if grammar is not None and sampler.grammar_complete():
+                    end = "grammar"  # only trailing whitespace or the end could follow
+                    break
+                if stops:
+                    text += llm.detokenize([tok], prev_tokens=tokens + ids[:-1])
+                    if any(x in text for x in stops):
+                        end = "stop"
                         break
-                    if stop_at_think and tok == self._think_close_id:
-                        end = "think"
-                        break
-                    ids.append(tok)
-                    # also catch </think> spelled in several tokens (vocabularies without the special token)
-                    if stop_at_think and THINK_CLOSE.encode() in llm.detokenize(ids[-len(THINK_CLOSE):]):
-                        end = "think-text"
-                        break
-                    if len(ids) >= max_tokens:
-                        break
-            finally:
-                gen.close()
-        text = llm.detokenize(ids, prev_tokens=tokens).decode("utf-8", errors="replace")
-        return _Decoded(ids, text, end, cached)
+                if len(ids) >= max_tokens:
+                    break
+                llm.eval([tok])
+        finally:
+            sampler.close()
+        out = llm.detokenize(ids, prev_tokens=tokens).decode("utf-8", errors="replace")
+        cut = [i for i in (out.find(x) for x in s.stop if x) if i >= 0] if end == "stop" else []
+        if cut:
+            out = out[:min(cut)]
+        return _Decoded(ids, out, end, cached, first_at)
 
-    def _complete(self, prompt: str, s: SamplingSettings, grammar: Any) -> Completion:
+    def _complete(self, prompt: str, s: SamplingSettings, grammar: GrammarSampler | None,
+                  reasoning: bool) -> Completion:
         # Every prompt is logged at DEBUG: the test suite's secret scan reads them (no key may ever be in one).
         log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
         start = time.perf_counter()
         tokens = self._tokenize_prompt(prompt)
-        think = self._decode(tokens, s.max_reasoning_tokens, s, stop_at_think=True)
-        raw = think.text
-        if think.end.startswith("think"):
-            raw = raw.split(THINK_CLOSE, 1)[0] + THINK_CLOSE
-        split = split_reasoning(raw)
-        answer_ids: list[int] = []
-        answer = split.answer
-        if think.end != "eos" or grammar is not None:
-            if think.end == "think-text":  # rebuild the continuation from the text
-                cont = tokens + self._llm.tokenize(f"{raw}\n\n".encode(), add_bos=False, special=True)
-            else:
-                cont = tokens + think.ids + self._answer_prefix
-            if len(cont) < self._llm.n_ctx():
-                out = self._decode(cont, s.max_answer_tokens, s, grammar=grammar)
-                answer_ids, answer = out.ids, out.text.strip()
+        if reasoning:
+            think = self._decode(tokens, s.max_reasoning_tokens, s, stop_at_think=True)
+            raw = think.text
+            if think.end.startswith("think"):
+                raw = raw.split(THINK_CLOSE, 1)[0] + THINK_CLOSE
+            split = split_reasoning(raw)
+            answer, answer_ids, first_at = split.answer, [], think.first_token_at
+            if think.end != "eos" or grammar is not None:
+                if think.end == "think-text":  # rebuild the continuation from the text
+                    cont = tokens + self._llm.tokenize(f"{raw}\n\n".encode(), add_bos=False, special=True)
+                else:
+                    cont = tokens + think.ids + self._answer_prefix
+                if len(cont) < self._llm.n_ctx():
+                    out = self._decode(cont, s.max_answer_tokens, s, grammar=grammar)
+                    answer_ids, answer = out.ids, out.text.strip()
+                    first_at = first_at or out.first_token_at
+            thought, truncated, cached, n_thought = (split.reasoning, not think.end.startswith("think"),
+                                                     think.cached, len(think.ids))
+        else:
+            out = self._decode(tokens, s.max_answer_tokens, s, grammar=grammar)
+            answer, answer_ids, first_at = out.text.strip(), out.ids, out.first_token_at
+            thought, truncated, cached, n_thought = "", False, out.cached, 0
         wall = time.perf_counter() - start
         return Completion(
-            reasoning=split.reasoning,
+            reasoning=thought,
             answer=answer,
-            reasoning_truncated=not think.end.startswith("think"),
+            reasoning_truncated=truncated,
             prompt_sha256=sha256_text(prompt),
             settings=s,
             accounting=Accounting.of(
                 prompt_tokens=len(tokens),
-                cached_prompt_tokens=think.cached,
-                reasoning_tokens=len(think.ids),
+                cached_prompt_tokens=cached,
+                reasoning_tokens=n_thought,
                 answer_tokens=len(answer_ids),
                 wall_seconds=wall,
+                first_token_seconds=None if first_at is None else first_at - start,
             ),
             model_sha256=self.info.sha256,
         )
+
+
+def _structured(schema: type[T], completion: Completion, value: T, attempts: list[Attempt]) -> StructuredCompletion[T]:
+    """The final completion with its validated value; accounting totals every attempt."""
+    fields = dict(completion)
+    fields["accounting"] = Accounting.total([a.completion.accounting for a in attempts])
+    return StructuredCompletion[schema](**fields, value=value, attempts=attempts)
 
 
 def _effective(settings: SamplingSettings | None) -> SamplingSettings:

@@ -22,6 +22,14 @@ class ModelLoadError(ModelError):
     """The file exists but is not a loadable GGUF model."""
 
 
+class PromptFormatError(ModelError):
+    """The model's prompt format is unknown: no chat template in the GGUF and no (known) declared family.
+
+    Raised instead of silently formatting the prompt for another model (e.g. DeepSeek-R1's
+    markers, which other models read as plain text).
+    """
+
+
 class SchemaGrammarError(ModelError):
     """A JSON schema could not be turned into a GBNF grammar.
 

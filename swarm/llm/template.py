@@ -1,15 +1,19 @@
 """Prompt rendering with the model's own chat template, and R1's reasoning/answer split.
 
-R1 distills are trained on one exact prompt layout; rendering it with the Jinja
-template embedded in the GGUF (as Hugging Face transformers would) keeps us on that
-layout.  Rendering reuses llama-cpp-python's `Jinja2ChatFormatter` (sandboxed Jinja,
-transformers-compatible `tojson`, `raise_exception`, `strftime_now`).
+Every model is trained on one exact prompt layout.  The layout comes from the Jinja
+template embedded in the GGUF (as Hugging Face transformers would use it) or, for a
+GGUF without one, from a declared model family (`FAMILIES`); with neither, rendering
+a chat is a `PromptFormatError`, never a guess (another model's markers are plain text
+to a model that does not know them).  Rendering reuses llama-cpp-python's
+`Jinja2ChatFormatter` (sandboxed Jinja, transformers-compatible `tojson`,
+`raise_exception`, `strftime_now`).
 """
 from __future__ import annotations
 
 import hashlib
 from typing import TYPE_CHECKING, Iterable, Literal, Mapping, NamedTuple, cast
 
+from .errors import PromptFormatError
 from .types import ChatMessage
 
 if TYPE_CHECKING:
@@ -18,9 +22,9 @@ if TYPE_CHECKING:
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
-# DeepSeek-R1-Distill-Qwen's template (tokenizer_config.json).  Used when a GGUF has no
-# template of its own.  It ends the prompt with "<｜Assistant｜><think>\n".  Raw string:
-# the "\n" escapes are Jinja's to interpret.
+# DeepSeek-R1-Distill-Qwen's template (tokenizer_config.json): the "deepseek-r1" family,
+# for an R1 GGUF without a template of its own.  It ends the prompt with
+# "<｜Assistant｜><think>\n".  Raw string: the "\n" escapes are Jinja's to interpret.
 R1_CHAT_TEMPLATE = (
     r"{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
     r"{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}"
@@ -49,6 +53,40 @@ R1_BOS = "<｜begin▁of▁sentence｜>"
 R1_EOS = "<｜end▁of▁sentence｜>"
 
 
+# The other families.  The formatter's Jinja runs with trim_blocks/lstrip_blocks, so every
+# newline that belongs to the prompt is written as a '\n' string inside {{ }}.
+CHATML_TEMPLATE = (  # Qwen 2 / 2.5 instruct (ChatML)
+    r"{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
+    r"{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+GEMMA_TEMPLATE = (  # Gemma 2 / 3 instruct: roles user and model, no system role (folded into the user turn)
+    r"{% for m in messages %}{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\n'"
+    r" + (m['content'] | trim) + '<end_of_turn>\n' }}{% endfor %}"
+    r"{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+BASE_TEMPLATE = (  # a base model: the turns as plain text, the model continues it (few-shot prompts)
+    r"{% for m in messages %}{% if not loop.first %}{{ '\n\n' }}{% endif %}{{ m['content'] }}{% endfor %}"
+)
+
+
+class PromptFamily(NamedTuple):
+    template: str
+    reasoning: bool  # the model writes <think>...</think> before answering
+    about: str
+
+
+FAMILIES: dict[str, PromptFamily] = {
+    "deepseek-r1": PromptFamily(R1_CHAT_TEMPLATE, True, "DeepSeek-R1 distills (<｜User｜>/<｜Assistant｜><think>)"),
+    "qwen2": PromptFamily(CHATML_TEMPLATE, False, "Qwen 2/2.5 instruct, ChatML (<|im_start|>role)"),
+    "gemma": PromptFamily(GEMMA_TEMPLATE, False, "Gemma 2/3 instruct (<start_of_turn>user/model)"),
+    "base": PromptFamily(BASE_TEMPLATE, False, "a base model: plain text continuation (few-shot prompts)"),
+}
+
+
+def family_names() -> str:
+    return ", ".join(FAMILIES)
+
+
 def as_messages(messages: Iterable[ChatMessage | Mapping[str, str]]) -> list[ChatMessage]:
     return [m if isinstance(m, ChatMessage) else ChatMessage.model_validate(m) for m in messages]
 
@@ -68,21 +106,54 @@ def fold_system(messages: Iterable[ChatMessage | Mapping[str, str]]) -> list[Cha
 
 
 class ChatTemplate:
-    """Renders messages to the exact prompt string the model was trained on."""
+    """Renders messages to the exact prompt string the model was trained on.
 
-    def __init__(self, template: str | None, bos_token: str = R1_BOS, eos_token: str = R1_EOS):
+    `ChatTemplate(jinja)` wraps a GGUF's template; `ChatTemplate.select` picks the one a
+    model needs (declared family first, then the GGUF's) or says why there is none.
+    `ChatTemplate(None)` is a model without a known format: `render` raises
+    `PromptFormatError` (`missing` says why), raw prompts still work.
+    """
+
+    def __init__(self, template: str | None, bos_token: str = R1_BOS, eos_token: str = R1_EOS, *,
+                 family: str | None = None, reasoning: bool | None = None, missing: str | None = None):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self.source: Literal["gguf", "builtin"] = "gguf" if template else "builtin"
-        self.template = template or R1_CHAT_TEMPLATE
-        self._formatter = Jinja2ChatFormatter(
-            template=self.template, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=True
+        self.source: Literal["gguf", "family", "none"] = "none" if not template else "family" if family else "gguf"
+        self.family = family
+        self.template = template
+        self.missing = missing or ("This model has no chat template and no family was declared, so its prompt "
+                                   f"format is unknown; declare one of: {family_names()}.")
+        # a template that knows </think> (R1, QwQ, Qwen 3...) makes the model reason first
+        self.reasoning = reasoning if reasoning is not None else bool(template) and THINK_CLOSE in (template or "")
+        self._formatter = None if not template else Jinja2ChatFormatter(
+            template=template, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=True
         )
+
+    @classmethod
+    def select(cls, *, gguf_template: str | None, family: str | None, model: str,
+               bos_token: str = R1_BOS, eos_token: str = R1_EOS) -> "ChatTemplate":
+        """The declared `family` if any (it wins: e.g. "base" for few-shot on an instruct model),
+        else the GGUF's template, else a template whose `render` raises; an unknown family is a
+        `PromptFormatError` (one line) at once."""
+        if family:
+            known = FAMILIES.get(family.strip().lower())
+            if known is None:
+                raise PromptFormatError(f"Unknown model family {family!r} for {model}; "
+                                        f"use one of: {family_names()}.")
+            return cls(known.template, bos_token, eos_token, family=family.strip().lower(), reasoning=known.reasoning)
+        if gguf_template:
+            return cls(gguf_template, bos_token, eos_token)
+        return cls(None, missing=(
+            f"{model} has no chat template (tokenizer.chat_template) and no family was declared, so its prompt "
+            f"format is unknown; set BackendConfig(family=...) or SWARM_MODEL_FAMILY to one of: {family_names()} "
+            "(or send a rendered prompt with complete_prompt)."))
 
     def render(self, messages: Iterable[ChatMessage | Mapping[str, str]]) -> str:
         """System messages folded into the first user turn, generation prompt appended."""
         # {"role", "content"} dicts are llama_cpp's request messages, but pyright cannot match a plain dict
         # to its union of role-specific TypedDicts
+        if self._formatter is None:
+            raise PromptFormatError(self.missing)
         msgs = cast("list[ChatCompletionRequestMessage]", [m.model_dump() for m in fold_system(messages)])
         return self._formatter(messages=msgs).prompt
 

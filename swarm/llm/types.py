@@ -28,9 +28,14 @@ class SamplingSettings(BaseModel):
 
     temperature: float = Field(default=0.6, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    top_k: int = Field(default=40, ge=0, description="Candidates kept (0 = all); under a grammar, the k best "
+                       "grammar-valid tokens, found lazily (see swarm.llm.sampling)")
+    min_p: float = Field(default=0.0, ge=0.0, le=1.0)
     seed: int | None = Field(default=None, ge=0, lt=2**32)
     max_reasoning_tokens: int = Field(default=1024, ge=0)
     max_answer_tokens: int = Field(default=512, ge=1)
+    stop: tuple[str, ...] = Field(default=(), description="Free-text answers end before the first of these "
+                                  "strings (e.g. the next few-shot example's label); ignored under a grammar")
 
     @classmethod
     def deterministic(cls, seed: int = 0, **overrides: Any) -> "SamplingSettings":
@@ -49,7 +54,10 @@ class ModelInfo(BaseModel):
     architecture: str | None
     name: str | None
     chat_template: str | None = Field(description="Template embedded in the GGUF, if any")
-    template_source: Literal["gguf", "builtin"]
+    template_source: Literal["gguf", "family", "none", "builtin"] = Field(
+        description="Where the prompt format comes from: the GGUF's template, a declared family, or none "
+        "(chat refuses; complete_prompt works). 'builtin' is only read from records of older versions.")
+    family: str | None = Field(default=None, description="Declared model family, if any")
     n_params: int
     n_ctx: int
     metadata: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -66,10 +74,12 @@ class Accounting(BaseModel):
     answer_tokens: int
     wall_seconds: float
     tokens_per_second: float
+    first_token_seconds: float | None = Field(default=None, description="From the call to its first generated "
+                                              "token (prompt evaluation included); None if nothing was generated")
 
     @classmethod
     def of(cls, *, prompt_tokens: int, cached_prompt_tokens: int, reasoning_tokens: int,
-           answer_tokens: int, wall_seconds: float) -> "Accounting":
+           answer_tokens: int, wall_seconds: float, first_token_seconds: float | None = None) -> "Accounting":
         generated = reasoning_tokens + answer_tokens
         return cls(
             prompt_tokens=prompt_tokens,
@@ -78,6 +88,7 @@ class Accounting(BaseModel):
             answer_tokens=answer_tokens,
             wall_seconds=wall_seconds,
             tokens_per_second=generated / wall_seconds if wall_seconds > 0 else 0.0,
+            first_token_seconds=first_token_seconds,
         )
 
     @classmethod
@@ -89,6 +100,7 @@ class Accounting(BaseModel):
             reasoning_tokens=sum(p.reasoning_tokens for p in parts),
             answer_tokens=sum(p.answer_tokens for p in parts),
             wall_seconds=sum(p.wall_seconds for p in parts),
+            first_token_seconds=parts[0].first_token_seconds if parts else None,
         )
 
 
@@ -124,3 +136,26 @@ class StructuredCompletion(Completion, Generic[T]):
 
     value: T
     attempts: list[Attempt]
+
+
+class CallEvent(BaseModel):
+    """One model call as it finished, for an `on_call` observer (e.g. a planner logging its thoughts live).
+
+    Fired after every decode: each attempt of a structured call is its own event (`attempt`,
+    `error` = why that answer was rejected, None if it was accepted or not validated).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["chat", "structured", "complete"]
+    prompt_sha256: str
+    prompt: str = Field(description="The full rendered prompt (never holds secrets: the same text is logged)")
+    reasoning: str
+    answer: str = Field(description="The raw answer text, before any validation")
+    reasoning_truncated: bool
+    accounting: Accounting = Field(description="Token counts and seconds of this call")
+    settings: SamplingSettings
+    model_sha256: str
+    schema_name: str | None = None
+    attempt: int = 1
+    error: str | None = None
