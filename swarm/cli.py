@@ -13,12 +13,24 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from swarm.exitcodes import ExitCode, for_status
 
-console = Console(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
-err = Console(stderr=True, soft_wrap=True)  # notes and errors: stdout stays clean for --json
+
+class _Lazy:
+    """A rich Console made on first use: `swarm --help` does not pay for importing rich."""
+
+    def __init__(self, **options):
+        self._options, self._console = options, None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console: Any = _Lazy(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
+err: Any = _Lazy(stderr=True, soft_wrap=True)  # notes and errors: stdout stays clean for --json
 log = logging.getLogger("swarm.cli")  # not __name__: `python -m swarm.cli` runs as __main__
 
 EXIT_CODES_HELP = """exit codes:
@@ -525,6 +537,17 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """--version, reading the installed version only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(f"swarm (defai-swarm) {_version()}\n")
+        parser.exit()
+
+
 def _global_options(suppress: bool) -> argparse.ArgumentParser:
     """--debug, --log-level, --log-format: accepted before or after the command (`swarm run ... --debug`)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
@@ -550,7 +573,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm: plan an intent, check it against a "
                                      "risk policy, run it on chain, audit every step.", epilog=EXIT_CODES_HELP,
                                      formatter_class=formatter, parents=[_global_options(suppress=False)])
-    parser.add_argument("--version", action="version", version=f"swarm (defai-swarm) {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, **kwargs) -> argparse.ArgumentParser:
@@ -682,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     from swarm import logs
-    logs.setup("debug" if args.debug and not args.log_level else args.log_level, args.log_format)
+    handler = logs.setup("debug" if args.debug and not args.log_level else args.log_level, args.log_format)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -698,6 +721,8 @@ def main(argv: list[str] | None = None) -> int:
         # on stdout with the rest of a person's output; on stderr when stdout carries --json
         (err if getattr(args, "json", False) else console).print(Text("error: ", style="red") + Text(message))
         return code
+    finally:
+        logs.teardown(handler)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logg
     fmt = (fmt or os.environ.get("SWARM_LOG_FORMAT") or "text").lower()
     if level not in LEVELS:
         raise ValueError(f"log level {level!r}: use one of {', '.join(LEVELS)}")
+    numeric = getattr(logging, level.upper())
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setLevel(numeric)
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(_Redact())
@@ -65,8 +67,16 @@ def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logg
         for old in [h for h in logger.handlers if h.get_name() == "swarm-cli"]:
             logger.removeHandler(old)
         logger.addHandler(handler)
-        logger.setLevel(level.upper())
+        # lower the logger's level when asked for more, never raise it: other handlers (a host application's,
+        # a test's collector) keep getting what they got before
+        logger.setLevel(min(numeric, logger.getEffectiveLevel()))
     return handler
 
 
-__all__ = ["JsonFormatter", "LEVELS", "redact", "register_secret", "setup"]
+def teardown(handler: logging.Handler) -> None:
+    """Remove what `setup` added (a command run in-process must not leave a handler on a closed stream)."""
+    for name in ("swarm", "agents", "tools"):
+        logging.getLogger(name).removeHandler(handler)
+
+
+__all__ = ["JsonFormatter", "LEVELS", "redact", "register_secret", "setup", "teardown"]

@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from swarm.cli import main
 from swarm.exitcodes import ExitCode
 from tests.secret_scan import record_output
 from tools.devnet.node import free_port
 
 
 @pytest.fixture
-def swarm_cli(devnet, chain, tmp_path):
-    """`swarm ARGS` as a subprocess on the session devnet, with its own state directory and spend ledger."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SWARM_MODEL", "SWARM_PRIVATE_KEY")}
-    env.update(SWARM_HOME=str(tmp_path / "home"), SWARM_LEDGER=str(tmp_path / "ledger.sqlite"),
-               SWARM_MANIFEST=str(devnet.manifest_path), NO_COLOR="1", COLUMNS="200")
+def swarm_cli(devnet, chain, tmp_path, monkeypatch, capsys):
+    """`swarm ARGS` (its `main`, in this process: the suite's log collector sees its records) on the session devnet,
+    with its own state directory and spend ledger; (exit code, stdout + stderr) or (exit code, JSON, stderr)."""
+    for name in ("SWARM_MODEL", "SWARM_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SWARM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWARM_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("SWARM_MANIFEST", str(devnet.manifest_path))
+    capsys.readouterr()
 
     def run(*args: str, json_out: bool = False):
-        proc = subprocess.run([sys.executable, "-m", "swarm.cli", *args], capture_output=True, text=True, env=env,
-                              timeout=180)
-        record_output(proc.stdout + proc.stderr)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # --help, --version, argparse usage errors
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        record_output(captured.out + captured.err)
         if json_out:
-            return proc.returncode, json.loads(proc.stdout), proc.stderr
-        return proc.returncode, proc.stdout + proc.stderr
+            return code, json.loads(captured.out), captured.err
+        return code, captured.out + captured.err
     return run
 
 
@@ -153,3 +160,13 @@ def test_model_planning_reports_each_call(swarm_cli, tiny_model_path):
     calls = [line for line in out.splitlines() if "model call done: model call " in line]
     assert calls and all("tokens/s" in line and "elapsed" in line for line in calls), out
     assert "model loaded: " in out
+
+
+def test_help_is_fast_to_start_and_own_per_action():
+    """`swarm --help` imports no heavy module (a new process, as a user types it); each devnet action has its help."""
+    probe = ("import sys, runpy; sys.argv = ['swarm', '--help']\n"
+             "try:\n    runpy.run_module('swarm.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "heavy = [m for m in ('web3', 'langgraph', 'llama_cpp', 'swarm.api', 'rich') if m in sys.modules]\n"
+             "print('HEAVY', heavy)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
