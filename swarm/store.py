@@ -11,6 +11,7 @@ The wallet's daily cap lives in `swarm.ledger.SpendLedger`, shared by every stat
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -41,17 +42,44 @@ CREATE TABLE IF NOT EXISTS run_context (
 """
 
 
+_connections = threading.local()
+
+
+def _open_durable(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
 @contextmanager
 def durable_connection(path: Path) -> Iterator[sqlite3.Connection]:
     """An autocommit SQLite connection in WAL mode with a full fsync per commit: what is written is on disk
-    before the caller acts on it (a broadcast, a spend)."""
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    before the caller acts on it (a broadcast, a spend).
+
+    Kept open per (thread, process, file): opening and closing costs more than the writes (closing the last
+    connection checkpoints the WAL with fsyncs). A file replaced or removed underneath is opened afresh (its
+    inode is compared on every use), and a transaction left open by an error is rolled back."""
+    cache: dict[str, tuple[int, int, sqlite3.Connection]] = _connections.__dict__.setdefault("dbs", {})
+    key = str(Path(path).resolve())
+    cached = cache.get(key)
+    pid = os.getpid()
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        inode = os.stat(key).st_ino
+    except FileNotFoundError:
+        inode = -1
+    if cached is None or cached[0] != pid or cached[1] != inode:
+        if cached is not None and cached[0] == pid:
+            cached[2].close()
+        db = _open_durable(Path(key))
+        cache[key] = (pid, os.stat(key).st_ino, db)
+    else:
+        db = cached[2]
+    try:
         yield db
     finally:
-        db.close()
+        if db.in_transaction:
+            db.execute("ROLLBACK")
 
 
 class RunStore:

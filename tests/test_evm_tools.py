@@ -286,3 +286,17 @@ def test_split_never_leaves_more_than_the_total_approved(chain, registry, uniswa
     out = executor.execute("r", "p0", usdc, eth, part, 1, approval_total=2 * part)
     assert out.status == "confirmed" and out.approve_tx
     assert erc20.allowance(chain, usdc, wallet.address, uniswap.router_address) == part
+
+
+def test_router_calls_encode_exactly_as_web3_does(uniswap):
+    """The router's calldata is built with eth_abi directly (fast); it must be byte for byte web3's encoding."""
+    from tools.evm.uniswap import ROUTER_FUNCTIONS, encode_router_call
+
+    path = [uniswap.registry.resolve("WETH").address, uniswap.registry.resolve("USDC").address]
+    me = Wallet.devnet(1).address
+    for name, types in ROUTER_FUNCTIONS.items():
+        args = [10**18 + i if t == "uint256" else path if t == "address[]" else me for i, t in enumerate(types)]
+        assert encode_router_call(name, args) == uniswap.router.encode_abi(name, args), name
+    usdc = uniswap.registry.resolve("USDC")
+    token = uniswap.w3.eth.contract(address=Web3.to_checksum_address(usdc.address), abi=abi("ERC20"))
+    assert erc20.approve_tx(uniswap.w3, usdc, me, 5).data == token.encode_abi("approve", [me, 5])

@@ -1,6 +1,7 @@
 """ERC20 reads and exact approvals (never unlimited)."""
 from __future__ import annotations
 
+from eth_abi.abi import encode
 from web3 import Web3
 from web3.types import BlockIdentifier
 
@@ -11,6 +12,7 @@ from tools.evm.tokens import Token
 from tools.evm.tx import TxRequest
 
 UNLIMITED_THRESHOLD = 2**255  # anything this large is an "infinite" approval
+APPROVE = bytes.fromhex("095ea7b3")  # approve(address,uint256)
 
 
 class NotATokenError(ContractAnswerError):
@@ -47,5 +49,5 @@ def approve_tx(w3: Web3, token: Token, spender: str, amount: int) -> TxRequest:
         raise AmountError("the native coin needs no approval")
     if amount <= 0 or amount >= UNLIMITED_THRESHOLD:
         raise AmountError(f"approval must be an exact positive amount, got {amount}")
-    data = _erc20(w3, token).encode_abi("approve", [Web3.to_checksum_address(spender), amount])
-    return TxRequest(to=token.address, data=data, label=f"approve {token.symbol}")
+    data = APPROVE + encode(["address", "uint256"], [Web3.to_checksum_address(spender), amount])
+    return TxRequest(to=token.address, data="0x" + data.hex(), label=f"approve {token.symbol}")

@@ -4,18 +4,40 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
+from eth_abi.abi import encode
 from pydantic import BaseModel
 from web3 import Web3
 
 from tools.devnet.contracts import abi
 from tools.evm.config import EvmChainConfig
 from tools.evm.errors import AmountError, EvmToolError
-from tools.evm.multicall import Multicall, Read
+from tools.evm.multicall import Multicall, Read, selector
 from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 from tools.evm.tokens import Token, TokenRegistry
 from tools.evm.tx import TxRequest
 
 ZERO = "0x" + "00" * 20
+
+# Router functions by name -> argument types (encoded with eth_abi directly: web3's contract encoder
+# re-resolves the ABI on every call and cost milliseconds per transaction).
+ROUTER_FUNCTIONS = {
+    "swapExactETHForTokens": ("uint256", "address[]", "address", "uint256"),
+    "swapExactETHForTokensSupportingFeeOnTransferTokens": ("uint256", "address[]", "address", "uint256"),
+    "swapExactTokensForETH": ("uint256", "uint256", "address[]", "address", "uint256"),
+    "swapExactTokensForETHSupportingFeeOnTransferTokens": ("uint256", "uint256", "address[]", "address", "uint256"),
+    "swapExactTokensForTokens": ("uint256", "uint256", "address[]", "address", "uint256"),
+    "swapExactTokensForTokensSupportingFeeOnTransferTokens": ("uint256", "uint256", "address[]", "address", "uint256"),
+    "swapETHForExactTokens": ("uint256", "address[]", "address", "uint256"),
+    "swapTokensForExactETH": ("uint256", "uint256", "address[]", "address", "uint256"),
+    "swapTokensForExactTokens": ("uint256", "uint256", "address[]", "address", "uint256"),
+}
+
+
+def encode_router_call(name: str, args: list) -> str:
+    types = ROUTER_FUNCTIONS[name]
+    args = [[Web3.to_checksum_address(a) for a in v] if t == "address[]" else
+            Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, args, strict=True)]
+    return "0x" + (selector(f"{name}({','.join(types)})") + encode(list(types), args)).hex()
 
 
 class NoRouteError(EvmToolError):
@@ -191,7 +213,7 @@ class UniswapV2:
             raise AmountError("min_out must be positive: a swap without a floor is refused")
         to = Web3.to_checksum_address(recipient)
         fot = "SupportingFeeOnTransferTokens" if "fee_on_transfer" in (token_in.kind, token_out.kind) else ""
-        f = self.router.encode_abi
+        f = encode_router_call
         if token_in.is_native:
             data, value = f(f"swapExactETHForTokens{fot}", [min_out, quote.path, to, deadline]), quote.amount_in
         elif token_out.is_native:
@@ -209,7 +231,7 @@ class UniswapV2:
         if max_in <= 0 or quote.amount_out <= 0:
             raise AmountError("max_in and amount_out must be positive: a swap without a cap is refused")
         to = Web3.to_checksum_address(recipient)
-        f = self.router.encode_abi
+        f = encode_router_call
         if token_in.is_native:
             data, value = f("swapETHForExactTokens", [quote.amount_out, quote.path, to, deadline]), max_in
         elif token_out.is_native:
