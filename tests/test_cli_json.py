@@ -170,3 +170,26 @@ def test_help_is_fast_to_start_and_own_per_action():
              "print('HEAVY', heavy)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_every_flag_and_argument_is_explained():
+    import argparse
+
+    from swarm.cli import build_parser
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    if name != "mcp":  # its flags are the MCP server's own (swarm.integrations.mcp_server)
+                        walk(sub, f"{path} {name}")
+            elif not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    walk(build_parser(), "swarm")
+    assert not missing, missing
+
+
+def test_unknown_run_and_missing_run_id_are_usage_errors(swarm_cli):
+    code, out = swarm_cli("resume", "0123456789abcdef")
+    assert code == ExitCode.USAGE and "Traceback" not in out and out.startswith("error: no run 0123456789abcdef"), out
