@@ -20,9 +20,9 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 def open_swarm(args: argparse.Namespace, **kwargs) -> Swarm:
     if getattr(args, "policy", None) and "policy" not in kwargs:
-        from swarm.cli import _load_policy
+        from swarm.cli import load_policy
         from tools.evm.policy import RiskPolicy
-        kwargs["policy"] = _load_policy(Path(args.policy), RiskPolicy)
+        kwargs["policy"] = load_policy(Path(args.policy), RiskPolicy)
     return Swarm.from_devnet(Path(args.manifest) if args.manifest else None,
                              home=Path(args.home) if args.home else None, **kwargs)
 

@@ -294,7 +294,7 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
 
     path, family = _chain_config_path(args)
     # The policy file first: a mistake in it is reported before any model is loaded or node contacted.
-    policy = _load_policy(Path(args.policy), adapter_class(family).policy_model) \
+    policy = load_policy(Path(args.policy), adapter_class(family).policy_model) \
         if getattr(args, "policy", None) else None
     backend = None
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
@@ -349,7 +349,7 @@ def _unreachable(path: Path, family: str, exc: Exception) -> str:
     return f"cannot reach the RPC at {url} ({exc}); check `rpc_url` in {path} and the network"
 
 
-def _load_policy(path: Path, model):
+def load_policy(path: Path, model):
     """The --policy file as the chain's policy model. Every problem is one line (ConfigError) naming the file,
     the field and what is wrong with it: a missing or unreadable file, malformed JSON, a field the policy does
     not have (a typo such as `max_tradeusd` must never be ignored), or a value of the wrong type."""

@@ -95,6 +95,10 @@ def test_cli_levers(net):
     assert proc.returncode == 0 and "SOL/USDC" in proc.stdout
     proc = swarm("mine", "3", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["mined"] == 3
+    proc = swarm("status", "--json")
+    status = json.loads(proc.stdout)
+    assert proc.returncode == 0 and status["chain"] == "solana" and status["genesis_hash"] == net.config.genesis_hash
+    assert any("SOL" in line for line in status["status"])
     proc = swarm("reset")
     assert proc.returncode == ExitCode.ERROR and "no snapshots" in proc.stdout
     swarm("set-price", "SOL", "150")
