@@ -156,3 +156,19 @@ def test_verify_tells_a_reset_chain_from_a_missing_anchor(own_devnet, tmp_path):
     assert proc.returncode == ExitCode.VERIFY_FAILED and report["verdict"] == "FAIL"
     assert "this devnet was reset since the run" in report["chain_reset"], report
     control.reset(own_devnet.manifest_path)
+
+
+def test_alignment_is_off_unless_asked(devnet, own_devnet, tmp_path):
+    """Pools are re-aligned only on a devnet started with --keep-pools-aligned (never the suite's shared devnet,
+    which the security tests use), and only before a run starts."""
+    from swarm.api import Swarm
+    assert DevnetManifest.load(devnet.manifest_path).keep_pools_aligned is False
+    plain = Swarm.from_devnet(devnet.manifest_path, home=tmp_path / "a")
+    assert plain.before_run == []
+    plain.close()
+    data = json.loads(own_devnet.manifest_path.read_text())
+    aligned_path = tmp_path / "aligned.json"
+    aligned_path.write_text(json.dumps({**data, "keep_pools_aligned": True}))
+    aligned = Swarm.from_devnet(aligned_path, home=tmp_path / "b")
+    assert len(aligned.before_run) == 1
+    aligned.close()

@@ -1,6 +1,7 @@
 """A whole devnet: anvil started, the world deployed, the manifest written; or nothing at all."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from tools.devnet.manifest import DevnetManifest
 from tools.devnet.node import DEFAULT_PORT, AnvilNode, DevnetError, pid_alive, rpc_alive, stop_pid
 from tools.evm.rpc import connect
 from swarm.config import swarm_home
+
+
+log = logging.getLogger(__name__)
 
 
 def state_dir() -> Path:
@@ -39,6 +43,8 @@ class Devnet:
             manifest.keep_pools_aligned = keep_pools_aligned
             manifest.snapshot_id = snapshot(manifest, w3)  # what `swarm devnet reset` returns to
             manifest.save(manifest_path)
+            log.info("devnet deployed: %d tokens, %d pools, %d feeds; manifest %s", len(manifest.tokens),
+                     len(manifest.pairs), len(manifest.feeds), manifest_path)
         except BaseException:
             node.stop()
             manifest_path.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """A real anvil process on loopback, started and stopped with clear errors."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import requests
 from tools.devnet.install import anvil_binary
 from tools.evm.wallet import DEV_MNEMONIC
 
+log = logging.getLogger(__name__)
 DEFAULT_PORT = 8545
 CHAIN_ID = 31337
 # anvil's public, well-known development mnemonic: its accounts are devnet-only.
@@ -89,6 +91,7 @@ class AnvilNode:
                 tail = self.log_path.read_text()[-1500:] if self.log_path and self.log_path.exists() else ""
                 raise DevnetError(f"anvil exited with code {self.proc.returncode} at start-up\n{tail}")
             if rpc_alive(self.url, timeout=0.5) == CHAIN_ID:
+                log.info("anvil up at %s (pid %s)", self.url, self.proc.pid)
                 return self
             time.sleep(0.05)
         self.stop()
