@@ -761,3 +761,14 @@ def test_a_killed_process_loses_no_deferred_entry(tmp_path):
     assert proc.returncode == 9, proc.stderr
     with AuditLog(path) as again:
         assert [e.payload["i"] for e in again.entries("run1")] == list(range(5))
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"b": 1, "a": [1, "x", None, True, {"z": "é", "y": Decimal("0.10")}]}, {"big": 2**200, "neg": -5},
+    {"text": "日本語 \u2028 \"quoted\" \\ slash", "nested": {"k": [[], {}]}},
+])
+def test_stored_leaf_equals_the_canonical_leaf(log, payload):
+    """append hashes the already-normalised payload without a second walk: the same bytes as `leaf_data`."""
+    entry = log.append("run1", "tx", payload)
+    assert entry.compute_leaf_hash().hex() == entry.leaf_hash
+    assert log.entries("run1")[-1] == entry

@@ -128,6 +128,16 @@ def leaf_data(run_id: str, index: int, kind: str, created_at: str, salt_hex: str
     )
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _normalized_leaf_data(run_id: str, index: int, kind: str, created_at: str, salt_hex: str, norm: Any) -> bytes:
+    """`leaf_data` of a payload `canonical.normalize` already returned (plain JSON types): the same bytes,
+    without walking the payload a second time."""
+    return _CANONICAL.encode({"run_id": run_id, "index": index, "kind": kind, "created_at": created_at,
+                              "salt": salt_hex, "payload": norm}).encode("utf-8")
+
+
 class AuditEntry(BaseModel):
     """One logged step, with everything needed to recompute its leaf hash."""
 
@@ -250,7 +260,7 @@ class AuditLog:
         checked = [self._validate(kind, payload) for kind, payload in items]
         deferred = all(kind in DEFERRED_KINDS for kind, _, _ in checked)
         with self._lock:
-            tree = self._tree(run_id)
+            tree = self._trees.get(run_id) or self._tree(run_id)  # caught up below, inside the transaction
             with self._durability(deferred), self._write() as db:
                 (nxt,) = db.execute(
                     "SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = ?", (run_id,)
@@ -260,9 +270,10 @@ class AuditLog:
                 out, rows = [], []
                 for i, (kind, norm, payload_json) in enumerate(checked):
                     index, salt, created_at = nxt + i, secrets.token_bytes(32), utc_now()
-                    h = leaf_hash(leaf_data(run_id, index, kind, created_at, salt.hex(), norm))
+                    h = leaf_hash(_normalized_leaf_data(run_id, index, kind, created_at, salt.hex(), norm))
                     rows.append((run_id, index, kind, created_at, salt, payload_json, h))
-                    out.append(AuditEntry(
+                    # every field is already checked and normalised: no second validation pass
+                    out.append(AuditEntry.model_construct(
                         run_id=run_id, index=index, kind=kind, created_at=created_at,
                         salt=salt.hex(), payload=norm, leaf_hash=h.hex(),
                     ))

@@ -49,6 +49,8 @@ __all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "Anch
 BUNDLE_FORMAT = "defai-swarm/audit-bundle/v1"
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 _ENTRY_KEYS = {"run_id", "index", "kind", "created_at", "salt", "payload"}
+# canonical JSON of plain JSON types (what `canonical.dumps` gives once `normalize` has nothing to change)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 DEFAULT_ANCHOR_WINDOW = 3600.0  # seconds after the newest covered entry by which the anchor must be mined
 DEFAULT_CLOCK_SKEW = 120.0  # seconds the anchor's block may seem to precede the newest covered entry
 
@@ -137,8 +139,10 @@ def export_bundle(
 
 # ---- verify ---------------------------------------------------------------------
 
-def _entry_leaf(e: Any, position: int, run_id: str | None) -> tuple[bytes | None, str | None]:
-    """Recompute one entry's leaf hash; (hash, None) or (None/hash, problem). `run_id` None: not checked here."""
+def _entry_leaf(e: Any, position: int, run_id: str | None, fast: bool = False) -> tuple[bytes | None, str | None]:
+    """Recompute one entry's leaf hash; (hash, None) or (None/hash, problem). `run_id` None: not checked here.
+    `fast`: the entry comes from the streamed decoder (plain JSON types, `_Float` for numbers with a fraction):
+    encoded without the normalising walk; a `_Float` gives the problem "float" (the caller redoes it exactly)."""
     if not isinstance(e, dict) or set(e) != _ENTRY_KEYS:
         return None, "malformed entry"
     idx, salt = e["index"], e["salt"]
@@ -149,7 +153,16 @@ def _entry_leaf(e: Any, position: int, run_id: str | None) -> tuple[bytes | None
     if not all(isinstance(e[k], str) for k in ("run_id", "kind", "created_at")) or not isinstance(e["payload"], dict):
         return None, "malformed entry fields"
     try:
-        h = leaf_hash(leaf_data(e["run_id"], idx, e["kind"], e["created_at"], salt, e["payload"]))
+        if fast:
+            try:
+                data = _CANONICAL.encode({"run_id": e["run_id"], "index": idx, "kind": e["kind"],
+                                          "created_at": e["created_at"], "salt": salt,
+                                          "payload": e["payload"]}).encode("utf-8")
+            except TypeError:
+                return None, "float"
+            h = leaf_hash(data)
+        else:
+            h = leaf_hash(leaf_data(e["run_id"], idx, e["kind"], e["created_at"], salt, e["payload"]))
     except (TypeError, ValueError) as exc:
         return None, f"not canonical JSON ({exc})"
     if idx != position:
@@ -173,6 +186,37 @@ def _digest(e: Any, position: int) -> _Digest:
     h, problem = _entry_leaf(e, position, None)
     return _Digest(h, problem, e.get("run_id") if isinstance(e, dict) else None,
                    e.get("created_at") if isinstance(e, dict) else None)
+
+
+class _Float:
+    """A JSON number with a fraction, an exponent, or NaN/Infinity, as the streamed decoder reads it: canonical
+    JSON refuses floats, and this type makes the fast encoder refuse it too (then the entry takes the exact path)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _with_floats(value: Any) -> Any:
+    """The value as the standard decoder would give it (floats as float)."""
+    if isinstance(value, _Float):
+        return float(value.text)
+    if isinstance(value, dict):
+        return {k: _with_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_floats(v) for v in value]
+    return value
+
+
+def _streamed_digest(e: Any, position: int) -> _Digest:
+    """`_digest` of an entry from the streamed decoder. Parsed JSON holds only plain JSON types, so canonical JSON
+    is `json.dumps` with sorted keys; an entry holding a number with a fraction is digested the exact way."""
+    if isinstance(e, dict) and set(e) == _ENTRY_KEYS and isinstance(e["payload"], dict):
+        h, problem = _entry_leaf(e, position, None, fast=True)
+        if problem != "float":
+            return _Digest(h, problem, e.get("run_id"), e.get("created_at"))
+    return _digest(_with_floats(e), position)
 
 
 def _report(checks: list[Check], first_bad: int | None, why: str = "", **info: Any) -> VerifyReport:
@@ -296,11 +340,12 @@ class _JsonStream:
             raise BundleFileError(f"expected {ch!r} at character {self.pos} of the current chunk")
         self.pos += 1
 
-    def value(self) -> Any:
+    def value(self, decoder: json.JSONDecoder | None = None) -> Any:
         self.char()
+        decoder = decoder or self.decoder
         while True:
             try:
-                value, end = self.decoder.raw_decode(self.buf, self.pos)
+                value, end = decoder.raw_decode(self.buf, self.pos)
                 if end < len(self.buf) or self.eof:  # a number cut at the chunk's end would decode short
                     self.pos = end
                     return value
@@ -328,19 +373,22 @@ class _JsonStream:
             if ch != ",":
                 raise BundleFileError(f"expected ',' or '}}' after the value of {key!r}")
 
-    def array_items(self):
+    def array_items(self, decoder: json.JSONDecoder | None = None):
         self.expect("[")
         if self.char() == "]":
             self.pos += 1
             return
         while True:
-            yield self.value()
+            yield self.value(decoder)
             ch = self.char()
             self.pos += 1
             if ch == "]":
                 return
             if ch != ",":
                 raise BundleFileError("expected ',' or ']' in an array")
+
+
+_ENTRY_DECODER = json.JSONDecoder(parse_float=_Float, parse_constant=_Float)
 
 
 def verify_bundle_file(
@@ -360,7 +408,8 @@ def verify_bundle_file(
             stream = _JsonStream(f)
             for key in stream.object_items():
                 if key == "entries" and stream.char() == "[":
-                    digests = [_digest(e, j) for j, e in enumerate(stream.array_items())]
+                    entries = stream.array_items(_ENTRY_DECODER)
+                    digests = [_streamed_digest(e, j) for j, e in enumerate(entries)]
                 else:
                     fields[key] = stream.value()
             if stream.char() != "":
