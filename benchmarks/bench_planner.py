@@ -38,8 +38,14 @@ def run(cases: list[Case], backend, k: int, settings: SamplingSettings | None) -
         planner = Planner(regs[case.chain], backend, ctx, k=k, settings=settings)
         start = time.perf_counter()
         plan = planner.plan(case.text)
-        ms[case.category] = ms.get(case.category, 0.0) + (time.perf_counter() - start) * 1000
-        tally.add(case, judge(case, plan.request if plan.ok else None, plan.refusal_class))
+        took = (time.perf_counter() - start) * 1000
+        ms[case.category] = ms.get(case.category, 0.0) + took
+        outcome = judge(case, plan.request if plan.ok else None, plan.refusal_class)
+        tally.add(case, outcome)
+        if backend is not None:  # a model run is slow: show where it is
+            calls = sum(t.source in ("model", "refined") for t in plan.thoughts)
+            print(f"  {took / 1000:6.1f} s  {calls} model calls  {outcome:<26} {case.category}: {case.text[:60]}",
+                  file=sys.stderr, flush=True)
     return tally, ms
 
 

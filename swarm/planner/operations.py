@@ -177,6 +177,8 @@ class Improve(_Op):
     kind: Literal["improve"] = "improve"
 
     def run(self, inputs, env):
+        if any(t.source == "parser" and t.valid and not t.partial for t in inputs):
+            return inputs  # the parser's reading is valid: a refined model reading could only agree or refuse
         refined = []
         for t in inputs:
             if t.source in MODEL_SOURCES and not t.valid:

@@ -56,6 +56,8 @@ FEW_SHOT = [
     ("sell 0.5 WETH for DAI if ETH is above 3000, max 1% slippage",
      '{"token_in": "WETH", "token_out": "DAI", "amount_in": "0.5", "condition": {"base": "ETH", "op": ">", '
      '"threshold": "3000"}, "max_slippage_bps": 100, "parts": 1, "recipient": null}'),
+    ("sell 10 DAI for USDC", '{"token_in": "DAI", "token_out": "USDC", "amount_in": "10", "condition": null, '
+                             '"max_slippage_bps": null, "parts": 1, "recipient": null}'),
     ("buy ETH with 1,000 USDC in 4 parts", '{"token_in": "USDC", "token_out": "ETH", "amount_in": "1000", '
                                           '"condition": null, "max_slippage_bps": null, "parts": 4, "recipient": null}'),
 ]
