@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from datetime import datetime, timezone
 from typing import IO, Any, NamedTuple
 
@@ -215,7 +216,8 @@ def _streamed_digest(e: Any, position: int) -> _Digest:
     if isinstance(e, dict) and set(e) == _ENTRY_KEYS and isinstance(e["payload"], dict):
         h, problem = _entry_leaf(e, position, None, fast=True)
         if problem != "float":
-            return _Digest(h, problem, e.get("run_id"), e.get("created_at"))
+            run_id = e.get("run_id")  # one string object for the run's 100k entries, not one each
+            return _Digest(h, problem, sys.intern(run_id) if isinstance(run_id, str) else run_id, e.get("created_at"))
     return _digest(_with_floats(e), position)
 
 

@@ -7,6 +7,7 @@ timestamped commitment.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from web3 import Web3
@@ -18,6 +19,9 @@ from tools.evm.tx import TxRequest, TxSender
 from tools.evm.wallet import Wallet
 
 
+log = logging.getLogger(__name__)
+
+
 def evm_chain(chain_id: int) -> str:
     return f"evm:{chain_id}"
 
@@ -27,6 +31,7 @@ def anchor_on_evm(sender: TxSender, checkpoint_hash: bytes) -> AnchorRef:
     data = evm_calldata(checkpoint_hash)
     me = sender.wallet.address
     receipt = sender.send_and_wait(TxRequest(to=me, data="0x" + data.hex(), value=0, label="audit anchor"))
+    log.info("anchored checkpoint %s in %s (block %d)", data.hex(), receipt.hash, receipt.block_number)
     return AnchorRef(chain=evm_chain(sender.w3.eth.chain_id), tx_id=receipt.hash,
                      checkpoint_hash=data.hex(), block=receipt.block_number, sender=me)
 

@@ -13,6 +13,7 @@ keeps only logs, not messages.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from tools.solana.programs import MEMO_PROGRAM
 from tools.solana.rpc import SolanaRpc
 from tools.solana.tx import SolanaTxSender
 from tools.solana.wallet import ENV_VAR
+
+log = logging.getLogger(__name__)
 
 LOCALNET_CHAIN = "solana:localnet"
 
@@ -212,5 +215,7 @@ def anchor_with_memo(sender: SolanaTxSender, checkpoint_hash: bytes, chain: str)
         raise
     except (SimulationFailed, TxFailed) as exc:
         raise AnchorError(f"memo anchor on {chain} failed: {exc}") from None
+    log.info("anchored checkpoint %s on %s in %s (slot %d)", checkpoint_hash.hex(), chain, confirmed.signature,
+             confirmed.slot)
     return AnchorRef(chain=chain, tx_id=confirmed.signature, checkpoint_hash=checkpoint_hash.hex(),
                      block=confirmed.slot, sender=str(signer))

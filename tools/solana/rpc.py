@@ -8,6 +8,8 @@ never retried here (the sender decides, by signature status).
 """
 from __future__ import annotations
 
+import logging
+
 import asyncio
 import base64
 import threading
@@ -91,12 +93,20 @@ class TxRecord(BaseModel):
 _T = TypeVar("_T")
 
 
+log = logging.getLogger(__name__)
+
+
 class _Transient(Exception):
     pass
 
 
+def _log_retry(state) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    log.warning("Solana RPC read failed (%s), retry %d of 2", type(exc).__name__, state.attempt_number)
+
+
 _read_retry = retry(retry=retry_if_exception_type(_Transient), stop=stop_after_attempt(3),
-                    wait=wait_exponential(multiplier=0.2, max=2.0), reraise=True)
+                    wait=wait_exponential(multiplier=0.2, max=2.0), reraise=True, before_sleep=_log_retry)
 
 
 def _status_name(value) -> str | None:

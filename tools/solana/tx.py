@@ -9,6 +9,7 @@ signature) is signed only after the block height passed the old one's limit
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from typing import Callable
 
@@ -20,6 +21,8 @@ from solders.transaction import VersionedTransaction
 from tools.solana.errors import (BlockhashExpired, RpcUnavailableError, SimulationFailed, TxFailed, TxFateUnknown)
 from tools.solana.rpc import SimulationResult, SolanaRpc
 from tools.solana.wallet import SolanaWallet
+
+log = logging.getLogger(__name__)
 
 CONFIRMED = ("confirmed", "finalized")
 
@@ -84,10 +87,12 @@ class SolanaTxSender:
 
         TxFailed when the node refused the bytes (on a first send: they never land).
         """
+        log.info("broadcast %s %s", signed.label or "transaction", signed.signature)
         try:
             self.rpc.send_raw(signed.raw)
             return True
         except RpcUnavailableError:
+            log.warning("broadcast of %s unanswered: its signature status will decide", signed.signature)
             return False
 
     def rebroadcast(self, signed: SignedSolanaTx) -> bool:
