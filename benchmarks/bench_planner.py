@@ -82,7 +82,7 @@ def pick_model(spec: str) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--model", help="'gemma' (the gemma-3-270m package model), a GGUF path, or an "
                                     "OpenAI-compatible URL (http://host:port/v1#model)")
     ap.add_argument("--k", type=int, default=3, help="model readings per intent (quorum is 2 whatever k)")

@@ -38,9 +38,11 @@ def _num(v) -> str:
     return format(Decimal(str(v)).normalize(), "f")
 
 
-def compact(request: Request) -> list[dict]:
-    """A plan's steps in the corpus's compact form."""
+def compact(request: Request | None) -> list[dict]:
+    """A plan's steps in the corpus's compact form ([] for no plan)."""
     out: list[dict] = []
+    if request is None:
+        return out
     for s in request.steps:
         if isinstance(s, QueryStep):
             d: dict = {"ask": s.kind}
