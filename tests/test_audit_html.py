@@ -511,7 +511,7 @@ def test_cli_html_from_the_log_and_from_a_bundle(evm_run, tmp_path, monkeypatch)
     assert code == 0 and "PASS" in out, out
     code, out = cli("verify", "--bundle", str(tmp_path / "bad.json"), "--vkey", evm_run.vkey, "--anchor-sender",
                     evm_run.sender, "--config", str(evm_run.manifest_path))
-    assert code == 1 and "first bad entry: 3" in out, out
+    assert code == 8 and "first bad entry: 3" in out, out  # ExitCode.VERIFY_FAILED
     [b, c] = render([{"url": (tmp_path / "b.html").as_uri()}, {"url": (tmp_path / "c.html").as_uri()}], tmp_path)
     assert b["state"] == "self-signed" and c["state"] == "fail" and c["first_bad"] == 3
     code, out = cli("html", "--bundle", str(tmp_path / "run.json"), "--vkey", "not-a-key")

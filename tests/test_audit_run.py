@@ -117,7 +117,7 @@ def test_cli_verify_replay_and_bundle(swarm, chain, devnet, wallet, tmp_path):
     bundle["entries"][3]["payload"]["status"] = "forged"
     bundle_path.write_text(json.dumps(bundle))
     rc, out = cli("verify", "--bundle", str(bundle_path))
-    assert rc == 1 and "first bad entry: 3" in out, out
+    assert rc == 8 and "first bad entry: 3" in out, out  # ExitCode.VERIFY_FAILED
 
 
 def test_model_thoughts_are_recorded_with_their_provenance(chain, devnet, wallet, tmp_path, tiny_model_path):

@@ -77,7 +77,7 @@ def test_up_run_verify(home):
 
 def test_transfer_fee_token_is_refused(home):
     run = swarm(home, "run", "--chain", "solana", "swap 100 USDC to FEE")
-    assert run.returncode == 2, output(run)
+    assert run.returncode == 5, output(run)  # ExitCode.REFUSED
     assert re.search(r"^run \S+: refused$", run.stdout, re.MULTILINE), output(run)
     assert "no_transfer_fee:FEE" in run.stdout
     assert not re.search(r"^\s+tx: ", run.stdout, re.MULTILINE)  # nothing sent
@@ -100,4 +100,4 @@ def test_run_without_a_devnet_is_one_line(tmp_path):
     assert run.returncode != 0
     text = output(run).strip()
     assert "Traceback" not in text
-    assert text.splitlines() == ["no Solana devnet running; start one with `swarm devnet up --chain solana`"], text
+    assert text.splitlines() == ["error: no Solana devnet running; start one with `swarm devnet up --chain solana`"], text
