@@ -31,10 +31,16 @@ SHORT = {"exact": "exact", "partly right": "partly", "wrong": "wrong", "refused 
          "refused wrongly": "ref.wrong", "accepted but should refuse": "UNSAFE"}
 
 
-def run(cases: list[Case], backend, k: int, settings: SamplingSettings | None) -> tuple[Tally, dict[str, float]]:
+def run(cases: list[Case], backend, k: int, settings: SamplingSettings | None,
+        budget_s: float | None = None) -> tuple[Tally, dict[str, float]]:
+    """Plan every case (until `budget_s` seconds have passed, if given: the table then says how many ran)."""
     regs, ctx = registries(), context()
     tally, ms = Tally(), {}
+    began = time.perf_counter()
     for case in cases:
+        if budget_s is not None and time.perf_counter() - began > budget_s:
+            print(f"  time budget of {budget_s:.0f} s spent: stopping", file=sys.stderr)
+            break
         planner = Planner(regs[case.chain], backend, ctx, k=k, settings=settings)
         start = time.perf_counter()
         plan = planner.plan(case.text)
@@ -89,8 +95,12 @@ def main() -> None:
     ap.add_argument("--per-category", type=int, default=None, help="first N intents of each category")
     ap.add_argument("--answer-tokens", type=int, default=96, help="token budget of one model answer (the slot JSON)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--categories", nargs="*", help="only these categories, in this order")
+    ap.add_argument("--max-seconds", type=float, default=None, help="stop the model run after this long")
     args = ap.parse_args()
     cases = load()
+    if args.categories:
+        cases = [c for cat in args.categories for c in cases if c.category == cat]
     per_cat = args.per_category if args.per_category is not None else (3 if args.model else None)
     if per_cat is not None:
         seen: dict[str, int] = {}
@@ -113,7 +123,7 @@ def main() -> None:
                                 max_answer_tokens=args.answer_tokens)
     print(f"\nmodel: {backend.info.name or spec} ({backend.info.template_source} template), k={args.k}, "
           f"at most {args.answer_tokens} answer tokens and 0 reasoning tokens per call, top_k 20, temperature 0.2")
-    mtally, mms = run(cases, backend, args.k, settings)
+    mtally, mms = run(cases, backend, args.k, settings, args.max_seconds)
     print()
     print(table(f"parser + validators + model (k={args.k})", mtally, mms))
 
