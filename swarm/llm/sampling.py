@@ -85,8 +85,14 @@ class TokenSampler:
             add(chain, lib.llama_sampler_init_temp(settings.temperature))
             add(chain, lib.llama_sampler_init_dist(seed))
         self._chain: Any = chain
+        self._top_k: dict[int, Any] = {}  # window -> llama.cpp top-k sampler (finds the window in C)
+        self._all: np.ndarray | None = None  # the whole vocabulary as llama_token_data, for those samplers
+        self._ids = np.zeros(0, np.int32)
 
     def close(self) -> None:
+        for ptr in self._top_k.values():
+            self._lib.llama_sampler_free(ptr)
+        self._top_k.clear()
         if self._chain:
             self._lib.llama_sampler_free(self._chain)
             self._chain = None
@@ -126,6 +132,21 @@ class TokenSampler:
         return self._lib.llama_token_data_array(
             data=buf.ctypes.data_as(self._lib.llama_token_data_p), size=len(buf), selected=-1, sorted=is_sorted)
 
+    def _top(self, logits: np.ndarray, window: int) -> np.ndarray:
+        """Ids of the `window` highest logits, best first, ties to the lower id (llama.cpp's top-k does the
+        selection in C: about 20x faster than numpy's argpartition over 262k logits)."""
+        if self._all is None:
+            self._all, self._ids = np.zeros(self._n_vocab, _TOKEN_DATA), np.arange(self._n_vocab, dtype=np.int32)
+        buf = self._all
+        buf["id"] = self._ids  # top-k reorders the array in place: refill it every time
+        buf["logit"] = logits
+        if window not in self._top_k:
+            self._top_k[window] = self._lib.llama_sampler_init_top_k(window)
+        arr = self._array(buf)
+        self._lib.llama_sampler_apply(self._top_k[window], ctypes.byref(arr))
+        top = buf[: arr.size]
+        return top["id"][np.lexsort((top["id"], -top["logit"]))]
+
     def _valid_candidates(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The grammar-valid tokens of the smallest window (top-`window` by logit, widened x8) that has any,
         best first (ties: lower id first, like llama.cpp)."""
@@ -135,11 +156,7 @@ class TokenSampler:
         known = np.zeros(0, np.int32)  # ids already checked
         known_ok = np.zeros(0, bool)
         while True:
-            if window >= n_vocab:
-                order = np.lexsort((np.arange(n_vocab), -logits)).astype(np.int32)
-            else:
-                top = np.argpartition(-logits, window - 1)[:window]
-                order = top[np.lexsort((top, -logits[top]))].astype(np.int32)
+            order = self._top(logits, window)
             fresh = order[~np.isin(order, known)]
             buf = np.zeros(len(fresh), _TOKEN_DATA)
             buf["id"], buf["logit"] = fresh, logits[fresh]
