@@ -73,6 +73,11 @@ _CONFUSABLE = str.maketrans("АВЕКМНОРСТХаеорсухАВЕЗΗΙΚ�
 _CONFUSABLE = {**_CONFUSABLE, **str.maketrans("ΑΒΕΗΙΚΜΝΟΡΤΥΧΖ", "ABEHIKMNOPTYXZ")}
 
 
+def _lookalike_script(c: str) -> bool:
+    """Cyrillic and Greek letters: the scripts whose letters pass for Latin ones ('é' is Latin, not a trick)."""
+    return c.isalpha() and unicodedata.name(c, "").startswith(("CYRILLIC", "GREEK"))
+
+
 def screen_unicode(text: str) -> str:
     """Refuse characters that can disguise a number or a symbol; map the few harmless ones (an arrow)."""
     for c, plain in _ALLOWED_NON_ASCII.items():
@@ -93,7 +98,7 @@ def screen_unicode(text: str) -> str:
         if letters and mapped.isascii() and (not letters.isascii()):
             raise Refuse(f"the intent contains {word!r}, which imitates Latin letters with look-alike characters; "
                          "type token symbols in plain ASCII", "unicode")
-        if any(ch.isascii() and ch.isalpha() for ch in word) and any(not ch.isascii() and ch.isalpha() for ch in word):
+        if any(ch.isascii() and ch.isalpha() for ch in word) and any(_lookalike_script(ch) for ch in word):
             raise Refuse(f"the intent contains {word!r}, which mixes alphabets (a look-alike symbol?); "
                          "type token symbols in plain ASCII", "unicode")
     return text
@@ -129,6 +134,9 @@ _SCANS: list[tuple[re.Pattern[str], str, RefusalClass]] = [
          r"|other\s+wallet|envoie|envoyer)\b"),
      "the intent moves money elsewhere ({hit!r}): money only moves to the wallet itself, and only swaps are supported",
      "recipient"),
+    (re.compile(r"(?<!\w)(?:sende\w*|schick\w*|überweis\w*|envoie\w*|envoy\w*|transf[eé]r\w*|env[ií]a\w*|mand[ae]\w*"
+                r"|invia\w*|envie\w*|отправ\w*|перевед\w*|перевод\w*)|发送|转给|转账|汇给|送って|送金|送信", re.IGNORECASE),
+     "the intent moves money elsewhere ({hit!r}): money only moves to the wallet itself", "recipient"),
     (_rx(r"\b(?:private\s+key|seed\s+phrase|mnemonic|secret)\b"),
      "the planner never reads or reveals wallet secrets ({hit!r})", "out_of_scope"),
     (_rx(r"\b(?:unlimited|infinite|infinity|uncapped|no\s+limit|approve|approval|allowance|forever|indefinitely)\b"),
