@@ -308,8 +308,9 @@ class Swarm:
             self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
             return self._finish(RunResult(run_id=run_id, intent=graph.intent, status=RunStatus.REFUSED, plan=plan,
                                           reasons=errors))
-        self.store.save_run(run_id, graph.intent, graph.model_dump_json())
+        # the context first: a stored run always has the policy and wallet it resumes with (a kill between the two)
         self.store.save_context(run_id, self.chain.identity.label, self._run_context())
+        self.store.save_run(run_id, graph.intent, graph.model_dump_json())
         fault_point("after_plan")
         return self._invoke(run_id, self.runtime.compile(graph), graph, _initial_state(run_id), plan, self.deps)
 
@@ -328,9 +329,9 @@ class Swarm:
         if approve is not None:
             from langgraph.types import Command
             payload: Any = Command(resume={"approve": approve, "operator": operator})
-        elif app.get_state(_config(run_id)).values:
+        elif app.get_state(_config(run_id)).values.get("run_id"):  # the graph's input was recorded
             payload = None  # continue from the last checkpoint
-        else:  # stopped after planning, before the first step: start the graph
+        else:  # stopped after planning, before the first step (or before LangGraph stored the input): start it
             payload = _initial_state(run_id)
         return self._invoke(run_id, app, graph, payload, None, deps)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -84,8 +85,9 @@ class PgDatabase:
         self._lock = threading.Lock()
         self._conn = psycopg.connect(url, autocommit=True)
         with self.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            cur.execute(SCHEMA)
+            if cur.execute("SELECT to_regclass('swarm_wallet_owners') IS NULL").fetchone() == (True,):
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                cur.execute(SCHEMA)
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
@@ -171,6 +173,18 @@ class PgRunStore:
         return [{"step": r[0], "tx_hash": r[1], "nonce": r[2], "reason": r[3]} for r in rows]
 
     sent_hashes = sent_ids
+
+    def open_transactions(self, chain: str, wallet: str, from_sequence: int) -> list[tuple[str, str, str, int]]:
+        """(run, step, tx id, nonce) of `wallet`'s signed, not dropped transactions on `chain` (label) with nonce at
+        or above `from_sequence` (the node's mined count), in nonce order: what a restarted wallet actor finishes
+        before it signs anything new."""
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                "SELECT o.run_id, o.step, o.tx_hash, o.nonce FROM swarm_outbox o JOIN swarm_run_context c "
+                "ON c.run_id = o.run_id WHERE c.chain=%s AND (c.context_json::jsonb ->> 'wallet')=%s "
+                "AND o.dropped_at IS NULL AND o.nonce >= %s ORDER BY o.nonce, o.created_at",
+                (chain, wallet, from_sequence)).fetchall()
+        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
 
 class PgSpendLedger:
@@ -280,19 +294,35 @@ class PgSpendLedger:
 
 
 def postgres_checkpointer(url: str):
-    """LangGraph's maintained PostgreSQL checkpointer on its own connection (the settings its docs require)."""
+    """LangGraph's maintained PostgreSQL checkpointer on its own connection (the settings its docs require).
+
+    Its migrations build indexes CONCURRENTLY, which waits for every open transaction in the database: a second
+    process blocked on a lock inside a transaction would never let it finish. So the migration runs once, under a
+    session advisory lock taken by polling (no transaction stays open while waiting), and is skipped when done."""
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.rows import dict_row
 
     conn: Any = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)  # type: ignore[arg-type]
     saver = PostgresSaver(conn)
-    with psycopg.connect(url, autocommit=True) as lock_conn:  # setup() migrates once even if nodes start together
-        lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK + 1,))
-        try:
-            saver.setup()
-        finally:
-            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK + 1,))
+    latest = len(saver.MIGRATIONS) - 1
+    with psycopg.connect(url, autocommit=True) as lock_conn:
+        if _migration_version(lock_conn) < latest:
+            while not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_SCHEMA_LOCK + 1,)).fetchone()[0]:  # type: ignore[index]
+                time.sleep(0.05)
+            try:
+                if _migration_version(lock_conn) < latest:
+                    saver.setup()
+            finally:
+                lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK + 1,))
     return saver, conn
+
+
+def _migration_version(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT to_regclass('checkpoint_migrations') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return -1
+    row = conn.execute("SELECT COALESCE(MAX(v), -1) FROM checkpoint_migrations").fetchone()
+    return int(row[0]) if row else -1
 
 
 __all__ = ["PgDatabase", "PgRunStore", "PgSpendLedger", "SHARED_SCOPE", "postgres_checkpointer", "redacted"]

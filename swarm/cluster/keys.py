@@ -1,0 +1,58 @@
+"""Where a wallet actor finds its signing key: a reference resolved on the actor's own node, never the key itself.
+
+A reference travels through Ray (actor options, the object store, logs) as plain text, so it must not be a
+secret: `env:VAR` (an environment variable of the node's Ray processes), `file:/path` (a file on the node:
+EVM hex key, Solana keypair JSON), or `devnet:N` (anvil's public development account N, local devnets only).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from swarm.core.errors import ConfigError
+
+KEY_SCHEMES = ("env:", "file:", "devnet:")
+
+
+def check_reference(ref: str) -> str:
+    """A one-line error for anything that is not a reference (a pasted key included: it is not echoed)."""
+    if not isinstance(ref, str) or not ref.startswith(KEY_SCHEMES):
+        raise ConfigError("a wallet key is given by reference, never by value: env:VAR, file:/path or devnet:N")
+    return ref
+
+
+def load_wallet(family: str, ref: str) -> Any:
+    """The family's wallet object for the reference (inside the actor only)."""
+    scheme, _, rest = check_reference(ref).partition(":")
+    if scheme == "devnet":
+        if family != "evm":
+            raise ConfigError("devnet:N names anvil's development accounts: EVM only")
+        from tools.evm.wallet import Wallet
+        return Wallet.devnet(int(rest))
+    if scheme == "env":
+        text = os.environ.get(rest)
+        if not text:
+            raise ConfigError(f"wallet key reference env:{rest}: the variable is not set on this node")
+    else:
+        try:
+            text = Path(rest).expanduser().read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"wallet key reference file:{rest}: {exc.strerror or 'unreadable'} on this node") from None
+    if family == "evm":
+        from tools.evm.wallet import Wallet
+        return Wallet.from_key(text)
+    if family == "solana":
+        from tools.solana.wallet import SolanaWallet
+        return SolanaWallet.from_json(text)
+    raise ConfigError(f"no key loader for chain family {family!r} in the cluster")
+
+
+def readonly_wallet(family: str) -> Any:
+    """What a read-only task builds its chain adapter with: no key of any wallet (EVM: a fresh empty account)."""
+    if family == "evm":
+        from eth_account import Account
+
+        from tools.evm.wallet import Wallet
+        return Wallet(Account.create())
+    return None

@@ -1,0 +1,162 @@
+"""The one place in a cluster that signs for a (chain, wallet): a Ray actor that owns the wallet's nonce stream and
+spend reservations.
+
+Why an actor: Ray runs one actor's calls one at a time (`max_concurrency=1`), in one process on one node, so the
+wallet has exactly one nonce sequence however many drivers and machines submit intents. The actor does not trust
+its callers: it takes intent text (or a run id to resume), plans and checks it itself (the risk agent decides and
+reserves against the cap in PostgreSQL inside the actor), and signs. Its key is resolved inside the actor from a
+reference (`swarm.cluster.keys`); the audit signer is loaded from the actor's own state directory. Neither leaves
+the process: results are `RunResult` JSON.
+
+Restarts: Ray restarts a dead actor (its node was lost) on another node. The new incarnation registers itself as the
+wallet's owner in PostgreSQL (the old one, if it were somehow alive, can no longer reserve), then resumes every run
+of this wallet that has a signed transaction the node has not mined, in nonce order, before it takes new work: the
+wallet's next nonce then follows from the chain and the outbox, never from memory. A call that was in flight is
+retried by Ray and is idempotent: a stored run is resumed (a finished one is only reported), never run again.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from swarm.core.errors import SwarmError
+
+log = logging.getLogger(__name__)
+
+
+class WalletSpec(BaseModel):
+    """What a wallet actor is built from: nothing secret (the key is a reference resolved on the node)."""
+
+    label: str
+    key: str  # env:VAR | file:/path | devnet:N (swarm.cluster.keys)
+    chain_config: str  # a chain configuration or devnet manifest at this path on every node
+    store: str  # postgresql://... (the cluster's shared store)
+    home: str  # state directory root on each node (audit log, signing key); one sub-directory per node
+    cluster: str = "default"
+    policy: dict | None = None  # the chain's policy model as JSON; None = the chain's default policy
+    model: str | None = None  # a GGUF path on the node (one loaded model per actor) or an OpenAI-compatible URL
+    anchor: bool = True
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
+
+
+class WalletActor:
+    """Plans, checks and signs every intent of one wallet (wrap with `ray.remote`; see `swarm.cluster.pool`)."""
+
+    def __init__(self, spec: WalletSpec):
+        from swarm.api import Swarm
+        from swarm.chains import adapter_class, read_config
+        from swarm.cluster.keys import load_wallet
+        from swarm.stores import store_url
+        from swarm.stores.postgres import PgSpendLedger
+
+        url = store_url(spec.store)
+        if url is None:
+            raise SwarmError("a wallet actor needs the cluster's shared store (postgresql://...)")
+        self.spec = spec
+        family = read_config(Path(spec.chain_config))["family"]
+        adapter = adapter_class(family)
+        chain = adapter.from_config(adapter.config_model.load(Path(spec.chain_config)), load_wallet(family, spec.key))
+        self.node = _node_id()
+        self.home = Path(spec.home).expanduser() / _safe(spec.cluster) / _safe(spec.label) / self.node[:12]
+        self.home.mkdir(parents=True, exist_ok=True)
+        # this incarnation becomes the wallet's only reserver before anything else touches the ledger
+        self.token = uuid.uuid4().hex
+        owner = PgSpendLedger.for_wallet(url, chain.identity, chain.wallet_address)
+        owner.register_owner(self.token, spec.cluster)
+        owner.db.close()
+        policy = chain.policy_model.model_validate(spec.policy) if spec.policy is not None else None
+        backend = None
+        if spec.model:
+            from swarm.llm import load_backend
+            backend = load_backend(spec.model)
+        self.swarm = Swarm(chain, policy=policy, backend=backend, home=self.home, store=url, store_owner=self.token,
+                           anchor=spec.anchor)
+        self._resumer: Any = None
+        self.recovered = self._recover()
+
+    # -- for the pool
+    def address(self) -> str:
+        return self.swarm.chain.wallet_address
+
+    def info(self) -> dict:
+        """Where this incarnation runs and what it recovered on start (no secrets)."""
+        return {"label": self.spec.label, "address": self.address(), "node": self.node, "home": str(self.home),
+                "chain": self.swarm.chain.identity.label, "recovered": self.recovered}
+
+    def submit(self, run_id: str, text: str) -> dict:
+        """Run `text` as run `run_id`, or continue that run if it is already stored (a retried call)."""
+        try:
+            if self.swarm.store.load_run(run_id) is not None:
+                via = "resume"
+                result = self._resume(run_id)
+            else:
+                via = "run"
+                result = self.swarm.run(text, run_id=self._fresh_id(run_id))
+        except SwarmError as exc:
+            return {"requested_run_id": run_id, "run_id": run_id, "intent": text, "status": "failed",
+                    "reasons": [str(exc)], "tx_hashes": [], "tasks": {}, "node": self.node, "via": "refused"}
+        return {"requested_run_id": run_id, "node": self.node, "via": via,
+                **result.model_dump(mode="json", exclude={"plan"})}
+
+    def resume(self, run_id: str) -> dict:
+        result = self._resume(run_id)
+        return {"requested_run_id": run_id, "node": self.node, **result.model_dump(mode="json", exclude={"plan"})}
+
+    # -- internals
+    def _fresh_id(self, run_id: str) -> str:
+        """The run id, unless this node's audit log already has entries for it (an incarnation here was killed
+        while planning, before the run was stored: nothing was signed); then the next free `<id>~n`."""
+        auditor, candidate, n = self.swarm.auditor, run_id, 0
+        while auditor is not None and auditor.log.size(candidate) > 0:
+            n += 1
+            candidate = f"{run_id}~{n}"
+        return candidate
+
+    def _resume(self, run_id: str):
+        """Under the run's recorded policy: the actor's own when they match, else a swarm built without one."""
+        stored = self.swarm.store.load_context(run_id)
+        recorded = stored[1].get("policy") if stored else None
+        if recorded is None or self.swarm.chain.policy_model.model_validate(recorded) == self.swarm.policy:
+            return self.swarm.resume(run_id)
+        if self._resumer is None:
+            from swarm.api import Swarm
+            self._resumer = Swarm(self.swarm.chain, backend=self.swarm.backend, home=self.home / "recorded-policy",
+                                  store=self.spec.store, store_owner=self.token, anchor=self.spec.anchor)
+        return self._resumer.resume(run_id)
+
+    def _recover(self) -> list[str]:
+        """Resume, in nonce order, the runs whose signed transactions the node has not mined (an incarnation died
+        between recording and confirming them), so new work never takes their nonces."""
+        chain: Any = self.swarm.chain
+        w3 = getattr(chain, "w3", None)
+        if w3 is None:  # chains without a nonce sequence: the driver's retried calls resume their runs
+            return []
+        mined = w3.eth.get_transaction_count(chain.wallet_address, "latest")
+        runs: list[str] = []
+        store: Any = self.swarm.store  # PgRunStore: the actor's store is always the shared one
+        for run_id, _step, _tx, _nonce in store.open_transactions(chain.identity.label, chain.wallet_address, mined):
+            if run_id not in runs:
+                runs.append(run_id)
+        for run_id in runs:
+            log.warning("wallet %s: resuming run %s (a signed transaction not yet mined)", self.spec.label, run_id)
+            self._resume(run_id)
+        return runs
+
+
+def _node_id() -> str:
+    try:
+        import ray
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # outside Ray (tests of the class itself)
+        return "local"
+
+
+__all__ = ["WalletActor", "WalletSpec"]
