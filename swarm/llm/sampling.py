@@ -156,7 +156,8 @@ class TokenSampler:
         known = np.zeros(0, np.int32)  # ids already checked
         known_ok = np.zeros(0, bool)
         while True:
-            order = self._top(logits, window)
+            whole = window >= n_vocab  # the whole vocabulary: no need to sort it, only its valid tokens
+            order = np.arange(n_vocab, dtype=np.int32) if whole else self._top(logits, window)
             fresh = order[~np.isin(order, known)]
             buf = np.zeros(len(fresh), _TOKEN_DATA)
             buf["id"], buf["logit"] = fresh, logits[fresh]
@@ -164,7 +165,9 @@ class TokenSampler:
             known = np.concatenate([known, fresh])
             known_ok = np.concatenate([known_ok, np.isfinite(buf["logit"])])
             valid = order[np.isin(order, known[known_ok])]
-            if len(valid) or window >= n_vocab:
+            if whole:
+                valid = valid[np.lexsort((valid, -logits[valid]))]
+            if len(valid) or whole:
                 break
             window = min(n_vocab, window * 8)
         if len(valid) == 0:
