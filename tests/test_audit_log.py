@@ -772,3 +772,17 @@ def test_stored_leaf_equals_the_canonical_leaf(log, payload):
     entry = log.append("run1", "tx", payload)
     assert entry.compute_leaf_hash().hex() == entry.leaf_hash
     assert log.entries("run1")[-1] == entry
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], "", 0, -(2**200), None, True, {"b": [1, {"d": None, "c": "é\u2028\"\\\n"}], "a": False},
+    {"z": {"y": {"x": [[], {}]}}, "\u00e9": "k", "A": 1},
+])
+def test_canonical_encoder_matches_json_dumps(value):
+    """The prebuilt encoder writes the bytes `json.dumps` with the canonical settings writes (sorted keys, no
+    blanks, UTF-8 kept), and refuses what JSON cannot hold."""
+    from swarm.audit.canonical import encode_plain
+
+    assert encode_plain(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    with pytest.raises(TypeError):
+        encode_plain({"a": [object()]})

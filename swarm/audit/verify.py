@@ -22,15 +22,18 @@ is authenticated and the report says the root does not match without an index.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import sys
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from typing import IO, Any, NamedTuple
 
 from pydantic import BaseModel
 
+from swarm.audit.canonical import encode_plain
 from swarm.audit.checkpoint import (
     Checkpoint,
     NoteError,
@@ -49,9 +52,8 @@ __all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "Anch
 
 BUNDLE_FORMAT = "defai-swarm/audit-bundle/v1"
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+_BLANKS = re.compile(r"[ \t\r\n]*")
 _ENTRY_KEYS = {"run_id", "index", "kind", "created_at", "salt", "payload"}
-# canonical JSON of plain JSON types (what `canonical.dumps` gives once `normalize` has nothing to change)
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 DEFAULT_ANCHOR_WINDOW = 3600.0  # seconds after the newest covered entry by which the anchor must be mined
 DEFAULT_CLOCK_SKEW = 120.0  # seconds the anchor's block may seem to precede the newest covered entry
 
@@ -155,10 +157,8 @@ def _entry_leaf(e: Any, position: int, run_id: str | None, fast: bool = False) -
         return None, "malformed entry fields"
     try:
         if fast:
-            try:
-                data = _CANONICAL.encode({"run_id": e["run_id"], "index": idx, "kind": e["kind"],
-                                          "created_at": e["created_at"], "salt": salt,
-                                          "payload": e["payload"]}).encode("utf-8")
+            try:  # `e` has exactly the leaf's keys (checked above): its canonical JSON is the leaf data
+                data = encode_plain(e).encode("utf-8")
             except TypeError:
                 return None, "float"
             h = leaf_hash(data)
@@ -208,6 +208,32 @@ def _with_floats(value: Any) -> Any:
     if isinstance(value, list):
         return [_with_floats(v) for v in value]
     return value
+
+
+def _streamed_digests(entries: Iterable[Any]) -> list[_Digest]:
+    """`_streamed_digest` of every entry, as one tight loop: a well-formed entry is type-checked, encoded and
+    hashed inline (the same checks and bytes as `_entry_leaf`); any other entry takes `_streamed_digest`."""
+    out: list[_Digest] = []
+    add, make = out.append, _Digest._make
+    keys, salt_ok, enc, sha = _ENTRY_KEYS, _HEX32.fullmatch, encode_plain, hashlib.sha256
+    last_run: Any = None
+    for j, e in enumerate(entries):
+        if type(e) is dict and e.keys() == keys:
+            idx, salt, run_id, created_at = e["index"], e["salt"], e["run_id"], e["created_at"]
+            if (idx == j and type(idx) is int and type(salt) is str and type(run_id) is str
+                    and type(created_at) is str and type(e["kind"]) is str and type(e["payload"]) is dict
+                    and salt_ok(salt)):
+                try:
+                    h = sha(b"\x00" + enc(e).encode("utf-8")).digest()
+                except TypeError:  # a number with a fraction: the exact path below
+                    pass
+                else:
+                    if run_id != last_run:
+                        last_run = run_id  # one string object for all of a run's entries, not one each
+                    add(make((h, None, last_run, created_at)))
+                    continue
+        add(_streamed_digest(e, j))
+    return out
 
 
 def _streamed_digest(e: Any, position: int) -> _Digest:
@@ -330,8 +356,7 @@ class _JsonStream:
     def char(self) -> str:
         """The next non-blank character (not consumed); "" at the end."""
         while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
+            self.pos = _BLANKS.match(self.buf, self.pos).end()  # type: ignore[union-attr]  # matches always
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self._fill():
@@ -380,7 +405,28 @@ class _JsonStream:
         if self.char() == "]":
             self.pos += 1
             return
+        # the decoder's scanner itself (what raw_decode calls, less a Python frame): StopIteration on bad JSON
+        scan, blanks = (decoder or self.decoder).scan_once, _BLANKS.match  # type: ignore[attr-defined]
         while True:
+            # Fast path, the element and its separator inside the current chunk (nearly every element);
+            # anything else (a chunk boundary, bad JSON) takes `value` and `char`, which refill and report.
+            buf = self.buf
+            start = blanks(buf, self.pos).end()  # type: ignore[union-attr]  # matches always
+            try:
+                value, end = scan(buf, start)
+            except (StopIteration, json.JSONDecodeError):
+                end = len(buf)
+            if end < len(buf):
+                sep = blanks(buf, end).end()  # type: ignore[union-attr]
+                if sep < len(buf):
+                    self.pos = sep + 1
+                    yield value
+                    if buf[sep] == "]":
+                        return
+                    if buf[sep] != ",":
+                        raise BundleFileError("expected ',' or ']' in an array")
+                    continue
+            self.pos = start
             yield self.value(decoder)
             ch = self.char()
             self.pos += 1
@@ -410,8 +456,7 @@ def verify_bundle_file(
             stream = _JsonStream(f)
             for key in stream.object_items():
                 if key == "entries" and stream.char() == "[":
-                    entries = stream.array_items(_ENTRY_DECODER)
-                    digests = [_streamed_digest(e, j) for j, e in enumerate(entries)]
+                    digests = _streamed_digests(stream.array_items(_ENTRY_DECODER))
                 else:
                     fields[key] = stream.value()
             if stream.char() != "":
@@ -511,12 +556,12 @@ def _verify(
     # 6. authenticated tree: the bundle's leaf list if it hashes to the signed root
     claimed = bundle.get("leaf_hashes")
     listed: MerkleTree | None = None
-    well_formed = isinstance(claimed, list) and len(claimed) == n and all(
-        isinstance(h, str) and _HEX32.fullmatch(h) for h in claimed)
     if root_ok:  # the entries' own leaves are authenticated: the stated list is right iff it equals them
-        stated_ok = well_formed and all(h == leaf.hex() for h, leaf in zip(claimed, leaves, strict=True))  # type: ignore[arg-type]
+        stated_ok = isinstance(claimed, list) and claimed == [leaf.hex() for leaf in leaves]  # one C comparison
     else:
         stated_ok = False
+        well_formed = isinstance(claimed, list) and len(claimed) == n and all(
+            isinstance(h, str) and _HEX32.fullmatch(h) for h in claimed)
         if well_formed:
             listed = MerkleTree(bytes.fromhex(h) for h in claimed)  # type: ignore[union-attr]
             if listed.root() != root:
