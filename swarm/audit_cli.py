@@ -418,6 +418,9 @@ def audit_command(args: argparse.Namespace, console) -> int:
         report = verify_bundle(bundle, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
                                anchor_window=_anchor_window(args))
         return _verified(console, args, report, f"bundle {args.bundle}", anchor, "the bundle carries no on-chain anchor")
+    if db.parent.is_dir():
+        from swarm.audit.keys import private_dir
+        private_dir(db.parent)  # an audit directory left open (older version, wrong umask) is tightened even with no log yet
     if not db.exists() and args.action in ("runs", "show", "verify", "replay", "export"):
         if args.action == "runs":
             if as_json:

@@ -357,7 +357,7 @@ def test_paused_run_executes_only_on_an_explicit_approval(make_swarm, chain, dev
                                "--no-anchor", *extra], env=env, capture_output=True, text=True, timeout=180, cwd=ROOT)
 
     plain = cli()
-    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert plain.returncode == 7, plain.stdout + plain.stderr  # ExitCode.AWAITING_APPROVAL
     assert "awaiting_approval" in plain.stdout and "approval needed" in plain.stdout, plain.stdout
     assert nonce(chain, wallet) == n
     approved = cli("--approve")
