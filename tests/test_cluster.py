@@ -89,6 +89,61 @@ print(json.dumps(pool.run_many([tuple(item) for item in args["items"]], timeout=
 """
 
 
+LOCAL = """
+import json, sys
+from decimal import Decimal
+from agents.risk import RiskPolicy
+from swarm.api import Swarm
+from tools.evm.wallet import Wallet
+a = json.loads(sys.argv[1])
+s = Swarm.from_devnet(a["manifest"], Wallet.devnet(a["account"]), home=a["home"], store=a["store"], anchor=False,
+                      policy=RiskPolicy(daily_cap_usd=Decimal(a["cap"])))
+s.run(a["intent"], run_id=a["run_id"])
+"""
+
+
+def killed_local_run(devnet, pg_url, tmp_path, account: int, run_id: str, cap: str, kill_at: str) -> None:
+    """A single process on the shared store, SIGKILLed at a fault point in the middle of `run_id`."""
+    args = {"manifest": str(devnet.manifest_path), "account": account, "home": str(tmp_path / "local"),
+            "store": pg_url, "cap": cap, "intent": INTENT, "run_id": run_id}
+    done = subprocess.run([sys.executable, "-c", LOCAL, json.dumps(args)], capture_output=True, text=True,
+                          env={**os.environ, "SWARM_FAULT_KILL_AT": kill_at}, timeout=120)
+    assert done.returncode == -9, done.stderr[-2000:]
+
+
+def test_restarted_actor_sends_the_signed_transaction_before_new_work(cluster, devnet, chain, pg_url, tmp_path):
+    address = Wallet.devnet(7).address
+    before = chain.eth.get_transaction_count(address)
+    killed_local_run(devnet, pg_url, tmp_path, 7, "signed-not-sent", "1000", "after_sign:swap_1:swap")
+    rows = outbox_rows(pg_url, address)
+    assert [(r[0], r[3]) for r in rows] == [("signed-not-sent", before)]  # recorded, never broadcast
+    assert chain.eth.get_transaction_count(address, "pending") == before
+
+    pool = make_pool(devnet, pg_url, tmp_path, "recover", daily_cap_usd="1000")
+    pool.wallet("c", "devnet:7")
+    assert pool.info("c")["recovered"] == ["signed-not-sent"]  # finished first, with its recorded bytes
+    assert chain.eth.get_transaction_receipt(rows[0][2])["status"] == 1
+    fresh = ray.get(pool.submit("c", INTENT), timeout=120)
+    assert fresh["status"] == "done", fresh["reasons"]
+    again = ray.get(pool.submit("c", INTENT, run_id="signed-not-sent"), timeout=120)  # a retried call: reported
+    assert again["via"] == "resume" and again["status"] == "done" and again["tx_hashes"] == [rows[0][2]]
+    assert [r[3] for r in outbox_rows(pg_url, address)] == [before, before + 1]
+    assert chain.eth.get_transaction_count(address) == before + 2
+    pool.stop_wallet("c")
+
+
+def test_resumed_run_keeps_its_recorded_policy(cluster, devnet, chain, pg_url, tmp_path):
+    killed_local_run(devnet, pg_url, tmp_path, 8, "planned-under-1000", "1000", "after_plan")
+    pool = make_pool(devnet, pg_url, tmp_path, "policy", daily_cap_usd="10")  # today's policy: $10 a day
+    pool.wallet("d", "devnet:8")
+    resumed = ray.get(pool.submit("d", INTENT, run_id="planned-under-1000"), timeout=120)
+    assert resumed["via"] == "resume" and resumed["status"] == "done", resumed["reasons"]  # under its own $1000
+    new = ray.get(pool.submit("d", INTENT), timeout=120)
+    assert new["status"] == "refused" and "daily_cap_usd" in " ".join(new["reasons"])  # new work: today's $10
+    assert len(pool.read_prices(["ETH", "USDC"])) == 2  # read-only tasks, no key
+    pool.stop_wallet("d")
+
+
 def test_forty_intents_two_wallets_two_drivers_one_node_killed(cluster, devnet, chain, pg_url, tmp_path):
     c, worker = cluster
     policy = {"daily_cap_usd": "310"}  # 15 x $20 fit, the 16th does not
