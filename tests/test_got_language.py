@@ -1,13 +1,17 @@
 """The Graph of Thoughts on the intent language: branching, aggregation, readings, quorum."""
 from __future__ import annotations
 
+from typing import Any, cast
+
 from swarm.planner import Planner
+from swarm.taskgraph import ResolveAmountTask
 from tests.test_planner import CONTEXT, FakeBackend, answer, tokens  # noqa: F401  (tokens is a fixture)
 
 
 def test_compound_intent_branches_and_aggregates_in_the_trace(tokens):  # noqa: F811
     plan = Planner(tokens, None, CONTEXT).plan("swap 1 ETH to DAI, then swap it to USDC, then what's my USDC balance")
-    assert plan.ok and [s.kind for s in plan.request.steps] == ["swap", "swap", "balance"]
+    assert plan.ok and plan.request is not None and plan.task_graph is not None
+    assert [s.kind for s in plan.request.steps] == ["swap", "swap", "balance"]
     ops = {r.op: r for r in plan.trace}
     assert len(ops["decompose"].outputs) == 3  # three branches
     assert ops["generate_parser"].inputs == ops["decompose"].outputs and len(ops["generate_parser"].outputs) == 3
@@ -17,24 +21,25 @@ def test_compound_intent_branches_and_aggregates_in_the_trace(tokens):  # noqa: 
     assert whole.parents == ops["generate_parser"].outputs and not whole.partial
     graph = plan.task_graph
     # dependencies: step 2 spends what step 1 received, after it; the question runs after step 2
-    assert graph.by_id()["s2_amount"].previous_swaps == ("swap_1",)
+    amount = graph.by_id()["s2_amount"]
+    assert isinstance(amount, ResolveAmountTask) and amount.previous_swaps == ("swap_1",)
     assert "swap_1" in graph.ancestors("s2_swap_1") and "s2_swap_1" in graph.ancestors("s3_answer")
 
 
 def test_two_outputs_is_a_clarification_and_no_model_picks_one(tokens):  # noqa: F811
     backend = FakeBackend([answer(amount="2", tout="DAI")] * 3)  # would pick DAI
-    plan = Planner(tokens, backend, CONTEXT, k=3).plan("swap 2 ETH to USDC or DAI")
+    plan = Planner(tokens, cast(Any, backend), CONTEXT, k=3).plan("swap 2 ETH to USDC or DAI")
     assert not plan.ok and backend.calls == []  # the parser's clarification is final: the model is not asked
     assert plan.refusal_class == "ambiguous"
     assert plan.readings == ["all into USDC", "all into DAI", "split between them (say how)"]
 
 
 def test_one_model_reading_never_plans_whatever_k(tokens):  # noqa: F811
-    plan = Planner(tokens, FakeBackend([answer()]), CONTEXT, k=1).plan("exchange my 2 ETH for USDC")
-    assert not plan.ok and "must agree" in plan.refusal_reason
+    plan = Planner(tokens, cast(Any, FakeBackend([answer()])), CONTEXT, k=1).plan("exchange my 2 ETH for USDC")
+    assert not plan.ok and "must agree" in (plan.refusal_reason or "")
 
 
 def test_ambiguous_amount_lists_readings(tokens):  # noqa: F811
     plan = Planner(tokens, None, CONTEXT).plan("swap 1,5 ETH to USDC")
     assert not plan.ok and plan.readings == ["1.5", "15"]
-    assert "it could mean: 1.5 | 15" in plan.refusal_reason
+    assert "it could mean: 1.5 | 15" in (plan.refusal_reason or "")
