@@ -39,7 +39,7 @@ def single_process(devnet, home: Path, n: int) -> dict:
     elapsed = time.perf_counter() - start
     swarm.close()
     return {"row": "single process", "wallets": 1, "intents": n, "seconds": elapsed,
-            "done": statuses.count("done"), "errors": n - statuses.count("done"), "sent_twice": 0}
+            "done": sum(s == "done" for s in statuses), "errors": sum(s != "done" for s in statuses), "sent_twice": 0}
 
 
 def cluster_row(pool, devnet, label: str, wallets: list[int], n: int, tag: str) -> dict:
@@ -53,12 +53,13 @@ def cluster_row(pool, devnet, label: str, wallets: list[int], n: int, tag: str) 
         pool.wallet(name, f"devnet:{index}")
     for name in names:  # actors started and warm (one run each) before the clock starts
         pool.run_many([(name, INTENT)])
-    before = {i: w3.eth.get_transaction_count(Wallet.devnet(i).address) for i in wallets}
+    before = {i: w3.eth.get_transaction_count(Web3.to_checksum_address(Wallet.devnet(i).address)) for i in wallets}
     items = [(names[k % len(names)], INTENT) for k in range(n)]
     start = time.perf_counter()
     results = pool.run_many(items, timeout=1800)
     elapsed = time.perf_counter() - start
-    sent = sum(w3.eth.get_transaction_count(Wallet.devnet(i).address) - before[i] for i in wallets)
+    sent = sum(w3.eth.get_transaction_count(Web3.to_checksum_address(Wallet.devnet(i).address)) - before[i]
+               for i in wallets)
     hashes = [h for r in results for h in r["tx_hashes"]]
     errors = sum(1 for r in results if r["status"] != "done" or "nonce" in " ".join(r["reasons"]).lower())
     for name in names:
@@ -92,7 +93,7 @@ def main() -> None:
     install()
     rows: list[dict] = []
     with Devnet.start(port=free_port(), manifest_path=work / "devnet" / "manifest.json") as devnet:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # pyright: ignore[reportPrivateImportUsage]
         try:
             rows.append(single_process(devnet, work / "single", args.intents))
             ray.init(num_cpus=args.cpus, object_store_memory=100 * 1024 * 1024, namespace=NAMESPACE,

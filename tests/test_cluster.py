@@ -14,6 +14,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ ray = pytest.importorskip("ray", reason="the test extra installs ray")
 pytest_plugins = ["tests.pg_fixtures"]
 
 MB = 1024 * 1024
-NODE = {"num_cpus": 1, "object_store_memory": 80 * MB}
+NODE: dict[str, Any] = {"num_cpus": 1, "object_store_memory": 80 * MB}
 INTENT = "sell $20 of ETH for USDC, max 1% slippage"
 
 

@@ -19,7 +19,7 @@ from tools.evm.tx import SignedTx
 
 pytest_plugins = ["tests.pg_fixtures"]
 
-IDENTITY = ChainIdentity(family="evm", chain_id="31337", genesis_hash="0x" + "ab" * 32, label="evm:31337")
+IDENTITY = ChainIdentity(family="evm", chain_id="31337", genesis_hash="0x" + "ab" * 32)
 WALLET = "0x" + "12" * 20
 
 
@@ -161,7 +161,8 @@ def test_open_stores_picks_the_backend(where, tmp_path):
         else:
             import psycopg
             with psycopg.connect(url) as conn:
-                assert conn.execute("SELECT count(*) FROM checkpoint_migrations").fetchone()[0] > 0
+                row = conn.execute("SELECT count(*) FROM checkpoint_migrations").fetchone()
+                assert row is not None and row[0] > 0
     finally:
         stores.close()
 
@@ -183,7 +184,8 @@ def test_unreachable_store_is_one_line(tmp_path):
 
 
 def test_wallet_registered_to_a_cluster_is_refused_to_others(pg_url, tmp_path):
-    actor = ledger(pg_url, owner="actor-token")
+    from swarm.stores.postgres import PgSpendLedger
+    actor = PgSpendLedger.for_wallet(pg_url, IDENTITY, WALLET, owner="actor-token")
     actor.register_owner("actor-token", "test-cluster")
     assert actor.reserve_spend("r1", "swap_1", Decimal("5"), Decimal("100"))[0]
     with pytest.raises(Refused, match="registered to cluster 'test-cluster'"):
@@ -193,3 +195,29 @@ def test_wallet_registered_to_a_cluster_is_refused_to_others(pg_url, tmp_path):
     assert ledger(pg_url).spent_today() == Decimal("5")
     other_wallet = open_stores(tmp_path, IDENTITY, "0x" + "56" * 20, store=pg_url)  # other wallets are free
     other_wallet.close()
+
+
+def test_local_cli_refuses_a_wallet_the_cluster_owns(devnet, chain, pg_url, tmp_path):
+    """`swarm run` pointed at the shared store (SWARM_STORE) for a cluster's wallet: one line, exit REFUSED, nothing
+    signed."""
+    import os
+    import subprocess
+    import sys
+
+    from swarm.exitcodes import ExitCode
+    from swarm.ledger import chain_key
+    from swarm.stores.postgres import PgSpendLedger
+    from tools.evm.chain import EvmChain
+    from tools.evm.wallet import Wallet
+
+    wallet = Wallet.devnet(1)
+    identity = EvmChain.from_config(devnet.manifest, wallet).identity
+    PgSpendLedger(pg_url, chain_key(identity), wallet.address.lower()).register_owner("actor-token", "prod")
+    before = chain.eth.get_transaction_count(wallet.address)
+    done = subprocess.run([sys.executable, "-m", "swarm.cli", "run", "sell $20 of ETH for USDC", "--manifest",
+                           str(devnet.manifest_path), "--no-anchor"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SWARM_STORE": pg_url, "SWARM_HOME": str(tmp_path / "home")})
+    assert done.returncode == ExitCode.REFUSED, done.stderr
+    output = done.stdout + done.stderr
+    assert "registered to cluster 'prod'" in output and "Traceback" not in output
+    assert chain.eth.get_transaction_count(wallet.address) == before
