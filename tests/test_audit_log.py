@@ -786,3 +786,19 @@ def test_canonical_encoder_matches_json_dumps(value):
     assert encode_plain(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     with pytest.raises(TypeError):
         encode_plain({"a": [object()]})
+
+
+def test_outcomes_are_deferred_and_durable_with_the_checkpoint(log, signer):
+    """A swap's outcome and the run's result follow the action they record: committed at once, fsynced by the
+    run's checkpoint (a full commit) or the next part's signed tx."""
+    log.append("run1", "tx", {"event": "signed"})
+    assert not log.unsynced
+    log.append("run1", "swap", {"outcome": {"status": "confirmed"}})
+    assert log.unsynced
+    log.append("run1", "tx", {"event": "signed", "step": "swap_2"})  # the next part: durable, and the outcome too
+    assert not log.unsynced
+    log.append("run1", "run_result", {"status": "done"})
+    assert log.unsynced
+    log.checkpoint("run1", signer)
+    assert not log.unsynced
+    assert [e.kind for e in log.entries("run1")] == ["tx", "swap", "tx", "run_result"]

@@ -46,8 +46,12 @@ KINDS = ("thought", "price", "risk", "tx", "error", "refusal", "operator_input",
 # Kinds that never precede an action of their own: committed without their own fsync (see the module docstring).
 # Any other kind (tx, anchor, operator_input, error, a plugin's own...) is fsynced before `append` returns,
 # and with it every deferred entry before it.
+# `swap` (a swap's outcome, after its receipt) and `run_result` record what already happened on-chain: no action
+# of their own follows them; the next part's signed `tx` entry or the run's checkpoint (a full commit, which
+# `Swarm` signs right after `run_result`) makes them durable, two fsyncs fewer per run.
 DEFERRED_KINDS = frozenset({"intent", "plan", "thought", "model_call", "price", "read_price", "risk", "check_risk",
-                            "condition", "refusal", "tool_call", "tool_result", "approval_request"})
+                            "condition", "refusal", "tool_call", "tool_result", "approval_request",
+                            "swap", "run_result"})
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 

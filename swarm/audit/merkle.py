@@ -96,8 +96,8 @@ class MerkleTree:
             start = 2 * len(up)  # first child not yet combined
             if start + 1 >= len(row):
                 break
-            up.extend([_sha256(b"\x01" + row[j] + row[j + 1]).digest()  # node_hash, inlined: the hot loop
-                       for j in range(start, len(row) - 1, 2)])
+            up.extend(_sha256(b"\x01" + row[j] + row[j + 1]).digest()  # node_hash, inlined: the hot loop
+                      for j in range(start, len(row) - 1, 2))
             k += 1
         if not levels[-1]:
             levels.pop()
