@@ -43,3 +43,13 @@ def test_ambiguous_amount_lists_readings(tokens):  # noqa: F811
     plan = Planner(tokens, None, CONTEXT).plan("swap 1,5 ETH to USDC")
     assert not plan.ok and plan.readings == ["1.5", "15"]
     assert "it could mean: 1.5 | 15" in (plan.refusal_reason or "")
+
+
+def test_a_model_reading_that_drops_a_pair_quote_is_invalid_not_a_disagreement(tokens):  # noqa: F811
+    """Measured with gemma-3-270m: it read 'if ETH/DAI > 2400' as 'ETH > 2400 (USD)' and the plan was refused."""
+    backend = FakeBackend([answer(amount="1", tout="DAI", cond=("ETH", ">", "2400"))] * 3)
+    plan = Planner(tokens, cast(Any, backend), CONTEXT, k=3).plan("swap 1 ETH to DAI if ETH/DAI > 2400")
+    assert plan.ok and plan.request is not None
+    assert plan.request.steps[0].conditions[0].quote == "DAI"  # type: ignore[union-attr]
+    model = [t for t in plan.thoughts if t.source == "model"]
+    assert model and all(not t.valid and any("compares ETH in DAI" in e for e in t.errors) for t in model)

@@ -229,7 +229,8 @@ class _Run:
             # every number and token the text states must be used, and the request checks on top
             a = assess(canonical(self.text), thought.slots, self.p.registry, self.p.context)
             b = assess_request(self.text, Request.from_slots(thought.slots), self.p.registry, self.p.context)
-            a = a.model_copy(update={"errors": list(dict.fromkeys(a.errors + b.errors))})
+            a = a.model_copy(update={"errors": list(dict.fromkeys(a.errors + b.errors + _pair_errors(self.text,
+                                                                                                thought.slots)))})
         elif thought.partial:
             a = _assess_part(self.text, thought.reading, self.p.registry, self.p.context)
         else:
@@ -238,6 +239,17 @@ class _Run:
         thought.warnings = a.warnings + (["the model's reasoning was cut off at its token budget"]
                                          if thought.reasoning_truncated else [])
         thought.score = len(a.errors)
+
+
+def _pair_errors(text: str, slots: IntentSlots) -> list[str]:
+    """The slot form only compares in USD: a reading of 'if ETH/DAI > 2400' as 'ETH > 2400 USD' is another condition."""
+    c = slots.condition
+    if c is None:
+        return []
+    import re
+    pairs = re.findall(r"\b([a-z][a-z0-9]*)/([a-z][a-z0-9]*)\b", canonical(text))
+    return [f"the intent compares {b.upper()} in {q.upper()} ({b.upper()}/{q.upper()}); this reading compares it in USD"
+            for b, q in pairs if b.upper() == c.base.upper() and q.upper() != "USD"]
 
 
 def _base_model(backend: ModelBackend) -> bool:
