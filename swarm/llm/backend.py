@@ -338,15 +338,7 @@ class LlamaCppBackend:
             if schema is None:
                 self._notify("complete", prompt, completion)
                 return completion
-            try:
-                value = schema.model_validate_json(completion.answer)
-            except ValidationError as e:
-                error = _describe(e)
-                self._notify("complete", prompt, completion, schema, 1, error)
-                raise StructuredOutputError(f"No valid {schema.__name__} from the prompt; error: {error}",
-                                            [Attempt(completion=completion, error=error)]) from None
-            self._notify("complete", prompt, completion, schema, 1)
-            return _structured(schema, completion, value, [Attempt(completion=completion)])
+            return _validated_once(schema, prompt, completion, self._notify)
 
     def close(self) -> None:
         with self._lock:
@@ -525,6 +517,21 @@ def _structured(schema: type[T], completion: Completion, value: T, attempts: lis
     fields = dict(completion)
     fields["accounting"] = Accounting.total([a.completion.accounting for a in attempts])
     return StructuredCompletion[schema](**fields, value=value, attempts=attempts)
+
+
+def _validated_once(schema: type[T], prompt: str, completion: Completion,
+                    notify: Callable[..., None]) -> StructuredCompletion[T]:
+    """`complete_prompt`'s schema check, the same for every backend: a raw prompt has no turn to send an
+    error back in, so the answer is validated once and an invalid one is a `StructuredOutputError`."""
+    try:
+        value = schema.model_validate_json(completion.answer)
+    except ValidationError as e:
+        error = _describe(e)
+        notify("complete", prompt, completion, schema, 1, error)
+        raise StructuredOutputError(f"No valid {schema.__name__} from the prompt; error: {error}",
+                                    [Attempt(completion=completion, error=error)]) from None
+    notify("complete", prompt, completion, schema, 1)
+    return _structured(schema, completion, value, [Attempt(completion=completion)])
 
 
 def _effective(settings: SamplingSettings | None) -> SamplingSettings:

@@ -35,7 +35,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .backend import BackendConfig, _describe, _effective, _structured, _with_schema_instruction
+from .backend import BackendConfig, _describe, _effective, _structured, _validated_once, _with_schema_instruction
 from .errors import ModelError, StructuredOutputError
 from .grammar import _int_range_as_enum, grammar_for, json_schema_of
 from .template import THINK_CLOSE, THINK_OPEN, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
@@ -245,15 +245,7 @@ class OpenAIServerBackend:
         if schema is None:
             self._notify("complete", prompt, completion)
             return completion
-        try:
-            value = schema.model_validate_json(completion.answer)
-        except ValidationError as e:
-            error = _describe(e)
-            self._notify("complete", prompt, completion, schema, 1, error)
-            raise StructuredOutputError(f"No valid {schema.__name__} from the prompt; error: {error}",
-                                        [Attempt(completion=completion, error=error)]) from None
-        self._notify("complete", prompt, completion, schema)
-        return _structured(schema, completion, value, [Attempt(completion=completion)])
+        return _validated_once(schema, prompt, completion, self._notify)
 
     def close(self) -> None:
         self._http.close()
