@@ -158,7 +158,9 @@ class SwapStep(BaseModel):
         return normalize_symbol(v)
 
     def describe(self) -> str:
-        text = f"swap {self.amount.describe(self.token_in, self.token_out)} -> {self.token_out}"
+        text = (f"buy {self.amount.describe(self.token_in, self.token_out)} with {self.token_in}"
+                if self.amount.kind == "exact_out" else
+                f"swap {self.amount.describe(self.token_in, self.token_out)} -> {self.token_out}")
         if self.conditions:
             text += " if " + f" {self.combine} ".join(c.describe() for c in self.conditions)
         if self.parts > 1:
