@@ -153,6 +153,11 @@ def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipie
     return rules
 
 
+def _units(base_units: int, token: TokenFacts) -> str:
+    """Exact, in the token's own units (a reason names its token: a run can trade several)."""
+    return f"{Decimal(base_units).scaleb(-token.decimals):,f} {token.symbol}"
+
+
 def decide(policy: SwapPolicy, x: SwapCheck) -> RiskDecision:
     """The one swap decision: shared rules, the requested slippage, the quote against the independent
     minimum, then the chain's own checks. Approved only if every rule passes."""
@@ -165,8 +170,9 @@ def decide(policy: SwapPolicy, x: SwapCheck) -> RiskDecision:
     rules.append(RuleResult(rule="max_slippage", passed=x.slippage_bps <= policy.max_slippage_bps,
                             detail=f"requested {x.slippage_bps} bps, policy max {policy.max_slippage_bps} bps"))
     rules.append(RuleResult(rule="quote_meets_min_out", passed=x.quote_out >= min_out > 0,
-                            detail=f"quote {x.quote_out}, independent minimum {min_out} "
-                                   f"({x.slippage_bps} bps below the oracle-implied output)"))
+                            detail=f"quote {_units(x.quote_out, x.token_out)}, independent minimum "
+                                   f"{_units(min_out, x.token_out)} ({x.slippage_bps} bps below the oracle-implied "
+                                   f"output; base units {x.quote_out} / {min_out})"))
     rules += x.chain_rules
     if x.approved_trade_usd is not None:
         limit = x.approved_trade_usd * (10_000 + policy.max_slippage_bps) / 10_000
