@@ -54,31 +54,52 @@ def humanize(reason: str, tokens: Callable[[str], int | None] | None = None, tok
 
 # ---- plans -------------------------------------------------------------------------------------------
 
-def _condition(cond: Any) -> str:
+def _condition(cond: Any, lead: str = "only if") -> str:
+    """A task's condition through the condition model's own describe(), with the price task it reads."""
+    from swarm.taskgraph import Condition
+
     if not isinstance(cond, dict):
-        return str(cond)
-    return f"only if {cond.get('base')}/{cond.get('quote', 'USD')} {cond.get('op')} {amount(cond.get('threshold'))}" \
-           + (f" (price from {cond['source_task']})" if cond.get("source_task") else "")
+        return f"{lead} {cond}"
+    try:
+        text = Condition.model_validate(cond).describe()
+    except ValueError:
+        text = ", ".join(f"{k}={v}" for k, v in cond.items())
+    return f"{lead} {text}" + (f" (price from {cond['source_task']})" if cond.get("source_task") else "")
+
+
+def _swap_what(task: dict) -> str:
+    """swap 1 ETH -> USDC | buy exactly 100 USDC with ETH | swap ETH -> DAI, the amount from task X."""
+    token_in, token_out = task.get("token_in"), task.get("token_out")
+    if task.get("amount_in") is not None:
+        return f"swap {amount(task['amount_in'])} {token_in} -> {token_out}"
+    if task.get("amount_out") is not None:
+        return f"buy exactly {amount(task['amount_out'])} {token_out} with {token_in}"
+    if task.get("amount_task"):
+        return f"swap {token_in} -> {token_out}, the amount from task {task['amount_task']}"
+    return f"swap {token_in} -> {token_out}, amount unknown"
 
 
 def _task_line(task: dict) -> str:
     kind, tid = task.get("kind", "?"), task.get("id", "?")
     if kind == "swap":
-        what = f"swap {amount(task.get('amount_in'))} {task.get('token_in')} -> {task.get('token_out')}"
+        what = _swap_what(task)
     elif kind == "read_price":
         what = f"read price {task.get('base')}/{task.get('quote', 'USD')}"
     elif kind == "read_balance":
         what = f"read balance {task.get('token')}"
     elif kind == "check_risk":
         what = f"check risk of {task.get('swap_task')}"
+    elif kind == "answer":
+        what = f"answer: {task.get('question')}"
     else:
         what = kind.replace("_", " ")
     return f"[bold]{escape(tid)}[/bold]  {escape(what)}  [dim]({escape(kind)})[/dim]"
 
 
 def _task_details(task: dict) -> list[str]:
-    shown = {"swap": {"amount_in", "token_in", "token_out"}, "read_price": {"base", "quote"},
-             "read_balance": {"token"}, "check_risk": {"swap_task"}}.get(str(task.get("kind")), set())
+    shown = {"swap": {"amount_in", "amount_out", "token_in", "token_out", "combine"}, "read_price": {"base", "quote"},
+             "read_balance": {"token"}, "check_risk": {"swap_task"}, "answer": {"question"}}.get(str(task.get("kind")),
+                                                                                                set())
     lines = []
     if task.get("depends_on"):
         lines.append("after " + ", ".join(task["depends_on"]))
@@ -87,6 +108,9 @@ def _task_details(task: dict) -> list[str]:
             continue
         if key == "condition":
             lines.append(_condition(value))
+        elif key == "conditions":  # joined to `condition` by `combine` (and when not given)
+            lead = "or if" if task.get("combine") == "or" else "and only if"
+            lines += [_condition(c, lead) for c in value]
         elif key.endswith("slippage_bps"):
             lines.append(f"max slippage {Decimal(value) / 100:.2f}% ({value} bps)")
         else:
@@ -147,6 +171,15 @@ def refusals(result: Any) -> list[str]:
     return out
 
 
+def answers(result: Any) -> list[str]:
+    """The answer of every read-only question the run answered, in task order (printed as `answer: ...`)."""
+    out = []
+    for task in (result.tasks or {}).values():  # an answer task's result carries its question and its answer
+        if isinstance(task, dict) and task.get("question") and task.get("answer"):
+            out.append(str(task["answer"]))
+    return out
+
+
 def token_out_of(result: Any) -> tuple[str, int] | None:
     for task in (result.tasks or {}).values():
         token = (task.get("input") or {}).get("token_out") if isinstance(task, dict) else None
@@ -155,4 +188,4 @@ def token_out_of(result: Any) -> tuple[str, int] | None:
     return None
 
 
-__all__ = ["amount", "humanize", "labelled_txs", "plan_tree", "refusals", "token_out_of"]
+__all__ = ["amount", "answers", "humanize", "labelled_txs", "plan_tree", "refusals", "token_out_of"]

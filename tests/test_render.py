@@ -1,0 +1,61 @@
+"""`swarm plan`'s tree and the run output say what each task does in words: derived and exact-output swaps name
+their amount (never "None"), every condition reads as a condition (never a raw dict), a question's answer is an
+explicit `answer:` line. Planned and run through `swarm plan` (its `main`) and a Swarm on the session devnet."""
+from __future__ import annotations
+
+import pytest
+
+from swarm.cli import main
+from swarm.render import answers
+
+
+@pytest.fixture
+def plan_text(devnet, chain, tmp_path, monkeypatch, capsys):
+    for name in ("SWARM_MODEL", "SWARM_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SWARM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWARM_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("SWARM_MANIFEST", str(devnet.manifest_path))
+
+    def plan(intent: str) -> str:
+        capsys.readouterr()
+        assert main(["plan", intent]) == 0
+        out = capsys.readouterr().out
+        assert "None" not in out and "{'" not in out, out  # no missing amount, no raw dict
+        return out
+    return plan
+
+
+def test_exact_output_swap_names_what_it_buys(plan_text):
+    assert "swap_1  buy exactly 100 USDC with ETH  (swap)" in plan_text("buy exactly 100 USDC with ETH")
+
+
+def test_derived_amounts_name_the_task_they_come_from(plan_text):
+    out = plan_text("swap $100 of ETH to DAI")
+    assert "swap_1  swap ETH -> DAI, the amount from task amount  (swap)" in out
+    out = plan_text("swap 1 ETH to USDC and then swap half of it to DAI")
+    assert "swap_1  swap 1 ETH -> USDC  (swap)" in out
+    assert "s2_swap_1  swap USDC -> DAI, the amount from task s2_amount  (swap)" in out
+
+
+def test_every_condition_reads_as_a_condition(plan_text):
+    out = plan_text("swap 0.1 ETH to DAI if ETH > 2000 and ETH < 5000")
+    assert "only if ETH/USD > 2000 (price from price_eth)" in out
+    assert "and only if ETH/USD < 5000 (price from price_eth)" in out
+    assert "combine" not in out
+    out = plan_text("swap 0.1 ETH to DAI if ETH > 2000 or ETH < 1000")
+    assert "or if ETH/USD < 1000 (price from price_eth)" in out
+
+
+def test_a_question_plans_and_prints_its_answer(plan_text, devnet, tmp_path):
+    assert "answer  answer: price of ETH  (answer)" in plan_text("what is the price of ETH")
+    from swarm.api import Swarm
+
+    swarm = Swarm.from_devnet(devnet.manifest_path, home=tmp_path / "run")
+    try:
+        result = swarm.run("what is the price of ETH")
+    finally:
+        swarm.close()
+    assert result.status == "done"
+    [line] = answers(result)
+    assert line.startswith("ETH = $") and "median of" in line
