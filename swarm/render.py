@@ -61,7 +61,8 @@ def _condition(cond: Any, lead: str = "only if") -> str:
     if not isinstance(cond, dict):
         return f"{lead} {cond}"
     try:
-        text = Condition.model_validate(cond).describe()
+        c = Condition.model_validate(cond)
+        text = c.describe().removesuffix(str(c.threshold)) + amount(c.threshold)  # threshold at display precision
     except ValueError:
         text = ", ".join(f"{k}={v}" for k, v in cond.items())
     return f"{lead} {text}" + (f" (price from {cond['source_task']})" if cond.get("source_task") else "")

@@ -40,11 +40,11 @@ def test_derived_amounts_name_the_task_they_come_from(plan_text):
 
 def test_every_condition_reads_as_a_condition(plan_text):
     out = plan_text("swap 0.1 ETH to DAI if ETH > 2000 and ETH < 5000")
-    assert "only if ETH/USD > 2000 (price from price_eth)" in out
-    assert "and only if ETH/USD < 5000 (price from price_eth)" in out
+    assert "only if ETH/USD > 2,000 (price from price_eth)" in out
+    assert "and only if ETH/USD < 5,000 (price from price_eth)" in out
     assert "combine" not in out
     out = plan_text("swap 0.1 ETH to DAI if ETH > 2000 or ETH < 1000")
-    assert "or if ETH/USD < 1000 (price from price_eth)" in out
+    assert "or if ETH/USD < 1,000 (price from price_eth)" in out
 
 
 def test_a_question_plans_and_prints_its_answer(plan_text, devnet, tmp_path):
