@@ -28,14 +28,13 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from langgraph.types import interrupt
-
 from swarm.core.errors import SwarmError
 from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, common_rules, decide,
                                oracle_min_out, price_reading_rule, reference_price)
 from swarm.core.prices import PriceReading
 from swarm.core.status import TaskStatus
 from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from swarm.runtime import interrupt
 from swarm.taskgraph import CheckRiskTask, ReadPriceTask, SwapTask
 from tools.evm.policy import RiskPolicy
 

@@ -132,7 +132,7 @@ class Swarm:
             self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"),
                                       chain.anchorer() if anchor else None)
         self.record: Recorder = self.auditor.record if self.auditor else (lambda run_id, kind, payload: None)
-        self.runtime = Runtime(self.plugins, self.stores.checkpointer)
+        self.runtime = Runtime(self.plugins, checkpointer_factory=lambda: self.stores.checkpointer)
         self.deps = self._deps(self.policy)
         # run before each run, never inside one: a local devnet started with --keep-pools-aligned re-aligns its pools
         self.before_run: list[Callable[[], None]] = []

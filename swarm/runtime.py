@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 import operator
+import threading
 import time
-from typing import Annotated, Any, TypedDict
-
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime as GraphRuntime
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from swarm.core.faults import fault_point
 from swarm.plugins import PluginRegistry, RunDeps, RunView
 from swarm.taskgraph import Task, TaskGraph
+
+if TYPE_CHECKING:
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.runtime import Runtime as GraphRuntime
 
 
 log = logging.getLogger(__name__)
@@ -47,11 +50,40 @@ def state_safe(value: Any) -> Any:
     return value
 
 
+def _load_langgraph() -> None:
+    """Import LangGraph when a graph is first compiled (planning never needs it: a fast `swarm plan`).
+    Bound as module globals so the nodes' annotations resolve for LangGraph's `get_type_hints`, as before."""
+    global END, START, StateGraph, GraphRuntime
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.runtime import Runtime as GraphRuntime
+
+
+def interrupt(value: Any) -> Any:
+    """LangGraph's `interrupt` (pause the run for an operator), imported when a node first calls it: plugins
+    import this name at module level without loading LangGraph."""
+    from langgraph.types import interrupt as graph_interrupt
+    return graph_interrupt(value)
+
+
 class Runtime:
-    def __init__(self, plugins: PluginRegistry, checkpointer):
-        self.plugins, self.checkpointer = plugins, checkpointer
+    """`checkpointer_factory`, when given instead of `checkpointer`, makes the checkpointer on first compile:
+    a Swarm that only plans never loads the checkpointer's modules."""
+
+    def __init__(self, plugins: PluginRegistry, checkpointer: Any = None, *,
+                 checkpointer_factory: Callable[[], Any] | None = None):
+        self.plugins, self._checkpointer, self._factory = plugins, checkpointer, checkpointer_factory
+        self._lock = threading.Lock()
+
+    @property
+    def checkpointer(self) -> Any:
+        if self._factory is not None:
+            with self._lock:  # runs may compile from several threads: one checkpointer
+                if self._factory is not None:
+                    self._checkpointer, self._factory = self._factory(), None
+        return self._checkpointer
 
     def compile(self, plan: TaskGraph):
+        _load_langgraph()
         builder = StateGraph(RunState, context_schema=RunDeps)
         tasks = plan.by_id()
         for task in (tasks[tid] for tid in plan.topological_order()):  # a node exists before edges name it

@@ -20,16 +20,24 @@ Free text uses llama-cpp-python's own chain unchanged, so a backend call and a r
 from __future__ import annotations
 
 import ctypes
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
 from .types import SamplingSettings
 
-# llama_token_data {int32 id; float logit; float p;}: 12 bytes, no padding.
-_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+if TYPE_CHECKING:
+    import numpy as np
+
+    _TOKEN_DATA: np.dtype
 FIRST_WINDOW = 64  # tokens checked against the grammar before widening (x8 each time)
+
+
+def _load_numpy() -> None:
+    """Import numpy on first sampler use: importing the backend (as planning without a model does) stays light."""
+    global np, _TOKEN_DATA
+    import numpy as np
+    # llama_token_data {int32 id; float logit; float p;}: 12 bytes, no padding.
+    _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
 class GrammarSampler:
@@ -60,6 +68,8 @@ class TokenSampler:
 
     def __init__(self, llama: Any, settings: SamplingSettings, seed: int, grammar: GrammarSampler | None = None):
         import llama_cpp
+
+        _load_numpy()
 
         lib: Any = llama_cpp
         self._lib = lib

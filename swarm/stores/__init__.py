@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +35,26 @@ def store_url(explicit: str | None = None) -> str | None:
 
 @dataclass
 class Stores:
-    """The run store (outbox, runs, run context), the wallet's spend ledger and the LangGraph checkpointer."""
+    """The run store (outbox, runs, run context), the wallet's spend ledger and the LangGraph checkpointer.
+
+    `checkpointer` may be given as a zero-argument callable (`lazy_checkpointer=True`): it is made on first use, so
+    building a swarm only to plan does not import LangGraph's checkpointer."""
 
     run_store: Any
     ledger: Any
-    checkpointer: Any
+    _checkpointer: Any
     url: str | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    lazy_checkpointer: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def checkpointer(self) -> Any:
+        if self.lazy_checkpointer:
+            with self._lock:
+                if self.lazy_checkpointer:
+                    self._checkpointer, self.lazy_checkpointer = self._checkpointer(), False
+        return self._checkpointer
 
     @property
     def shared(self) -> bool:
@@ -58,16 +72,18 @@ def open_stores(home: Path, identity: ChainIdentity, wallet_address: str, store:
     actor's token; a wallet registered to a cluster is refused to anyone else (a local CLI), here, before any run."""
     url = store_url(store)
     if url is None:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         from swarm.ledger import SpendLedger
         from swarm.store import RunStore
 
         connection = sqlite3.connect(home / "checkpoints.sqlite", check_same_thread=False)
+
+        def checkpointer() -> Any:  # imported on first run, not when a swarm is built only to plan
+            from langgraph.checkpoint.sqlite import SqliteSaver
+            return SqliteSaver(connection)
         return Stores(RunStore(home / "runs.sqlite"),
                       # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER)
                       SpendLedger.for_wallet(None, identity, wallet_address, scope=home.resolve()),
-                      SqliteSaver(connection), None, [connection.close])
+                      checkpointer, None, [connection.close], lazy_checkpointer=True)
     try:
         from swarm.stores.postgres import PgDatabase, PgRunStore, PgSpendLedger, postgres_checkpointer, redacted
     except ImportError as exc:

@@ -5,11 +5,8 @@ import logging
 import os
 from pathlib import Path
 
-from tools.devnet.control import snapshot
-from tools.devnet.deploy import deploy_world
 from tools.devnet.manifest import DevnetManifest
 from tools.devnet.node import DEFAULT_PORT, AnvilNode, DevnetError, pid_alive, rpc_alive, stop_pid
-from tools.evm.rpc import connect
 from swarm.config import swarm_home
 
 
@@ -35,6 +32,10 @@ class Devnet:
               keep_pools_aligned: bool = False) -> "Devnet":
         manifest_path = Path(manifest_path or default_manifest_path())
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        from tools.devnet.control import snapshot  # web3 and the deployer: only to start a devnet, not to find one
+        from tools.devnet.deploy import deploy_world
+        from tools.evm.rpc import connect
+
         node = AnvilNode(port=port, log_path=manifest_path.parent / "anvil.log", detach=detach).start()
         try:
             w3 = connect(node.url)
@@ -52,6 +53,7 @@ class Devnet:
         return cls(node, manifest, manifest_path)
 
     def w3(self):
+        from tools.evm.rpc import connect
         return connect(self.manifest.rpc_url)
 
     def stop(self) -> None:
