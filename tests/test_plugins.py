@@ -111,14 +111,50 @@ def test_readme_agent_balance_floor(make_swarm, chain, wallet):
     swarm.use(BalanceFloor({"ETH": Decimal("0.5")}))
     ok = swarm.run("swap 2 ETH to USDC, max 1% slippage")
     assert ok.status == "done", ok.summary()
-    assert ok.tasks["floor_eth"]["status"] == "ok"
+    assert ok.tasks["floor_swap_1"]["status"] == "ok"  # one floor check per swap (each part, each step)
     eth = Decimal(chain.eth.get_balance(wallet.address)).scaleb(-18)
     n = chain.eth.get_transaction_count(wallet.address)
     amount = (eth - Decimal("0.25")).quantize(Decimal("0.01"))  # would leave less than 0.5 ETH
     refused = swarm.run(f"swap {amount} ETH to USDC, max 1% slippage")
     assert refused.status == "refused", refused.summary()
-    assert refused.tasks["floor_eth"]["status"] == "refused"
+    assert refused.tasks["floor_swap_1"]["status"] == "refused"
     assert refused.tx_hashes == [] and chain.eth.get_transaction_count(wallet.address) == n
+
+
+def test_balance_floor_checks_amounts_known_only_at_run_time(make_swarm, chain, wallet):
+    """A dollar amount is checked once resolved, each part of a split against the balance after the parts before
+    it, and an exact-output swap (its input set by the risk check, after the floor) is refused, never skipped."""
+    swarm = make_swarm(max_trade_usd=10**6, daily_cap_usd=10**6)
+    swarm.use(BalanceFloor({"ETH": Decimal("0.5")}))
+    eth = Decimal(chain.eth.get_balance(wallet.address)).scaleb(-18)
+    n = chain.eth.get_transaction_count(wallet.address)
+    usd = ((eth - Decimal("0.25")) * 3000).quantize(Decimal(1))  # ~$3000/ETH on the devnet: leaves ~0.25 ETH
+    dollars = swarm.run(f"swap ${usd} of ETH to USDC, max 1% slippage")
+    assert dollars.status == "refused", dollars.summary()
+    floor = dollars.tasks["floor_swap_1"]
+    assert floor["status"] == "refused" and Decimal(floor["spend"]) == Decimal(dollars.tasks["amount"]["amount"])
+    assert dollars.tx_hashes == [] and chain.eth.get_transaction_count(wallet.address) == n
+
+    exact = swarm.run("buy exactly 100 USDC with ETH")
+    assert exact.status == "refused" and exact.tasks["floor_swap_1"]["status"] == "refused"
+    assert "before its risk check" in exact.tasks["floor_swap_1"]["reason"]
+    assert exact.tx_hashes == [] and chain.eth.get_transaction_count(wallet.address) == n
+
+    def balance() -> Decimal:
+        return Decimal(chain.eth.get_balance(wallet.address)).scaleb(-18)
+
+    split_swarm = make_swarm(max_trade_usd=10**6, daily_cap_usd=10**6)
+    split_swarm.use(BalanceFloor({"ETH": balance() - 3}))  # room for 2 ETH (and gas), not 4
+    split = split_swarm.run("swap 2 ETH to USDC in 2 parts, max 1% slippage")
+    assert split.status == "done", split.summary()
+    assert [split.tasks[f"floor_swap_{i}"]["status"] for i in (1, 2)] == ["ok", "ok"]
+    b1, b2 = (Decimal(split.tasks[f"floor_swap_{i}"]["balance"]) for i in (1, 2))
+    assert b1 - b2 >= 1  # the second part's check saw the first part spent
+    late_swarm = make_swarm(max_trade_usd=10**6, daily_cap_usd=10**6)
+    late_swarm.use(BalanceFloor({"ETH": balance() - Decimal("1.5")}))
+    late = late_swarm.run("swap 2 ETH to USDC in 2 parts, max 1% slippage")  # the 2nd part would breach the floor
+    assert late.status == "partial", late.summary()
+    assert [late.tasks[f"floor_swap_{i}"]["status"] for i in (1, 2)] == ["ok", "refused"]
 
 
 def test_registry_refuses_duplicates_and_bad_plugins():
