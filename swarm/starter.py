@@ -148,7 +148,9 @@ class LiquidityGuardTask(Task):
     swap_task: str  # the swap this task guards
     token_in: str
     token_out: str
-    amount_in: Decimal
+    amount_in: Decimal | None = None  # the swap's amount, as planned: exactly one of these three
+    amount_task: str | None = None  # "$$200 of ETH", "half of it": resolved at run time by this task
+    amount_out: Decimal | None = None  # exact output: the trade measured on the token_out side
     max_share: Decimal  # of the pool's USD depth
 
     def symbols(self) -> set[str]:
@@ -158,8 +160,9 @@ class LiquidityGuardTask(Task):
 class LiquidityGuardResult(TaskResult):
     pair: str = ""
     block_number: int | None = None
-    amount_in: Decimal | None = None
-    reserve_in: Decimal | None = None
+    token: str = ""  # the side the trade is measured on (token_in, or token_out for exact output)
+    amount: Decimal | None = None  # the trade, in that token
+    reserve: Decimal | None = None  # the pool's reserve of that token
     price_usd: Decimal | None = None
     trade_usd: Decimal | None = None
     depth_usd: Decimal | None = None
@@ -167,11 +170,12 @@ class LiquidityGuardResult(TaskResult):
     max_share: Decimal | None = None
 
 
-def decide(amount_in: Decimal, reserve_in: Decimal, price_usd: Decimal, max_share: Decimal
+def decide(amount: Decimal, reserve: Decimal, price_usd: Decimal, max_share: Decimal
            ) -> tuple[Decimal, Decimal, Decimal, bool]:
-    """(trade_usd, depth_usd, share, ok): the rule, shared by `handle` and `replay`."""
-    trade_usd = amount_in * price_usd
-    depth_usd = 2 * reserve_in * price_usd
+    """(trade_usd, depth_usd, share, ok): the rule, shared by `handle` and `replay` (amount, reserve and price
+    all of one token of the pool)."""
+    trade_usd = amount * price_usd
+    depth_usd = 2 * reserve * price_usd
     share = trade_usd / depth_usd
     return trade_usd, depth_usd, share, share <= max_share
 
@@ -187,8 +191,10 @@ class LiquidityGuard(TaskPlugin[LiquidityGuardTask]):
 
     def extend_plan(self, graph: TaskGraph) -> TaskGraph:
         for swap in graph.swaps():
+            risk = graph.by_id()[swap.risk_task]  # the guard runs when the risk check could: amount resolved
             guard = LiquidityGuardTask(id=f"guard_{swap.id}", swap_task=swap.id, token_in=swap.token_in,
-                                       token_out=swap.token_out, amount_in=swap.amount_in, max_share=self.max_share)
+                                       token_out=swap.token_out, amount_in=swap.amount_in, amount_task=swap.amount_task,
+                                       amount_out=swap.amount_out, max_share=self.max_share, depends_on=risk.depends_on)
             graph = graph.with_task(guard, before=(swap.risk_task,))
         return graph
 
@@ -197,31 +203,47 @@ class LiquidityGuard(TaskPlugin[LiquidityGuardTask]):
         if not isinstance(swap, SwapTask):
             return [f"{task.id}: guards unknown swap {task.swap_task}"]
         errors = []
-        if (swap.token_in, swap.token_out, swap.amount_in) != (task.token_in, task.token_out, task.amount_in):
+        if (swap.token_in, swap.token_out, swap.amount_in, swap.amount_task, swap.amount_out) != (
+                task.token_in, task.token_out, task.amount_in, task.amount_task, task.amount_out):
             errors.append(f"{task.id}: checks a different trade than {swap.id}")
         if task.id not in graph.ancestors(swap.risk_task):
             errors.append(f"{task.id}: does not run before {swap.risk_task}")
         return errors
 
     def handle(self, task: LiquidityGuardTask, run: RunView, deps: RunDeps) -> LiquidityGuardResult:
+        # the trade in the token whose amount is known: exact input (written, or resolved at run time by its
+        # resolve_amount task), or the exact output
+        side, other, amount = task.token_in, task.token_out, task.amount_in
+        if task.amount_out is not None:
+            side, other, amount = task.token_out, task.token_in, task.amount_out
+        elif task.amount_task is not None:
+            resolved = run.result(task.amount_task)
+            if resolved.get("status") != TaskStatus.OK or resolved.get("amount") is None:
+                return LiquidityGuardResult(status=TaskStatus.REFUSED, max_share=task.max_share,
+                                            reason=f"no amount to check: {task.amount_task} "
+                                                   f"{resolved.get('reason') or 'did not resolve'}")
+            amount = Decimal(resolved["amount"])
+        if amount is None:  # never let a trade through unmeasured
+            return LiquidityGuardResult(status=TaskStatus.REFUSED, max_share=task.max_share,
+                                        reason=f"{task.swap_task} has no amount to check")
         try:
-            depth = pool_depth(deps.chain, task.token_in, task.token_out)  # type: ignore[arg-type]
+            depth = pool_depth(deps.chain, side, other)  # type: ignore[arg-type]
         except SwarmError as exc:
-            return LiquidityGuardResult(status=TaskStatus.REFUSED, amount_in=task.amount_in, max_share=task.max_share,
+            return LiquidityGuardResult(status=TaskStatus.REFUSED, token=side, amount=amount, max_share=task.max_share,
                                         reason=f"cannot measure the {task.token_in}/{task.token_out} pool: {exc}")
-        trade_usd, depth_usd, share, ok = decide(task.amount_in, depth.reserve_a, depth.price_a_usd, task.max_share)
+        trade_usd, depth_usd, share, ok = decide(amount, depth.reserve_a, depth.price_a_usd, task.max_share)
         return LiquidityGuardResult(
             status=TaskStatus.OK if ok else TaskStatus.REFUSED, pair=depth.pair, block_number=depth.block_number,
-            amount_in=task.amount_in, reserve_in=depth.reserve_a, price_usd=depth.price_a_usd, trade_usd=trade_usd,
+            token=side, amount=amount, reserve=depth.reserve_a, price_usd=depth.price_a_usd, trade_usd=trade_usd,
             depth_usd=depth_usd, share=share, max_share=task.max_share,
             reason=f"trade $${trade_usd:,.2f} is {share:.4%} of the {depth.pair} pool ($${depth_usd:,.0f}), "
                    f"max {task.max_share:.2%}")
 
     def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
         """The logged reserve and price, through the same rule: the logged numbers and verdict must follow."""
-        if payload.get("reserve_in") is None:  # the pool could not be measured: only a refusal is right
-            return payload["status"] == TaskStatus.REFUSED, f"no pool measured, logged {payload['status']}"
-        trade_usd, depth_usd, share, ok = decide(Decimal(payload["amount_in"]), Decimal(payload["reserve_in"]),
+        if payload.get("reserve") is None:  # no amount or no pool measured: only a refusal is right
+            return payload["status"] == TaskStatus.REFUSED, f"nothing measured, logged {payload['status']}"
+        trade_usd, depth_usd, share, ok = decide(Decimal(payload["amount"]), Decimal(payload["reserve"]),
                                                  Decimal(payload["price_usd"]), Decimal(payload["max_share"]))
         matches = (Decimal(payload["trade_usd"]) == trade_usd and Decimal(payload["depth_usd"]) == depth_usd
                    and Decimal(payload["share"]) == share and (payload["status"] == TaskStatus.OK) == ok)
@@ -357,10 +379,25 @@ def test_guard_refuses_a_trade_too_large_for_the_pool(swarm):
     assert report.ok and any(c.kind == "liquidity_guard" for c in report.checks), report.reason
 
 
+def test_guard_checks_amounts_known_only_at_run_time(swarm):
+    usdc = swarm.chain.balance_of("USDC")
+    dollars = swarm.run("swap $$9000 of ETH to USDC")  # resolved at run time to ~3 ETH: over 0.1% of the pool
+    assert dollars.status == "refused", dollars.summary()
+    guard = dollars.tasks["guard_swap_1"]
+    assert guard["status"] == "refused" and Decimal(guard["amount"]) == Decimal(dollars.tasks["amount"]["amount"])
+    exact = swarm.run("buy exactly 9000 USDC with ETH")  # measured on the USDC side of the pool
+    assert exact.status == "refused", exact.summary()
+    assert exact.tasks["guard_swap_1"]["status"] == "refused" and exact.tasks["guard_swap_1"]["token"] == "USDC"
+    assert dollars.tx_hashes == exact.tx_hashes == [] and swarm.chain.balance_of("USDC") == usdc
+    small = swarm.run("buy exactly 300 USDC with ETH")  # ~$$300: passes, and is bought
+    assert small.status == "done", small.summary()
+    assert small.tasks["guard_swap_1"]["status"] == "ok" and swarm.chain.balance_of("USDC") > usdc
+
+
 def test_replay_catches_a_tampered_guard_decision(swarm):
     result = swarm.run("swap 0.2 ETH to USDC")
     entries = audit_entries(swarm, result.run_id)
-    forged = [e.model_copy(update={"payload": {**e.payload, "status": "ok", "reserve_in": "1"}})
+    forged = [e.model_copy(update={"payload": {**e.payload, "status": "ok", "reserve": "1"}})
               if e.kind == "liquidity_guard" else e for e in entries]
     report = replay(forged, swarm.plugins)
     assert not report.ok and "liquidity_guard" in report.reason

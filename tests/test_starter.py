@@ -36,7 +36,7 @@ def test_generated_project_passes_its_own_test(project, tmp_path):
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "SWARM_HOME": str(tmp_path / "h")})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "5 passed" in run.stdout and "failed" not in run.stdout
+    assert "6 passed" in run.stdout and "failed" not in run.stdout
 
 
 def test_main_without_an_intent_prints_usage(project, tmp_path):
