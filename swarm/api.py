@@ -126,7 +126,8 @@ class Swarm:
         self.backend, self.k, self.on_task = backend, k, on_task
         self.auditor: RunAuditor | None = None
         if audit:
-            log = AuditLog(self.home / "audit" / "audit.db")
+            # with a shared store, the audit log is in the same database: a resumed run keeps one log
+            log = AuditLog(self.stores.url or self.home / "audit" / "audit.db")
             for secret in chain.secret_markers():
                 log.register_secret(secret)
             self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"),

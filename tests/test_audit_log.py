@@ -129,7 +129,7 @@ def test_durable_before_append_returns(tmp_path):
     rows = other.execute("SELECT run_id, idx, kind, payload, leaf_hash FROM entries").fetchall()
     assert rows == [("run1", 0, "tx", '{"hash":"0xabc","value":"10"}', bytes.fromhex(entry.leaf_hash))]
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert log._store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     other.close()
     root = log.root("run1")
     log.close()
@@ -734,7 +734,7 @@ def test_deferred_kinds_are_committed_at_once_and_fsynced_with_the_next_action(l
     log.append("run1", "price", {"p": "1"})
     log.append("run1", "check_risk", {"ok": True})
     assert log.unsynced  # committed (readable), its fsync still to come
-    assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # back to FULL for everything else
+    assert log._store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # back to FULL for everything else
     other = sqlite3.connect(log.path)
     assert other.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 2
     log.append("run1", "tx", {"event": "signed"})  # an action's entry: its fsync covers the whole WAL

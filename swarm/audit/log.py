@@ -1,4 +1,4 @@
-"""AuditLog: an append-only, durable SQLite log with one RFC 9162 Merkle tree per run.
+"""AuditLog: an append-only, durable log with one RFC 9162 Merkle tree per run, in SQLite or PostgreSQL.
 
 `append` returns only after the entry is committed (WAL, synchronous=FULL), so a
 caller that acts on a step after `append` returns can always show the step was
@@ -13,6 +13,10 @@ its anchor), so nothing is signed or sent before everything logged up to it is d
 that stops mistakes, not an attacker with the file, which is what checkpoints
 (signed roots) and on-chain anchors of their hashes are for.
 
+The rows live in a storage (`swarm.audit.storage`): one SQLite file by default, or a shared PostgreSQL database
+(`AuditLog("postgresql://...")`, what `Swarm` opens when `SWARM_STORE` names one), where PostgreSQL's own
+triggers refuse changes and a per-run advisory lock keeps a run's indexes gap-free across machines.
+
 Each leaf is the canonical JSON of {run_id, index, kind, created_at, salt, payload}.
 The per-entry random salt means a published leaf hash or root does not let anyone
 confirm a guessed payload ("did the agent think about token X?").
@@ -23,11 +27,9 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -40,6 +42,7 @@ from swarm.audit.checkpoint import Checkpoint, Signer, checkpoint_hash, origin_f
 from swarm.audit.keys import AUDIT_DIR_NAME, private_dir
 from swarm.audit.merkle import MerkleTree, leaf_hash
 from swarm.audit.redact import SecretGuard
+from swarm.audit.storage import AuditStorage, is_postgres, open_storage
 from swarm.config import swarm_home
 
 KINDS = ("thought", "price", "risk", "tx", "error", "refusal", "operator_input", "anchor")
@@ -54,43 +57,6 @@ DEFERRED_KINDS = frozenset({"intent", "plan", "thought", "model_call", "price", 
                             "swap", "run_result"})
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    run_id     TEXT    NOT NULL,
-    idx        INTEGER NOT NULL,
-    kind       TEXT    NOT NULL,
-    created_at TEXT    NOT NULL,
-    salt       BLOB    NOT NULL,
-    payload    TEXT    NOT NULL,
-    leaf_hash  BLOB    NOT NULL,
-    PRIMARY KEY (run_id, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id          INTEGER PRIMARY KEY,
-    run_id      TEXT    NOT NULL,
-    size        INTEGER NOT NULL,
-    root        BLOB    NOT NULL,
-    note        TEXT    NOT NULL,
-    note_hash   BLOB    NOT NULL,
-    vkey        TEXT    NOT NULL,
-    created_at  TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS checkpoints_run ON checkpoints (run_id, size);
-CREATE INDEX IF NOT EXISTS checkpoints_hash ON checkpoints (note_hash);
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only: DELETE refused'); END;
-CREATE TRIGGER IF NOT EXISTS entries_sequential BEFORE INSERT ON entries
-WHEN NEW.idx IS NOT (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = NEW.run_id)
-BEGIN SELECT RAISE(ABORT, 'audit log index must be the next one of its run'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only: DELETE refused'); END;
-"""
-
 
 def _private_files(db: Path) -> None:
     """The log's directory 0700 (see `private_dir`) and its files 0600: salts and payloads are not public.
@@ -183,31 +149,23 @@ def _check_run_id(run_id: str) -> None:
 
 
 class AuditLog:
-    """Append-only audit log in one SQLite file; thread-safe."""
+    """Append-only audit log in one SQLite file (a path) or a PostgreSQL database (a `postgresql://` URL);
+    thread-safe."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
-        p = Path(path) if path is not None else default_db_path()
-        if str(p) != ":memory:":
-            _private_files(p)
-        self.path = p
+        location = path if path is not None else default_db_path()
+        self._store: AuditStorage = open_storage(location if is_postgres(location) else Path(location))
+        self.path = self._store.path  # the file, or the URL without its password
         self._lock = threading.RLock()
         self._trees: dict[str, MerkleTree] = {}
         self._guard = SecretGuard()
-        self._db = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=30.0)
-        (mode,) = self._db.execute("PRAGMA journal_mode=WAL").fetchone()
-        if mode != "wal" and str(p) != ":memory:":
-            self._db.close()
-            raise RuntimeError(f"{p}: SQLite refused WAL mode (got {mode!r}); use a local filesystem")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._unsynced = False  # deferred entries committed since the last fsync of the WAL
 
     # ---- lifecycle ----------------------------------------------------------------
 
     def close(self) -> None:
         with self._lock:
             self.flush()
-            self._db.close()
+            self._store.close()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -217,19 +175,6 @@ class AuditLog:
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.path)!r})"
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: takes SQLite's write lock up front (other processes too)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     # ---- secrets ------------------------------------------------------------------
 
@@ -266,10 +211,9 @@ class AuditLog:
         deferred = all(kind in DEFERRED_KINDS for kind, _, _ in checked)
         with self._lock:
             tree = self._trees.get(run_id) or self._tree(run_id)  # caught up below, inside the transaction
-            with self._durability(deferred), self._write() as db:
-                (nxt,) = db.execute(
-                    "SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = ?", (run_id,)
-                ).fetchone()
+            store = self._store
+            with store.appending(run_id, deferred):  # the run's write lock, on every process and machine
+                nxt = store.next_index(run_id)
                 if nxt != tree.size:  # another process appended meanwhile: catch up
                     self._sync(run_id, tree)
                 out, rows = [], []
@@ -285,59 +229,27 @@ class AuditLog:
                         run_id=run_id, index=index, kind=kind, created_at=created_at,
                         salt=salt_hex, payload=norm, leaf_hash=h.hex(),
                     ))
-                db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                store.insert_entries(rows)
             tree.extend(r[6] for r in rows)  # only after COMMIT succeeded
             return out
 
-    @contextmanager
-    def _durability(self, deferred: bool) -> Iterator[None]:
-        """The next transaction without its own fsync (`deferred`), or with the one that also makes every
-        deferred entry before it durable."""
-        if not deferred:
-            yield
-            self._unsynced = False
-            return
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            yield
-            self._unsynced = True
-        finally:
-            self._db.execute("PRAGMA synchronous=FULL")
-
     @property
     def unsynced(self) -> bool:
-        """Deferred entries are committed but not yet fsynced (`flush` makes them durable)."""
-        return self._unsynced
+        """Deferred entries are committed but not yet flushed to disk (`flush` makes them durable)."""
+        return self._store.unsynced
 
     def flush(self) -> None:
         """Make every committed entry durable now: one fsync of the WAL (a no-op when nothing is pending)."""
         with self._lock:
-            if not self._unsynced or str(self.path) == ":memory:":
-                self._unsynced = False
-                return
-            wal = self.path.with_name(self.path.name + "-wal")
-            try:
-                fd = os.open(wal, os.O_RDONLY)
-            except FileNotFoundError:  # checkpointed into the database (which SQLite synced) and removed
-                self._unsynced = False
-                return
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._unsynced = False
+            self._store.flush()
 
     # ---- the Merkle tree ----------------------------------------------------------
 
     def _sync(self, run_id: str, tree: MerkleTree) -> None:
-        rows = self._db.execute(
-            "SELECT idx, leaf_hash FROM entries WHERE run_id = ? AND idx >= ? ORDER BY idx",
-            (run_id, tree.size),
-        ).fetchall()
-        for idx, h in rows:
+        for idx, h in self._store.leaf_hashes(run_id, tree.size):
             if idx != tree.size:
                 raise RuntimeError(f"audit log for run {run_id} has a gap at index {tree.size}")
-            tree.append(bytes(h))
+            tree.append(h)
 
     def _tree(self, run_id: str) -> MerkleTree:
         """The cached tree of a run, brought up to date with the database."""
@@ -349,8 +261,8 @@ class AuditLog:
             return tree
 
     def size(self, run_id: str) -> int:
-        (n,) = self._query("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries WHERE run_id = ?", (run_id,))[0]
-        return n  # indices are gapless, so this is the count (and O(log n))
+        with self._lock:
+            return self._store.next_index(run_id)  # indices are gapless, so this is the count
 
     def root(self, run_id: str, size: int | None = None) -> bytes:
         return self._tree(run_id).root(size)
@@ -368,25 +280,19 @@ class AuditLog:
 
     # ---- reading ------------------------------------------------------------------
 
-    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
     def runs(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT DISTINCT run_id FROM entries ORDER BY run_id")]
+        with self._lock:
+            return self._store.runs()
 
     def entries(self, run_id: str, start: int = 0, end: int | None = None) -> list[AuditEntry]:
         """Entries [start, end) of a run, in index order."""
         stop = end if end is not None else 1 << 62
-        rows = self._query(
-            "SELECT idx, kind, created_at, salt, payload, leaf_hash FROM entries "
-            "WHERE run_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
-            (run_id, start, stop),
-        )
+        with self._lock:
+            rows = self._store.entry_rows(run_id, start, stop)
         return [
             AuditEntry(
-                run_id=run_id, index=idx, kind=kind, created_at=ts, salt=bytes(salt).hex(),
-                payload=json.loads(payload), leaf_hash=bytes(h).hex(),
+                run_id=run_id, index=idx, kind=kind, created_at=ts, salt=salt.hex(),
+                payload=json.loads(payload), leaf_hash=h.hex(),
             )
             for idx, kind, ts, salt, payload, h in rows
         ]
@@ -401,26 +307,15 @@ class AuditLog:
             n = tree.size if size is None else size
             cp = Checkpoint(origin=origin_for_run(run_id), size=n, root=tree.root(n))
             note = sign_checkpoint(cp, signer)
-            with self._write() as db:
-                db.execute(
-                    "INSERT INTO checkpoints (run_id, size, root, note, note_hash, vkey, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, n, cp.root, note, checkpoint_hash(note), signer.vkey, utc_now()),
-                )
-            self._unsynced = False  # a full commit: the WAL with every deferred entry is fsynced
+            # a full commit: every deferred entry before it is durable before the note can be anchored
+            self._store.add_checkpoint((run_id, n, cp.root, note, checkpoint_hash(note), signer.vkey, utc_now()))
             return note
 
     def checkpoints(self, run_id: str) -> list[StoredCheckpoint]:
         """All checkpoints signed for a run, oldest first."""
-        rows = self._query(
-            "SELECT run_id, size, root, note, note_hash, vkey, created_at FROM checkpoints "
-            "WHERE run_id = ? ORDER BY id",
-            (run_id,),
-        )
-        return [
-            StoredCheckpoint(run_id=r, size=s, root=bytes(root), note=note, note_hash=bytes(nh), vkey=vk, created_at=ts)
-            for r, s, root, note, nh, vk, ts in rows
-        ]
+        with self._lock:
+            rows = self._store.checkpoint_rows(run_id)
+        return [_stored(r) for r in rows]
 
     def latest_checkpoint(self, run_id: str) -> StoredCheckpoint | None:
         cps = self.checkpoints(run_id)
@@ -428,12 +323,11 @@ class AuditLog:
 
     def find_checkpoint(self, note: str) -> StoredCheckpoint | None:
         """The stored checkpoint whose note is exactly `note` (gives its vkey)."""
-        rows = self._query(
-            "SELECT run_id, size, root, note, note_hash, vkey, created_at FROM checkpoints "
-            "WHERE note_hash = ? ORDER BY id LIMIT 1",
-            (checkpoint_hash(note),),
-        )
-        if not rows:
-            return None
-        r, s, root, n, nh, vk, ts = rows[0]
-        return StoredCheckpoint(run_id=r, size=s, root=bytes(root), note=n, note_hash=bytes(nh), vkey=vk, created_at=ts)
+        with self._lock:
+            row = self._store.checkpoint_by_hash(checkpoint_hash(note))
+        return _stored(row) if row is not None else None
+
+
+def _stored(row: tuple[str, int, bytes, str, bytes, str, str]) -> StoredCheckpoint:
+    r, s, root, note, nh, vk, ts = row
+    return StoredCheckpoint(run_id=r, size=s, root=root, note=note, note_hash=nh, vkey=vk, created_at=ts)

@@ -1,0 +1,214 @@
+"""One contract for the audit log's storage, run against both: the SQLite file (one machine) and a real PostgreSQL
+server (pgserver, a cluster's shared database). Same rows, same leaf hashes, same checkpoints, same `verify`."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from swarm.audit import AuditLog, Signer, export_bundle, verify_bundle, verify_log
+from swarm.audit.keys import SigningKey
+from swarm.audit.merkle import MerkleTree, verify_consistency, verify_inclusion
+
+pytest_plugins = ["tests.pg_fixtures"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request, tmp_path) -> str:
+    """The log's location: a file (SQLite) or a database URL (PostgreSQL)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "audit" / "audit.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer(SigningKey.generate())
+
+
+def fill(log: AuditLog, run_id: str, n: int) -> None:
+    for i in range(n):
+        log.append(run_id, "thought" if i % 3 else "tx", {"step": i, "text": f"entry {i}"})
+
+
+def test_append_entries_and_proofs(where):
+    with AuditLog(where) as log:
+        first = log.append("run1", "tx", {"hash": "0xabc", "value": "10"})
+        assert (first.index, first.leaf_hash) == (0, first.compute_leaf_hash().hex())
+        fill(log, "run1", 6)
+        log.append_many("run2", [("plan", {"a": 1}), ("tx", {"b": 2})])
+        assert log.size("run1") == 7 and log.size("run2") == 2 and log.runs() == ["run1", "run2"]
+        entries = log.entries("run1")
+        assert [e.index for e in entries] == list(range(7))
+        assert all(e.leaf_hash == e.compute_leaf_hash().hex() for e in entries)
+        tree = MerkleTree()
+        tree.extend(bytes.fromhex(e.leaf_hash) for e in entries)
+        root = log.root("run1")
+        assert root == tree.root()
+        assert verify_inclusion(bytes.fromhex(entries[4].leaf_hash), 4, 7, log.inclusion_proof("run1", 4), root)
+        assert verify_consistency(3, 7, log.consistency_proof("run1", 3), log.root("run1", 3), root)
+        assert [e.index for e in log.entries("run1", 2, 5)] == [2, 3, 4]
+    with AuditLog(where) as again:  # another process (or machine) opening the same log
+        assert again.entries("run1") == entries and again.root("run1") == root
+        assert again.append("run1", "tx", {}).index == 7
+
+
+def test_checkpoint_export_and_verify(where, signer):
+    with AuditLog(where) as log:
+        fill(log, "run1", 5)
+        note = log.checkpoint("run1", signer)
+        fill(log, "run1", 3)
+        later = log.checkpoint("run1", signer)
+        assert [c.size for c in log.checkpoints("run1")] == [5, 8]
+        assert log.latest_checkpoint("run1").note == later
+        found = log.find_checkpoint(note)
+        assert found is not None and found.size == 5 and found.vkey == signer.vkey
+        assert log.find_checkpoint(later.replace("8", "9", 1)) is None
+        report = verify_log(log, "run1", trusted_vkey=signer.vkey, checkpoint_note=later)
+        assert report.ok, report.reason
+        bundle = export_bundle(log, "run1", later)
+    assert len(bundle["entries"]) == 8
+    assert verify_bundle(bundle, trusted_vkey=signer.vkey).ok
+    bundle["entries"][2]["payload"]["text"] = "forged"
+    report = verify_bundle(bundle, trusted_vkey=signer.vkey)
+    assert not report.ok and report.first_bad_index == 2
+
+
+def test_deferred_entries_are_flushed_by_the_next_action(where, signer):
+    with AuditLog(where) as log:
+        log.append("run1", "price", {"p": "1"})
+        log.append("run1", "check_risk", {"ok": True})
+        assert log.unsynced and log.size("run1") == 2  # committed and readable, its flush still to come
+        log.append("run1", "tx", {"event": "signed"})  # an action's entry: its commit flushes everything before it
+        assert not log.unsynced
+        log.append("run1", "plan", {})
+        log.checkpoint("run1", signer)  # a checkpoint (before its anchor is sent) is a full commit too
+        assert not log.unsynced
+        log.append("run1", "thought", {})
+        log.flush()
+        assert not log.unsynced and log.size("run1") == 5
+
+
+def _raw(where: str):
+    """A second connection straight to the database, bypassing `AuditLog` (an operator's mistake)."""
+    if where.startswith("postgresql://"):
+        import psycopg
+        return psycopg.connect(where, autocommit=True), "swarm_audit_", psycopg.errors.RaiseException
+    return sqlite3.connect(where, isolation_level=None), "", sqlite3.DatabaseError
+
+
+def test_the_database_refuses_changes_and_gaps(where, signer):
+    with AuditLog(where) as log:
+        fill(log, "run1", 3)
+        log.checkpoint("run1", signer)
+    raw, prefix, refused = _raw(where)
+    for sql in (f"UPDATE {prefix}entries SET payload = '{{}}' WHERE idx = 1",
+                f"DELETE FROM {prefix}entries WHERE idx = 2",
+                f"UPDATE {prefix}checkpoints SET note = 'x'",
+                f"DELETE FROM {prefix}checkpoints"):
+        with pytest.raises(refused, match="append-only"):
+            raw.execute(sql)
+    if prefix:  # PostgreSQL has TRUNCATE too
+        for table in ("entries", "checkpoints"):
+            with pytest.raises(refused, match="append-only"):
+                raw.execute(f"TRUNCATE {prefix}{table}")
+    salt, leaf = (b"\x00", b"\x00")
+    marker = "%s" if prefix else "?"
+    with pytest.raises(refused, match="next one"):  # no gaps
+        raw.execute(f"INSERT INTO {prefix}entries VALUES ({', '.join([marker] * 7)})",
+                    ("run1", 7, "tx", "t", salt, "{}", leaf))
+    raw.close()
+    with AuditLog(where) as log:
+        assert [e.index for e in log.entries("run1")] == [0, 1, 2]
+        assert log.entries("run1")[1].payload["step"] == 1 and len(log.checkpoints("run1")) == 1
+
+
+def _append_from_another_process(where: str, tag: str, n: int, start) -> None:
+    start.wait()
+    with AuditLog(where) as log:
+        for i in range(n):
+            log.append("shared", "tx" if i % 2 else "thought", {"writer": tag, "i": i})
+
+
+def test_two_processes_appending_to_one_run_get_contiguous_indexes(where, signer):
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    writers = [ctx.Process(target=_append_from_another_process, args=(where, tag, 40, start)) for tag in "ab"]
+    for w in writers:
+        w.start()
+    start.set()
+    for w in writers:
+        w.join(120)
+        assert w.exitcode == 0
+    with AuditLog(where) as log:
+        entries = log.entries("shared")
+        assert [e.index for e in entries] == list(range(80))
+        for tag in "ab":  # each writer's own entries in its own order, none lost
+            assert [e.payload["i"] for e in entries if e.payload["writer"] == tag] == list(range(40))
+        note = log.checkpoint("shared", signer)
+        assert verify_bundle(export_bundle(log, "shared", note), trusted_vkey=signer.vkey).ok
+
+
+def test_same_rows_give_the_same_tree_in_both_stores(tmp_path, pg_url, signer):
+    """The format does not depend on the store: the rows of a SQLite log copied into PostgreSQL give the same root,
+    and the bundle exported from either is the same document."""
+    with AuditLog(tmp_path / "audit.db") as lite:
+        fill(lite, "run1", 9)
+        note = lite.checkpoint("run1", signer)
+        bundle = export_bundle(lite, "run1", note)
+        root = lite.root("run1")
+    rows = sqlite3.connect(tmp_path / "audit.db").execute("SELECT * FROM entries ORDER BY idx").fetchall()
+    cps = sqlite3.connect(tmp_path / "audit.db").execute(
+        "SELECT run_id, size, root, note, note_hash, vkey, created_at FROM checkpoints").fetchall()
+    AuditLog(pg_url).close()  # creates the tables
+    import psycopg
+    with psycopg.connect(pg_url, autocommit=True) as raw:
+        raw.cursor().executemany("INSERT INTO swarm_audit_entries VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+        raw.cursor().executemany("INSERT INTO swarm_audit_checkpoints (run_id, size, root, note, note_hash, vkey, "
+                                 "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)", cps)
+    with AuditLog(pg_url) as pg:
+        assert pg.root("run1") == root
+        assert export_bundle(pg, "run1", note) == bundle
+
+
+def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg_url, tmp_path):
+    """A run through `Swarm` with the shared store: its entries and checkpoint are in PostgreSQL (none in a local
+    file), and the exported bundle verifies with `swarm audit verify --bundle`."""
+    from swarm.api import Swarm
+    from tests.test_runtime import swap_graph
+
+    swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path / "home", store=pg_url)
+    try:
+        result = swarm.execute(swap_graph("ETH", "DAI", "0.5"))
+        assert result.status == "done", result.summary()
+        assert result.anchor is not None
+        assert not (tmp_path / "home" / "audit" / "audit.db").exists()
+        note, anchor = swarm.auditor.anchor_for(result.run_id)
+        vkey = swarm.auditor.signer.vkey
+    finally:
+        swarm.close()
+    with AuditLog(pg_url) as log:  # another machine's view of the run
+        kinds = [e.kind for e in log.entries(result.run_id)]
+        assert kinds.count("tx") >= 2 and "run_result" in kinds and kinds[-1] == "anchor"
+        bundle = export_bundle(log, result.run_id, note, anchor=anchor, vkey=vkey)
+    bundle_path = tmp_path / "run.json"
+    bundle_path.write_text(json.dumps(bundle))
+    env = {**os.environ, "SWARM_HOME": str(tmp_path / "cli-home")}  # a verifier's machine: no local audit log
+
+    def verify() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "verify", "--bundle", str(bundle_path),
+                               "--vkey", vkey, "--config", str(devnet.manifest_path)],
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    done = verify()
+    out = done.stdout + done.stderr
+    assert done.returncode == 0 and "PASS" in out and "anchor" in out, out
+    bundle["entries"][3]["payload"]["forged"] = True
+    bundle_path.write_text(json.dumps(bundle))
+    done = verify()
+    assert done.returncode == 8 and "first bad entry: 3" in done.stdout + done.stderr, done.stdout + done.stderr
