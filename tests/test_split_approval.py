@@ -11,7 +11,7 @@ from agents.swap_executor import approval_total, split_parts
 from swarm.api import Swarm
 from swarm.taskgraph import SwapTask
 from tools.evm import erc20
-from tools.evm.chain import EvmSwapExecutor
+from tools.evm.chain import EvmChain, EvmSwapExecutor
 from tools.evm.policy import RiskPolicy
 
 ONE_APPROVAL = hasattr(EvmSwapExecutor, "reset_approval")  # the executor's public reset (see the agent's docstring)
@@ -58,8 +58,9 @@ def test_remaining_total_comes_from_the_plans_parts(make_swarm):
 
 def approvals_and_allowance(swarm: Swarm, result) -> tuple[int, int]:
     approvals = sum(1 for t in result.tasks.values() if (t.get("outcome") or {}).get("approve_tx"))
-    usdc = swarm.chain.token("USDC")
-    return approvals, erc20.allowance(swarm.w3, usdc, swarm.wallet.address, swarm.chain.uniswap.router_address)
+    chain = swarm.chain
+    assert isinstance(chain, EvmChain)
+    return approvals, erc20.allowance(swarm.w3, chain.token("USDC"), swarm.wallet.address, chain.uniswap.router_address)
 
 
 def test_a_three_part_split_approves_once_and_ends_at_zero(make_swarm):
