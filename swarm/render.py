@@ -65,7 +65,8 @@ def _condition(cond: Any, lead: str = "only if") -> str:
         text = c.describe().removesuffix(str(c.threshold)) + amount(c.threshold)  # threshold at display precision
     except ValueError:
         text = ", ".join(f"{k}={v}" for k, v in cond.items())
-    return f"{lead} {text}" + (f" (price from {cond['source_task']})" if cond.get("source_task") else "")
+    source = f"{cond['source_task']} over {cond['quote_task']}" if cond.get("quote_task") else cond.get("source_task")
+    return f"{lead} {text}" + (f" (price from {source})" if source else "")
 
 
 def _swap_what(task: dict) -> str:
@@ -80,6 +81,15 @@ def _swap_what(task: dict) -> str:
     return f"swap {token_in} -> {token_out}, amount unknown"
 
 
+def _resolve_what(task: dict) -> str:
+    """$100 of ETH | 30% of the USDC balance | all ETH | 50% of what swap_1 received; and the parts."""
+    token, value, mode = task.get("token_in"), task.get("value"), task.get("mode")
+    what = {"usd": f"${amount(value)} of {token}", "percent": f"{amount(value)}% of the {token} balance",
+            "all": f"all {token}", "previous": (f"{amount(value)}% of " if value else "") + "what "
+            + ", ".join(task.get("previous_swaps") or ()) + f" received ({token})"}.get(str(mode), str(mode))
+    return what + (f", in {task['parts']} parts" if (task.get("parts") or 1) > 1 else "")
+
+
 def _task_line(task: dict) -> str:
     kind, tid = task.get("kind", "?"), task.get("id", "?")
     if kind == "swap":
@@ -90,6 +100,10 @@ def _task_line(task: dict) -> str:
         what = f"read balance {task.get('token')}"
     elif kind == "check_risk":
         what = f"check risk of {task.get('swap_task')}"
+    elif kind == "read_quote":
+        what = f"read quote {amount(task.get('amount_in'))} {task.get('token_in')} -> {task.get('token_out')}"
+    elif kind == "resolve_amount":
+        what = "resolve amount: " + _resolve_what(task)
     elif kind == "answer":
         what = f"answer: {task.get('question')}"
     else:
@@ -98,8 +112,10 @@ def _task_line(task: dict) -> str:
 
 
 def _task_details(task: dict) -> list[str]:
-    shown = {"swap": {"amount_in", "amount_out", "token_in", "token_out", "combine"}, "read_price": {"base", "quote"},
-             "read_balance": {"token"}, "check_risk": {"swap_task"}, "answer": {"question"}}.get(str(task.get("kind")),
+    shown = {"swap": {"amount_in", "amount_out", "amount_task", "token_in", "token_out", "combine"}, "read_price": {"base", "quote"},
+             "read_balance": {"token"}, "check_risk": {"swap_task"}, "answer": {"question"},
+             "read_quote": {"amount_in", "token_in", "token_out"},
+             "resolve_amount": {"mode", "token_in", "value", "parts", "previous_swaps"}}.get(str(task.get("kind")),
                                                                                                 set())
     lines = []
     if task.get("depends_on"):

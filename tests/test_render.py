@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from rich.console import Console
+
+from swarm import cli
 from swarm.cli import main
 from swarm.render import answers
 
@@ -16,6 +19,8 @@ def plan_text(devnet, chain, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SWARM_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SWARM_LEDGER", str(tmp_path / "ledger.sqlite"))
     monkeypatch.setenv("SWARM_MANIFEST", str(devnet.manifest_path))
+    # wide enough that no tree line is cropped (a pipe gets 80 columns), whatever console the process made first
+    monkeypatch.setattr(cli.console, "_console", Console(soft_wrap=True, width=240))
 
     def plan(intent: str) -> str:
         capsys.readouterr()
@@ -36,6 +41,10 @@ def test_derived_amounts_name_the_task_they_come_from(plan_text):
     out = plan_text("swap 1 ETH to USDC and then swap half of it to DAI")
     assert "swap_1  swap 1 ETH -> USDC  (swap)" in out
     assert "s2_swap_1  swap USDC -> DAI, the amount from task s2_amount  (swap)" in out
+    assert "s2_amount  resolve amount: 50% of what swap_1 received (USDC)  (resolve_amount)" in out
+    out = plan_text("swap 30% of my USDC to DAI in 3 parts")
+    assert "amount  resolve amount: 30% of the USDC balance, in 3 parts  (resolve_amount)" in out
+    assert "amount task:" not in out  # said once, on the swap's line
 
 
 def test_every_condition_reads_as_a_condition(plan_text):
@@ -45,10 +54,13 @@ def test_every_condition_reads_as_a_condition(plan_text):
     assert "combine" not in out
     out = plan_text("swap 0.1 ETH to DAI if ETH > 2000 or ETH < 1000")
     assert "or if ETH/USD < 1,000 (price from price_eth)" in out
+    assert "only if ETH/DAI > 2,000 (price from price_eth over price_dai)" in plan_text("swap 0.1 ETH to DAI if ETH/DAI > 2000")
 
 
 def test_a_question_plans_and_prints_its_answer(plan_text, devnet, tmp_path):
     assert "answer  answer: price of ETH  (answer)" in plan_text("what is the price of ETH")
+    out = plan_text("how much USDC would I get for 1 ETH")
+    assert "quote  read quote 1 ETH -> USDC  (read_quote)" in out and "answer: quote 1 ETH -> USDC" in out
     from swarm.api import Swarm
 
     swarm = Swarm.from_devnet(devnet.manifest_path, home=tmp_path / "run")
