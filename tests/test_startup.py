@@ -17,8 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # never needed to plan (nor for --help)
-# (numpy: swarm.llm.sampling no longer imports it, but swarm/llm/__init__ still imports swarm.llm.tiny, which does)
-NOT_FOR_PLANNING = ("langgraph", "langgraph.checkpoint.sqlite", "langchain_core", "langsmith", "llama_cpp",
+NOT_FOR_PLANNING = ("langgraph", "langgraph.checkpoint.sqlite", "langchain_core", "langsmith", "llama_cpp", "numpy",
                     "tools.devnet.control", "tools.devnet.deploy")
 # never needed for `import swarm.cli` (the parser, --help)
 NOT_FOR_HELP = NOT_FOR_PLANNING + ("web3", "eth_account", "rich", "pydantic", "swarm.api", "tools", "agents")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .template import R1_BOS, R1_CHAT_TEMPLATE, R1_EOS, THINK_CLOSE, THINK_OPEN
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BOS, EOS = R1_BOS, R1_EOS
 USER = "<｜User｜>"
@@ -62,6 +64,7 @@ def tiny_vocab() -> tuple[list[str], list[int], list[str]]:
 
 def _write(path: Path, seed: int, chat_template: str | None) -> None:
     import gguf
+    import numpy as np  # here, not at import: `swarm plan` loads swarm.llm and never builds a model
 
     tokens, types, merges = tiny_vocab()
     n_vocab, head_dim = len(tokens), N_EMBD // N_HEAD
