@@ -80,6 +80,13 @@ class SwapExecutor(Protocol):
         amount_in is `max_in` (what was authorised), `spent` what was taken. Same contract as `execute`."""
         ...
 
+    def reset_approval(self, run_id: str, step: str, token: str) -> str | None:
+        """An abandoned split (a later part refused or skipped before reaching the executor): reset what an
+        earlier part approved for it to zero, once per step (recorded as `{step}:revoke`). Returns the reset
+        transaction's id, or None when nothing was left approved (or the chain has no approvals). A reset of
+        unknown fate raises as `execute` does, so a resume finishes it."""
+        ...
+
 
 class ChainAdapter(Protocol):
     """One chain, as the agents see it. Symbols are resolved through `registry`; amounts are base units."""

@@ -55,6 +55,9 @@ class EvmSwapExecutor:
         return self.inner.execute_exact_out(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
                                             amount_out, max_in)
 
+    def reset_approval(self, run_id: str, step: str, token: str) -> str | None:
+        return self.inner.reset_approval(run_id, step, self.chain.token(token))
+
 
 class EvmChain:
     family: ClassVar[str] = "evm"

@@ -277,6 +277,18 @@ class SwapExecutor:
                 self._revoke(run_id, step, token_in, outcome)
         return outcome
 
+    def reset_approval(self, run_id: str, step: str, token: Token) -> str | None:
+        """An abandoned split's leftover approval back to 0 (see `swarm.core.chain.SwapExecutor.reset_approval`).
+        A reset that fails outright is raised (`EvmToolError`): the caller must not report the allowance as 0."""
+        if token.is_native:
+            return None
+        with self._token_lock(token):
+            outcome = SwapOutcome(status="refused", amount_in=0, min_out=0, reason="the split was abandoned")
+            self._revoke(run_id, step, token, outcome)
+        if outcome.revoke_tx is None and "failed" in outcome.reason:
+            raise EvmToolError(outcome.reason.removeprefix("the split was abandoned; "))
+        return outcome.revoke_tx
+
     def _revoke(self, run_id: str, step: str, token: Token, outcome: SwapOutcome, unused: bool = False) -> None:
         """The swap failed after its approval landed (or, `unused`, an exact-output swap left part of it): reset
         the router's allowance to 0 (a recorded, audited `{step}:revoke` transaction). Its own fate unknown

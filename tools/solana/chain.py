@@ -89,6 +89,10 @@ class SolanaChainExecutor:
             return SolanaSwapOutcome(status="refused", amount_in=max_in, min_out=amount_out, reason=str(exc))
         return self.inner.execute_exact_out(run_id, step, t_in, t_out, amount_out, max_in, slippage_bps)
 
+    def reset_approval(self, run_id: str, step: str, token: str) -> str | None:
+        """Nothing to reset: a Jupiter swap needs no standing approval."""
+        return None
+
 
 def _registry(config: SolanaChainConfig) -> SolanaTokenRegistry:
     """The configured tokens; native SOL is always there (every cluster has it)."""
