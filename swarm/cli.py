@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -26,6 +27,8 @@ class _Lazy:
         if self._console is None:
             from rich.console import Console
             self._console = Console(**self._options)
+            if not self._console.is_terminal and "COLUMNS" not in os.environ:
+                self._console.width = 240  # a pipe gets 80 columns, and a plan tree's deep lines would be cropped
         return getattr(self._console, name)
 
 
@@ -414,7 +417,7 @@ def _result_json(result) -> dict:
 def _print_result(result, swarm, as_json: bool = False) -> int:
     from rich.markup import escape
 
-    from swarm.render import humanize, labelled_txs, refusals, token_out_of
+    from swarm.render import answers, humanize, labelled_txs, refusals, token_out_of
 
     code = for_status(result.status)
     if as_json:
@@ -426,6 +429,8 @@ def _print_result(result, swarm, as_json: bool = False) -> int:
     label = {"skipped": "not done", "refused": "refused", "failed": "failed"}
     for reason in refusals(result):
         console.print(f"  {label.get(result.status, 'reason')}: {escape(humanize(reason, tokens, out))}")
+    for text in answers(result):
+        console.print(f"  answer: {escape(text)}")
     for task_id, kind, tx in labelled_txs(result):
         console.print(f"  {kind + ' tx' if kind != 'tx' else 'tx'}: {tx}" + (f"  ({task_id})" if task_id else ""))
     for req in result.pending_approval or []:

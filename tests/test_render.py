@@ -71,3 +71,12 @@ def test_a_question_plans_and_prints_its_answer(plan_text, devnet, tmp_path):
     assert result.status == "done"
     [line] = answers(result)
     assert line.startswith("ETH = $") and "median of" in line
+
+
+def test_a_question_run_prints_one_answer_line(plan_text, capsys):
+    plan_text("what is the price of ETH")  # sets up the environment (home, ledger, manifest) for main()
+    capsys.readouterr()
+    assert main(["run", "what is the price of ETH", "--no-anchor"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    [answer] = [line for line in lines if line.startswith("answer: ")]
+    assert answer.startswith("answer: ETH = $") and "median of" in answer, lines
