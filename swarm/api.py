@@ -205,7 +205,8 @@ class Swarm:
     def plan(self, text: str) -> PlanResult:
         """The planner's graph, then every plugin's `extend_plan` (its own tasks added), validated again."""
         context = PlanningContext(balances=self.balances(), max_slippage_bps=self.policy.max_slippage_bps,
-                                  default_slippage_bps=self.policy.default_slippage_bps)
+                                  default_slippage_bps=self.policy.default_slippage_bps,
+                                  gas_reserve=self.policy.gas_reserve)
         plan = Planner(self.registry, self.backend, context, k=self.k).plan(text)
         if not plan.ok or plan.task_graph is None:
             return plan

@@ -13,6 +13,7 @@ import pytest
 from agents.amount_resolver import ResolveAmountPlugin
 from agents.risk import RiskPolicy
 from swarm.api import Swarm
+from swarm.taskgraph import ResolveAmountTask
 from tools.evm import erc20
 
 
@@ -94,3 +95,15 @@ def test_exact_output_receives_exactly_and_spends_at_most_the_maximum(swarm, cha
     outcome = result.tasks["swap_1"]["outcome"]
     assert int(outcome["received"]) >= dai.to_base(Decimal(50))
     assert erc20.balance_of(chain, dai, wallet.address) - before == int(outcome["received"])
+
+
+def test_all_keeps_back_the_policys_gas_reserve(chain, devnet, wallet, tmp_path):
+    s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(gas_reserve=Decimal("0.5")),
+              home=tmp_path, anchor=False)
+    try:
+        plan = s.plan("swap all my ETH to USDC")
+    finally:
+        s.close()
+    assert plan.ok and plan.task_graph is not None, plan.refusal_reason
+    [resolve] = [t for t in plan.task_graph.tasks if isinstance(t, ResolveAmountTask)]
+    assert resolve.gas_reserve == Decimal("0.5")  # the policy's, recorded in the plan (default 0.01)

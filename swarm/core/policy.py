@@ -26,6 +26,8 @@ class SwapPolicy(BaseModel):
         "independent price-source families (see swarm.core.prices) that must answer, fresh, for every price a "
         "decision or a condition uses; two pools of one DEX are one family"))
     human_approval_above_usd: Decimal | None = None
+    gas_reserve: Decimal = Field(default=Decimal("0.01"), ge=0, description=(
+        "native coin (ETH, SOL) that 'swap all my ETH' keeps back for fees; recorded with the run's policy"))
     token_allowlist: frozenset[str] = frozenset()
 
 
