@@ -128,23 +128,29 @@ def test_the_database_refuses_changes_and_gaps(where, signer):
         assert log.entries("run1")[1].payload["step"] == 1 and len(log.checkpoints("run1")) == 1
 
 
-def _append_from_another_process(where: str, tag: str, n: int, start) -> None:
+def _append_from_another_process(where: str, tag: str, n: int, start, errors) -> None:
     start.wait()
-    with AuditLog(where) as log:
-        for i in range(n):
-            log.append("shared", "tx" if i % 2 else "thought", {"writer": tag, "i": i})
+    try:
+        with AuditLog(where) as log:
+            for i in range(n):
+                log.append("shared", "tx" if i % 2 else "thought", {"writer": tag, "i": i})
+    except BaseException as exc:  # the parent's assertion says why
+        errors.put(f"writer {tag}: {type(exc).__name__}: {exc}")
+        raise
 
 
 def test_two_processes_appending_to_one_run_get_contiguous_indexes(where, signer):
+    AuditLog(where).close()  # the log exists, as on a running cluster; the writers race only for the run's indexes
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
-    writers = [ctx.Process(target=_append_from_another_process, args=(where, tag, 40, start)) for tag in "ab"]
+    start, errors = ctx.Event(), ctx.Queue()
+    writers = [ctx.Process(target=_append_from_another_process, args=(where, tag, 40, start, errors))
+               for tag in "ab"]
     for w in writers:
         w.start()
     start.set()
     for w in writers:
         w.join(120)
-        assert w.exitcode == 0
+    assert [w.exitcode for w in writers] == [0, 0], [errors.get(timeout=5) for w in writers if w.exitcode]
     with AuditLog(where) as log:
         entries = log.entries("shared")
         assert [e.index for e in entries] == list(range(80))

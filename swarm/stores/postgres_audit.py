@@ -81,9 +81,11 @@ class PgAuditStorage:
     def appending(self, run_id: str, deferred: bool) -> Iterator[None]:
         """One transaction holding the run's advisory lock: writers of other runs do not wait."""
         with self._conn.transaction():
-            if deferred:
-                self._conn.execute("SET LOCAL synchronous_commit TO off")
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_RUN_LOCK_CLASS, run_id))
+            # one round trip: the run's lock, and for a deferred transaction its commit without a WAL flush (any
+            # other keeps the server's setting, which may be stronger than `on`: remote_apply)
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s)), set_config('synchronous_commit', "
+                               "CASE WHEN %s THEN 'off' ELSE current_setting('synchronous_commit') END, true)",
+                               (_RUN_LOCK_CLASS, run_id, deferred))
             yield
         self._unsynced = deferred  # a synchronous commit flushed every deferred one before it
 
