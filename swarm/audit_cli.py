@@ -221,6 +221,17 @@ def run_bundle(log: AuditLog, run_id: str) -> dict | None:
     return export_bundle(log, run_id, note, anchor=anchor)
 
 
+def _log_source(db: Path) -> tuple[Path | str, str]:
+    """Where the audit log is: the shared store when SWARM_STORE names one (a cluster's runs are all there),
+    else this machine's SQLite file; and how to name it in messages (a URL without its password)."""
+    from swarm.stores import store_url
+    url = store_url()
+    if url is None:
+        return db, str(db)
+    from swarm.stores.postgres import redacted
+    return url, redacted(url)
+
+
 def _html(args: argparse.Namespace, console, db: Path) -> int:
     from swarm.audit.html import render_page
 
@@ -237,9 +248,10 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
         if not args.run_id:
             console.print("[red]error:[/red] a run id or --bundle FILE is required (see `swarm audit runs`)")
             return 1
-        with AuditLog(db) as log:
+        source, where = _log_source(db)
+        with AuditLog(source) as log:
             if args.run_id not in log.runs():
-                console.print(f"[red]error:[/red] no run {args.run_id} in {db}")
+                console.print(f"[red]error:[/red] no run {args.run_id} in {where}")
                 return 1
             bundle = run_bundle(log, args.run_id)
         if bundle is None:
@@ -277,7 +289,8 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
         except NoteError as exc:
             console.print(f"[red]error:[/red] --vkey is not a usable key: {exc}")
             return 1
-    log = AuditLog(db)
+    source, where = _log_source(db)
+    log = AuditLog(source)
 
     def runs() -> list[tuple[str, int]]:
         return [(r, log.size(r)) for r in log.runs()]
@@ -292,7 +305,7 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
                            source=f"run {run_id} of the local audit log", bundle_name=f"{run_id}.bundle.json")
 
     server = AuditPageServer(args.port if args.port is not None else 8765, runs, page)
-    console.print(f"serving the audit pages of {db} at {server.url} (127.0.0.1 only; Ctrl-C stops)")
+    console.print(f"serving the audit pages of {where} at {server.url} (127.0.0.1 only; Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -418,10 +431,11 @@ def audit_command(args: argparse.Namespace, console) -> int:
         report = verify_bundle(bundle, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
                                anchor_window=_anchor_window(args))
         return _verified(console, args, report, f"bundle {args.bundle}", anchor, "the bundle carries no on-chain anchor")
+    source, where = _log_source(db)
     if db.parent.is_dir():
         from swarm.audit.keys import private_dir
         private_dir(db.parent)  # an audit directory left open (older version, wrong umask) is tightened even with no log yet
-    if not db.exists() and args.action in ("runs", "show", "verify", "replay", "export"):
+    if source == db and not db.exists() and args.action in ("runs", "show", "verify", "replay", "export"):
         if args.action == "runs":
             if as_json:
                 _emit_json([])
@@ -429,7 +443,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 console.print(f"no runs yet (no audit log at {db}); start one with `swarm run \"...\"`")
             return ExitCode.DONE
         return _error(console, args, f"no audit log at {db}: no runs on this machine (SWARM_HOME={swarm_home()})")
-    with AuditLog(db) as log:
+    with AuditLog(source) as log:
         if args.action == "runs":
             runs = sorted((run_summary(log, r) for r in log.runs()), key=lambda r: (r["started_at"], r["run_id"]))
             if as_json:
@@ -443,7 +457,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
         if not args.run_id:
             return _error(console, args, "a run id is required (see `swarm audit runs`)")
         if args.run_id not in log.runs():
-            return _error(console, args, f"no run {args.run_id} in {db} (see `swarm audit runs`)")
+            return _error(console, args, f"no run {args.run_id} in {where} (see `swarm audit runs`)")
         entries = log.entries(args.run_id)
         if args.action == "show":
             summary = run_summary(log, args.run_id)

@@ -218,3 +218,14 @@ def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg
     bundle_path.write_text(json.dumps(bundle))
     done = verify()
     assert done.returncode == 8 and "first bad entry: 3" in done.stdout + done.stderr, done.stdout + done.stderr
+    # `swarm audit` on any machine pointed at the shared store reads the run from PostgreSQL (no local file)
+    store_env = {**env, "SWARM_STORE": pg_url}
+    runs = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "runs", "--json"], capture_output=True, text=True,
+                          env=store_env, timeout=120)
+    assert runs.returncode == 0, runs.stdout + runs.stderr
+    assert result.run_id in {r["run_id"] for r in json.loads(runs.stdout)}
+    live = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "verify", result.run_id, "--vkey", vkey,
+                           "--config", str(devnet.manifest_path)], capture_output=True, text=True, env=store_env,
+                          timeout=120)
+    assert live.returncode == 0 and f"PASS run {result.run_id}" in live.stdout, live.stdout + live.stderr
+    assert not (tmp_path / "cli-home" / "audit" / "audit.db").exists()
