@@ -173,6 +173,9 @@ class Swarm:
         return self
 
     def close(self) -> None:
+        """Release the stores, the audit log and the chain connection (entries still pending are flushed first)."""
+        if self.auditor is not None:
+            self.auditor.log.close()
         self.stores.close()
         self.chain.close()
 

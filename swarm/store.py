@@ -82,6 +82,15 @@ def durable_connection(path: Path) -> Iterator[sqlite3.Connection]:
             db.execute("ROLLBACK")
 
 
+def release_durable(path: Path) -> None:
+    """Close this thread's kept connection to `path` (the next use reopens it). A swarm calls it on close, so a
+    process that makes many swarms over many state directories does not keep a file handle to each."""
+    cache: dict[str, tuple[int, int, sqlite3.Connection]] = _connections.__dict__.setdefault("dbs", {})
+    cached = cache.pop(str(Path(path).resolve()), None)
+    if cached is not None and cached[0] == os.getpid():
+        cached[2].close()
+
+
 class RunStore:
     """Implements `swarm.core.outbox.Outbox` over one SQLite file (the spend ledger is `swarm.ledger`)."""
 

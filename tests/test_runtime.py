@@ -196,3 +196,28 @@ def test_killed_run_resumes_without_a_second_swap(chain, devnet, wallet, tmp_pat
     assert nonce(chain, wallet) == n + 2  # one exact approval, one swap: nothing twice
     assert before - erc20.balance_of(chain, usdc, wallet.address) == usdc.to_base("1500")
     assert len(result.tx_hashes) == 2
+
+
+def test_closing_a_swarm_releases_its_sqlite_files(chain, devnet, wallet, tmp_path):
+    """A process that makes many swarms over many state directories (a bot host, a test suite) keeps no handle
+    to the files of a closed one."""
+    import os
+
+    def open_sqlite_files() -> set[str]:
+        names = set()
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(str(tmp_path)):
+                names.add(target)
+        return names
+
+    for n in range(3):
+        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path / f"home{n}", anchor=False)
+        result = s.execute(swap_graph("ETH", "USDC", "0.01"))
+        assert result.status == "done", result.summary()
+        assert open_sqlite_files()  # in use while open
+        s.close()
+    assert open_sqlite_files() == set()

@@ -111,14 +111,22 @@ class SqliteAuditStorage:
         if str(path) != ":memory:":
             _private_files(path)
         self.path = path
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
-        (mode,) = self.db.execute("PRAGMA journal_mode=WAL").fetchone()
-        if mode != "wal" and str(path) != ":memory:":
-            self.db.close()
-            raise RuntimeError(f"{path}: SQLite refused WAL mode (got {mode!r}); use a local filesystem")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self._db: sqlite3.Connection | None = None
         self.db.executescript(_SCHEMA)
         self._unsynced = False  # deferred entries committed since the last fsync of the WAL
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection; opened again on use after `close` (a closed swarm's log can still be read)."""
+        if self._db is None:
+            db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0)
+            (mode,) = db.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode != "wal" and str(self.path) != ":memory:":
+                db.close()
+                raise RuntimeError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); use a local filesystem")
+            db.execute("PRAGMA synchronous=FULL")
+            self._db = db
+        return self._db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -209,4 +217,6 @@ class SqliteAuditStorage:
         self._unsynced = False
 
     def close(self) -> None:
-        self.db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None

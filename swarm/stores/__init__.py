@@ -80,10 +80,13 @@ def open_stores(home: Path, identity: ChainIdentity, wallet_address: str, store:
         def checkpointer() -> Any:  # imported on first run, not when a swarm is built only to plan
             from langgraph.checkpoint.sqlite import SqliteSaver
             return SqliteSaver(connection)
-        return Stores(RunStore(home / "runs.sqlite"),
-                      # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER)
-                      SpendLedger.for_wallet(None, identity, wallet_address, scope=home.resolve()),
-                      checkpointer, None, [connection.close], lazy_checkpointer=True)
+        from swarm.store import release_durable
+
+        run_store = RunStore(home / "runs.sqlite")
+        # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER)
+        ledger = SpendLedger.for_wallet(None, identity, wallet_address, scope=home.resolve())
+        closers = [connection.close, lambda: release_durable(run_store.path), lambda: release_durable(ledger.path)]
+        return Stores(run_store, ledger, checkpointer, None, closers, lazy_checkpointer=True)
     try:
         from swarm.stores.postgres import PgDatabase, PgRunStore, PgSpendLedger, postgres_checkpointer, redacted
     except ImportError as exc:
