@@ -1,4 +1,8 @@
-"""The swarm on a real two-node Ray cluster (ray.cluster_utils), a real PostgreSQL (pgserver) and the anvil devnet.
+"""Run with `python -m pytest tests/cluster_suite.py` (about a minute). Not in the default suite (.ci/run) for now:
+inside the long-lived suite process Ray's driver aborted, and in a process of its own the 40-intent test with a
+node killed failed once in a fresh-clone CI run (issue 18 stays open until it is stable).
+
+The swarm on a real two-node Ray cluster (ray.cluster_utils), a real PostgreSQL (pgserver) and the anvil devnet.
 
 40 intents over 2 wallets from two drivers while the node holding one wallet's actor is killed: every intent gets
 exactly one result, no nonce error, each wallet's cap holds, every transaction in the outbox is mined once and the
