@@ -249,6 +249,7 @@ class Swarm:
             return self._finish(RunResult(run_id=run_id, intent=text[:MAX_INTENT_CHARS], status=RunStatus.REFUSED,
                                           reasons=[reason]))
         self.record(run_id, "intent", {"text": text, **self._run_context()})
+        fault_point("after_intent")
         with self._sealed_on_error(run_id):
             return self._plan_and_execute(text, run_id)
 

@@ -56,3 +56,12 @@ def readonly_wallet(family: str) -> Any:
         from tools.evm.wallet import Wallet
         return Wallet(Account.create())
     return None
+
+
+def readonly_chain(chain_config: str | Path) -> Any:
+    """The chain adapter a read-only task or a schedule uses: built from the configuration with no wallet's key."""
+    from swarm.chains import adapter_class, read_config
+
+    family = read_config(Path(chain_config))["family"]
+    adapter = adapter_class(family)
+    return adapter.from_config(adapter.config_model.load(Path(chain_config)), readonly_wallet(family))

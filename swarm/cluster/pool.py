@@ -3,13 +3,17 @@
     pool = SwarmPool("manifest.json", store="postgresql://swarm@db.internal/swarm", address="auto")
     pool.wallet("treasury", key="env:TREASURY_KEY")
     results = pool.run_many([("treasury", "swap 0.01 ETH to USDC, max 1% slippage")] * 10)
+    dca = pool.schedule("treasury", "swap 100 USDC to ETH", every_blocks=300, rounds=10)   # a bot schedule
 
 Any number of drivers (processes, machines) may build a pool with the same cluster name: `wallet(label, ...)` gets
 the running actor when one exists, so all of them feed the same nonce stream and the same cap. Actors are
 detached (they outlive the driver that started them) and restart on another node when theirs is lost; a call that
 was in flight is retried there and is idempotent (see `swarm.cluster.wallet_actor`).
 
-Ray has no authentication: start it on a private interface only (README "Scale-out").
+A model is either a GGUF path (loaded once in each of `model_actors` model actors that every wallet actor's plans
+share, see `swarm.cluster.model_pool`) or an OpenAI-compatible server URL (every wallet actor calls it).
+
+Ray has no authentication of its own by default: start it on a private interface only (README "Scale-out").
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from swarm.cluster.keys import check_reference
-from swarm.cluster.wallet_actor import WalletActor, WalletSpec
+from swarm.audit.log import RUN_ID_RE
+from swarm.cluster.keys import check_reference, readonly_chain
+from swarm.cluster.model_pool import ModelActor
+from swarm.cluster.schedule import ScheduleActor, ScheduleSpec
+from swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
 from swarm.core.errors import ConfigError
 from swarm.stores import store_url
-
-NAMESPACE = "defai-swarm"
 
 
 def _ray():
@@ -37,16 +42,33 @@ def _ray():
 
 def _read_prices(chain_config: str, symbols: list[str]) -> list[dict]:
     """A read-only task: its chain adapter holds no key of any wallet."""
-    from swarm.chains import adapter_class, read_config
-    from swarm.cluster.keys import readonly_wallet
-
-    family = read_config(Path(chain_config))["family"]
-    adapter = adapter_class(family)
-    chain = adapter.from_config(adapter.config_model.load(Path(chain_config)), readonly_wallet(family))
+    chain = readonly_chain(chain_config)
     try:
         return [chain.read_price(symbol).model_dump(mode="json") for symbol in symbols]
     finally:
         chain.close()
+
+
+def _block_height(chain_config: str) -> int:
+    """A read-only task: the chain's height now (a schedule's first round)."""
+    from agents.wait_blocks import block_height
+
+    chain = readonly_chain(chain_config)
+    try:
+        return block_height(chain)
+    finally:
+        chain.close()
+
+
+def _is_url(model: str) -> bool:
+    return model.lower().startswith(("http://", "https://"))
+
+
+def _first_error(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False)[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)
 
 
 class SwarmPool:
@@ -54,10 +76,15 @@ class SwarmPool:
 
     def __init__(self, chain_config: str | Path, store: str | None = None, *, cluster: str = "default",
                  home: str | Path = "~/.local/share/defai-swarm/cluster", policy: BaseModel | dict | None = None,
-                 model: str | None = None, anchor: bool = True, address: str | None = None):
+                 model: str | None = None, model_actors: int = 1, model_cpus: float = 1.0,
+                 model_options: dict | None = None, anchor: bool = True, address: str | None = None):
+        """`model`: a GGUF path on every node (served by `model_actors` actors of `model_cpus` CPUs each, one loaded
+        model per actor; `model_options` go to `swarm.llm.load_backend`) or an OpenAI-compatible server URL."""
         url = store_url(store)
         if url is None:
             raise ConfigError("a cluster needs a shared store: pass store='postgresql://...' or set SWARM_STORE")
+        if model is not None and not _is_url(model) and model_actors < 1:
+            raise ConfigError("a GGUF model on a cluster is served by model actors: model_actors must be 1 or more")
         self.ray = _ray()
         if not self.ray.is_initialized():
             self.ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
@@ -68,20 +95,31 @@ class SwarmPool:
         self.actors: dict[str, Any] = {}
         self._remote_actor = self.ray.remote(WalletActor)
         self._remote_read = self.ray.remote(num_cpus=0.5)(_read_prices)
+        self._remote_height = self.ray.remote(num_cpus=0.1)(_block_height)
+        self.schedules: dict[str, Any] = {}
+        self.model_actor_names: list[str] = []
+        if model is not None and not _is_url(model):
+            self.model_actor_names = [self._start_model_actor(i, model, model_cpus, model_options)
+                                      for i in range(model_actors)]
 
     def actor_name(self, label: str) -> str:
         return f"{self.cluster}/wallet/{label}"
 
-    def wallet(self, label: str, key: str, node_id: str | None = None) -> Any:
+    def wallet(self, label: str, key: str, node_id: str | None = None, env: dict[str, str] | None = None) -> Any:
         """The wallet actor named `label` in this cluster (started when it is not running). `key` is a reference
-        (`env:VAR`, `file:/path`, `devnet:N`) resolved on the actor's node; `node_id` prefers a node (soft)."""
+        (`env:VAR`, `file:/path`, `devnet:N`) resolved on the actor's node; `node_id` prefers a node (soft); `env`
+        sets environment variables of the actor's process (never secrets: Ray stores them in the clear)."""
         check_reference(key)
         spec = WalletSpec(label=label, key=key, chain_config=self.chain_config, store=self.store, home=self.home,
-                          cluster=self.cluster, policy=self.policy, model=self.model, anchor=self.anchor)
+                          cluster=self.cluster, policy=self.policy,
+                          model=self.model if self.model is not None and _is_url(self.model) else None,
+                          model_actors=self.model_actor_names, anchor=self.anchor)
         options: dict[str, Any] = dict(name=self.actor_name(label), namespace=NAMESPACE, get_if_exists=True,
                                        lifetime="detached", max_restarts=-1, max_task_retries=-1, max_concurrency=1,
                                        # a token CPU share: with none, Ray ignores a node preference for the actor
                                        num_cpus=0.01)
+        if env:
+            options["runtime_env"] = {"env_vars": dict(env)}
         if node_id is not None:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=True)
@@ -100,6 +138,8 @@ class SwarmPool:
 
     def submit(self, label: str, text: str, run_id: str | None = None) -> Any:
         """An ObjectRef to the run's result (a `RunResult` as JSON plus `requested_run_id` and `node`)."""
+        if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
+            raise ConfigError(f"run id {run_id[:40]!r} is not valid: use letters, digits and . _ : - (at most 128)")
         return self._actor(label).submit.remote(run_id or uuid.uuid4().hex[:16], text)
 
     def run_many(self, items: list[tuple[str, str]], timeout: float | None = None) -> list[dict]:
@@ -117,6 +157,68 @@ class SwarmPool:
     def info(self, label: str, timeout: float | None = 180) -> dict:
         """Where the wallet's actor runs and what it recovered on start (waits for a restarting actor)."""
         return self.ray.get(self._actor(label).info.remote(), timeout=timeout)
+
+    def schedule(self, label: str, intent: str, every_blocks: int, rounds: int, schedule_id: str | None = None,
+                 start_block: int | None = None, poll_seconds: float = 1.0) -> Any:
+        """Run `intent` for wallet `label` every `every_blocks` blocks, `rounds` times (first round at
+        `start_block`, default: now); an ObjectRef to every round's result. The schedule is a detached actor: it
+        goes on when this driver exits and after a node loss, and never runs a round twice (see
+        `swarm.cluster.schedule`). Give the round's intent without a schedule of its own."""
+        self._actor(label)  # the wallet must be in the cluster
+        sid = schedule_id or f"sched-{uuid.uuid4().hex[:12]}"
+        if start_block is None:
+            start_block = self.ray.get(self._remote_height.remote(self.chain_config))
+        try:
+            spec = ScheduleSpec(schedule_id=sid, wallet_actor=self.actor_name(label), namespace=NAMESPACE,
+                                intent=intent, every_blocks=every_blocks, rounds=rounds, start_block=start_block,
+                                chain_config=self.chain_config, poll_seconds=poll_seconds)
+        except ValueError as exc:
+            raise ConfigError(f"schedule: {_first_error(exc)}") from None
+        actor = self.ray.remote(ScheduleActor).options(
+            name=f"{self.cluster}/schedule/{sid}", namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+            max_restarts=-1, max_task_retries=-1, max_concurrency=2, num_cpus=0.01).remote(spec)
+        self.schedules[sid] = actor
+        return actor.run.remote()
+
+    def schedule_status(self, schedule_id: str) -> dict:
+        """The schedule and the rounds finished so far."""
+        return self.ray.get(self._schedule(schedule_id).status.remote(), timeout=60)
+
+    def stop_schedule(self, schedule_id: str) -> None:
+        """End the schedule for good: no more rounds (a round already handed to the wallet actor finishes)."""
+        self.ray.kill(self._schedule(schedule_id), no_restart=True)
+        self.schedules.pop(schedule_id, None)
+
+    def _schedule(self, schedule_id: str) -> Any:
+        if schedule_id not in self.schedules:
+            try:
+                self.schedules[schedule_id] = self.ray.get_actor(f"{self.cluster}/schedule/{schedule_id}",
+                                                                 namespace=NAMESPACE)
+            except ValueError:
+                raise ConfigError(f"no schedule {schedule_id!r} in cluster {self.cluster!r}") from None
+        return self.schedules[schedule_id]
+
+    def model_info(self) -> list[dict]:
+        """Where each model actor runs and which model file it holds."""
+        handles = [self.ray.get_actor(name, namespace=NAMESPACE) for name in self.model_actor_names]
+        infos = self.ray.get([h.info.remote() for h in handles], timeout=600)
+        places = self.ray.get([h.where.remote() for h in handles], timeout=600)
+        return [{"name": name, **place, "sha256": info.sha256, "path": info.path}
+                for name, info, place in zip(self.model_actor_names, infos, places, strict=True)]
+
+    def stop_models(self) -> None:
+        for name in self.model_actor_names:
+            try:
+                self.ray.kill(self.ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            except ValueError:
+                pass
+
+    def _start_model_actor(self, i: int, model: str, cpus: float, options: dict | None) -> str:
+        name = f"{self.cluster}/model/{i}"
+        self.ray.remote(ModelActor).options(
+            name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1,
+            max_task_retries=-1, max_concurrency=1, num_cpus=cpus).remote(model, options)
+        return name
 
     def stop_wallet(self, label: str) -> None:
         """Kill the wallet's actor for good (no restart); its runs stay in the store."""

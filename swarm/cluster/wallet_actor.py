@@ -17,6 +17,7 @@ retried by Ray and is idempotent: a stored run is resumed (a finished one is onl
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 from pathlib import Path
@@ -27,6 +28,8 @@ from pydantic import BaseModel
 from swarm.core.errors import SwarmError
 
 log = logging.getLogger(__name__)
+
+NAMESPACE = "defai-swarm"  # the Ray namespace of every named actor of the library
 
 
 class WalletSpec(BaseModel):
@@ -39,7 +42,8 @@ class WalletSpec(BaseModel):
     home: str  # state directory root on each node (audit log, signing key); one sub-directory per node
     cluster: str = "default"
     policy: dict | None = None  # the chain's policy model as JSON; None = the chain's default policy
-    model: str | None = None  # a GGUF path on the node (one loaded model per actor) or an OpenAI-compatible URL
+    model: str | None = None  # an OpenAI-compatible server URL (a GGUF is served by model actors instead)
+    model_actors: list[str] = []  # names of the cluster's model actors (swarm.cluster.model_pool)
     anchor: bool = True
 
 
@@ -64,7 +68,7 @@ class WalletActor:
         family = read_config(Path(spec.chain_config))["family"]
         adapter = adapter_class(family)
         chain = adapter.from_config(adapter.config_model.load(Path(spec.chain_config)), load_wallet(family, spec.key))
-        self.node = _node_id()
+        self.node = node_id()
         self.home = Path(spec.home).expanduser() / _safe(spec.cluster) / _safe(spec.label) / self.node[:12]
         self.home.mkdir(parents=True, exist_ok=True)
         # this incarnation becomes the wallet's only reserver before anything else touches the ledger
@@ -73,8 +77,13 @@ class WalletActor:
         owner.register_owner(self.token, spec.cluster)
         owner.db.close()
         policy = chain.policy_model.model_validate(spec.policy) if spec.policy is not None else None
-        backend = None
-        if spec.model:
+        backend: Any = None
+        if spec.model_actors:
+            import ray
+
+            from swarm.cluster.model_pool import RemoteModelBackend
+            backend = RemoteModelBackend([ray.get_actor(name, namespace=NAMESPACE) for name in spec.model_actors])
+        elif spec.model:
             from swarm.llm import load_backend
             backend = load_backend(spec.model)
         self.swarm = Swarm(chain, policy=policy, backend=backend, home=self.home, store=url, store_owner=self.token,
@@ -88,8 +97,9 @@ class WalletActor:
 
     def info(self) -> dict:
         """Where this incarnation runs and what it recovered on start (no secrets)."""
-        return {"label": self.spec.label, "address": self.address(), "node": self.node, "home": str(self.home),
-                "chain": self.swarm.chain.identity.label, "recovered": self.recovered}
+        return {"label": self.spec.label, "address": self.address(), "node": self.node, "pid": os.getpid(),
+                "home": str(self.home), "chain": self.swarm.chain.identity.label, "recovered": self.recovered,
+                "model": _model_summary(self.swarm.backend)}
 
     def submit(self, run_id: str, text: str) -> dict:
         """Run `text` as run `run_id`, or continue that run if it is already stored (a retried call)."""
@@ -100,9 +110,12 @@ class WalletActor:
             else:
                 via = "run"
                 result = self.swarm.run(text, run_id=self._fresh_id(run_id))
-        except SwarmError as exc:
+        except Exception as exc:  # one intent's failure is its own result, not the caller's whole batch
+            reason = str(exc) if isinstance(exc, SwarmError) else f"{type(exc).__name__}: {exc}"
+            log.error("wallet %s: run %s failed: %s", self.spec.label, run_id, reason,
+                      exc_info=not isinstance(exc, SwarmError))
             return {"requested_run_id": run_id, "run_id": run_id, "intent": text, "status": "failed",
-                    "reasons": [str(exc)], "tx_hashes": [], "tasks": {}, "node": self.node, "via": "refused"}
+                    "reasons": [reason], "tx_hashes": [], "tasks": {}, "node": self.node, "via": "refused"}
         return {"requested_run_id": run_id, "node": self.node, "via": via,
                 **result.model_dump(mode="json", exclude={"plan"})}
 
@@ -112,12 +125,13 @@ class WalletActor:
 
     # -- internals
     def _fresh_id(self, run_id: str) -> str:
-        """The run id, unless this node's audit log already has entries for it (an incarnation here was killed
-        while planning, before the run was stored: nothing was signed); then the next free `<id>~n`."""
+        """The run id, unless this node's audit log already has entries for it (an incarnation was killed while
+        planning, before the run was stored: nothing was reserved or signed); then the next free `<id>.retryN`
+        (the audit log's run-id alphabet)."""
         auditor, candidate, n = self.swarm.auditor, run_id, 0
-        while auditor is not None and auditor.log.size(candidate) > 0:
+        while (auditor is not None and auditor.log.size(candidate) > 0) or self.swarm.store.load_run(candidate):
             n += 1
-            candidate = f"{run_id}~{n}"
+            candidate = f"{run_id[:112]}.retry{n}"
         return candidate
 
     def _resume(self, run_id: str):
@@ -151,7 +165,15 @@ class WalletActor:
         return runs
 
 
-def _node_id() -> str:
+def _model_summary(backend: Any) -> dict | None:
+    """How this actor plans with a model: through the cluster's model actors, a server, or one of its own."""
+    if backend is None:
+        return None
+    via = {"RemoteModelBackend": "model actors", "OpenAIServerBackend": "server"}.get(type(backend).__name__, "local")
+    return {"via": via, "sha256": backend.info.sha256, "path": backend.info.path}
+
+
+def node_id() -> str:
     try:
         import ray
         return ray.get_runtime_context().get_node_id()
@@ -159,4 +181,4 @@ def _node_id() -> str:
         return "local"
 
 
-__all__ = ["WalletActor", "WalletSpec"]
+__all__ = ["NAMESPACE", "WalletActor", "WalletSpec", "node_id"]

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, overload, runtime_checkable
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar, overload, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -91,6 +91,16 @@ class ModelBackend(Protocol):
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 _hash_lock = threading.Lock()
+
+
+def notify(observer: CallObserver | None, event: CallEvent) -> None:
+    """Give `event` to the `on_call` observer, if any: an observer that fails is logged, never fatal to the call."""
+    if observer is None:
+        return
+    try:
+        observer(event)
+    except Exception:
+        log.warning("on_call observer failed for prompt sha256=%s", event.prompt_sha256, exc_info=True)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -355,24 +365,10 @@ class LlamaCppBackend:
 
     # -- internals (callers hold self._lock) --
 
-    def _notify(self, kind: str, prompt: str, c: Completion, schema: type[BaseModel] | None = None,
-                attempt: int = 1, error: str | None = None) -> None:
-        """Tell the observer about one finished call; an observer that fails is logged, never fatal.
-        It runs under the model lock: it must not call this backend."""
-        observer = self.on_call
-        if observer is None:
-            return
-        event = CallEvent(
-            kind=kind,  # type: ignore[arg-type]  # one of the three literals, from the callers above
-            prompt_sha256=c.prompt_sha256, prompt=prompt, reasoning=c.reasoning, answer=c.answer,
-            reasoning_truncated=c.reasoning_truncated, accounting=c.accounting, settings=c.settings,
-            model_sha256=c.model_sha256, schema_name=schema.__name__ if schema is not None else None,
-            attempt=attempt, error=error,
-        )
-        try:
-            observer(event)
-        except Exception:
-            log.warning("on_call observer failed for prompt sha256=%s", c.prompt_sha256, exc_info=True)
+    def _notify(self, kind: Literal["chat", "structured", "complete"], prompt: str, c: Completion,
+                schema: type[BaseModel] | None = None, attempt: int = 1, error: str | None = None) -> None:
+        """Tell the observer about one finished call. It runs under the model lock: it must not call this backend."""
+        notify(self.on_call, CallEvent.of(kind, prompt, c, schema, attempt, error))
 
     def _token_text(self, token: int) -> str:
         if token < 0:

@@ -44,3 +44,6 @@ class StructuredOutputError(ModelError):
     def __init__(self, message: str, attempts: list[Any]):
         super().__init__(message)
         self.attempts = attempts
+
+    def __reduce__(self):  # pickled with its attempts (it crosses processes from a cluster's model actor)
+        return (type(self), (str(self), self.attempts))

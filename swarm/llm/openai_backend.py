@@ -35,7 +35,15 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .backend import BackendConfig, _describe, _effective, _structured, _validated_once, _with_schema_instruction
+from .backend import (
+    BackendConfig,
+    _describe,
+    _effective,
+    _structured,
+    _validated_once,
+    _with_schema_instruction,
+    notify,
+)
 from .errors import ModelError, StructuredOutputError
 from .grammar import _int_range_as_enum, grammar_for, json_schema_of
 from .template import THINK_CLOSE, THINK_OPEN, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
@@ -353,13 +361,8 @@ class OpenAIServerBackend:
 
     def _notify(self, kind: Literal["chat", "structured", "complete"], prompt: str, completion: Completion,
                 schema: type[BaseModel] | None = None, attempt: int = 1, error: str | None = None) -> None:
-        """The per-call observer (`on_call`), if set: fired after every model call, as in-process."""
-        if self.on_call is not None:
-            self.on_call(CallEvent(
-                kind=kind, prompt_sha256=completion.prompt_sha256, prompt=prompt, reasoning=completion.reasoning,
-                answer=completion.answer, reasoning_truncated=completion.reasoning_truncated,
-                accounting=completion.accounting, settings=completion.settings, model_sha256=completion.model_sha256,
-                schema_name=schema.__name__ if schema else None, attempt=attempt, error=error))
+        """The per-call observer (`on_call`), if set: fired after every model call; a failing one is only logged."""
+        notify(self.on_call, CallEvent.of(kind, prompt, completion, schema, attempt, error))
 
     # -- HTTP with retries and one-line errors --
 

@@ -159,3 +159,13 @@ class CallEvent(BaseModel):
     schema_name: str | None = None
     attempt: int = 1
     error: str | None = None
+
+    @classmethod
+    def of(cls, kind: Literal["chat", "structured", "complete"], prompt: str, completion: Completion,
+           schema: type[BaseModel] | None = None, attempt: int = 1, error: str | None = None) -> "CallEvent":
+        """The event of one finished call (what every backend reports to its observer)."""
+        return cls(kind=kind, prompt_sha256=completion.prompt_sha256, prompt=prompt, reasoning=completion.reasoning,
+                   answer=completion.answer, reasoning_truncated=completion.reasoning_truncated,
+                   accounting=completion.accounting, settings=completion.settings,
+                   model_sha256=completion.model_sha256, schema_name=schema.__name__ if schema is not None else None,
+                   attempt=attempt, error=error)

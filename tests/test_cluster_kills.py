@@ -1,0 +1,10 @@
+"""The wallet-actor kill suite (tests/cluster_kill_suite.py) in a pytest process of its own (see
+tests/suite_runner.py): the actor killed at every step boundary of a run, on a real two-node Ray cluster."""
+from __future__ import annotations
+
+from tests.suite_runner import run_suite
+
+
+def test_cluster_kill_suite_in_its_own_process(tmp_path):
+    outcomes = run_suite("tests/cluster_kill_suite.py", tmp_path, expect_at_least=6)  # one per fault point
+    assert all(name.startswith("test_actor_killed_mid_run") for name in outcomes), outcomes
