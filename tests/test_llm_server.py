@@ -178,6 +178,21 @@ def test_every_call_is_observed(backend):
     assert all(e.accounting.prompt_tokens > 0 for e in events)
 
 
+def test_a_failing_observer_is_logged_and_never_breaks_the_call(backend, caplog):
+    """Both backends (one shared `notify`): the model's answer still comes back, the failure is logged."""
+    def broken(event) -> None:
+        raise RuntimeError("observer is down")
+
+    backend.on_call = broken  # type: ignore[attr-defined]
+    try:
+        with caplog.at_level("WARNING", logger="swarm.llm.backend"):
+            completion = backend.chat(ASK, FAST)
+    finally:
+        backend.on_call = None  # type: ignore[attr-defined]
+    assert completion.accounting.answer_tokens > 0
+    assert any("on_call observer failed" in r.getMessage() for r in caplog.records)
+
+
 # --- HTTP only: other API, raw prompts, failures -------------------------------------------------------
 
 
