@@ -5,10 +5,11 @@ single-process runtime, on a fresh anvil devnet; prints a table.
 
 Rows:
   single process      one Swarm (SQLite files), intents one after another (today's default)
+  ... (PostgreSQL)    the same on the cluster's store (outbox, ledger, checkpoints and audit log in PostgreSQL)
   cluster, N workers  N wallet actors (N wallets), the same number of intents spread over them, submitted at once
   cluster, big run    --big intents over --big-wallets wallets (the issue's 200-intent, 4-wallet run)
-Every intent is "sell $20 of ETH for USDC" (plan, two price reads, risk check, one signed swap, receipt); audit on,
-anchoring off in every row (an anchor is one more transaction per run). `errors` counts nonce errors and runs
+Every intent is "sell $20 of ETH for USDC" (plan, two price reads, risk check, one signed swap, receipt); audit on
+(in PostgreSQL on the cluster rows), anchoring off in every row (an anchor is one more transaction per run). `errors` counts nonce errors and runs
 without an end state; `sent_twice` compares the chain's transaction count with the outbox. The machine's core
 count bounds everything here: with N actors on 2 cores the actors share them (README "Scale-out" has the
 projection for more machines).
@@ -26,19 +27,19 @@ from pathlib import Path
 INTENT = "sell $20 of ETH for USDC, max 1% slippage"
 
 
-def single_process(devnet, home: Path, n: int) -> dict:
+def single_process(devnet, home: Path, n: int, store: str | None = None) -> dict:
     from agents.risk import RiskPolicy
     from swarm.api import Swarm
     from tools.evm.wallet import Wallet
 
     swarm = Swarm.from_devnet(devnet.manifest_path, Wallet.devnet(9), home=home, anchor=False,
-                              policy=RiskPolicy(daily_cap_usd=Decimal(10**9)))
+                              policy=RiskPolicy(daily_cap_usd=Decimal(10**9)), store=store)
     swarm.run(INTENT)  # warm: imports, connections, first plan
     start = time.perf_counter()
     statuses = [swarm.run(INTENT).status for _ in range(n)]
     elapsed = time.perf_counter() - start
     swarm.close()
-    return {"row": "single process", "wallets": 1, "intents": n, "seconds": elapsed,
+    return {"row": "single process" + (" (PostgreSQL)" if store else ""), "wallets": 1, "intents": n, "seconds": elapsed,
             "done": sum(s == "done" for s in statuses), "errors": sum(s != "done" for s in statuses), "sent_twice": 0}
 
 
@@ -96,6 +97,7 @@ def main() -> None:
         server = pgserver.get_server(pgdata, cleanup_mode="stop")  # pyright: ignore[reportPrivateImportUsage]
         try:
             rows.append(single_process(devnet, work / "single", args.intents))
+            rows.append(single_process(devnet, work / "single-pg", args.intents, store=server.get_uri()))
             ray.init(num_cpus=args.cpus, object_store_memory=100 * 1024 * 1024, namespace=NAMESPACE,
                      include_dashboard=False, log_to_driver=False)
             pool = SwarmPool(devnet.manifest_path, store=server.get_uri(), cluster="bench", home=work / "nodes",
@@ -115,11 +117,11 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     base = rows[0]["intents"] / rows[0]["seconds"]
-    print(f"\n{'row':<26}{'wallets':>8}{'intents':>9}{'seconds':>9}{'intents/s':>11}{'vs single':>11}"
+    print(f"\n{'row':<30}{'wallets':>8}{'intents':>9}{'seconds':>9}{'intents/s':>11}{'vs single':>11}"
           f"{'done':>6}{'errors':>8}{'sent twice':>12}")
     for r in rows:
         rate = r["intents"] / r["seconds"]
-        print(f"{r['row']:<26}{r['wallets']:>8}{r['intents']:>9}{r['seconds']:>9.1f}{rate:>11.2f}{rate / base:>10.2f}x"
+        print(f"{r['row']:<30}{r['wallets']:>8}{r['intents']:>9}{r['seconds']:>9.1f}{rate:>11.2f}{rate / base:>10.2f}x"
               f"{r['done']:>6}{r['errors']:>8}{r['sent_twice']:>12}")
 
 

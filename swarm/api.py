@@ -81,6 +81,11 @@ def run_status(graph: TaskGraph, tasks: dict[str, dict], plugins: PluginRegistry
     return RunStatus.REFUSED
 
 
+def _same_address(a: str, b: str, family: str) -> bool:
+    """EVM addresses compare without their checksum case; other families' (base58) exactly."""
+    return a.lower() == b.lower() if family == "evm" else a == b
+
+
 def _config(run_id: str) -> RunnableConfig:
     """The run id is the LangGraph thread id: one checkpoint history per run."""
     return {"configurable": {"thread_id": run_id}}
@@ -342,7 +347,8 @@ class Swarm:
         return self._invoke(run_id, app, graph, payload, None, deps)
 
     def _recorded_policy(self, run_id: str) -> SwapPolicy:
-        """The run's own policy and chain: a resume never runs under different rules or on another chain."""
+        """The run's own policy, chain and wallet: a resume never runs under different rules, on another chain or
+        with another wallet's key (a shared store holds every wallet's runs: a run id names no wallet)."""
         stored = self.store.load_context(run_id)
         if stored is None:
             return self.policy
@@ -351,6 +357,10 @@ class Swarm:
         if chain_label != self.chain.identity.label or identity.get("genesis_hash", "") != self.chain.identity.genesis_hash:
             raise ChainMismatch(f"run {run_id} ran on {chain_label} (genesis {identity.get('genesis_hash')}); "
                                 f"this swarm is on {self.chain.identity.label}: resume it against that chain")
+        started_by = str(context.get("wallet", ""))
+        if not _same_address(started_by, self.chain.wallet_address, identity.get("family", "")):
+            raise Refused(f"run {run_id} was started by wallet {started_by}; it resumes only with that wallet "
+                          f"(this swarm signs for {self.chain.wallet_address})")
         recorded = self.chain.policy_model.model_validate(context["policy"])
         if self._policy_given and self.policy != recorded:
             raise Refused(f"run {run_id} was started under another policy; it resumes only under its own "

@@ -94,6 +94,12 @@ def test_resumed_run_keeps_its_recorded_policy(cluster, devnet, chain, pg_url, t
     killed_local_run(devnet, pg_url, tmp_path, 8, "planned-under-1000", "1000", "after_plan")
     pool = make_pool(devnet, pg_url, tmp_path, "policy", daily_cap_usd="10")  # today's policy: $10 a day
     pool.wallet("d", "devnet:8")
+    pool.wallet("x", "devnet:1")  # another wallet asked to continue d's run: its key never signs it
+    x_nonce = chain.eth.get_transaction_count(Wallet.devnet(1).address)
+    hijack = ray.get(pool.submit("x", INTENT, run_id="planned-under-1000"), timeout=120)
+    assert hijack["status"] == "failed" and "resumes only with that wallet" in hijack["reasons"][0], hijack
+    assert chain.eth.get_transaction_count(Wallet.devnet(1).address) == x_nonce
+    pool.stop_wallet("x")
     resumed = ray.get(pool.submit("d", INTENT, run_id="planned-under-1000"), timeout=120)
     assert resumed["via"] == "resume" and resumed["status"] == "done", resumed["reasons"]  # under its own $1000
     new = ray.get(pool.submit("d", INTENT), timeout=120)

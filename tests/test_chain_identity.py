@@ -89,6 +89,15 @@ def test_identity_is_recorded_and_resume_keeps_chain_and_policy(devnet, chain, w
         elsewhere.resume(waiting.run_id, approve=True)
     elsewhere.close()
 
+    # another wallet's key never executes this wallet's run (a shared store holds every wallet's runs)
+    intruder = Wallet.devnet(6)
+    nonce = chain.eth.get_transaction_count(intruder.address)
+    someone_else = Swarm(w3=chain, manifest=devnet.manifest, wallet=intruder, home=tmp_path, anchor=False)
+    with pytest.raises(Refused, match="resumes only with that wallet"):
+        someone_else.resume(waiting.run_id, approve=True)
+    someone_else.close()
+    assert chain.eth.get_transaction_count(intruder.address) == nonce
+
     same = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False)
     assert same.resume(waiting.run_id, approve=True).status == "done"  # its own policy, recorded at start
     same.close()
