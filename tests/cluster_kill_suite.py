@@ -8,6 +8,7 @@ reservation, whether it was planned anew (killed before the run was stored) or r
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,9 @@ pytest_plugins = ["tests.pg_fixtures", "tests.cluster_helpers"]
 
 
 KILL_POINTS = ["after_intent", "after_plan", "after_task:risk_1", "after_sign:swap_1:swap",
-               "after_send:swap_1:swap", "after_receipt:swap_1:swap"]
+               "after_send:swap_1:swap", "after_receipt:swap_1:swap",
+               # killed while planning, then again after the retry's reservation: one stored attempt, resumed
+               "after_intent,after_task:risk_1"]
 
 
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
@@ -27,6 +30,9 @@ def test_actor_killed_mid_run_is_restarted_and_the_run_finishes_once(cluster, de
                                                                      kill_at):
     """The wallet actor's process dies at a step boundary of a run; Ray restarts it and retries the call: the
     intent ends with exactly one trade, one nonce and one $20 reservation, whatever the boundary."""
+    from swarm.core.faults import once_marker
+
+    points = kill_at.split(",")
     address = Wallet.devnet(9).address
     before = chain.eth.get_transaction_count(address)
     marker = tmp_path / "killed-once"
@@ -34,11 +40,12 @@ def test_actor_killed_mid_run_is_restarted_and_the_run_finishes_once(cluster, de
     pool.wallet("e", "devnet:9", env={"SWARM_FAULT_KILL_AT": kill_at, "SWARM_FAULT_KILL_ONCE": str(marker)})
     first_pid = pool.info("e")["pid"]
     result = ray.get(pool.submit("e", INTENT, run_id="killed-run"), timeout=180)
-    assert marker.exists()  # the fault fired: the first incarnation died there
+    assert all(Path(once_marker(str(marker), p)).exists() for p in points)  # every fault fired: an incarnation died
     assert pool.info("e")["pid"] != first_pid
     assert result["status"] == "done", result["reasons"]
-    # planned anew under a fresh id when killed before the run was stored, else resumed under its own
-    assert result["via"] == ("run" if kill_at == "after_intent" else "resume"), result
+    # killed before the run was stored: planned anew under the next id; else resumed under its own
+    assert result["run_id"] == ("killed-run.retry1" if points[0] == "after_intent" else "killed-run"), result
+    assert result["via"] == ("run" if points == ["after_intent"] else "resume"), result
     rows = outbox_rows(pg_url, address)
     assert [(r[0], r[3]) for r in rows] == [(result["run_id"], before)]  # one transaction, the next nonce
     assert result["tx_hashes"] == [rows[0][2]]

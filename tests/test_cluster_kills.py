@@ -6,5 +6,5 @@ from tests.suite_runner import run_suite
 
 
 def test_cluster_kill_suite_in_its_own_process(tmp_path):
-    outcomes = run_suite("tests/cluster_kill_suite.py", tmp_path, expect_at_least=6)  # one per fault point
+    outcomes = run_suite("tests/cluster_kill_suite.py", tmp_path, expect_at_least=7)  # one per fault point, and a double kill
     assert all(name.startswith("test_actor_killed_mid_run") for name in outcomes), outcomes

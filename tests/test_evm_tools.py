@@ -142,12 +142,15 @@ def test_fee_on_transfer_swap_and_honeypot_sell(chain, registry, uniswap, wallet
 def test_stale_and_bad_feed_refused(chain, devnet):
     feed = devnet.manifest.feeds["ETH/USD"]
     contract = chain.eth.contract(address=feed.address, abi=abi("PriceFeed"))
-    # updated long ago whatever the devnet's clock says (earlier tests move block time; reverts do not undo it)
-    contract.functions.set_answer(2900 * 10**8, 10**6).transact({"from": devnet.manifest.deployer})
+    # updated long ago whatever the devnet's clock says (earlier tests move block time; reverts do not undo it).
+    # Wait for the receipt: anvil's automine answers eth_sendTransaction before the block is always there (under
+    # load a read right after it saw the old answer: DID NOT RAISE)
+    chain.eth.wait_for_transaction_receipt(
+        contract.functions.set_answer(2900 * 10**8, 10**6).transact({"from": devnet.manifest.deployer}))
     with pytest.raises(StalePriceError, match="stale"):
         read_feed(chain, feed, max_age_seconds=3600)
     assert read_feed(chain, feed, max_age_seconds=10**10).price == Decimal(2900)
-    contract.functions.set_answer(0, 0).transact({"from": devnet.manifest.deployer})
+    chain.eth.wait_for_transaction_receipt(contract.functions.set_answer(0, 0).transact({"from": devnet.manifest.deployer}))
     with pytest.raises(StalePriceError, match="non-positive"):
         read_feed(chain, feed)
 

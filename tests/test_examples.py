@@ -52,7 +52,8 @@ def test_price_trigger_waits_then_acts(flags, chain, devnet, registry, wallet, t
     assert erc20.balance_of(chain, usdc, wallet.address) == before
     assert "condition never held" in capsys.readouterr().out
     # below works straight away
-    feed.functions.set_answer(3000 * 10**8, 0).transact({"from": devnet.manifest.deployer})
+    chain.eth.wait_for_transaction_receipt(
+        feed.functions.set_answer(3000 * 10**8, 0).transact({"from": devnet.manifest.deployer}))
     assert price_trigger.main([*flags, "--intent", "swap 1 ETH to USDC if ETH is below 3100", "--polls", "2",
                                "--interval", "0"]) == 0
     assert erc20.balance_of(chain, usdc, wallet.address) > before

@@ -94,8 +94,8 @@ def test_custom_agent_is_planned_run_audited_and_replayed(make_swarm, tmp_path):
 
 def test_custom_agent_refusal_stops_the_swap(make_swarm, chain, devnet, wallet):
     feed = devnet.manifest.feeds["ETH/USD"]  # feed 1% above the pools: the policy (200 bps) allows it, the watch not
-    chain.eth.contract(address=feed.address, abi=abi("PriceFeed")).functions.set_answer(3030 * 10**8, 0).transact(
-        {"from": devnet.manifest.deployer})
+    chain.eth.wait_for_transaction_receipt(chain.eth.contract(address=feed.address, abi=abi("PriceFeed")).functions
+                                           .set_answer(3030 * 10**8, 0).transact({"from": devnet.manifest.deployer}))
     swarm = make_swarm().use(SpreadWatch(max_bps=50))
     n = chain.eth.get_transaction_count(wallet.address)
     result = swarm.run("swap 0.5 ETH to USDC")

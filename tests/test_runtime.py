@@ -109,8 +109,8 @@ def test_refusals_send_nothing(make_swarm, chain, wallet, graph, policy, rule):
 
 def test_price_sources_disagree_refuses(make_swarm, chain, devnet, wallet):
     feed = devnet.manifest.feeds["ETH/USD"]
-    chain.eth.contract(address=feed.address, abi=abi("PriceFeed")).functions.set_answer(2000 * 10**8, 0).transact(
-        {"from": devnet.manifest.deployer})
+    chain.eth.wait_for_transaction_receipt(chain.eth.contract(address=feed.address, abi=abi("PriceFeed")).functions
+                                           .set_answer(2000 * 10**8, 0).transact({"from": devnet.manifest.deployer}))
     swarm = make_swarm()
     n = nonce(chain, wallet)
     result = swarm.execute(swap_graph("ETH", "USDC", "1"))

@@ -104,12 +104,13 @@ class WalletActor:
     def submit(self, run_id: str, text: str) -> dict:
         """Run `text` as run `run_id`, or continue that run if it is already stored (a retried call)."""
         try:
-            if self.swarm.store.load_run(run_id) is not None:
+            attempt, stored = self._attempt(run_id)
+            if stored:
                 via = "resume"
-                result = self._resume(run_id)
+                result = self._resume(attempt)
             else:
                 via = "run"
-                result = self.swarm.run(text, run_id=self._fresh_id(run_id))
+                result = self.swarm.run(text, run_id=attempt)
         except Exception as exc:  # one intent's failure is its own result, not the caller's whole batch
             reason = str(exc) if isinstance(exc, SwarmError) else f"{type(exc).__name__}: {exc}"
             log.error("wallet %s: run %s failed: %s", self.spec.label, run_id, reason,
@@ -124,15 +125,20 @@ class WalletActor:
         return {"requested_run_id": run_id, "node": self.node, **result.model_dump(mode="json", exclude={"plan"})}
 
     # -- internals
-    def _fresh_id(self, run_id: str) -> str:
-        """The run id, unless this node's audit log already has entries for it (an incarnation was killed while
-        planning, before the run was stored: nothing was reserved or signed); then the next free `<id>.retryN`
-        (the audit log's run-id alphabet)."""
+    def _attempt(self, run_id: str) -> tuple[str, bool]:
+        """The run that serves the requested id, and whether it is stored (then it is resumed, never run again).
+
+        An incarnation killed while planning leaves audit entries but no stored run (nothing was reserved or
+        signed): the next call then runs under `<id>.retryN`, the first id with neither. So a requested id maps to
+        at most one stored run, `<id>` or one `<id>.retryN`, found here however many times the call is retried."""
         auditor, candidate, n = self.swarm.auditor, run_id, 0
-        while (auditor is not None and auditor.log.size(candidate) > 0) or self.swarm.store.load_run(candidate):
+        while True:
+            if self.swarm.store.load_run(candidate) is not None:
+                return candidate, True
+            if auditor is None or auditor.log.size(candidate) == 0:
+                return candidate, False
             n += 1
             candidate = f"{run_id[:112]}.retry{n}"
-        return candidate
 
     def _resume(self, run_id: str):
         """Under the run's recorded policy: the actor's own when they match, else a swarm built without one."""

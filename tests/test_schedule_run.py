@@ -1,0 +1,62 @@
+"""A scheduled intent ("every N blocks for K rounds") run on the devnet while blocks come in: each round trades
+after its wait, the rounds are at least N blocks apart, and a stalled chain ends the wait as failed (the rounds
+after it never run late)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agents.risk import RiskPolicy
+from swarm.api import Swarm
+
+
+@pytest.fixture
+def block_producer(chain):
+    """anvil mines only on transactions: a thread mines a block every 50 ms, as a chain's own block time would."""
+    stop = threading.Event()
+
+    def produce() -> None:
+        while not stop.wait(0.05):
+            chain.provider.make_request("evm_mine", [])
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=5)
+
+
+def test_every_n_blocks_runs_each_round_after_its_wait(chain, devnet, wallet, tmp_path, block_producer):
+    swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
+                  policy=RiskPolicy(daily_cap_usd=10_000))
+    try:
+        result = swarm.run("swap 0.01 ETH to USDC every 3 blocks for 3 rounds")
+    finally:
+        swarm.close()
+    assert result.status == "done", result.summary()
+    waits = [t for t in result.tasks.values() if t.get("kind") == "wait_blocks" or "reached" in t]
+    assert len(waits) == 2 and all(w["reached"] - w["start"] >= 3 for w in waits), waits
+    blocks = [chain.eth.get_transaction_receipt(tx)["blockNumber"] for tx in result.tx_hashes]
+    assert len(blocks) == 3 and all(b - a >= 3 for a, b in zip(blocks, blocks[1:], strict=False)), blocks
+
+
+def test_a_stalled_chain_fails_the_wait_and_the_later_rounds_never_run(chain, devnet, wallet, tmp_path):
+    from swarm.taskgraph import WaitBlocksTask
+
+    swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
+                  policy=RiskPolicy(daily_cap_usd=10_000))
+    try:
+        plan = swarm.plan("swap 0.01 ETH to USDC every 3 blocks for 2 rounds")
+        assert plan.ok and plan.task_graph is not None, plan.refusal_reason
+        graph = plan.task_graph.model_copy(update={"tasks": tuple(
+            t.model_copy(update={"timeout_s": 1.0}) if isinstance(t, WaitBlocksTask) else t
+            for t in plan.task_graph.tasks)})
+        before = chain.eth.get_transaction_count(wallet.address)
+        result = swarm.execute(graph)  # no block producer: after round 1's swap the chain stands still
+    finally:
+        swarm.close()
+    assert result.status != "done"
+    assert len(result.tx_hashes) == 1 and chain.eth.get_transaction_count(wallet.address) == before + 1
+    assert any("blocks passed in" in r for r in result.reasons) or any(
+        "blocks passed in" in str(t.get("reason", "")) for t in result.tasks.values()), result.summary()
