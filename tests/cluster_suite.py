@@ -108,6 +108,23 @@ def test_resumed_run_keeps_its_recorded_policy(cluster, devnet, chain, pg_url, t
     pool.stop_wallet("d")
 
 
+def test_a_wallet_that_cannot_start_is_one_clear_error(cluster, devnet, pg_url, tmp_path):
+    """A key reference not set on the node, or a store that does not answer: one line naming the cause when the
+    wallet is added, not a dead actor found at the first intent."""
+    from swarm.core.errors import ConfigError
+
+    pool = make_pool(devnet, pg_url, tmp_path, "broken", daily_cap_usd="10")
+    with pytest.raises(ConfigError, match=r"wallet 'k' could not start on the cluster: wallet key reference "
+                                          r"env:SWARM_TEST_UNSET_KEY: the variable is not set on this node"):
+        pool.wallet("k", "env:SWARM_TEST_UNSET_KEY")
+    nowhere = SwarmPool(devnet.manifest_path, store="postgresql://nobody@127.0.0.1:1/none", cluster="broken-store",
+                        home=tmp_path / "nodes", anchor=False)
+    with pytest.raises(ConfigError, match=r"wallet 's' could not start on the cluster: connection failed"):
+        nowhere.wallet("s", "devnet:5")
+    with pytest.raises(ConfigError, match="a wallet key is given by reference"):
+        pool.wallet("pasted", "0x" + "ab" * 32)
+
+
 def test_plans_share_a_model_actor_pool_and_their_thoughts_reach_the_audit_log(cluster, devnet, chain, pg_url,
                                                                                tmp_path, tiny_model_path):
     """Two model actors (one loaded GGUF each) serve the wallet actors' plans; each model call is audited where

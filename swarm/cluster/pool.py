@@ -64,6 +64,23 @@ def _is_url(model: str) -> bool:
     return model.lower().startswith(("http://", "https://"))
 
 
+def _last_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The error an actor's constructor raised, from Ray's report (which carries the remote traceback as text):
+    its last `SomeError: message` line, without the module path."""
+    import re
+
+    found = re.findall(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception|Refused|Mismatch)): (.+)$", str(exc), re.MULTILINE)
+    if not found:
+        return _last_line(exc)
+    name, message = found[-1]
+    return f"{message.strip()} ({name})"
+
+
 def _first_error(exc: ValueError) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors(include_url=False)[0]
@@ -87,7 +104,13 @@ class SwarmPool:
             raise ConfigError("a GGUF model on a cluster is served by model actors: model_actors must be 1 or more")
         self.ray = _ray()
         if not self.ray.is_initialized():
-            self.ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+            try:
+                self.ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = address or "the RAY_ADDRESS / local cluster"
+                raise ConfigError(f"cannot join the Ray cluster at {where}: {_last_line(exc)}; start it with `ray "
+                                  f"start --head` (README \"Scale-out\"; with token auth, the same RAY_AUTH_MODE and "
+                                  f"token on the driver)") from None
         self.chain_config, self.store, self.cluster = str(Path(chain_config).resolve()), url, cluster
         self.home = str(home)
         self.policy = policy.model_dump(mode="json") if isinstance(policy, BaseModel) else policy
@@ -105,7 +128,8 @@ class SwarmPool:
     def actor_name(self, label: str) -> str:
         return f"{self.cluster}/wallet/{label}"
 
-    def wallet(self, label: str, key: str, node_id: str | None = None, env: dict[str, str] | None = None) -> Any:
+    def wallet(self, label: str, key: str, node_id: str | None = None, env: dict[str, str] | None = None,
+               start_timeout: float = 300) -> Any:
         """The wallet actor named `label` in this cluster (started when it is not running). `key` is a reference
         (`env:VAR`, `file:/path`, `devnet:N`) resolved on the actor's node; `node_id` prefers a node (soft); `env`
         sets environment variables of the actor's process (never secrets: Ray stores them in the clear)."""
@@ -124,8 +148,22 @@ class SwarmPool:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=True)
         actor = self._remote_actor.options(**options).remote(spec)
+        self._started(actor, f"wallet {label!r}", start_timeout)
         self.actors[label] = actor
         return actor
+
+    def _started(self, actor: Any, what: str, timeout: float) -> None:
+        """Wait until the actor answers: a creation error (a key reference not set on the node, the store
+        unreachable, a model file missing) is one line here, not a dead actor found at the first intent."""
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        try:
+            self.ray.get(actor.info.remote(), timeout=timeout)
+        except RayActorError as exc:
+            raise ConfigError(f"{what} could not start on the cluster: {_root_cause(exc)}") from None
+        except GetTimeoutError:
+            raise ConfigError(f"{what} did not start within {timeout:.0f} s: is a node with free CPU in the "
+                              f"cluster (`ray status`)?") from None
 
     def _actor(self, label: str) -> Any:
         if label not in self.actors:
@@ -215,9 +253,10 @@ class SwarmPool:
 
     def _start_model_actor(self, i: int, model: str, cpus: float, options: dict | None) -> str:
         name = f"{self.cluster}/model/{i}"
-        self.ray.remote(ModelActor).options(
+        actor = self.ray.remote(ModelActor).options(
             name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1,
             max_task_retries=-1, max_concurrency=1, num_cpus=cpus).remote(model, options)
+        self._started(actor, f"model actor {name!r}", 600)
         return name
 
     def stop_wallet(self, label: str) -> None:
