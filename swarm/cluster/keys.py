@@ -7,6 +7,7 @@ EVM hex key, Solana keypair JSON), or `devnet:N` (anvil's public development acc
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,19 @@ def check_reference(ref: str) -> str:
     if not isinstance(ref, str) or not ref.startswith(KEY_SCHEMES):
         raise ConfigError("a wallet key is given by reference, never by value: env:VAR, file:/path or devnet:N")
     return ref
+
+
+_KEY_LIKE = re.compile(r"(0x)?[0-9a-fA-F]{64}|\[\s*\d+(\s*,\s*\d+){31,}\s*\]|[1-9A-HJ-NP-Za-km-z]{86,90}")
+
+
+def check_actor_env(env: dict[str, str]) -> dict[str, str]:
+    """Environment variables for an actor travel through Ray in the clear: refuse a value that looks like a key
+    (a 32-byte hex string, a Solana keypair's JSON or base58 form) and name only the variable."""
+    for name, value in env.items():
+        if _KEY_LIKE.search(str(value)):
+            raise ConfigError(f"actor environment variable {name} looks like a key: Ray stores it in the clear; "
+                              f"set it on the node before `ray start` and give the wallet key='env:{name}'")
+    return env
 
 
 def load_wallet(family: str, ref: str) -> Any:

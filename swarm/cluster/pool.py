@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from swarm.audit.log import RUN_ID_RE
-from swarm.cluster.keys import check_reference, readonly_chain
+from swarm.cluster.keys import check_actor_env, check_reference, readonly_chain
 from swarm.cluster.model_pool import ModelActor
 from swarm.cluster.schedule import ScheduleActor, ScheduleSpec
 from swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
@@ -143,7 +143,7 @@ class SwarmPool:
                                        # a token CPU share: with none, Ray ignores a node preference for the actor
                                        num_cpus=0.01)
         if env:
-            options["runtime_env"] = {"env_vars": dict(env)}
+            options["runtime_env"] = {"env_vars": dict(check_actor_env(env))}
         if node_id is not None:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=True)
