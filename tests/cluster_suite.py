@@ -156,8 +156,12 @@ def test_plans_share_a_model_actor_pool_and_their_thoughts_reach_the_audit_log(c
             assert calls and thoughts, [e.kind for e in entries]
             assert {c["model_sha256"] for c in calls} == {file_sha256(tiny_model_path)}
             assert all(t["kept"] is False for t in thoughts)
+            # the k readings went out side by side, yet each kept its own seed, in call order
+            seeds = [int(t["settings"]["seed"]) for t in thoughts]
+            assert seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) >= 2, seeds
     finally:
         log.close()
+    assert all(m["served"] > 0 for m in pool.model_info())  # both model actors answered calls
     for label in ("m1", "m2"):
         pool.stop_wallet(label)
     pool.stop_models()

@@ -6,7 +6,7 @@ the cluster; more actors, more plans decoded at once. An OpenAI-compatible serve
 (`SwarmPool(model="http://...")`): then every wallet actor talks to that server.
 
 `RemoteModelBackend` is the `swarm.llm.ModelBackend` a wallet actor plans with: each call goes to the next model
-actor (round robin). The model actor collects the call's `CallEvent`s (what the audit log records of each model
+actor (round robin), and a plan's k model readings go out side by side (`parallel_calls`). The model actor collects the call's `CallEvent`s (what the audit log records of each model
 call) and returns them with the answer; the wallet actor gives them to its own observer, so the audit log is
 written where the run is, as with a model in the same process. A model actor holds no key and sees only prompts.
 """
@@ -49,18 +49,20 @@ class ModelActor:
 
         self.backend: Any = load_backend(model, **(options or {}))
         self._schemas: dict[str, type[BaseModel]] = {}
+        self.served = 0
 
     def info(self) -> ModelInfo:
         return self.backend.info
 
     def where(self) -> dict:
-        return {"node": node_id(), "pid": os.getpid()}
+        return {"node": node_id(), "pid": os.getpid(), "served": self.served}
 
     def call(self, method: str, args: tuple, kwargs: dict) -> ModelReply:
         if method not in CALLS:
             return ModelReply(None, [], ModelError(f"a model actor answers {', '.join(CALLS)}, not {method!r}"))
         kwargs = {**kwargs, "schema": self._same_schema(kwargs.get("schema"))} if "schema" in kwargs else kwargs
         events: list[CallEvent] = []
+        self.served += 1
         self.backend.on_call = events.append
         try:
             result = getattr(self.backend, method)(*args, **kwargs)
@@ -96,8 +98,10 @@ class RemoteModelBackend:
             raise ModelError("the cluster's model actors hold different model files: give them all the same GGUF")
         self.info: ModelInfo = infos[0]
         self.on_call: Any = None
+        self.parallel_calls = len(self._actors)  # the planner sends its k readings side by side (swarm.planner.got)
         self._turn = itertools.cycle(range(len(self._actors)))
         self._lock = threading.Lock()
+        self._observing = threading.Lock()  # calls finish on several threads: the observer sees one event at a time
 
     def chat(self, messages: Sequence[ChatMessage | Mapping[str, str]],
              settings: SamplingSettings | None = None) -> Completion:
@@ -116,8 +120,9 @@ class RemoteModelBackend:
         with self._lock:
             actor = self._actors[next(self._turn)]
         reply: ModelReply = self._ray.get(actor.call.remote(method, args, kwargs), timeout=self.timeout)
-        for event in reply.events:
-            notify(self.on_call, event)
+        with self._observing:
+            for event in reply.events:
+                notify(self.on_call, event)
         if reply.error is not None:
             raise reply.error
         return reply.result

@@ -237,7 +237,7 @@ class SwarmPool:
         return self.schedules[schedule_id]
 
     def model_info(self) -> list[dict]:
-        """Where each model actor runs and which model file it holds."""
+        """Where each model actor runs, which model file it holds and how many calls it has served."""
         handles = [self.ray.get_actor(name, namespace=NAMESPACE) for name in self.model_actor_names]
         infos = self.ray.get([h.info.remote() for h in handles], timeout=600)
         places = self.ray.get([h.where.remote() for h in handles], timeout=600)

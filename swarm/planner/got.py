@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ValidationError
 
 from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, Request
-from swarm.llm import Accounting, ModelBackend, SamplingSettings, StructuredOutputError
+from swarm.llm import Accounting, Completion, ModelBackend, SamplingSettings, StructuredOutputError
 from swarm.planner.operations import MODEL_SOURCES, GraphOfOperations, OperationRun, Thought, Veto
 from swarm.planner.language import ParseFailure, Refuse, canonical, combine, parse_request, parse_step, sub_intents
 from swarm.planner.prompts import few_shot_prompt, few_shot_refine_prompt, intent_messages, refine_messages
@@ -174,14 +174,22 @@ class _Run:
                          why=f"aggregated from {', '.join(ids)}")
 
     def generate(self, n: int) -> list[Thought]:
+        """k independent model readings. A backend that serves calls side by side (`parallel_calls` > 1, e.g. a
+        cluster's model actors) gets them at once; the thoughts are recorded in call order either way."""
         backend = self.p.backend
         if backend is None or not self._symbols:
             return []
-        if _base_model(backend):
-            prompt = few_shot_prompt(self.text, self._symbols)
-            return [self._ask(backend, prompt, "model", []) for _ in range(n)]
-        messages = intent_messages(self.text, self._symbols)
-        return [self._ask(backend, messages, "model", []) for _ in range(n)]
+        prompt = few_shot_prompt(self.text, self._symbols) if _base_model(backend) else \
+            intent_messages(self.text, self._symbols)
+        settings = [self._next_settings() for _ in range(n)]
+        width = min(n, int(getattr(backend, "parallel_calls", 1) or 1))
+        if width > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(width, thread_name_prefix="model-reading") as pool:
+                outcomes = list(pool.map(lambda st: self._call(backend, prompt, st), settings))
+        else:
+            outcomes = [self._call(backend, prompt, st) for st in settings]
+        return [self._thought(outcome, st, "model", []) for outcome, st in zip(outcomes, settings, strict=True)]
 
     def refine(self, thought: Thought) -> Thought | None:
         backend = self.p.backend
@@ -194,26 +202,40 @@ class _Run:
         return self._ask(backend, messages, "refined", [thought.id])
 
     def _ask(self, backend: ModelBackend, messages, source: str, parents: list[str]) -> Thought:
+        settings = self._next_settings()
+        return self._thought(self._call(backend, messages, settings), settings, source, parents)
+
+    def _next_settings(self) -> SamplingSettings:
+        """Each call its own seed, in call order (a reading is reproducible whatever order calls finish in)."""
         base_seed = self.p.settings.seed or 0  # Planner.__init__ replaces a None seed with 0
         settings = self.p.settings.model_copy(update={"seed": (base_seed + self._calls) % 2**32})
         self._calls += 1
+        return settings
+
+    def _call(self, backend: ModelBackend, messages, settings: SamplingSettings) -> Completion | Exception:
+        """One model call; its failure is returned (a failing model must not stop the parser's plan)."""
         schema = model_slots_schema(self._symbols)
-        fields: dict = {"source": source, "parents": parents, "settings": settings}
         try:
             if isinstance(messages, str):  # a base model: the few-shot completion prompt, grammar-constrained
-                c = backend.complete_prompt(messages, settings, schema)
-            else:
-                c = backend.structured(messages, schema, settings, max_retries=self.p.max_retries)
-        except StructuredOutputError as e:
-            if e.attempts:
-                fields |= _completion_fields(e.attempts[-1].completion)
-                fields["accounting"] = Accounting.total([a.completion.accounting for a in e.attempts])
-            return self._add(**fields, errors=[_short(f"no valid JSON from the model: {e}")], score=1)
-        except Exception as e:  # a failing model must not stop the parser's plan
-            return self._add(**fields, errors=[_short(f"model call failed: {type(e).__name__}: {e}")], score=1)
-        fields |= _completion_fields(c)
+                return backend.complete_prompt(messages, settings, schema)
+            return backend.structured(messages, schema, settings, max_retries=self.p.max_retries)
+        except Exception as e:
+            return e
+
+    def _thought(self, outcome: Completion | Exception, settings: SamplingSettings, source: str,
+                 parents: list[str]) -> Thought:
+        fields: dict = {"source": source, "parents": parents, "settings": settings}
+        if isinstance(outcome, StructuredOutputError):
+            if outcome.attempts:
+                fields |= _completion_fields(outcome.attempts[-1].completion)
+                fields["accounting"] = Accounting.total([a.completion.accounting for a in outcome.attempts])
+            return self._add(**fields, errors=[_short(f"no valid JSON from the model: {outcome}")], score=1)
+        if isinstance(outcome, Exception):
+            return self._add(**fields, errors=[_short(f"model call failed: {type(outcome).__name__}: {outcome}")],
+                             score=1)
+        fields |= _completion_fields(outcome)
         try:
-            fields["slots"] = to_intent_slots(c.value)
+            fields["slots"] = to_intent_slots(outcome.value)  # type: ignore[attr-defined]
         except ModelSlotsError as e:
             return self._add(**fields, errors=[str(e)], score=1)
         return self._add(**fields)
