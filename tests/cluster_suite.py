@@ -204,7 +204,12 @@ def test_a_bot_schedule_runs_each_round_at_its_block_once_even_when_its_actor_di
     for k, r in enumerate(rounds, start=1):
         (tx,) = r["tx_hashes"]
         assert chain.eth.get_transaction_receipt(tx)["blockNumber"] >= start + (k - 1) * 4  # not before its block
+    from swarm.core.errors import ConfigError
+    with pytest.raises(ConfigError, match="'dca' is taken"):  # an id is used once: no second intent under it
+        pool.schedule("s", "swap 1 USDC to ETH", every_blocks=1, rounds=1, schedule_id="dca")
     pool.stop_schedule("dca")
+    with pytest.raises(ConfigError, match="'dca' is taken"):  # stopped, its rounds would be reported as the new ones
+        pool.schedule("s", INTENT, every_blocks=4, rounds=3, schedule_id="dca")
     pool.stop_wallet("s")
 
 

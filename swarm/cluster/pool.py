@@ -212,11 +212,32 @@ class SwarmPool:
                                 chain_config=self.chain_config, poll_seconds=poll_seconds)
         except ValueError as exc:
             raise ConfigError(f"schedule: {_first_error(exc)}") from None
+        self._check_new_schedule(sid)
         actor = self.ray.remote(ScheduleActor).options(
             name=f"{self.cluster}/schedule/{sid}", namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
             max_restarts=-1, max_task_retries=-1, max_concurrency=2, num_cpus=0.01).remote(spec)
         self.schedules[sid] = actor
         return actor.run.remote()
+
+    def _check_new_schedule(self, sid: str) -> None:
+        """A schedule id is used once: a running schedule of that id would keep its own intent and rounds, and a
+        stopped one's rounds would be reported as this schedule's."""
+        from swarm.stores.postgres import PgRunStore
+
+        store = PgRunStore(self.store)
+        try:
+            used = store.load_run(ScheduleSpec.round_run_id_of(sid, 1)) is not None
+        finally:
+            store.db.close()
+        if not used:
+            try:
+                self.ray.get_actor(f"{self.cluster}/schedule/{sid}", namespace=NAMESPACE)
+                used = True
+            except ValueError:
+                pass
+        if used:
+            raise ConfigError(f"schedule id {sid!r} is taken in cluster {self.cluster!r} (a schedule runs under it, "
+                              f"or its rounds are in the store): pick another id")
 
     def schedule_status(self, schedule_id: str) -> dict:
         """The schedule and the rounds finished so far."""

@@ -47,7 +47,11 @@ class ScheduleSpec(BaseModel):
         return self.start_block + (k - 1) * self.every_blocks
 
     def round_run_id(self, k: int) -> str:
-        return f"{self.schedule_id}.round{k}"
+        return self.round_run_id_of(self.schedule_id, k)
+
+    @staticmethod
+    def round_run_id_of(schedule_id: str, k: int) -> str:
+        return f"{schedule_id}.round{k}"
 
 
 class ScheduleActor:
