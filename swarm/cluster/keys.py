@@ -72,10 +72,17 @@ def readonly_wallet(family: str) -> Any:
     return None
 
 
-def readonly_chain(chain_config: str | Path) -> Any:
-    """The chain adapter a read-only task or a schedule uses: built from the configuration with no wallet's key."""
+def chain_for(chain_config: str | Path, key: str | None) -> Any:
+    """The chain adapter for the configuration at `chain_config`: signing with the key the reference `key` names
+    (inside its wallet actor only), or with no wallet's key when `key` is None (read-only tasks, schedules)."""
     from swarm.chains import adapter_class, read_config
 
     family = read_config(Path(chain_config))["family"]
     adapter = adapter_class(family)
-    return adapter.from_config(adapter.config_model.load(Path(chain_config)), readonly_wallet(family))
+    wallet = readonly_wallet(family) if key is None else load_wallet(family, key)
+    return adapter.from_config(adapter.config_model.load(Path(chain_config)), wallet)
+
+
+def readonly_chain(chain_config: str | Path) -> Any:
+    """The chain adapter a read-only task or a schedule uses: built from the configuration with no wallet's key."""
+    return chain_for(chain_config, None)

@@ -29,6 +29,7 @@ from swarm.cluster.model_pool import ModelActor
 from swarm.cluster.schedule import ScheduleActor, ScheduleSpec
 from swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
 from swarm.core.errors import ConfigError
+from swarm.llm.backend import is_server_spec
 from swarm.stores import store_url
 
 
@@ -58,10 +59,6 @@ def _block_height(chain_config: str) -> int:
         return block_height(chain)
     finally:
         chain.close()
-
-
-def _is_url(model: str) -> bool:
-    return model.lower().startswith(("http://", "https://"))
 
 
 def _last_line(exc: BaseException) -> str:
@@ -100,7 +97,8 @@ class SwarmPool:
         url = store_url(store)
         if url is None:
             raise ConfigError("a cluster needs a shared store: pass store='postgresql://...' or set SWARM_STORE")
-        if model is not None and not _is_url(model) and model_actors < 1:
+        gguf = model if model is not None and not is_server_spec(model) else None
+        if gguf is not None and model_actors < 1:
             raise ConfigError("a GGUF model on a cluster is served by model actors: model_actors must be 1 or more")
         self.ray = _ray()
         if not self.ray.is_initialized():
@@ -114,19 +112,22 @@ class SwarmPool:
         self.chain_config, self.store, self.cluster = str(Path(chain_config).resolve()), url, cluster
         self.home = str(home)
         self.policy = policy.model_dump(mode="json") if isinstance(policy, BaseModel) else policy
-        self.model, self.anchor = model, anchor
+        self.model_url, self.anchor = None if gguf else model, anchor  # a server every wallet actor calls
         self.actors: dict[str, Any] = {}
         self._remote_actor = self.ray.remote(WalletActor)
         self._remote_read = self.ray.remote(num_cpus=0.5)(_read_prices)
         self._remote_height = self.ray.remote(num_cpus=0.1)(_block_height)
         self.schedules: dict[str, Any] = {}
         self.model_actor_names: list[str] = []
-        if model is not None and not _is_url(model):
-            self.model_actor_names = [self._start_model_actor(i, model, model_cpus, model_options)
+        if gguf is not None:
+            self.model_actor_names = [self._start_model_actor(i, gguf, model_cpus, model_options)
                                       for i in range(model_actors)]
 
     def actor_name(self, label: str) -> str:
         return f"{self.cluster}/wallet/{label}"
+
+    def schedule_name(self, schedule_id: str) -> str:
+        return f"{self.cluster}/schedule/{schedule_id}"
 
     def wallet(self, label: str, key: str, node_id: str | None = None, env: dict[str, str] | None = None,
                start_timeout: float = 300) -> Any:
@@ -136,8 +137,7 @@ class SwarmPool:
         check_reference(key)
         spec = WalletSpec(label=label, key=key, chain_config=self.chain_config, store=self.store, home=self.home,
                           cluster=self.cluster, policy=self.policy,
-                          model=self.model if self.model is not None and _is_url(self.model) else None,
-                          model_actors=self.model_actor_names, anchor=self.anchor)
+                          model=self.model_url, model_actors=self.model_actor_names, anchor=self.anchor)
         options: dict[str, Any] = dict(name=self.actor_name(label), namespace=NAMESPACE, get_if_exists=True,
                                        lifetime="detached", max_restarts=-1, max_task_retries=-1, max_concurrency=1,
                                        # a token CPU share: with none, Ray ignores a node preference for the actor
@@ -214,7 +214,7 @@ class SwarmPool:
             raise ConfigError(f"schedule: {_first_error(exc)}") from None
         self._check_new_schedule(sid)
         actor = self.ray.remote(ScheduleActor).options(
-            name=f"{self.cluster}/schedule/{sid}", namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+            name=self.schedule_name(sid), namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
             max_restarts=-1, max_task_retries=-1, max_concurrency=2, num_cpus=0.01).remote(spec)
         self.schedules[sid] = actor
         return actor.run.remote()
@@ -231,7 +231,7 @@ class SwarmPool:
             store.db.close()
         if not used:
             try:
-                self.ray.get_actor(f"{self.cluster}/schedule/{sid}", namespace=NAMESPACE)
+                self.ray.get_actor(self.schedule_name(sid), namespace=NAMESPACE)
                 used = True
             except ValueError:
                 pass
@@ -251,7 +251,7 @@ class SwarmPool:
     def _schedule(self, schedule_id: str) -> Any:
         if schedule_id not in self.schedules:
             try:
-                self.schedules[schedule_id] = self.ray.get_actor(f"{self.cluster}/schedule/{schedule_id}",
+                self.schedules[schedule_id] = self.ray.get_actor(self.schedule_name(schedule_id),
                                                                  namespace=NAMESPACE)
             except ValueError:
                 raise ConfigError(f"no schedule {schedule_id!r} in cluster {self.cluster!r}") from None

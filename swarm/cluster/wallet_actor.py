@@ -56,8 +56,7 @@ class WalletActor:
 
     def __init__(self, spec: WalletSpec):
         from swarm.api import Swarm
-        from swarm.chains import adapter_class, read_config
-        from swarm.cluster.keys import load_wallet
+        from swarm.cluster.keys import chain_for
         from swarm.stores import store_url
         from swarm.stores.postgres import PgSpendLedger
 
@@ -65,9 +64,7 @@ class WalletActor:
         if url is None:
             raise SwarmError("a wallet actor needs the cluster's shared store (postgresql://...)")
         self.spec = spec
-        family = read_config(Path(spec.chain_config))["family"]
-        adapter = adapter_class(family)
-        chain = adapter.from_config(adapter.config_model.load(Path(spec.chain_config)), load_wallet(family, spec.key))
+        chain = chain_for(spec.chain_config, spec.key)
         self.node = node_id()
         self.home = Path(spec.home).expanduser() / _safe(spec.cluster) / _safe(spec.label) / self.node[:12]
         self.home.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeVar, overload, runtime_checkable
+from typing import (
+    Any,
+    Callable,
+    Literal,
+    Mapping,
+    Protocol,
+    Sequence,
+    TypeGuard,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -552,6 +563,11 @@ def _describe(e: ValidationError) -> str:
     )
 
 
+def is_server_spec(spec: object) -> TypeGuard[str]:
+    """An OpenAI-compatible server URL (`http://host:port/v1#model`), not a GGUF path."""
+    return isinstance(spec, str) and spec.lower().startswith(("http://", "https://"))
+
+
 def load_backend(path: str | os.PathLike[str] | None = None, **kwargs: Any) -> ModelBackend:
     """Load the model at `path`, or at `$SWARM_MODEL` when `path` is None.
 
@@ -559,7 +575,7 @@ def load_backend(path: str | os.PathLike[str] | None = None, **kwargs: Any) -> M
     `path` wins over `config.model_path`, which wins over the environment.
     """
     spec = path if path is not None else os.environ.get(SWARM_MODEL_ENV)
-    if isinstance(spec, str) and spec.lower().startswith(("http://", "https://")):  # an OpenAI-compatible server
+    if is_server_spec(spec):
         from .openai_backend import OpenAIServerBackend
         return OpenAIServerBackend(spec, **kwargs)
     config: BackendConfig | None = kwargs.pop("config", None)

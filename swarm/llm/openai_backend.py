@@ -76,10 +76,6 @@ class ModelServerError(ModelError):
     """The model server is unreachable, timed out or answered something that is not a completion."""
 
 
-def is_server_spec(spec: object) -> bool:
-    return isinstance(spec, str) and spec.lower().startswith(("http://", "https://"))
-
-
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """``http://h:p/v1#name`` -> (``http://h:p/v1``, ``name``); no fragment -> (url, None)."""
     parts = urlsplit(spec.strip())
