@@ -65,4 +65,23 @@ def uniswap(chain, devnet, registry) -> UniswapV2:
 def wallet() -> Wallet:
     return Wallet.devnet(1)
 
+@pytest.fixture
+def make_swarm(chain, devnet, wallet, tmp_path):
+    """Swarms on the devnet with the test's wallet, state directory and a policy from keyword arguments, closed
+    after the test. Anchoring is off unless asked: most tests count the wallet's transactions."""
+    from swarm.api import Swarm
+    from tools.evm.policy import RiskPolicy
+
+    made = []
+
+    def make(anchor: bool = False, **policy) -> Swarm:
+        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path,
+                  anchor=anchor)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.close()
+
+
 pytest_plugins = ["tests.llm_fixtures", "tests.secret_scan"]

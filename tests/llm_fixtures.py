@@ -4,8 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field, field_validator
 
 from swarm.llm.tiny import build_tiny_model
+
+
+class Never(BaseModel):
+    """A schema whose grammar-valid answers the validator always rejects: every structured attempt fails."""
+
+    size: int = Field(ge=1, le=3)
+
+    @field_validator("size")
+    @classmethod
+    def reject(cls, v: int) -> int:
+        raise ValueError("size is never acceptable")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import threading
 from typing import Literal
 
 import pytest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from swarm.llm import (
     SWARM_MODEL_ENV,
@@ -28,6 +28,7 @@ from swarm.llm import (
     load_backend,
 )
 from swarm.llm.template import sha256_text
+from tests.llm_fixtures import Never
 
 FAST = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=24, max_answer_tokens=24)
 ASK = [{"role": "user", "content": "Should the swarm rebalance into stablecoins?"}]
@@ -242,14 +243,6 @@ def test_schema_without_grammar_fails_loudly(backend):
 
 @pytest.mark.parametrize("max_retries", [0, 2])
 def test_validation_retries_are_bounded(backend, max_retries):
-    class Never(BaseModel):
-        size: int = Field(ge=1, le=3)
-
-        @field_validator("size")
-        @classmethod
-        def reject(cls, v: int) -> int:
-            raise ValueError("size is never acceptable")
-
     settings = SamplingSettings.deterministic(max_reasoning_tokens=8, max_answer_tokens=32)
     with pytest.raises(StructuredOutputError) as e:
         backend.structured(ASK, Never, settings, max_retries=max_retries)

@@ -5,7 +5,7 @@ import logging
 from typing import Literal
 
 import pytest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from swarm.llm import (
     SWARM_MODEL_FAMILY_ENV,
@@ -21,6 +21,7 @@ from swarm.llm import (
     load_backend,
 )
 from swarm.llm.template import sha256_text
+from tests.llm_fixtures import Never
 
 GREEDY = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=12, max_answer_tokens=24)
 ASK = [{"role": "user", "content": "Should the swarm rebalance into stablecoins?"}]
@@ -126,14 +127,6 @@ def test_complete_prompt_with_schema_is_grammar_constrained(backend):
 
 
 def test_complete_prompt_with_schema_does_not_retry(backend):
-    class Never(BaseModel):
-        size: int = Field(ge=1, le=3)
-
-        @field_validator("size")
-        @classmethod
-        def reject(cls, v: int) -> int:
-            raise ValueError("size is never acceptable")
-
     with pytest.raises(StructuredOutputError, match="size is never acceptable") as e:
         backend.complete_prompt(FEW_SHOT, GREEDY.model_copy(update={"max_answer_tokens": 32}), Never)
     assert len(e.value.attempts) == 1
@@ -161,14 +154,6 @@ def test_on_call_reports_every_call_as_it_finishes(tiny_model_path):
 
 def test_on_call_sees_failed_attempts_before_the_error(tiny_model_path):
     """A planning run killed mid-way still has every finished thought: events fire per attempt, not at the end."""
-    class Never(BaseModel):
-        size: int = Field(ge=1, le=3)
-
-        @field_validator("size")
-        @classmethod
-        def reject(cls, v: int) -> int:
-            raise ValueError("size is never acceptable")
-
     events: list[CallEvent] = []
     with LlamaCppBackend(tiny_model_path) as b:
         b.on_call = events.append

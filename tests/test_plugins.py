@@ -9,7 +9,6 @@ from typing import Literal
 import pytest
 
 from examples.balance_floor import BalanceFloor
-from swarm.api import Swarm
 from swarm.audit import AuditLog, verify_log
 from swarm.audit.replay import replay
 from swarm.core.errors import PluginError
@@ -18,7 +17,6 @@ from swarm.plugins import PluginRegistry, RunDeps, RunView, TaskPlugin, TaskResu
 from swarm.taskgraph import ReadPriceTask, Task, TaskGraph
 from tests.test_runtime import swap_graph
 from tools.devnet.contracts import abi
-from tools.evm.policy import RiskPolicy
 
 
 # -- a narrow agent written in this test file, with no edit to any library file -------------------------
@@ -59,20 +57,6 @@ class SpreadWatch(TaskPlugin[SpreadWatchTask]):
 
     def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
         return (payload["status"] == TaskStatus.OK) == (max(payload["spreads"].values()) <= self.max_bps), "spreads"
-
-
-@pytest.fixture
-def make_swarm(chain, devnet, wallet, tmp_path):
-    made = []
-
-    def make(anchor: bool = False, **policy) -> Swarm:
-        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path,
-                  anchor=anchor)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.close()
 
 
 def test_custom_agent_is_planned_run_audited_and_replayed(make_swarm, tmp_path):

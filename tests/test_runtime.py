@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from agents.risk import RiskPolicy
 from swarm.api import Swarm
 from swarm.audit import verify_log
 from swarm.taskgraph import CheckRiskTask, Condition, ReadPriceTask, SwapTask, TaskGraph
@@ -30,20 +29,6 @@ def swap_graph(token_in: str, token_out: str, amount: str, slippage_bps: int = 5
                               max_slippage_bps=slippage_bps, condition=cond, price_tasks=(p_in, p_out),
                               risk_task=f"risk_{i}", depends_on=(f"risk_{i}",)))
     return TaskGraph(intent=f"swap {amount} {token_in} to {token_out}", tasks=tuple(tasks))
-
-
-@pytest.fixture
-def make_swarm(chain, devnet, wallet, tmp_path):
-    made = []
-
-    def make(**policy) -> Swarm:
-        # anchor=False: these tests count the wallet's transactions; anchoring has its own tests
-        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path, anchor=False)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.close()
 
 
 def nonce(chain, wallet) -> int:

@@ -5,29 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from agents.swap_executor import approval_total, split_parts
 from swarm.api import Swarm
 from swarm.taskgraph import SwapTask
 from tools.evm import erc20
 from tools.evm.chain import EvmChain
-from tools.evm.policy import RiskPolicy
-
-
-
-@pytest.fixture
-def make_swarm(chain, devnet, wallet, tmp_path):
-    made = []
-
-    def make(**policy) -> Swarm:
-        s = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(**policy), home=tmp_path,
-                  anchor=False)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.close()
 
 
 def swaps(swarm: Swarm, intent: str) -> list[SwapTask]:
