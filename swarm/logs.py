@@ -17,16 +17,18 @@ import time
 LEVELS = ("debug", "info", "warning", "error")
 _KEYISH = re.compile(r"(?i)(private[_ ]?key|secret|seed|mnemonic)(\W{1,3})(0x)?[0-9a-f]{64}")
 _secrets: set[str] = set()
+MIN_SECRET_LEN = 4  # shorter values are not registered: replacing them everywhere would garble every line
 
 
 def register_secret(value: str) -> None:
-    """A value that must never appear in a log line (a key, a seed phrase): replaced by [redacted]."""
-    if value:
+    """A value that must never appear in a log line (a key, a seed phrase, a URL's password): replaced by
+    [redacted]. Whoever prints the value's context redacts it there too (e.g. `swarm.core.urls.redact_url`)."""
+    if value and len(value) >= MIN_SECRET_LEN:
         _secrets.add(value)
 
 
 def redact(text: str) -> str:
-    for secret in _secrets:
+    for secret in sorted(_secrets, key=len, reverse=True):  # a secret inside a longer one: the longer one first
         text = text.replace(secret, "[redacted]")
     return _KEYISH.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
 
@@ -36,6 +38,24 @@ class _Redact(logging.Filter):
         message = redact(record.getMessage())
         record.msg, record.args = message, None
         return True
+
+
+def redact_logger(name: str) -> None:
+    """Redact the records of a library's own logger wherever they go (e.g. `httpx`, which logs each request's
+    URL at INFO, query string included, to whatever handler a host application set up). Idempotent."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, _Redact) for f in logger.filters):
+        logger.addFilter(_Redact())
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message`; a traceback (--debug) is redacted like the message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatException(ei))
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,8 +78,7 @@ def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logg
     numeric = getattr(logging, level.upper())
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setLevel(numeric)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else
-                         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_Redact())
     handler.set_name("swarm-cli")
     for name in ("swarm", "agents", "tools"):
@@ -79,4 +98,5 @@ def teardown(handler: logging.Handler) -> None:
         logging.getLogger(name).removeHandler(handler)
 
 
-__all__ = ["JsonFormatter", "LEVELS", "redact", "register_secret", "setup", "teardown"]
+__all__ = ["JsonFormatter", "LEVELS", "MIN_SECRET_LEN", "TextFormatter", "redact", "redact_logger", "register_secret",
+           "setup", "teardown"]

@@ -40,3 +40,37 @@ def test_human_amounts_and_refusals_once():
         reasons = ["risk_1: max_trade_usd: trade $150,000.00, limit $10,000.00; daily_cap_usd: cap",
                    "swap_1: max_trade_usd: trade $150,000.00, limit $10,000.00; daily_cap_usd: cap"]
     assert refusals(Result()) == ["max_trade_usd: trade $150,000.00, limit $10,000.00", "daily_cap_usd: cap"]
+
+
+def test_text_traceback_and_library_loggers_are_redacted():
+    """A --debug traceback in the text format, and a library's own logger (httpx logs request URLs), are redacted
+    like messages; a value too short to be a credential is not registered (it would garble every line)."""
+    stream = io.StringIO()
+    handler = logs.setup("debug", "text", stream=stream)
+    collected: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            collected.append(record.getMessage())
+    root_handler = Collect()
+    logging.getLogger().addHandler(root_handler)
+    try:
+        logs.register_secret("tb-s3cr3t-value")
+        logs.register_secret("ab")
+        try:
+            raise RuntimeError("failed with tb-s3cr3t-value")
+        except RuntimeError:
+            logging.getLogger("swarm.test").debug("command failed", exc_info=True)
+        logs.redact_logger("httpx.test")
+        logs.redact_logger("httpx.test")  # idempotent
+        logging.getLogger("httpx.test").warning("GET http://h/v1?api_key=tb-s3cr3t-value")
+    finally:
+        logs.teardown(handler)
+        logging.getLogger().removeHandler(root_handler)
+        for name in ("swarm", "agents", "tools"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    text = stream.getvalue()
+    assert "RuntimeError: failed with [redacted]" in text and "tb-s3cr3t" not in text
+    assert collected[-1] == "GET http://h/v1?api_key=[redacted]"
+    assert len(logging.getLogger("httpx.test").filters) == 1
+    assert logs.redact("a cab") == "a cab"

@@ -20,7 +20,10 @@ Two APIs:
     ``<think>`` block in the content; structured answers use ``response_format`` with the schema.
 
 Spec: ``http://host:port/v1#model-name``; the model is the fragment, else ``$SWARM_MODEL_NAME``,
-else the first one the server lists at ``/v1/models``.
+else the first one the server lists at ``/v1/models``.  Credentials in the URL (``http://user:pass@host/v1``,
+``?api_key=...``) are sent (basic auth, the query on every request) and never shown: the backend's `base_url`,
+its `info` (recorded in the audit log) and its error messages carry the URL with them replaced by ***, and
+the log redactor knows them (`swarm.core.urls`).
 """
 from __future__ import annotations
 
@@ -29,11 +32,14 @@ import logging
 import os
 import time
 from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, overload
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from swarm import logs
+from swarm.core.urls import redact_text, redact_url, url_secrets
 
 from .backend import (
     BackendConfig,
@@ -78,11 +84,26 @@ class ModelServerError(ModelError):
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """``http://h:p/v1#name`` -> (``http://h:p/v1``, ``name``); no fragment -> (url, None)."""
-    parts = urlsplit(spec.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ModelServerError(f"not a model server URL: {spec!r} (expected e.g. http://127.0.0.1:8080/v1#model-name)")
+    try:
+        parts = urlsplit(spec.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a bad port or IPv6 bracket
+        valid = False
+    if not valid:
+        raise ModelServerError(f"not a model server URL: {redact_url(spec)!r} "
+                               f"(expected e.g. http://127.0.0.1:8080/v1#model-name)")
     base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
     return base, (parts.fragment or None)
+
+
+def register_url_secrets(url: str, *extra: str | None) -> list[str]:
+    """Hand the credentials in `url` (and `extra` ones, e.g. an API key) to the log redactor; returns them."""
+    found = [*url_secrets(url), *(e for e in extra if e)]
+    for secret in found:
+        logs.register_secret(secret)
+    if found:
+        logs.redact_logger("httpx")  # it logs every request URL (the query with its key) at INFO
+    return found
 
 
 class _Choice(BaseModel):
@@ -137,7 +158,18 @@ class OpenAIServerBackend:
         config: BackendConfig | None = None,
     ):
         """`config` (a `BackendConfig`) contributes `family` and `on_call`; its file options do not apply."""
-        self.base_url, fragment = parse_spec(url)
+        base, fragment = parse_spec(url)
+        key = api_key if api_key is not None else os.environ.get(SWARM_MODEL_API_KEY_ENV)
+        self._secrets = register_url_secrets(url, key)
+        self.base_url = redact_url(base)  # what is shown and recorded; requests go to _endpoint
+        parts = urlsplit(base)
+        user, has_user, hostport = parts.netloc.rpartition("@")
+        self._endpoint = urlunsplit((parts.scheme, hostport, parts.path, "", ""))
+        auth = None
+        if has_user:  # httpx would take them from the URL too; explicit, so no request URL carries them
+            name, _, password = user.partition(":")
+            auth = httpx.BasicAuth(unquote(name), unquote(password))
+        params = httpx.QueryParams(tuple(parse_qsl(parts.query, keep_blank_values=True)))
         if config is not None:
             family, on_call = family or config.family, on_call or config.on_call
         chosen_api = api or os.environ.get(SWARM_MODEL_API_ENV) or None
@@ -149,12 +181,13 @@ class OpenAIServerBackend:
                 timeout = float(env) if env else DEFAULT_TIMEOUT
             except ValueError:
                 raise ModelServerError(f"{SWARM_MODEL_TIMEOUT_ENV}={env!r} is not a number of seconds") from None
-        self.timeout = timeout
+        self.timeout = timeout  # seconds one request may take; read at each request, so it may be changed later
+        self.connect_timeout = connect_timeout
         self.retries = retries
         self.on_call: Callable[[CallEvent], None] | None = on_call
-        key = api_key if api_key is not None else os.environ.get(SWARM_MODEL_API_KEY_ENV)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=headers)
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=headers,
+                                  auth=auth, params=params)
         self._grammars: dict[type, str] = {}
         self._schema_form: Literal["json_schema", "json_object"] = "json_schema"  # chat API: how to send a schema
         try:
@@ -363,10 +396,11 @@ class OpenAIServerBackend:
     # -- HTTP with retries and one-line errors --
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        url = self.base_url + path
+        url = self._endpoint + path
 
         def once() -> httpx.Response:
-            r = self._http.request(method, url, json=body)
+            r = self._http.request(method, url, json=body,
+                                   timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
             if r.status_code in RETRY_STATUS:
                 r.raise_for_status()
             return r
@@ -383,10 +417,11 @@ class OpenAIServerBackend:
                 f"raise {SWARM_MODEL_TIMEOUT_ENV} or the token budgets, or check the server") from None
         except httpx.HTTPStatusError as e:
             raise ModelServerError(f"model server at {self.base_url} answered {path} with HTTP "
-                                   f"{e.response.status_code} after {self.retries + 1} tries: {_brief(e.response)}") from None
+                                   f"{e.response.status_code} after {self.retries + 1} tries: {self._brief(e.response)}") from None
         except httpx.HTTPError as e:
             raise ModelServerError(
-                f"model server at {self.base_url} is not reachable ({type(e).__name__}: {e}); start it, e.g. "
+                f"model server at {self.base_url} is not reachable ({type(e).__name__}: {self._scrub(str(e))}); "
+                f"start it, e.g. "
                 f"`python -m llama_cpp.server --model FILE.gguf --port 8080`, or fix --model / SWARM_MODEL") from None
         raise AssertionError("unreachable")  # Retrying either returned or raised
 
@@ -394,12 +429,12 @@ class OpenAIServerBackend:
         r = self._request("GET", path)
         if r.status_code != 200:
             raise ModelServerError(f"model server at {self.base_url} answered GET {path} with HTTP {r.status_code}: "
-                                   f"{_brief(r)}; is this an OpenAI-compatible /v1 URL?")
-        return _json(r, self.base_url + path)
+                                   f"{self._brief(r)}; is this an OpenAI-compatible /v1 URL?")
+        return self._json(r, path)
 
     def _props(self) -> dict[str, Any]:
         """llama.cpp's `llama-server` reports its chat template and model at /props; others have no such route."""
-        root = self.base_url.removesuffix("/v1")
+        root = self._endpoint.removesuffix("/v1")
         try:
             r = self._http.get(root + "/props")
             data = r.json() if r.status_code == 200 else {}
@@ -407,13 +442,29 @@ class OpenAIServerBackend:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def _scrub(self, text: str) -> str:
+        """What a server or httpx said, without this URL's credentials (a server may echo a rejected key)."""
+        return redact_text(text, self._secrets)
+
+    def _brief(self, r: httpx.Response) -> str:
+        return self._scrub(_brief(r))
+
+    def _json(self, r: httpx.Response, path: str) -> dict[str, Any]:
+        try:
+            data = r.json()
+        except ValueError:
+            raise ModelServerError(f"{self._endpoint}{path} did not answer JSON: {self._brief(r)}") from None
+        if not isinstance(data, dict):
+            raise ModelServerError(f"{self._endpoint}{path} answered {type(data).__name__}, not a JSON object")
+        return data
+
     def _post(self, path: str, body: dict[str, Any]) -> _Response:
         r = self._request("POST", path, body)
         if r.status_code != 200:
             raise ModelServerError(f"model server at {self.base_url} refused POST {path} (HTTP {r.status_code}): "
-                                   f"{_brief(r)}")
+                                   f"{self._brief(r)}")
         try:
-            resp = _Response.model_validate(_json(r, self.base_url + path))
+            resp = _Response.model_validate(self._json(r, path))
         except ValidationError as e:
             raise ModelServerError(f"model server at {self.base_url} sent a malformed {path} response: "
                                    f"{_describe(e)}") from None
@@ -437,16 +488,6 @@ def _cached(usage: _Usage) -> int:
 def _brief(r: httpx.Response) -> str:
     text = " ".join(r.text.split())
     return text[:200] + ("..." if len(text) > 200 else "")
-
-
-def _json(r: httpx.Response, where: str) -> dict[str, Any]:
-    try:
-        data = r.json()
-    except ValueError:
-        raise ModelServerError(f"{where} did not answer JSON: {_brief(r)}") from None
-    if not isinstance(data, dict):
-        raise ModelServerError(f"{where} answered {type(data).__name__}, not a JSON object")
-    return data
 
 
 def _first_model(listed: dict[str, Any], base_url: str) -> str:
