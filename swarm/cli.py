@@ -302,10 +302,12 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
     backend = None
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
     if model:
+        from swarm.core.urls import redact_url
         from swarm.llm import load_backend
-        with _busy(f"loading model {model}..."):
+        shown = redact_url(model) if "://" in model else model  # a server URL's credentials are never shown
+        with _busy(f"loading model {shown}..."):
             backend = load_backend(model)
-        log.info("model loaded: %s", model)
+        log.info("model loaded: %s", shown)
     from swarm.api import Swarm
 
     human = progress and not getattr(args, "json", False)
@@ -718,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # every error: one line; the traceback only with --debug
         code, message = classify(exc)
+        message = logs.redact(message)  # the last guard: a registered secret (a key, a URL's password) never shown
         log.debug("command failed", exc_info=True)
         if args.debug:
             import traceback
