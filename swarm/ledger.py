@@ -19,18 +19,32 @@ plugin calls `release_spend`); a released row is kept with its release time, for
 The EVM nonce locks (`tools.evm.tx.NonceManager`) live next to this file, in `nonces/`: point
 `SWARM_LEDGER` at one place and both the cap and the nonces of a wallet are shared through it.
 Tests point `SWARM_LEDGER` at a temporary file (or pass a path to `SpendLedger.for_wallet`).
+
+One ledger per wallet and day, whichever store a process uses: a process may keep its reservations here or,
+with `SWARM_STORE=postgresql://...`, in PostgreSQL (`swarm.stores.postgres.PgSpendLedger`). Two ledgers each
+holding part of a day would each allow the whole cap, so this file (which every process on the machine opens,
+whatever its store) also names, per (chain, wallet, UTC day), the one ledger that keeps that day's cap: the
+`cap_binding` table. The first reservation of the day records it (`claim_cap_day`, in the same write transaction
+as the SQLite reservation); a reservation through any other ledger that day is refused before anything is
+signed. A ledger is named by a random id kept inside it (`ledger_meta` here, `swarm_ledger_meta` in PostgreSQL),
+never by a URL (which may carry a password). The binding is per day because the cap is: the next UTC day a wallet
+may move to another store without any tool. It holds for processes that share this file (the same
+`SWARM_LEDGER`), as the nonce locks do; processes on other machines, or pointed at another `SWARM_LEDGER`, share
+a cap only through one PostgreSQL store.
 """
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from swarm.core.chain import ChainIdentity
-from swarm.store import durable_connection
+from swarm.core.errors import Refused
+from swarm.store import durable_connection, release_durable
 
 LEDGER_ENV = "SWARM_LEDGER"
 
@@ -46,6 +60,14 @@ CREATE TABLE IF NOT EXISTS spend (
     released_at TEXT,         -- set when non-landing was proven; the row is kept
     PRIMARY KEY (chain, wallet, scope, run_id, step));
 CREATE INDEX IF NOT EXISTS spend_by_day ON spend (chain, wallet, day);
+CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);  -- key 'id': this ledger's id
+CREATE TABLE IF NOT EXISTS cap_binding (
+    chain TEXT NOT NULL, wallet TEXT NOT NULL,
+    day TEXT NOT NULL,        -- the UTC day whose cap the named ledger keeps
+    ledger_id TEXT NOT NULL,  -- that ledger's own random id
+    ledger TEXT NOT NULL,     -- where it is, for the refusal (a file path, or a database without credentials)
+    bound_at TEXT NOT NULL,
+    PRIMARY KEY (chain, wallet, day));
 """
 
 
@@ -75,6 +97,57 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _ledger_id(db: sqlite3.Connection) -> str:
+    """This ledger file's own id, made on first use: what a binding names (a path can change, the id does not)."""
+    db.execute("INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('id', ?)", (uuid.uuid4().hex,))
+    return db.execute("SELECT value FROM ledger_meta WHERE key='id'").fetchone()[0]
+
+
+def _describe(path: Path) -> str:
+    return f"the SQLite ledger {path}"
+
+
+def _claim(db: sqlite3.Connection, path: Path, chain: str, wallet: str, day: str, ledger_id: str,
+           ledger: str) -> None:
+    """Inside the caller's write transaction on the machine's ledger file: make `ledger_id` the keeper of the
+    wallet's cap for `day`, or raise Refused when another ledger already is. Reservations this file holds for the
+    day without a binding (written before bindings existed) bind the day here."""
+    row = db.execute("SELECT ledger_id, ledger FROM cap_binding WHERE chain=? AND wallet=? AND day=?",
+                     (chain, wallet, day)).fetchone()
+    if row is None:
+        row = (ledger_id, ledger)
+        here = _ledger_id(db)
+        if ledger_id != here and db.execute("SELECT 1 FROM spend WHERE chain=? AND wallet=? AND day=? "
+                                            "AND released_at IS NULL LIMIT 1", (chain, wallet, day)).fetchone():
+            row = (here, _describe(path))
+        db.execute("INSERT INTO cap_binding (chain, wallet, day, ledger_id, ledger, bound_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", (chain, wallet, day, *row, _now()))
+    if row[0] != ledger_id:
+        raise Refused(f"wallet {wallet} keeps its daily cap for {day} (UTC) in another ledger, {row[1]}, and this "
+                      f"process reserves in {ledger}: run it with the SWARM_STORE and SWARM_LEDGER of the process "
+                      f"that reserved first today, or after 00:00 UTC")
+
+
+def claim_cap_day(path: Path, chain: str, wallet: str, day: str, ledger_id: str, ledger: str) -> None:
+    """For a ledger kept elsewhere (PostgreSQL): record in this machine's ledger file at `path` that `ledger_id`
+    keeps the wallet's cap for `day`, or raise Refused when another ledger already does. Call it before every
+    reservation there, so it is durable before anything is signed; the file is released afterwards (a process
+    on another store keeps no handle to it)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with durable_connection(path) as db:
+            db.executescript(SCHEMA)
+            db.execute("BEGIN IMMEDIATE")
+            _claim(db, path, chain, wallet, day, ledger_id, ledger)
+            db.execute("COMMIT")
+    except (OSError, sqlite3.Error) as exc:
+        raise Refused(f"cannot check which ledger keeps wallet {wallet}'s daily cap in this machine's ledger "
+                      f"{path} ({exc}); make it writable or point {LEDGER_ENV} at a writable file") from None
+    finally:
+        release_durable(path)
+
+
 class SpendLedger:
     """Implements `swarm.core.outbox.SpendLedger` for one (chain, wallet) over the shared SQLite ledger.
 
@@ -90,6 +163,8 @@ class SpendLedger:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            self.ledger_id = _ledger_id(db)
+        self.description = _describe(self.path)
 
     @classmethod
     def for_wallet(cls, path: Path | str | None, chain_identity: ChainIdentity, wallet_address: str,
@@ -111,11 +186,13 @@ class SpendLedger:
     # -- swarm.core.outbox.SpendLedger -------------------------------------------------------------------
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         """Reserve `usd` of today's cap for (run, step) if the wallet's total stays within `cap`; idempotent for
-        a step that holds a reservation. Returns (ok, spent today before this reservation, without its own)."""
+        a step that holds a reservation. Returns (ok, spent today before this reservation, without its own).
+        Raises Refused when another ledger (a PostgreSQL store) keeps the wallet's cap today."""
         day = utc_day()
         with self._lock, self._connect() as db:
             db.execute("BEGIN IMMEDIATE")  # the check and the insert are one write transaction, across processes
             try:
+                _claim(db, self.path, self.chain, self.wallet, day, self.ledger_id, self.description)
                 row = db.execute("SELECT usd, day FROM spend WHERE chain=? AND wallet=? AND scope=? AND run_id=? "
                                  "AND step=? AND released_at IS NULL", self._key(run_id, step)).fetchone()
                 if row is not None:
@@ -169,4 +246,4 @@ class SpendLedger:
         return sum((Decimal(r[0]) for r in rows), Decimal(0))
 
 
-__all__ = ["LEDGER_ENV", "SpendLedger", "chain_key", "default_ledger_path", "utc_day"]
+__all__ = ["LEDGER_ENV", "SpendLedger", "chain_key", "claim_cap_day", "default_ledger_path", "utc_day"]

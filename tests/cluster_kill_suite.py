@@ -37,7 +37,9 @@ def test_actor_killed_mid_run_is_restarted_and_the_run_finishes_once(cluster, de
     before = chain.eth.get_transaction_count(address)
     marker = tmp_path / "killed-once"
     pool = make_pool(devnet, pg_url, tmp_path, f"kill-{KILL_POINTS.index(kill_at)}", daily_cap_usd="1000")
-    pool.wallet("e", "devnet:9", env={"SWARM_FAULT_KILL_AT": kill_at, "SWARM_FAULT_KILL_ONCE": str(marker)})
+    pool.wallet("e", "devnet:9", env={"SWARM_FAULT_KILL_AT": kill_at, "SWARM_FAULT_KILL_ONCE": str(marker),
+                                      # each test's fresh database keeps the wallet's day: its own machine ledger
+                                      "SWARM_LEDGER": str(tmp_path / "machine-ledger.sqlite")})
     first_pid = pool.info("e")["pid"]
     result = ray.get(pool.submit("e", INTENT, run_id="killed-run"), timeout=180)
     assert all(Path(once_marker(str(marker), p)).exists() for p in points)  # every fault fired: an incarnation died

@@ -46,11 +46,13 @@ class Outbox(Protocol):
 
 class SpendLedger(Protocol):
     """The daily cap's bookkeeping for one (chain, wallet): reserve before signing, release only when
-    non-landing is proven."""
+    non-landing is proven. One ledger keeps a wallet's day: a reservation through any other ledger that day
+    raises `swarm.core.errors.Refused` (see `swarm.ledger`), so two stores never each allow the whole cap."""
 
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         """Reserve `usd` for (run, step) if today's total stays within `cap`; idempotent for the same step.
-        Returns (ok, spent today before this reservation, not counting this step's own)."""
+        Returns (ok, spent today before this reservation, not counting this step's own). Raises Refused when
+        this ledger does not keep the wallet's cap today."""
         ...
 
     def release_spend(self, run_id: str, step: str) -> None: ...
