@@ -172,3 +172,55 @@ def test_alignment_is_off_unless_asked(devnet, own_devnet, tmp_path):
     aligned = Swarm.from_devnet(aligned_path, home=tmp_path / "b")
     assert len(aligned.before_run) == 1
     aligned.close()
+
+
+def test_levers_refuse_a_node_that_is_not_the_manifests(own_devnet, tmp_path):
+    """A stale manifest and another anvil on its port (same chain id, same unlocked dev accounts, its own state):
+    every lever refuses in one line before any write (block 0's hash is not the manifest's), and that node's
+    block number and balances are unchanged; reset used to revert its snapshot 0x0, set_price to send first."""
+    from tools.devnet.node import AnvilNode
+    from tools.evm.rpc import connect
+
+    other = AnvilNode(port=free_port(), log_path=tmp_path / "other.log", genesis_timestamp=1_700_000_000).start()
+    try:
+        w3: Any = connect(other.url)  # (untyped: raw RPC methods and plain addresses)
+        manifest = DevnetManifest.load(own_devnet.manifest_path)
+        assert w3.eth.get_block(0)["hash"].to_0x_hex() != manifest.genesis_hash
+        assert w3.provider.make_request("evm_snapshot", [])["result"] == "0x0"  # what a stale reset would revert to
+        bystander = Wallet.devnet(5).address
+        w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
+            {"from": manifest.deployer, "to": bystander, "value": 10**18}))
+        stale = tmp_path / "stale.json"
+        stale.write_text(json.dumps({**json.loads(own_devnet.manifest_path.read_text()), "rpc_url": other.url}))
+
+        def state() -> tuple[int, int, int]:
+            return w3.eth.block_number, w3.eth.get_balance(bystander), w3.eth.get_transaction_count(manifest.deployer)
+        before = state()
+        levers = [lambda: control.mine(1, stale), lambda: control.set_price("ETH", 3500, stale),
+                  lambda: control.reset(stale), lambda: control.align_pools(stale),
+                  lambda: control.mine(1, DevnetManifest.load(stale))]
+        for lever in levers:
+            with pytest.raises(NotLocalDevnet) as refused:
+                lever()
+            message = str(refused.value)
+            assert "\n" not in message and "genesis" in message and other.url in message, message
+            assert state() == before
+    finally:
+        other.stop()
+
+
+def test_levers_refuse_a_manifest_whose_anvil_is_gone(own_devnet, tmp_path):
+    """Liveness as `swarm devnet ...` checks it: the manifest's anvil process is gone (a stale manifest), so whatever
+    answers on its port is not trusted, even with the right chain: refused before any write."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({**json.loads(own_devnet.manifest_path.read_text()), "anvil_pid": gone.pid}))
+    w3 = own_devnet.w3()
+    head = w3.eth.block_number
+    for lever in (lambda: control.mine(1, stale), lambda: control.reset(stale), lambda: control.align_pools(stale),
+                  lambda: control.set_price("ETH", 3500, stale)):
+        with pytest.raises(DevnetError, match=f"anvil process {gone.pid} is not running") as refused:
+            lever()
+        assert "\n" not in str(refused.value)
+    assert w3.eth.block_number == head

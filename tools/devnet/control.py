@@ -5,7 +5,9 @@ later trade fail the `quote_meets_min_out` rule; a feed nobody moves never fires
 operator's levers (`swarm devnet reset|set-price|mine`, `--keep-pools-aligned`), from Python as well.
 
 Safety: everything here refuses unless the chain is a local devnet (an RPC on a loopback address, the devnet's
-chain id, a manifest written by `swarm devnet up`), and moves funds only from the manifest's deployer account
+chain id, a manifest written by `swarm devnet up`) and the node answering is that manifest's devnet (its anvil
+process alive, block 0's hash the one recorded at deploy: a stale manifest with another anvil on its port is
+refused before any write, as every `swarm devnet` command is), and moves funds only from the manifest's deployer account
 (anvil's unlocked account 0, which deployed the world), never the agents' wallet. Nothing here touches the spend
 ledger: a reset rewinds the chain, not the daily cap.
 """
@@ -58,14 +60,21 @@ def require_local(manifest: DevnetManifest, w3: Web3 | None = None) -> Web3:
     if not manifest.local_devnet or manifest.chain_id != CHAIN_ID:
         raise NotLocalDevnet(f"refused: the configuration is not a local devnet's (chain id {manifest.chain_id}, "
                              f"local_devnet={manifest.local_devnet}; expected chain id {CHAIN_ID} from `swarm devnet up`)")
+    from tools.devnet.devnet import liveness_problem  # the check `swarm devnet ...` makes (running_manifest)
+    from tools.evm.chain import read_identity  # the identity check every chain adapter makes
+
+    down = liveness_problem(manifest)
+    if down is not None:
+        raise DevnetError(f"refused: {down}; start the devnet with `swarm devnet up` (or point at its manifest)")
     w3 = w3 or connect(manifest.rpc_url)
     try:
-        live = w3.eth.chain_id
-    except Exception as exc:  # the node is down: one line, what to do
+        actual = read_identity(w3)
+    except Exception as exc:  # the node went down: one line, what to do
         raise DevnetError(f"cannot reach the devnet at {manifest.rpc_url} ({type(exc).__name__}); "
                           f"start it with `swarm devnet up`") from None
-    if live != CHAIN_ID:
-        raise NotLocalDevnet(f"refused: the node at {manifest.rpc_url} answers chain id {live}, not the devnet's {CHAIN_ID}")
+    problem = manifest.identity_problem(actual, str(CHAIN_ID))
+    if problem is not None:
+        raise NotLocalDevnet(f"refused: {problem} (not this manifest's devnet)")
     return w3
 
 

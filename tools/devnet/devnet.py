@@ -11,6 +11,7 @@ from swarm.config import swarm_home
 
 
 log = logging.getLogger(__name__)
+LIVENESS_TIMEOUT = 10.0  # seconds a devnet may take to answer eth_chainId: a busy machine's node is still up
 
 
 def state_dir() -> Path:
@@ -67,13 +68,29 @@ class Devnet:
         self.stop()
 
 
+def liveness_problem(manifest: DevnetManifest) -> str | None:
+    """Why the devnet this manifest describes is not up (its anvil process gone: a stale manifest, whatever answers
+    on its port now is not that devnet; no node answering; another chain id), or None. Which chain answers is
+    `tools.devnet.control.require_local`'s check (block 0's hash)."""
+    if not manifest.anvil_pid:
+        return "the manifest records no anvil process (not written by `swarm devnet up`)"
+    if not pid_alive(manifest.anvil_pid):
+        return f"the manifest's anvil process {manifest.anvil_pid} is not running (a stale manifest)"
+    live = rpc_alive(manifest.rpc_url, timeout=LIVENESS_TIMEOUT)
+    if live is None:
+        return f"nothing answers at {manifest.rpc_url}"
+    if live != manifest.chain_id:
+        return f"the node at {manifest.rpc_url} answers chain id {live}, not {manifest.chain_id}"
+    return None
+
+
 def running_manifest(manifest_path: Path | None = None) -> DevnetManifest | None:
     """The manifest of a devnet that is actually up, else None (a stale manifest is removed)."""
     path = Path(manifest_path or default_manifest_path())
     if not path.exists():
         return None
     manifest = DevnetManifest.load(path)
-    if manifest.anvil_pid and pid_alive(manifest.anvil_pid) and rpc_alive(manifest.rpc_url) == manifest.chain_id:
+    if liveness_problem(manifest) is None:
         return manifest
     path.unlink(missing_ok=True)
     return None
@@ -89,4 +106,4 @@ def stop_detached(manifest_path: Path | None = None) -> bool:
     return stopped
 
 
-__all__ = ["Devnet", "DevnetError", "running_manifest", "stop_detached", "default_manifest_path"]
+__all__ = ["Devnet", "DevnetError", "default_manifest_path", "liveness_problem", "running_manifest", "stop_detached"]

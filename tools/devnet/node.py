@@ -60,12 +60,15 @@ class AnvilNode:
     """One anvil process. `detach=True` lets it outlive this Python process (CLI use)."""
 
     def __init__(self, port: int = DEFAULT_PORT, log_path: Path | None = None, detach: bool = False,
-                 block_time: float | None = None):
+                 block_time: float | None = None, genesis_timestamp: int | None = None):
+        """`genesis_timestamp`: block 0's time (anvil's default is now; block 0's hash, the chain's identity,
+        depends on it: two nodes started in the same second are the same chain to every check)."""
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self.detach = detach
         self.block_time = block_time
+        self.genesis_timestamp = genesis_timestamp
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> "AnvilNode":
@@ -79,6 +82,8 @@ class AnvilNode:
                "--silent"]  # its start-up banner prints the dev accounts' private keys: keep them out of logs
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
+        if self.genesis_timestamp is not None:
+            cmd += ["--timestamp", str(self.genesis_timestamp)]
         out = open(self.log_path, "ab") if self.log_path else None
         try:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if out is None else out, stderr=subprocess.STDOUT,
