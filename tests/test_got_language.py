@@ -53,3 +53,36 @@ def test_a_model_reading_that_drops_a_pair_quote_is_invalid_not_a_disagreement(t
     assert plan.request.steps[0].conditions[0].quote == "DAI"  # type: ignore[union-attr]
     model = [t for t in plan.thoughts if t.source == "model"]
     assert model and all(not t.valid and any("compares ETH in DAI" in e for e in t.errors) for t in model)
+
+
+def test_a_level_without_direction_is_final_and_no_model_reads_it_as_at_least(tokens):  # noqa: F811
+    """'when ETH hits 2000, buy' was planned as ETH >= 2000 and bought at once at ~3000."""
+    backend = FakeBackend([answer(tin="USDC", tout="ETH", amount="100", cond=("ETH", ">=", "2000"))] * 3)
+    plan = Planner(tokens, cast(Any, backend), CONTEXT, k=3).plan("when ETH hits 2000, buy ETH with 100 USDC")
+    assert not plan.ok and backend.calls == [] and plan.refusal_class == "ambiguous"
+    assert plan.readings == ["ETH rises to 2000 (>= 2000)", "ETH falls to 2000 (<= 2000)"]
+
+
+def test_a_directional_level_plans_and_model_readings_of_it_are_grounded(tokens):  # noqa: F811
+    """'drops to' was eaten by the motion words (refused); a model's '<=' reading of it was ungrounded."""
+    backend = FakeBackend([answer(tin="USDC", tout="ETH", amount="100", cond=("ETH", "<=", "2000"))] * 3)
+    plan = Planner(tokens, cast(Any, backend), CONTEXT, k=3).plan("when ETH drops to 2000, buy ETH with 100 USDC")
+    assert plan.ok and plan.request is not None, plan.refusal_reason
+    assert [c.describe() for c in plan.request.steps[0].conditions] == ["ETH <= 2000"]  # type: ignore[union-attr]
+    model = [t for t in plan.thoughts if t.source == "model"]
+    assert model and all(t.valid for t in model), [t.errors for t in model]
+
+
+def test_number_words_side_by_side_are_final_whatever_a_model_reads(tokens):  # noqa: F811
+    backend = FakeBackend([answer(amount="2")] * 3)  # the old sum of 'one one'
+    plan = Planner(tokens, cast(Any, backend), CONTEXT, k=3).plan("swap one one ETH to USDC")
+    assert not plan.ok and backend.calls == [] and plan.refusal_class == "ambiguous"
+    assert plan.readings == ["11", "1"]
+
+
+def test_a_per_round_amount_is_grounded_as_amount_times_rounds(tokens):  # noqa: F811
+    """'300 DAI per buy over 3 buys' is 900 in all: the total is derived from written numbers, and passes."""
+    plan = Planner(tokens, None, CONTEXT).plan("DCA 300 DAI into ETH per buy, over 3 buys")
+    assert plan.ok and plan.request is not None, plan.refusal_reason
+    step = plan.request.steps[0]
+    assert step.amount.value == 900 and step.parts == 3  # type: ignore[union-attr]

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, PriceCondition
+from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, PriceCondition, Request
+from swarm.planner.language import parse_request
 from swarm.planner.parser import ParseFailure, parse_intent
 
 
@@ -182,3 +183,124 @@ def test_slots_reject_out_of_range_values(field, value):
     fields = {"token_in": "ETH", "token_out": "USDC", "amount_in": Decimal(1), field: value}
     with pytest.raises(ValidationError):
         IntentSlots(**fields)
+
+
+# --- issue 23: a number is one number; a schedule's amount has one meaning; a level has a direction --------
+
+
+@pytest.mark.parametrize("text,readings", [
+    ("swap one one ETH to USDC", ["11", "1"]),  # swapped 2 ETH
+    ("swap five hundred five hundred DAI to ETH", ["500"]),  # planned 50,500
+    ("swap twenty twenty-five DAI to ETH", ["2025", "20", "25"]),  # planned 45
+    ("swap two three ETH to USDC", ["23", "2", "3"]),  # planned 5
+    ("swap a thousand million DAI to ETH", ["1000000000", "1000", "1000000"]),  # planned 1,001,000
+    ("swap twenty 5 DAI to ETH", ["25", "20", "5"]),
+    ("swap one thousand twelve hundred DAI to ETH", ["1000", "1200"]),
+    ("swap one one and a half ETH to USDC", ["11", "1"]),
+])
+def test_number_words_side_by_side_are_refused_with_readings_never_added(text, readings):
+    result = parse_request(text)
+    assert isinstance(result, ParseFailure) and result.final and result.refusal_class == "ambiguous", result
+    assert result.readings == readings
+
+
+@pytest.mark.parametrize("text,amount", [
+    ("swap twenty-five DAI to ETH", "25"), ("swap twenty five DAI to ETH", "25"),
+    ("swap one and a half ETH to USDC", "1.5"), ("swap half an ETH to USDC", "0.5"),
+    ("swap two-thirds of a WETH to USDC", "0.666666666666666666"),
+    ("swap three thousand five hundred DAI to ETH", "3500"), ("swap a hundred DAI to ETH", "100"),
+    ("swap one hundred and five DAI to ETH", "105"), ("swap twelve hundred DAI to ETH", "1200"),
+    ("swap twenty-five hundred DAI to ETH", "2500"), ("swap a million two hundred thousand and one DAI to ETH", "1200001"),
+    ("swap nine hundred ninety nine thousand nine hundred ninety nine DAI to ETH", "999999"),
+    ("swap two and a half WETH to DAI", "2.5"), ("swap 3 thousand DAI to ETH", "3000"),
+])
+def test_one_standard_numeral_is_read_exactly(text, amount):
+    result = parse_request(text)
+    assert isinstance(result, Request), result
+    assert result.steps[0].amount.value == Decimal(amount)  # type: ignore[union-attr]
+
+
+def test_and_between_two_numerals_is_a_conjunction_not_a_sum():
+    """'between two thousand and three thousand' was read as 'between 5000' (and refused by luck)."""
+    result = parse_request("swap 1 ETH to USDC if ETH is between two thousand and three thousand")
+    assert isinstance(result, Request), result
+    assert [c.describe() for c in result.steps[0].conditions] == ["ETH >= 2000", "ETH <= 3000"]  # type: ignore
+
+
+def _total(text: str) -> tuple[Decimal, int, int | None] | ParseFailure:
+    result = parse_request(text)
+    if isinstance(result, ParseFailure):
+        return result
+    step = result.steps[0]
+    assert step.kind == "swap" and step.amount.value is not None
+    return step.amount.value, step.parts, step.every_blocks
+
+
+@pytest.mark.parametrize("text,total", [
+    # a split divides: the amount is the total, in every clause order
+    ("DCA 900 DAI into ETH over 3 buys", ("900", 3, None)),
+    ("DCA 900 DAI into ETH over 3 buys, one every 20 blocks", ("900", 3, 20)),
+    ("DCA 900 DAI into ETH every 20 blocks over 3 buys", ("900", 3, 20)),
+    ("every 20 blocks, DCA 900 DAI into ETH over 3 buys", ("900", 3, 20)),
+    ("swap 2 ETH to USDC in 4 parts every 10 blocks", ("2", 4, 10)),
+    # explicit words decide a repetition
+    ("DCA 900 DAI into ETH in total, every 10 blocks for 3 buys", ("900", 3, 10)),
+    ("swap a total of 5 ETH to USDC every 10 blocks for 5 rounds", ("5", 5, 10)),
+    ("swap 1 ETH to USDC each round, every 10 blocks for 5 rounds", ("5", 5, 10)),
+    ("every 10 blocks for 5 rounds, swap 1 ETH to USDC each time", ("5", 5, 10)),
+    ("for 5 rounds, every 10 blocks, swap 1 ETH to USDC, each round", ("5", 5, 10)),
+    ("DCA 300 DAI into ETH per buy, over 3 buys", ("900", 3, None)),
+    ("buy exactly 100 DAI with ETH each round, every 10 blocks for 3 rounds", ("300", 3, 10)),
+])
+def test_a_schedule_amount_means_the_same_in_every_order(text, total):
+    assert _total(text) == (Decimal(total[0]), total[1], total[2])
+
+
+@pytest.mark.parametrize("text,readings", [
+    ("DCA 900 DAI into ETH every 10 blocks for 3 buys",  # planned 2,700 where 'over 3 buys' planned 900
+     ["900 DAI in all (300 DAI per round)", "900 DAI per round (2700 DAI in all)"]),
+    ("DCA 30 DAI into ETH every 2 blocks for 3 buys",  # spent 90 DAI on the devnet
+     ["30 DAI in all (10 DAI per round)", "30 DAI per round (90 DAI in all)"]),
+    ("swap 1 ETH to USDC every 10 blocks for 5 rounds",
+     ["1 ETH in all (0.2 ETH per round)", "1 ETH per round (5 ETH in all)"]),
+    ("every 10 blocks swap 50 DAI to USDC, 3 times", ["50 DAI in all (16.666666666666666666 DAI per round)",
+                                                      "50 DAI per round (150 DAI in all)"]),
+    ("swap 10% of my ETH to USDC every 10 blocks for 3 rounds",  # kept 10% while tokens were multiplied
+     ["10% of the ETH balance in all, split into 3 rounds", "10% of the ETH balance in each of the 3 rounds"]),
+])
+def test_a_repetition_without_total_or_each_is_refused_with_both_readings(text, readings):
+    result = _total(text)
+    assert isinstance(result, ParseFailure) and result.final and result.refusal_class == "ambiguous", result
+    assert result.readings == readings
+
+
+@pytest.mark.parametrize("text,why", [
+    ("sell $100 of ETH for USDC each round, every 10 blocks for 3 rounds", "resolved once"),
+    ("swap 1 ETH each to USDC in total, every 10 blocks for 3 rounds", "both"),
+    ("swap 1 ETH to USDC each round", "needs a number of rounds"),
+    ("if ETH is above 2000, if ETH is below 3000, swap 1 ETH to USDC", "condition twice"),  # the first was dropped
+])
+def test_schedule_words_that_cannot_hold_are_refused(text, why):
+    result = parse_request(text)
+    assert isinstance(result, ParseFailure) and why in result.reason, result
+
+
+@pytest.mark.parametrize("verb", ["hits", "reaches", "gets to", "goes to", "touches", "gets back to", "equals"])
+def test_a_level_without_a_direction_is_refused_with_both_readings(verb):
+    """'when ETH hits 2000, buy' bought at once at ~3000: '>= 2000' already held."""
+    result = parse_request(f"when ETH {verb} 2000, buy ETH with 100 USDC")
+    assert isinstance(result, ParseFailure) and result.final and result.refusal_class == "ambiguous", result
+    assert result.readings == ["ETH rises to 2000 (>= 2000)", "ETH falls to 2000 (<= 2000)"]
+
+
+@pytest.mark.parametrize("phrase,op", [
+    ("drops to", "<="), ("falls to", "<="), ("dips to", "<="), ("goes down to", "<="), ("falls back to", "<="),
+    ("rises to", ">="), ("climbs to", ">="), ("goes up to", ">="),
+    ("falls below", "<"), ("drops under", "<"), ("climbs above", ">"), ("goes over", ">"),
+])
+def test_a_level_with_a_direction_is_parsed_not_eaten(phrase, op):
+    """'drops to' was refused: the motion word 'drops' was consumed before the comparison was read."""
+    for text in (f"when ETH {phrase} 2000, buy ETH with 100 USDC", f"buy ETH with 100 USDC if ETH {phrase} 2000"):
+        result = parse_request(text)
+        assert isinstance(result, Request), (text, result)
+        assert [c.describe() for c in result.steps[0].conditions] == [f"ETH {op} 2000"]  # type: ignore[union-attr]

@@ -16,7 +16,19 @@ Four passes, each deterministic and each able to refuse:
 
 It never guesses.  An ambiguous text is refused with its readings listed; a phrasing it
 does not know is a non-final refusal naming the part it could not read (a model reading
-may then try, and is checked against the text).
+may then try, and is checked against the text).  Three meaning rules any parser of this
+language must keep (tests/test_intent_properties.py checks them over generated wordings):
+
+- a number is one number: a run of number words is one standard English numeral ("twenty-five",
+  "a hundred", "three thousand five hundred", "one hundred and five", "twelve hundred") or it is
+  refused with its readings ("one one", "twenty twenty-five", "a thousand million", "twenty 5");
+  numbers side by side are never added or multiplied;
+- an amount with a count has one meaning in every clause order (`_scheduled`): a split ("in 3 parts",
+  "over 3 buys") divides the total; "in all" makes it the total, "each round" / "per buy" the amount
+  of each round; a bare repetition ("1 ETH every 10 blocks for 5 rounds") is refused with both totals;
+- a price level has a direction: "drops/falls/dips to X" is <= X, "rises/climbs to X" is >= X; a level
+  verb without one ("hits", "reaches", "gets to", "goes to", "touches") is refused with both readings,
+  since read as a bound it would already hold on one side of X (the planner cannot see today's price).
 """
 from __future__ import annotations
 
@@ -29,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from swarm.intent import (MAX_EVERY_BLOCKS, MAX_PARTS, MAX_STEPS, Amount, Intent, PriceCondition, QueryStep, Request,
                           SwapStep)
+from swarm.planner.numbers import NUMBER_WORDS, SCALES, UNITS, numeral_value, split_numerals
 from swarm.taskgraph import Op
 
 MAX_AMOUNT = Decimal(10) ** 12  # more than any wallet holds of anything: an absurd amount
@@ -201,13 +214,9 @@ ALIASES: list[tuple[str, str]] = [
     (r"wrapped\s+ether(?:eum)?|wrapped\s+eth", "weth"), (r"usd[\s-]+coin", "usdc"), (r"ether(?:eum)?", "eth"),
     (r"tether", "usdt"), (r"dollars?|bucks|usd", "usd"), (r"percent|per\s+cent", "%"),
 ]
-_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _DENOMS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4,
            "fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}
-_NUMWORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
+_NUMWORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 
 
 def plain(value: Decimal) -> str:
@@ -228,26 +237,16 @@ def _divide(a: Decimal, b: Decimal) -> Decimal:
         return (a / b).quantize(Decimal(1).scaleb(-MAX_DECIMALS), rounding=ROUND_DOWN)
 
 
-def _words_value(words: list[str]) -> Decimal:
-    total, current = Decimal(0), Decimal(0)
-    for w in words:
-        if w in _UNITS:
-            current += _UNITS[w]
-        elif w in _TENS:
-            current += _TENS[w]
-        elif w == "hundred":
-            current = (current or 1) * 100
-        elif w in _SCALES:
-            total += (current or 1) * _SCALES[w]
-            current = Decimal(0)
-    return total + current
-
-
 _NUMERIC = _rx(rf"(?<![\w.,/])(?P<num>{_NUMRAW})(?:e(?P<exp>[+]?\d{{1,3}}|-\d{{1,3}}))?"
                r"(?:\s?(?P<suffix>k|m|thousand|million|billion)(?![a-z]))?(?![\d])")
 _FRACTION_DIGITS = _rx(r"(?<![\w.,/])(?P<a>\d+)\s*/\s*(?P<b>\d+)(?![\d.,/])")
-_WORDS = _rx(rf"\b(?:(?:an?|one)\s+(?=(?:hundred|thousand|million)\b))?(?:(?:{_NUMWORD})(?:[\s-]+(?:and[\s-]+)?"
-             rf"(?=(?:{_NUMWORD})\b)|\b))+(?P<half>\s+and\s+a\s+half\b)?")
+# A run of number words ("twenty-five", "a thousand", "one hundred and five", "two three"): read by
+# `_number_words` as one standard numeral or refused; never added up word by word.
+_RUN = (rf"\b(?:an?\s+(?=(?:hundred|{'|'.join(SCALES)})\b))?(?:{_NUMWORD})\b"
+        rf"(?:[\s-]+(?:and[\s-]+)?(?:{_NUMWORD})\b)*")
+_WORDS = _rx(rf"{_RUN}(?P<half>\s+and\s+a\s+half\b)?")
+_WORDS_AND_A_HALF = _rx(rf"{_RUN}(?P<half>\s+and\s+a\s+half\b)")
+_JUXTAPOSED = _rx(r"(?<![\w.])(?P<a>\d+(?:\.\d+)?)\s+(?P<b>\d+(?:\.\d+)?)(?![\d.])")
 _FRACTION_WORDS = _rx(r"(?<!\band\s)\b(?P<n>an?|one|two|three|four|five|six|seven|eight|nine)?[\s-]*(?P<d>halves|half|thirds?"
                       r"|quarters?|fourths?|fifths?|tenths?)\s*(?:(?P<of>of)\s+)?(?P<what>an?\b|my\b|it\b|that\b|the\b)?")
 
@@ -258,13 +257,52 @@ def _fraction_words(m: re.Match[str]) -> str:
         return m.group(0)
     if not n_word and d_word != "half":
         return m.group(0)
-    n = Decimal(1) if n_word in ("", "a", "an", "one") else Decimal(_UNITS[n_word])
+    n = Decimal(1) if n_word in ("", "a", "an", "one") else Decimal(UNITS[n_word])
     value = _divide(n, Decimal(_DENOMS[d_word]))
     if what in ("my", "it", "that", "the"):
         return f" {plain(_divide(n * 100, Decimal(_DENOMS[d_word])))}% of {what}"
     if what in ("a", "an") or (not m["of"] and not what):
         return f" {plain(value)} "
     return m.group(0)
+
+
+def _side_by_side(a: str, b: str) -> list[str]:
+    """The readings of two numbers written side by side: one number ("20 5": 25, "5 5": 55) or either."""
+    whole = "." not in a + b and int(a) % 10 ** len(b) == 0 and int(a) > 0
+    return list(dict.fromkeys([str(int(a) + int(b)) if whole else a + b if "." not in a else a, a, b]))
+
+
+def _number_words(m: re.Match[str]) -> str:
+    """One run of number words -> its value, if the run is one standard English numeral (plus "and a half").
+
+    A run that is several numerals side by side ("one one", "twenty twenty-five", "a thousand million") is
+    refused with its readings: a number is one number, never the sum of the words.  After "between",
+    'and' between two complete numerals is the conjunction ("between two thousand and three thousand")."""
+    run = m.group(0)[: m.start("half") - m.start()] if m["half"] else m.group(0)
+    words = [w for w in re.split(r"[\s-]+", run.lower()) if w]
+    half = Decimal("0.5") if m["half"] else Decimal(0)
+    value = numeral_value(words)
+    if value is not None:
+        return f" {plain(Decimal(value) + half)} "
+    pieces = " ".join(words).split(" and ")
+    values = [numeral_value(p.split()) for p in pieces]
+    if (len(pieces) == 2 and not half and all(v is not None for v in values)
+            and re.search(r"\bbetween\s*$", m.string[: m.start()])):
+        return f" {values[0]} and {values[1]} "
+    parts = split_numerals(words)
+    numbers = [str(v) for v, _ in parts]
+    readings = []
+    if len(parts) > 1 and all(len(ws) == 1 and ws[0] in ("hundred", *SCALES) for _, ws in parts[1:]):
+        product = 1
+        for v, _ in parts:
+            product *= v
+        readings.append(str(product))  # "a thousand million"
+    if len(parts) > 1 and all(v < 100 for v, _ in parts[1:]):
+        readings.append("".join(numbers))  # "twenty twenty-five", "two three"
+    readings += numbers
+    raise Refuse(f"the number words {run.strip()!r} are {len(parts) or 'several'} numbers side by side "
+                 f"({', '.join(numbers)}), not one number: write the amount once", "ambiguous",
+                 readings=list(dict.fromkeys(readings)) or ["one amount (say it again)"])
 
 
 def canonical(text: str) -> str:
@@ -297,15 +335,12 @@ def canonical(text: str) -> str:
     s = re.sub(r"\bone\s+half\b", "0.5", s)
     s = re.sub(r"\bhalf\s+an?\b", "0.5", s)
 
-    def words(m: re.Match[str]) -> str:
-        ws = [w for w in re.split(r"[\s-]+", m.group(0).lower()) if w and w not in ("and", "a", "an", "half")]
-        half = "half" in m.group(0).lower().split()
-        value = _words_value(ws) + (Decimal("0.5") if half else 0)
-        return f" {plain(value)} "
-
-    s = re.sub(rf"\b(?:{_NUMWORD})(?:[\s-]+(?:{_NUMWORD}))*\s+and\s+a\s+half\b", words, s)
+    s = _WORDS_AND_A_HALF.sub(_number_words, s)
     s = _FRACTION_WORDS.sub(_fraction_words, s)
-    s = _WORDS.sub(words, s)
+    s = _WORDS.sub(_number_words, s)
+    if m := _JUXTAPOSED.search(s):  # "twenty 5" -> "20 5": two numbers side by side are not one
+        raise Refuse(f"two numbers side by side ({m['a']} {m['b']}) are not one amount", "ambiguous",
+                     readings=_side_by_side(m["a"], m["b"]))
     s = re.sub(r"(\d)\s+(?:%)", r"\1%", s)
     s = re.sub(r"\s*(->|/|%)\s*", lambda m: {"->": " -> ", "%": "% "}.get(m.group(1), m.group(1)), s)
     s = re.sub(r"\s+([,.?!;])", r"\1", s)
@@ -338,10 +373,12 @@ def decompose(s: str) -> list[str]:
 
 
 def _merge_conditions(pieces: list[str]) -> list[str]:
-    """'if eth falls below 2200' then 'buy eth ...': a piece that is only a condition leads the next one."""
+    """'if eth falls below 2200' then 'buy eth ...': a piece that is only a condition (or a schedule:
+    'every 10 blocks, for 5 rounds') leads the next one."""
     out: list[str] = []
+    lead = _rx(rf"^\s*(?:{_COND_LEAD}|(?:(?:one|1)\s+)?every\s+\d+\s+blocks?\b|for\s+\d+\s+[a-z]+|\d+\s+times\b)")
     for p in pieces:
-        if out and _rx(rf"^\s*{_COND_LEAD}").match(out[-1]) and not _rx(rf"\b{_VERB}\b").search(out[-1]):
+        if out and lead.match(out[-1]) and not _rx(rf"\b{_VERB}\b").search(out[-1]):
             out[-1] = out[-1].rstrip(" ,") + ", " + p.strip()
         else:
             out.append(p)
@@ -365,16 +402,28 @@ _COND_LEAD = r"(?:only\s+)?(?:if|when|once|as\s+soon\s+as|provided(?:\s+that)?)\
 _SUBJECT = (rf"(?:the\s+)?(?:price\s+of\s+(?P<sa>{SYM})(?:/(?P<sq1>{SYM}))?"
             rf"|(?P<sb>{SYM})/(?P<sq2>{SYM}|usd)(?:\s+(?:price|rate))?"
             rf"|(?P<sc>{SYM})(?:'s)?(?:\s+price)?|(?P<sit>price|it))")
-_MOTION = r"(?:\s+(?:is|goes|trades|rises|climbs|falls|drops|gets|moves|stays|sits))*"
-_OPS: list[tuple[Op, str]] = [
-    (">=", r">=|(?:is\s+)?at\s+least|(?:above|over|greater\s+than|more\s+than|higher\s+than)\s+or\s+equal\s+to"
-           r"|reaches|reach|hits|hit|(?:rises|climbs|gets|goes|moves)\s+to"),
-    ("<=", r"<=|(?:is\s+)?at\s+most|(?:below|under|less\s+than|lower\s+than)\s+or\s+equal\s+to"
-           r"|(?:falls|drops|sinks|goes\s+down)\s+to"),
+# A price level reached "from below" or "from above" is a direction; "hits 2000" alone is not: the planner
+# is offline and cannot know which side of 2000 the price is on, and reading it as ">= 2000" would make a
+# condition that already holds when the price is above (a buy at once instead of on a dip).  So a level verb
+# without a direction is refused with both readings; "drops/falls/dips to" is <=, "rises/climbs to" is >=.
+RISES_TO = (r"(?:rises|climbs|jumps|rallies|recovers|(?:goes|moves|gets|comes|climbs)\s+up|bounces\s+back)"
+            r"\s+(?:back\s+)?to")
+FALLS_TO = (r"(?:falls|drops|dips|sinks|slides|declines|tumbles|crashes|(?:goes|moves|gets|comes|drops|falls)"
+            r"\s+down)\s+(?:back\s+)?to")
+LEVEL = (r"reaches|reach|hits|hit|touches|touch|tags|equals|(?:is\s+)?equal\s+to|==?"
+         r"|(?:gets|goes|moves|comes|returns|trades|is|sits|stays|lands)\s+(?:back\s+)?(?:to|on)\b")
+# a motion verb before the comparison ("falls below", "is over"), never the verb of a level phrase ("drops to")
+_MOTION = (r"(?:\s+(?:is|goes|trades|rises|climbs|falls|drops|dips|sinks|gets|moves|stays|sits|jumps|slides|comes)"
+           r"(?!\s+(?:(?:back|up|down)\s+)?(?:to|on)\b))*")
+_OPS: list[tuple[Op | Literal["level"], str]] = [
+    (">=", rf">=|(?:is\s+)?at\s+least|(?:above|over|greater\s+than|more\s+than|higher\s+than)\s+or\s+equal\s+to"
+           rf"|{RISES_TO}"),
+    ("<=", rf"<=|(?:is\s+)?at\s+most|(?:below|under|less\s+than|lower\s+than)\s+or\s+equal\s+to|{FALLS_TO}"),
     (">", r">|above|over|greater\s+than|more\s+than|higher\s+than|exceeds"),
     ("<", r"<|below|under|less\s+than|lower\s+than"),
+    ("level", LEVEL),
 ]
-_OP_RX: list[tuple[Op, re.Pattern[str]]] = [(op, _rx(rf"(?:{words})\s*")) for op, words in _OPS]
+_OP_RX: list[tuple[Op | Literal["level"], re.Pattern[str]]] = [(op, _rx(rf"(?:{words})\s*")) for op, words in _OPS]
 _THR = _rx(rf"(?P<thr>{NUM})(?:\s*usd)?\b")
 _SUBJECT_RX = _rx(_SUBJECT + _MOTION + r"\s*")
 _BETWEEN = _rx(rf"between\s+(?P<lo>{NUM})(?:\s*usd)?\s+and\s+(?P<hi>{NUM})(?:\s*usd)?\b")
@@ -436,6 +485,11 @@ def _term(s: str, pos: int, base: str | None, quote: str, need_subject: bool):
                 if need_subject:
                     raise Refuse(f"the condition {s[pos:].strip()!r} has no price to compare with", "incomplete")
                 return None
+            if op == "level":
+                who, level = base or "the price", thr["thr"]
+                raise Refuse(f"'{om.group(0).strip()} {level}' names a level, not a direction: read as a bound it "
+                             f"would already hold on one side of {level}", "ambiguous",
+                             readings=[f"{who} rises to {level} (>= {level})", f"{who} falls to {level} (<= {level})"])
             return [(base, quote, op, _threshold(Decimal(thr["thr"])))], thr.end(), base, quote
     return None
 
@@ -634,10 +688,16 @@ _PARTS = [
     _rx(rf"(?:in|as|over|across)\s+(?P<n>\d+)\s+{_UNIT}"),
     _rx(rf"dca(?:\s+it)?\s+(?:over|in|across|into)\s+(?P<n>\d+)(?:\s+{_UNIT})?"),
 ]
-_SCHEDULE = [
-    _rx(r"(?:(?:one|1)\s+)?every\s+(?P<b>\d+)\s+blocks?(?:\s*,?\s*(?:for\s+)?(?P<r>\d+)\s+(?:rounds|times|buys))?"),
-]
-_ROUNDS = [_rx(r"(?P<r>\d+)\s+times"), _rx(r"for\s+(?P<r>\d+)\s+rounds")]
+_SCHEDULE = [_rx(r"(?:(?:one|1)\s+)?every\s+(?P<b>\d+)\s+blocks?")]
+# a repetition count ("for 5 rounds", "3 times"), as against a split ("in 3 parts", "over 3 buys")
+_ROUNDS = [_rx(r"(?:for\s+)?(?P<r>\d+)\s+times"),
+           _rx(r"for\s+(?P<r>\d+)\s+(?:rounds|buys|purchases|swaps|trades|sells|orders|batches)\b")]
+# whether an amount with a count is the total or each round's; found anywhere in the sub-intent
+_PER_ROUND = _rx(r"\s*,?\s*\b(?:each(?:\s+(?:round|time|buy|purchase|part|swap|trade|sell|chunk|piece|one))?"
+                 r"|per\s+(?:round|time|buy|purchase|part|swap|trade|sell|chunk|piece)|every\s+(?:round|time)"
+                 r"|at\s+a\s+time|a\s+(?:round|buy|purchase))\b")
+_IN_TOTAL = _rx(r"\s*,?\s*\b(?:in\s+(?:all|total)|(?:a\s+|the\s+)?total\s+of|total|altogether|all\s+together"
+                r"|overall)\b")
 _SEP = _rx(r"(?:\s*,\s*|\s+)(?:(?:and|with|using|at|but|then)\s+)?")
 
 
@@ -723,13 +783,16 @@ def parse_step(part: str, previous: Sequence[object] = (), symbols: Sequence[str
     if m := _rx(rf"(?:\D*\s)?(?P<a>{NUM})\s+(?:or|to)\s+(?P<b>{NUM})\s*(?P<t>{SYM})").match(s):
         raise Refuse(f"the intent gives two amounts ({m['a']} or {m['b']})", "ambiguous",
                      readings=[f"{m['a']} {m['t'].upper()}", f"{m['b']} {m['t'].upper()}"])
+    s, basis = _amount_basis(s)
     clauses: dict[str, object] = {}
     pos = 0
-    while True:  # leading clauses: "if eth is above 3000, ...", "every 10 blocks ..."
+    while True:  # leading clauses: "if eth is above 3000, ...", "every 10 blocks ...", "for 3 rounds ..."
         found = _clause(s, pos)
-        if found is None or found[0] not in ("condition", "schedule"):
+        if found is None or found[0] not in ("condition", "schedule", "rounds"):
             break
         name, value, end = found
+        if name in clauses:
+            raise Refuse(f"the intent states the {name} twice", "ambiguous")
         clauses[name] = value
         sep = _rx(r"\s*,?\s*(?:then\s+)?").match(s, end)
         pos = sep.end() if sep else end
@@ -758,10 +821,63 @@ def parse_step(part: str, previous: Sequence[object] = (), symbols: Sequence[str
             raise Refuse(f"the intent states the {name} twice", "ambiguous")
         clauses[name] = value
         pos = end
-    return [_swap_step(action, clauses, previous)]
+    return [_swap_step(action, clauses, previous, basis)]
 
 
-def _swap_step(action: _Action, clauses: dict[str, object], previous: Sequence[object]) -> SwapStep:
+def _amount_basis(s: str) -> tuple[str, Literal["each", "total"] | None]:
+    """The sub-intent without its "each round" / "in all" words, and which of them it says (see `_scheduled`)."""
+    each, total = _PER_ROUND.search(s), _IN_TOTAL.search(s)
+    if each and total:
+        raise Refuse(f"the intent says both {each.group(0).strip(' ,')!r} and {total.group(0).strip(' ,')!r}",
+                     "ambiguous", readings=["the amount is the total", "the amount is spent each round"])
+    if not (each or total):
+        return s, None
+    s = (_PER_ROUND if each else _IN_TOTAL).sub(" ", s)
+    s = re.sub(r"\s+,", ",", " ".join(s.split())).strip(" ,")
+    return s, "each" if each else "total"
+
+
+def _scheduled(amount: Amount, count: int | None, repeated: bool, basis: Literal["each", "total"] | None,
+               token_in: str, token_out: str) -> Amount:
+    """THE rule for what an amount with a count means, the same in every clause order.
+
+    - a split ("in 3 parts", "over 3 buys", "split into 3", "DCA ... over 3", with or without "every N
+      blocks") divides the amount: it is the TOTAL;
+    - "in all" / "in total" / "a total of" make it the total explicitly;
+    - "each" / "each round" / "per buy" / "at a time" make it each round's: the total is amount x count
+      (token and exact-output amounts only: a dollar amount or a balance share is resolved once, at the start);
+    - a repetition without either word ("swap 1 ETH every 10 blocks for 5 rounds", "... 3 times") could be
+      either, 1 ETH in all or 5 ETH in all: refused with both readings, never guessed.
+    """
+    if count is None:
+        if basis is not None:
+            raise Refuse(f"'{'each' if basis == 'each' else 'in all'}' needs a number of rounds or parts, "
+                         "e.g. 'every 10 blocks for 5 rounds'", "incomplete")
+        return amount
+    if basis == "total" or (basis is None and not repeated):
+        return amount
+    token_in, token_out = token_in.upper(), token_out.upper()
+    desc = amount.describe(token_in, token_out)
+    v = amount.value
+    fixed = amount.kind in ("tokens", "exact_out", "usd") and v is not None
+    if basis is None:
+        def say(x: Decimal) -> str:
+            return Amount(kind=amount.kind, value=x).describe(token_in, token_out)
+        readings = ([f"{desc} in all ({say(_divide(v, Decimal(count)).normalize())} per round)",
+                     f"{desc} per round ({say(v * count)} in all)"] if fixed and v is not None else
+                    [f"{desc} in all, split into {count} rounds", f"{desc} in each of the {count} rounds"])
+        raise Refuse(f"the intent does not say whether {desc} is the total or each round's amount "
+                     "(say 'in all' or 'each round')", "ambiguous", readings=readings)
+    if amount.kind in ("tokens", "exact_out") and v is not None:
+        return Amount(kind=amount.kind, value=v * count)
+    raise Refuse(f"{desc} each round cannot be fixed in advance: a dollar amount, a share of a balance or a "
+                 "previous step's output is resolved once, at the start", "ambiguous",
+                 readings=[f"{desc} in all, split into {count} rounds", "a token amount each round, e.g. '0.1 "
+                           f"{token_in} each round'"])
+
+
+def _swap_step(action: _Action, clauses: dict[str, object], previous: Sequence[object],
+               basis: Literal["each", "total"] | None = None) -> SwapStep:
     prev_swap = previous[-1] if previous and isinstance(previous[-1], SwapStep) else None
     amount = action.amount
     token_in = action.token_in
@@ -782,41 +898,26 @@ def _swap_step(action: _Action, clauses: dict[str, object], previous: Sequence[o
         if action.parts != 1:
             raise Refuse("the intent states the number of parts twice", "ambiguous")
         fields["parts"] = _parts(clauses["parts"]["n"])  # type: ignore[index]
-    if "schedule" in clauses:
-        m = clauses["schedule"]
-        assert isinstance(m, re.Match)
-        blocks = m.groupdict().get("b")
-        rounds = m.groupdict().get("r")
-        if "rounds" in clauses:
-            if rounds is not None:
-                raise Refuse("the intent states the number of rounds twice", "ambiguous")
-            rounds = clauses["rounds"]["r"]  # type: ignore[index]
-        if blocks is not None:
-            b = int(blocks)
-            if not 1 <= b <= MAX_EVERY_BLOCKS:
-                raise Refuse(f"every {b} blocks is outside 1..{MAX_EVERY_BLOCKS}", "absurd")
-            fields["every_blocks"] = b
-        if rounds is not None:
-            n = int(rounds)
-            if n < 1 or n > MAX_PARTS:
-                raise Refuse(f"the number of rounds must be between 1 and {MAX_PARTS}, got {n}",
-                             "absurd" if n > MAX_PARTS else "invalid_amount")
-            if "parts" in clauses:
-                raise Refuse("the intent gives both a number of parts and a number of rounds", "ambiguous")
-            # "1 ETH every 10 blocks for 5 rounds": each round spends the amount written
-            if amount.kind in ("tokens", "exact_out", "usd"):
-                assert amount.value is not None
-                amount = Amount(kind=amount.kind, value=amount.value * n)
-                fields["amount"] = amount
-            elif amount.kind != "percent":
-                raise Refuse(f"'{amount.kind}' cannot be repeated over rounds", "ambiguous")
-            fields["parts"] = n
-        elif blocks is not None and fields["parts"] == 1:
-            raise Refuse("a schedule 'every N blocks' needs a number of rounds, e.g. 'for 5 rounds'", "incomplete")
-        elif blocks is None:
+    rounds = None
+    if "rounds" in clauses:
+        rounds = int(clauses["rounds"]["r"])  # type: ignore[index]
+        if rounds < 1 or rounds > MAX_PARTS:
+            raise Refuse(f"the number of rounds must be between 1 and {MAX_PARTS}, got {rounds}",
+                         "absurd" if rounds > MAX_PARTS else "invalid_amount")
+        if fields["parts"] != 1:
+            raise Refuse("the intent gives both a number of parts and a number of rounds", "ambiguous")
+        if "schedule" not in clauses:
             raise Refuse("a number of times needs a schedule, e.g. 'every 10 blocks'", "incomplete")
-    if "rounds" in clauses and "schedule" not in clauses:
-        raise Refuse("a number of times needs a schedule, e.g. 'every 10 blocks'", "incomplete")
+        fields["parts"] = rounds
+    if "schedule" in clauses:
+        b = int(clauses["schedule"]["b"])  # type: ignore[index]
+        if not 1 <= b <= MAX_EVERY_BLOCKS:
+            raise Refuse(f"every {b} blocks is outside 1..{MAX_EVERY_BLOCKS}", "absurd")
+        if fields["parts"] == 1:
+            raise Refuse("a schedule 'every N blocks' needs a number of rounds, e.g. 'for 5 rounds'", "incomplete")
+        fields["every_blocks"] = b
+    count = fields["parts"] if fields["parts"] != 1 or "parts" in clauses or rounds else None
+    fields["amount"] = amount = _scheduled(amount, count, rounds is not None, basis, token_in, action.token_out)
     if token_in.upper() == action.token_out.upper():
         raise Refuse(f"the intent swaps {token_in.upper()} into itself", "ambiguous",
                      readings=[f"swap {token_in.upper()} into another token (say which)"])
@@ -917,6 +1018,6 @@ def sub_intents(text: str) -> list[str]:
     return decompose(canonical(text))
 
 
-__all__ = ["ALIASES", "MAX_AMOUNT", "ParseFailure", "Refuse", "RefusalClass", "USD_STABLES", "canonical", "combine",
-           "decompose", "parse_canonical", "parse_request", "parse_step", "plain", "screen", "screen_unicode",
+__all__ = ["ALIASES", "FALLS_TO", "LEVEL", "MAX_AMOUNT", "RISES_TO", "ParseFailure", "Refuse", "RefusalClass",
+           "USD_STABLES", "canonical", "combine", "decompose", "parse_canonical", "parse_request", "parse_step", "plain", "screen", "screen_unicode",
            "sub_intents"]

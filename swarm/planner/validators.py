@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from swarm.intent import MAX_PARTS, IntentSlots, Request, SwapStep, normalize_symbol
 from swarm.planner.build import PlanBuildError, build_request_graph, build_task_graph, part_amount
+from swarm.planner.language import FALLS_TO, RISES_TO, Refuse, canonical
 from swarm.planner.numbers import NUMBER, literals, to_decimal
 from swarm.taskgraph import TaskGraph, TokenResolver
 
@@ -108,9 +109,9 @@ def check_parts(slots: IntentSlots) -> list[str]:
 
 _OP_WORDS = {
     ">": r">(?!=)|\babove\b|\bover\b|\bgreater\b|\bmore\s+than\b|\bhigher\b|\bexceeds\b",
-    ">=": r">=|\bat\s+least\b|\bor\s+(?:equal|more|above|higher)\b",
+    ">=": rf">=|\bat\s+least\b|\bor\s+(?:equal|more|above|higher)\b|\b(?:{RISES_TO})\b",
     "<": r"<(?!=)|\bbelow\b|\bunder\b|\bless\b|\blower\b",
-    "<=": r"<=|\bat\s+most\b|\bor\s+(?:equal|less|below|lower)\b",
+    "<=": rf"<=|\bat\s+most\b|\bor\s+(?:equal|less|below|lower)\b|\b(?:{FALLS_TO})\b",
 }
 _CONDITION_WORDS = re.compile(r"\b(?:if|when|once|provided|unless|only)\b", re.I | re.A)
 _SLIPPAGE_WORDS = re.compile(r"\bslippage\b", re.I | re.A)
@@ -275,7 +276,6 @@ _CANON_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 def check_request_grounding(text: str, request: Request) -> list[str]:
     """Every number and token of the reading is in the intent's canonical form (numbers and aliases as the
     language computes them from the user's words); a derived total (rounds x amount) must come from written numbers."""
-    from swarm.planner.language import Refuse, canonical
     try:
         canon = canonical(text)
     except Refuse as r:
@@ -292,7 +292,7 @@ def check_request_grounding(text: str, request: Request) -> list[str]:
 
     for s in request.steps:
         if isinstance(s, SwapStep):
-            rounds = s.parts if s.every_blocks is not None else 1
+            rounds = s.parts  # "100 USDC each round for 3 rounds", "300 DAI per buy over 3 buys": 3 x the amount
             if s.amount.kind != "previous" or s.amount.value is not None:
                 number(s.amount.value, "amount", rounds)
             for c in s.conditions:
