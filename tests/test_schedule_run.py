@@ -4,11 +4,13 @@ after it never run late)."""
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
 
 from agents.risk import RiskPolicy
 from swarm.api import Swarm
+from tools.evm import erc20
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def test_every_n_blocks_runs_each_round_after_its_wait(chain, devnet, wallet, tm
     swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
                   policy=RiskPolicy(daily_cap_usd=10_000))
     try:
-        result = swarm.run("swap 0.01 ETH to USDC every 3 blocks for 3 rounds")
+        result = swarm.run("swap 0.01 ETH to USDC each round, every 3 blocks for 3 rounds")
     finally:
         swarm.close()
     assert result.status == "done", result.summary()
@@ -47,7 +49,7 @@ def test_a_stalled_chain_fails_the_wait_and_the_later_rounds_never_run(chain, de
     swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
                   policy=RiskPolicy(daily_cap_usd=10_000))
     try:
-        plan = swarm.plan("swap 0.01 ETH to USDC every 3 blocks for 2 rounds")
+        plan = swarm.plan("swap 0.01 ETH to USDC each round, every 3 blocks for 2 rounds")
         assert plan.ok and plan.task_graph is not None, plan.refusal_reason
         graph = plan.task_graph.model_copy(update={"tasks": tuple(
             t.model_copy(update={"timeout_s": 1.0}) if isinstance(t, WaitBlocksTask) else t
@@ -60,3 +62,26 @@ def test_a_stalled_chain_fails_the_wait_and_the_later_rounds_never_run(chain, de
     assert len(result.tx_hashes) == 1 and chain.eth.get_transaction_count(wallet.address) == before + 1
     assert any("blocks passed in" in r for r in result.reasons) or any(
         "blocks passed in" in str(t.get("reason", "")) for t in result.tasks.values()), result.summary()
+
+
+def test_a_dca_amount_is_spent_once_in_all_and_the_bare_repetition_is_refused(chain, devnet, wallet, tmp_path, registry,
+                                                                             block_producer):
+    """Issue 23: 'DCA 30 DAI into ETH every 2 blocks for 3 buys' spent 90 DAI (30 a round) where 'over 3 buys'
+    spends 30.  The bare wording is now refused before anything is signed; 'in all' spends 30 DAI, once."""
+    swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
+                  policy=RiskPolicy(daily_cap_usd=Decimal(10_000)))
+    dai = registry.resolve("DAI")
+    try:
+        nonce = chain.eth.get_transaction_count(wallet.address)
+        before = erc20.balance_of(chain, dai, wallet.address)
+        refused = swarm.run("DCA 30 DAI into ETH every 2 blocks for 3 buys")
+        assert refused.status == "refused" and refused.plan is not None, refused.summary()
+        assert refused.plan.readings == ["30 DAI in all (10 DAI per round)", "30 DAI per round (90 DAI in all)"]
+        assert chain.eth.get_transaction_count(wallet.address) == nonce  # nothing signed
+        result = swarm.run("DCA 30 DAI into ETH in all, every 2 blocks for 3 buys")
+    finally:
+        swarm.close()
+    assert result.status == "done", result.summary()
+    swaps = [t for t in result.tasks.values() if "outcome" in t]
+    assert len(swaps) == 3
+    assert before - erc20.balance_of(chain, dai, wallet.address) == dai.to_base("30")
