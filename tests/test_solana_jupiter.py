@@ -23,8 +23,8 @@ from tools.solana.jupiter import JupiterClient, JupiterQuote
 from tools.solana.programs import JUPITER_V6_PROGRAM, TOKEN_PROGRAM
 from tools.solana.rpc import RawAccount
 from tools.solana.spl import SplTokens
-from tools.solana.txcheck import (JUPITER_ROUTES, SwapExpectations, anchor_discriminator, simulation_checks,
-                                  static_checks)
+from tools.solana.txcheck import (JUPITER_ROUTES, SwapExpectations, account_keys, anchor_discriminator,
+                                  simulation_checks, static_checks)
 
 USDC_IN = 100 * 10**6
 
@@ -229,6 +229,36 @@ def test_route_with_no_destination_falls_back_to_user_account_and_checks_authori
                                                       if f.rule == "instructions_allowed")
 
 
+def test_route_taking_from_another_account_of_ours_is_refused():
+    """Issue 24 #1: a route may take only from our input account; any other token account we own (known from
+    the accounts' state before signing) is off limits, for Jupiter's route and a plain token transfer alike."""
+    wallet, out_mint = Keypair().pubkey(), Keypair().pubkey()
+    x = _expect(wallet, out_mint)
+    second = Keypair().pubkey()  # our second account of the output mint
+    k = [Keypair().pubkey() for _ in range(13)]
+
+    def failed(source, own):
+        accounts = [TOKEN_PROGRAM, k[1], wallet, source, k[4], k[5], x.output_account, k[7], out_mint,
+                    JUPITER_V6_PROGRAM, k[10], k[11], JUPITER_V6_PROGRAM]
+        tx, keys = _route_tx(wallet, "shared_accounts_route", accounts)
+        findings = static_checks(tx, keys, x, frozenset(own))
+        return {f.rule: f.detail for f in findings if not f.passed}
+
+    assert failed(x.input_account, {x.input_account, x.output_account, second}) == {}
+    assert failed(k[3], {x.input_account, second}) == {}  # not ours: the program decides, the simulation measures
+    refused = failed(second, {x.input_account, x.output_account, second})
+    assert set(refused) == {"instructions_allowed"} and f"takes from our token account {second}" in \
+        refused["instructions_allowed"]
+    move = Instruction(TOKEN_PROGRAM, bytes([3]) + struct.pack("<Q", 5),
+                       [AccountMeta(second, False, True), AccountMeta(x.output_account, False, True),
+                        AccountMeta(wallet, True, False)])
+    msg = MessageV0.try_compile(wallet, [move], [], Hash.default())
+    tx = VersionedTransaction.populate(msg, [Signature.default()])
+    assert all(f.passed for f in static_checks(tx, list(msg.account_keys), x))  # without the accounts' state ...
+    findings = static_checks(tx, list(msg.account_keys), x, frozenset({second}))
+    assert {f.rule for f in findings if not f.passed} == {"instructions_allowed"}  # ... with it: refused
+
+
 def test_priority_fee_cap_uses_worst_case_limit():
     wallet, out_mint = Keypair().pubkey(), Keypair().pubkey()
     x = _expect(wallet, out_mint).model_copy(update={"max_priority_fee_lamports": 1_000})
@@ -274,10 +304,20 @@ def test_simulation_checks_catch_drains_the_static_pass_cannot_see():
     assert failed([good[0], _token_acc(x.input_account, in_mint, wallet, 800)] + good[2:]) == {"simulated_own_accounts_safe"}
     assert failed(good[:2] + [_token_acc(x.output_account, out_mint, wallet, 49)] + good[3:]) == {"simulated_output_received"}
     assert failed([w.model_copy(update={"lamports": 10**9 - 20_000_000})] + good[1:]) == {"simulated_sol_spend"}
+    # Issue 24 #1: "delivered" out of our own second account of the output mint: our holdings did not grow
+    second = Keypair().pubkey()
+    pre2 = pre + [_token_acc(second, out_mint, wallet, 100)]
+    post2 = good[:2] + [_token_acc(x.output_account, out_mint, wallet, 60), good[3], _token_acc(second, out_mint, wallet, 40)]
+    findings = {f.rule: f.detail for f in simulation_checks(pre2, post2, x) if not f.passed}
+    assert set(findings) == {"simulated_output_received", "simulated_own_accounts_safe"}
+    assert "gains 0" in findings["simulated_output_received"] and str(second) in findings["simulated_own_accounts_safe"]
+    # an account of ours of the output mint that is not the associated one still counts as delivery
+    into_second = [good[0], good[1], pre2[2], good[3], _token_acc(second, out_mint, wallet, 150)]
+    assert all(f.passed for f in simulation_checks(pre2, into_second, x))
 
 
 # ---------------------------------------------------------------- address lookup tables (how Jupiter ships big routes)
-def _alt_account(address: Pubkey, addresses: list[Pubkey], owner: Pubkey = None) -> RawAccount:
+def _alt_account(address: Pubkey, addresses: list[Pubkey], owner: Pubkey | None = None) -> RawAccount:
     """The on-chain lookup-table layout: 56-byte bincode header (state 1, deactivation slot, last extended
     slot and index, authority option, padding), then the 32-byte addresses."""
     from tools.solana.txcheck import ADDRESS_LOOKUP_TABLE_PROGRAM
@@ -289,7 +329,6 @@ def _alt_account(address: Pubkey, addresses: list[Pubkey], owner: Pubkey = None)
 def test_lookup_table_accounts_are_resolved_and_checked():
     from solders.address_lookup_table_account import AddressLookupTableAccount
     from tools.solana.errors import LayoutError
-    from tools.solana.txcheck import account_keys
     wallet, out_mint = Keypair().pubkey(), Keypair().pubkey()
     x = _expect(wallet, out_mint)
     k = [Keypair().pubkey() for _ in range(13)]
@@ -316,3 +355,41 @@ def test_lookup_table_accounts_are_resolved_and_checked():
         account_keys(tx, lambda key: _alt_account(key, table, owner=TOKEN_PROGRAM))
     with pytest.raises(LayoutError, match="lookup table"):
         account_keys(tx, lambda key: None)
+
+
+def test_lookup_table_swap_that_lands_is_confirmed(env):
+    """Issue 24 #7: the route ships our output account through lookup tables (as Jupiter does). The devnet's
+    getTransaction must report meta.loadedAddresses and the balances of every account the transaction loaded
+    (static keys, then every table's writable, then every table's readonly ones), so the landed swap is verified,
+    not failed."""
+    env.fake.lookup_tables = True
+    before = env.spl.balance(env.jup)
+    out = env.executor.execute("run1", "s1", env.usdc, env.jup, USDC_IN, min_out=1, slippage_bps=50)
+    assert out.status == "confirmed", out.reason
+    assert out.received == out.quoted_out == env.spl.balance(env.jup) - before > 0
+    wallet, pool = env.chain.wallet.pubkey, env.pool.pubkey()
+    out_ata = get_associated_token_address(wallet, env.jup.mint_pubkey)
+    tx = env.executor.outbox.signed_for("run1", "s1:swap#0").transaction
+    lookups = tx.message.address_table_lookups
+    assert len(lookups) == 2 and out_ata not in tx.message.account_keys  # the output account comes from a table
+    meta = env.chain.server.rpc_getTransaction(out.signature, {"maxSupportedTransactionVersion": 0})["meta"]
+    loaded = meta["loadedAddresses"]
+    assert set(loaded) == {"writable", "readonly"}
+    assert len(loaded["writable"]) == sum(len(lk.writable_indexes) for lk in lookups)
+    assert len(loaded["readonly"]) == sum(len(lk.readonly_indexes) for lk in lookups)
+    assert str(out_ata) in loaded["writable"] and env.jup.mint in loaded["readonly"]
+    record = env.chain.rpc.transaction(out.signature)  # the same answer through the library's client
+    keys = record.account_keys()
+    assert keys == [str(k) for k in tx.message.account_keys] + loaded["writable"] + loaded["readonly"]
+    assert [str(k) for k in account_keys(tx, env.chain.rpc.account)[0]] == keys  # what the checks indexed by
+    assert len(record.pre_balances) == len(record.post_balances) == len(keys)
+    # The compiled instructions' indexes resolve, through that order, to the accounts the route named: the
+    # user pays the pool (input mint from one table's readonly part), the pool pays us (from the other table).
+    transfers = [[keys[i] for i in ix.accounts] for ix in tx.message.instructions
+                 if keys[ix.program_id_index] == str(TOKEN_PROGRAM) and bytes(ix.data)[:1] == b"\x0c"]
+    assert [t[:3] for t in transfers] == [
+        [str(get_associated_token_address(wallet, env.usdc.mint_pubkey)), env.usdc.mint,
+         str(get_associated_token_address(pool, env.usdc.mint_pubkey))],
+        [str(get_associated_token_address(pool, env.jup.mint_pubkey)), env.jup.mint, str(out_ata)]]
+    delivered = {keys[b.account_index]: b.amount for b in record.post_token_balances}
+    assert delivered[str(out_ata)] == env.spl.balance(env.jup)

@@ -12,6 +12,7 @@ import struct
 from typing import Callable, Sequence
 
 from solders.account import Account
+from solders.address_lookup_table_account import AddressLookupTableAccount, derive_lookup_table_address
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
@@ -25,7 +26,8 @@ from spl.token.instructions import (create_idempotent_associated_token_account, 
 from spl.token.models import AuthorityType, MintToCheckedParams, SetAuthorityParams, SyncNativeParams
 
 from tools.devnet.solana.wire import err_json
-from tools.solana.programs import NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
+                                   TOKEN_PROGRAM)
 from tools.solana.pyth import PRICE_UPDATE_V2_DISCRIMINATOR
 
 MintExtension = Callable[[Pubkey], tuple[int, Instruction]]  # mint -> (extension data length, init instruction)
@@ -142,6 +144,27 @@ def put_account(svm: LiteSVM, address: Pubkey, owner: Pubkey, data: bytes) -> Pu
     svm.set_account(address, Account(lamports=svm.minimum_balance_for_rent_exemption(len(data)), data=data,
                                      owner=owner, executable=False))
     return address
+
+
+def create_lookup_table(svm: LiteSVM, payer: Keypair, addresses: Sequence[Pubkey]) -> AddressLookupTableAccount:
+    """An address lookup table made by the real Address Lookup Table program (CreateLookupTable, then
+    ExtendLookupTable), payer paying its rent. Addresses added in a slot are usable from the next one only, so
+    the VM's clock moves on one slot: the caller's RPC slot counter must follow (`LocalSolanaRpc.advance`).
+    Each table gets a fresh authority: LiteSVM's SlotHashes holds one slot, and (authority, recent slot)
+    derives the table's address."""
+    authority = Keypair()
+    recent_slot = svm.get_slot_hashes()[0][0]
+    table, bump = derive_lookup_table_address(authority.pubkey(), recent_slot)
+    metas = [AccountMeta(table, False, True), AccountMeta(authority.pubkey(), True, False),
+             AccountMeta(payer.pubkey(), True, True), AccountMeta(SYSTEM_PROGRAM, False, False)]
+    create = Instruction(ADDRESS_LOOKUP_TABLE_PROGRAM, struct.pack("<IQB", 0, recent_slot, bump), metas)
+    extend = Instruction(ADDRESS_LOOKUP_TABLE_PROGRAM,
+                         struct.pack("<IQ", 2, len(addresses)) + b"".join(bytes(a) for a in addresses), metas)
+    send_direct(svm, payer, [create, extend], (authority,))
+    clock = svm.get_clock()
+    clock.slot += 1
+    svm.set_clock(clock)
+    return AddressLookupTableAccount(table, list(addresses))
 
 
 # --------------------------------------------------------------------------- Pyth accounts

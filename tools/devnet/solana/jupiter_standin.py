@@ -14,6 +14,9 @@ same code that runs against the real Jupiter.
 swapMode=ExactOut is answered as Jupiter does (amount is the output; inAmount what the route needs,
 otherAmountThreshold the most it may take); its transaction pays inAmount and delivers exactly outAmount.
 
+With `lookup_tables` on, the transaction ships its pool accounts, mints and the user's output account
+through two address lookup tables made by the real lookup-table program, as Jupiter ships its routes.
+
 `mode` selects a malicious variant for tests of the executor's refusals:
   honest | extra_program | output_elsewhere | foreign_fee_payer | extra_signer | inflated_slippage |
   high_impact | drain_other_token | approve_attacker | short_output | lie_threshold
@@ -36,7 +39,7 @@ from spl.token.instructions import (approve_checked, close_account, create_idemp
                                     get_associated_token_address, sync_native, transfer_checked)
 from spl.token.models import ApproveCheckedParams, CloseAccountParams, SyncNativeParams, TransferCheckedParams
 
-from tools.devnet.solana.accounts import send_direct
+from tools.devnet.solana.accounts import create_lookup_table, send_direct
 from tools.devnet.solana.http import LocalHttpServer
 from tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
 from tools.solana.programs import COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, NATIVE_MINT
@@ -58,10 +61,11 @@ class JupiterStandIn(LocalHttpServer):
     FEE_BPS = 30
 
     def __init__(self, rpc: LocalSolanaRpc, pool: Keypair, mints: dict[str, MintSpec], fee_bps: int | None = None,
-                 **kw):
+                 lookup_tables: bool = False, **kw):
         super().__init__(**kw)
         self.rpc, self.pool, self.mints = rpc, pool, mints
         self.fee_bps = self.FEE_BPS if fee_bps is None else fee_bps
+        self.lookup_tables = lookup_tables
         self.mode = "honest"
         self.attacker = Keypair()
         self.record_requests = True
@@ -219,8 +223,13 @@ class JupiterStandIn(LocalHttpServer):
                 ixs.append(approve_checked(ApproveCheckedParams(program_id=prog, source=source, mint=mint,
                                                                 delegate=self.attacker.pubkey(), owner=user,
                                                                 amount=2**64 - 1, decimals=dec)))
+        tables = []
+        if self.lookup_tables:  # the pool's accounts, both mints and the user's output account come from two tables
+            tables = [create_lookup_table(self.rpc.svm, self.pool, [pool_in, user_out, in_mint]),
+                      create_lookup_table(self.rpc.svm, self.pool, [pool_out, out_mint])]
+            self.rpc.advance(len(tables))  # the VM's clock moved on a slot per table: keep the RPC's slot with it
         blockhash, last_valid = self.rpc.rpc_getLatestBlockhash()["value"].values()
-        message = MessageV0.try_compile(payer, ixs, [], Hash.from_string(blockhash))
+        message = MessageV0.try_compile(payer, ixs, tables, Hash.from_string(blockhash))
         n_signers = message.header.num_required_signatures
         tx = VersionedTransaction.populate(message, [Signature.default()] * n_signers)
         return {"swapTransaction": base64.b64encode(bytes(tx)).decode(), "lastValidBlockHeight": last_valid,

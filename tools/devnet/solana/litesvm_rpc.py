@@ -5,6 +5,11 @@ wire format: reads, simulateTransaction, sendTransaction, getSignatureStatuses,
 getTransaction (with the message and meta.logMessages, so a memo anchor can be
 checked over RPC), getGenesisHash, getHealth, getVersion, requestAirdrop.
 
+getTransaction's meta lists in loadedAddresses {writable, readonly} what a v0
+transaction's address lookup tables loaded, and indexes every balance list over
+the static keys, then the loaded writable, then the loaded readonly ones, as a
+validator does: a swap whose output account comes from a table is verifiable.
+
 Block height is a counter: the devnet advances it with wall time, a test
 controls it (`advance`, or `blocks_per_height_call` to let time race ahead while
 a sender polls). A blockhash stays valid for 150 blocks; after that sends using
@@ -18,6 +23,7 @@ import json
 import threading
 import time
 
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
@@ -26,13 +32,16 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from tools.devnet.solana.http import LocalHttpServer
 from tools.devnet.solana.wire import account_json, b58encode, err_json, tx_json, tx_version, ui_amount
+from tools.solana.programs import ADDRESS_LOOKUP_TABLE_PROGRAM
 from tools.solana.token_layout import is_token_account, parse_token_account
 
 BLOCKHASH_VALID_BLOCKS = 150
 MAX_AIRDROP_LAMPORTS = 1_000 * 10**9
 API_VERSION = "2.2.0"
 NOT_LANDED = {"BlockhashNotFound", "AlreadyProcessed", "AccountNotFound", "InsufficientFundsForFee",
-              "SignatureFailure", "AccountInUse", "AccountLoadedTwice", "InvalidAccountForFee"}
+              "SignatureFailure", "AccountInUse", "AccountLoadedTwice", "InvalidAccountForFee",
+              "AddressLookupTableNotFound", "InvalidAddressLookupTableOwner", "InvalidAddressLookupTableData",
+              "InvalidAddressLookupTableIndex"}
 
 
 class RpcFault(Exception):
@@ -211,7 +220,7 @@ class LocalSolanaRpc(LocalHttpServer):
                 "meta": {"err": rec["err"], "status": status, "fee": rec["fee"], "preBalances": rec["pre_balances"],
                          "postBalances": rec["post_balances"], "innerInstructions": [], "logMessages": rec["logs"],
                          "preTokenBalances": rec["pre_tokens"], "postTokenBalances": rec["post_tokens"],
-                         "rewards": [], "loadedAddresses": {"writable": [], "readonly": []},
+                         "rewards": [], "loadedAddresses": rec["loaded"],
                          "computeUnitsConsumed": rec["units"]}}
 
     # -- simulation and sending
@@ -272,8 +281,28 @@ class LocalSolanaRpc(LocalHttpServer):
         self.airdrops[sig] = self.slot
         return sig
 
+    def _loaded_addresses(self, tx: VersionedTransaction) -> dict[str, list[Pubkey]] | None:
+        """What the transaction's lookup tables load, as the runtime orders it: every table's writable
+        entries, then every table's readonly ones. None when a table is missing or too short (the
+        runtime refuses such a transaction before it can land)."""
+        loaded: dict[str, list[Pubkey]] = {"writable": [], "readonly": []}
+        for lookup in getattr(tx.message, "address_table_lookups", None) or []:
+            acc = self.svm.get_account(lookup.account_key)
+            if acc is None or acc.owner != ADDRESS_LOOKUP_TABLE_PROGRAM:
+                return None
+            try:
+                table = AddressLookupTable.deserialize(bytes(acc.data)).addresses
+            except (ValueError, TypeError):
+                return None
+            if any(i >= len(table) for i in [*lookup.writable_indexes, *lookup.readonly_indexes]):
+                return None
+            loaded["writable"] += [table[i] for i in lookup.writable_indexes]
+            loaded["readonly"] += [table[i] for i in lookup.readonly_indexes]
+        return loaded
+
     def _land(self, tx: VersionedTransaction, raw: str, sig: str) -> None:
-        keys = list(tx.message.account_keys)
+        loaded = self._loaded_addresses(tx) or {"writable": [], "readonly": []}  # None: the send below fails
+        keys = list(tx.message.account_keys) + loaded["writable"] + loaded["readonly"]
         pre = [self.svm.get_account(k) for k in keys]
         pre_tokens = self._token_balances(keys, pre)
         res = self.svm.send_transaction(tx)
@@ -289,7 +318,8 @@ class LocalSolanaRpc(LocalHttpServer):
                             "units": meta.compute_units_consumed(), "block_time": int(time.time()),
                             "pre_balances": [a.lamports if a else 0 for a in pre],
                             "post_balances": [a.lamports if a else 0 for a in post],
-                            "pre_tokens": pre_tokens, "post_tokens": self._token_balances(keys, post)}
+                            "pre_tokens": pre_tokens, "post_tokens": self._token_balances(keys, post),
+                            "loaded": {kind: [str(k) for k in ks] for kind, ks in loaded.items()}}
 
     def _token_balances(self, keys, accounts) -> list[dict]:
         out = []
