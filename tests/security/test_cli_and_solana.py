@@ -106,7 +106,7 @@ def test_native_output_short_of_min_out_fails_after_landing(sol_env, mode, monke
     env = sol_env
     min_out = _min_out(env)
     _deliver(env, mode)
-    monkeypatch.setattr("tools.solana.executor.simulation_checks", lambda pre, post, x: [])
+    monkeypatch.setattr("tools.solana.executor.simulation_checks", lambda *a, **k: [])
     sol_before = env.own_sol()
     out = env.executor.execute("run20", "s1", env.usdc, SOL, USDC_IN, min_out=min_out, slippage_bps=50)
     assert env.chain.server.count("sendTransaction") == 1 and out.signature in env.chain.server.landed

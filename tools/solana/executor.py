@@ -31,11 +31,11 @@ from tools.solana.errors import (BlockhashExpired, JupiterError, LayoutError, So
                                  TxFateUnknown)
 from tools.solana.jupiter import JupiterClient, JupiterQuote
 from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.rpc import SolanaRpc
+from tools.solana.rpc import SolanaRpc, TxRecord
 from tools.solana.tokens import SolanaToken
 from tools.solana.tx import SignedSolanaTx, SolanaTxSender
 from tools.solana.txcheck import (SwapExpectations, account_keys, fee_bound_lamports, landed_native_gain,
-                                  simulation_checks, static_checks)
+                                  own_token_accounts, simulation_checks, static_checks)
 
 SignedTxOutbox = Outbox  # the name this protocol had before it moved to swarm.core.outbox
 
@@ -190,17 +190,18 @@ class SolanaSwapExecutor:
             checks.append(RuleResult(rule="transaction_decodes", passed=False, detail=str(exc)))
             raise _Refused(f"transaction refused before signing: {exc}", checks) from None
         x = self._expectations(token_in, token_out, q, min_out)
-        checks += [RuleResult(**f.model_dump()) for f in static_checks(tx, keys, x)]
+        watched = [keys[i] for i in sorted(writable)]
+        pre = self.rpc.accounts(watched)  # before signing: which of the accounts it may write are ours
+        checks += [RuleResult(**f.model_dump()) for f in static_checks(tx, keys, x, own_token_accounts(pre, x.wallet))]
         if not all(c.passed for c in checks):
             raise _Refused(f"transaction refused before signing: {_failed(checks)}", checks)
         signed_tx = self.sender.wallet.sign_prebuilt(tx)
-        watched = [keys[i] for i in sorted(writable)]
-        pre = self.rpc.accounts(watched)
         sim = self.rpc.simulate(signed_tx, watched)
         if sim.err is not None:
             checks.append(RuleResult(rule="simulation_succeeds", passed=False, detail=f"{sim.err}; logs: {sim.logs[-3:]}"))
             raise _Refused(f"simulation failed, nothing sent: {sim.err}", checks)
-        checks += [RuleResult(**f.model_dump()) for f in simulation_checks(pre, sim.accounts, x)]
+        checks += [RuleResult(**f.model_dump())
+                   for f in simulation_checks(pre, sim.accounts, x, fee_bound_lamports(signed_tx))]
         if not all(c.passed for c in checks):
             raise _Refused(f"simulated effects refused, nothing sent: {_failed(checks)}", checks)
         outcome.checks = checks
@@ -215,22 +216,22 @@ class SolanaSwapExecutor:
             raise TxFateUnknown(signed.signature, "confirmed, but getTransaction returned nothing to verify what arrived")
         return record
 
-    def _received(self, signed: SignedSolanaTx, token_out: SolanaToken, out_account: str, record=None) -> int:
-        """What the landed transaction delivered to us, from its own balances. Native SOL: what our wallet and
-        its own token accounts gained together (unwrapping our own wrapped SOL is no delivery), with only the fee
-        this transaction paid added back, capped by what its signed bytes allow."""
-        record = record or self._landed(signed)
+    def _received(self, signed: SignedSolanaTx, token_out: SolanaToken, record: TxRecord) -> int:
+        """What the landed transaction delivered to us, from its own balances: the net growth of the wallet's
+        holdings of the mint across all its token accounts (moving tokens between two accounts of ours delivers
+        nothing). Native SOL: what our wallet and its own token accounts gained together (unwrapping our own
+        wrapped SOL is no delivery), with only the fee this transaction paid added back, capped by what its
+        signed bytes allow."""
         if token_out.is_native:
             return landed_native_gain(record, self.wallet, fee_bound_lamports(signed.transaction))
-        return record.token_delta(out_account)
+        return record.holdings_delta(self.wallet, token_out.mint)
 
-    def _spent(self, signed: SignedSolanaTx, token_in: SolanaToken, in_account: str, record=None) -> int:
-        """What the landed transaction took from us, from its own balances (native SOL: the wallet's own SOL
-        it lost, the fee it paid not counted)."""
-        record = record or self._landed(signed)
+    def _spent(self, signed: SignedSolanaTx, token_in: SolanaToken, record: TxRecord) -> int:
+        """What the landed transaction took from us, from its own balances: the fall of the wallet's holdings of
+        the mint across all its token accounts (native SOL: the wallet's own SOL it lost, the fee not counted)."""
         if token_in.is_native:
             return -landed_native_gain(record, self.wallet, fee_bound_lamports(signed.transaction))
-        return -record.token_delta(in_account)
+        return -record.holdings_delta(self.wallet, token_in.mint)
 
     def execute(self, run_id: str, step: str, token_in: SolanaToken, token_out: SolanaToken, amount_in: int,
                 min_out: int, slippage_bps: int | None = None) -> SolanaSwapOutcome:
@@ -248,10 +249,6 @@ class SolanaSwapExecutor:
                  min_out: int, slippage_bps: int | None, exact_out: bool) -> SolanaSwapOutcome:
         slippage = min(slippage_bps or self.policy.default_slippage_bps, self.policy.max_slippage_bps)
         outcome = SolanaSwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
-        accounts = SwapExpectations(
-            wallet=self.wallet, input_mint=token_in.mint, input_program=token_in.program, output_mint=token_out.mint,
-            output_program=token_out.program, in_amount=amount_in, min_out=min_out, max_priority_fee_lamports=0)
-        out_account, in_account = str(accounts.output_account), str(accounts.input_account)
         in_flight: SignedSolanaTx | None = None  # signed and recorded, fate not yet proven
         try:
             for attempt in range(self.attempts):
@@ -282,20 +279,21 @@ class SolanaSwapExecutor:
                     continue  # proven never landed: a fresh quote and a new transaction are safe
                 outcome.slot = confirmed.slot
                 record = self._landed(signed)
-                outcome.received = self._received(signed, token_out, out_account, record)
+                outcome.received = self._received(signed, token_out, record)
+                spent = self._spent(signed, token_in, record)
                 if exact_out:
-                    outcome.spent = self._spent(signed, token_in, in_account, record)
+                    outcome.spent = spent
                 in_flight = None
                 self.record(run_id, "tx", {"step": key, "event": "confirmed", "signature": signed.signature,
                                            "slot": confirmed.slot, "received": outcome.received})
-                what = "amount_out" if exact_out else "min_out"
+                what, most = ("amount_out", "max_in") if exact_out else ("min_out", "amount_in")
                 if outcome.received < min_out:
                     outcome.reason = f"landed, but received {outcome.received} < {what} {min_out}"
                     return outcome
-                if exact_out and outcome.spent is not None:
-                    if outcome.spent > amount_in:
-                        outcome.reason = f"landed, but it took {outcome.spent} > max_in {amount_in}"
-                        return outcome
+                if spent > amount_in:
+                    outcome.reason = f"landed, but it took {spent} > {most} {amount_in}"
+                    return outcome
+                if exact_out:
                     outcome.status = "confirmed"
                     outcome.reason = f"received {outcome.received} >= amount_out {min_out} for {outcome.spent} " \
                                      f"(max_in {amount_in})"

@@ -83,10 +83,12 @@ class TxRecord(BaseModel):
         """Static keys then lookup-table keys (writable, readonly): what balance indexes point at."""
         return [str(k) for k in self.transaction.message.account_keys] + self.loaded_addresses
 
-    def token_delta(self, token_account: str) -> int:
-        keys = self.account_keys()
-        pre = sum(b.amount for b in self.pre_token_balances if keys[b.account_index] == token_account)
-        post = sum(b.amount for b in self.post_token_balances if keys[b.account_index] == token_account)
+    def holdings_delta(self, owner: str, mint: str) -> int:
+        """How much `owner`'s holdings of `mint` changed across ALL its token accounts in this transaction
+        (associated or not, Token or Token-2022): moving tokens between two accounts of the same owner is no
+        change. The node reports every token account the transaction loaded, with its owner before and after."""
+        pre = sum(b.amount for b in self.pre_token_balances if b.owner == owner and b.mint == mint)
+        post = sum(b.amount for b in self.post_token_balances if b.owner == owner and b.mint == mint)
         return post - pre
 
 

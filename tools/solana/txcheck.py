@@ -3,12 +3,20 @@
 Two layers, both must pass:
 - static: fee payer and only signer is our wallet; every instruction's program is
   allowlisted; compute-budget priority fee under a cap; token, system and ATA
-  instructions limited to the few forms a swap needs; Jupiter route instructions
+  instructions limited to the few forms a swap needs; no instruction moves tokens
+  out of a token account of ours (known from the writable accounts' state, read
+  before signing) other than the route's input account; Jupiter route instructions
   must deliver to our own output token account, signed by us.
 - simulated: the signed transaction is simulated with the post-state of every
-  writable account; the accounts we own may only lose up to the quoted input,
-  must gain at least the guaranteed output in our output account, must not gain
-  a delegate or change owner, and our SOL may only pay fees and rent.
+  writable account. The wallet's holdings of a mint are measured across ALL the
+  token accounts it owns (associated or not, Token or Token-2022): the output
+  received is the net growth of its holdings of the output mint (a transfer
+  between two accounts of ours delivers nothing), its holdings of the input mint
+  may fall by at most the quoted input, and no account of ours but the route's
+  input account may lose tokens, gain a delegate or close authority, or change
+  owner. Our SOL (wallet plus its token accounts) may only pay the input, when it
+  is SOL, and this transaction's fee; the wallet's own lamports also rent for new
+  accounts of ours.
 
 Native SOL as the output is measured as the wallet's own SOL: the lamports of the
 wallet plus those of every token account it owns (wrapped SOL included), so that
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 from solders.address_lookup_table_account import AddressLookupTable
@@ -31,12 +40,12 @@ from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
 from tools.solana.errors import LayoutError
-from tools.solana.programs import (ASSOCIATED_TOKEN_PROGRAM, COMPUTE_BUDGET_PROGRAM, JUPITER_V6_PROGRAM, NATIVE_MINT,
-                                   SWAP_ALLOWED_PROGRAMS, SYSTEM_PROGRAM, TOKEN_PROGRAM, TOKEN_PROGRAMS)
+from tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, ASSOCIATED_TOKEN_PROGRAM, COMPUTE_BUDGET_PROGRAM,
+                                   JUPITER_V6_PROGRAM, NATIVE_MINT, SWAP_ALLOWED_PROGRAMS, SYSTEM_PROGRAM, TOKEN_PROGRAM,
+                                   TOKEN_PROGRAMS)
 from tools.solana.rpc import RawAccount, TxRecord
 from tools.solana.token_layout import is_token_account, parse_token_account
 
-ADDRESS_LOOKUP_TABLE_PROGRAM = Pubkey.from_string("AddressLookupTab1e1111111111111111111111111")
 DEFAULT_CU_LIMIT = 1_400_000  # when a tx sets no limit, assume the maximum: the fee cap must hold for the worst case
 LAMPORTS_PER_SIGNATURE = 5_000  # the base fee per signature on every Solana cluster (and LiteSVM)
 
@@ -45,15 +54,17 @@ def anchor_discriminator(name: str) -> bytes:
     return hashlib.sha256(f"global:{name}".encode()).digest()[:8]
 
 
-# Jupiter v6 route instructions: (index of user_transfer_authority, of the destination account, of the
-# destination mint, index whose value == the Jupiter program id means "no separate destination" (or None)).
+# Jupiter v6 route instructions: (index of user_transfer_authority, of the user's source token account, of the
+# destination account, of the destination mint, index whose value == the Jupiter program id means "no separate
+# destination" (or None)).
 JUPITER_ROUTES = {
-    anchor_discriminator("route"): ("route", 1, 4, 5, 3),
-    anchor_discriminator("route_with_token_ledger"): ("route_with_token_ledger", 1, 4, 5, 3),
-    anchor_discriminator("exact_out_route"): ("exact_out_route", 1, 4, 6, 3),
-    anchor_discriminator("shared_accounts_route"): ("shared_accounts_route", 2, 6, 8, None),
-    anchor_discriminator("shared_accounts_route_with_token_ledger"): ("shared_accounts_route_with_token_ledger", 2, 6, 8, None),
-    anchor_discriminator("shared_accounts_exact_out_route"): ("shared_accounts_exact_out_route", 2, 6, 8, None),
+    anchor_discriminator("route"): ("route", 1, 2, 4, 5, 3),
+    anchor_discriminator("route_with_token_ledger"): ("route_with_token_ledger", 1, 2, 4, 5, 3),
+    anchor_discriminator("exact_out_route"): ("exact_out_route", 1, 2, 4, 6, 3),
+    anchor_discriminator("shared_accounts_route"): ("shared_accounts_route", 2, 3, 6, 8, None),
+    anchor_discriminator("shared_accounts_route_with_token_ledger"): ("shared_accounts_route_with_token_ledger",
+                                                                      2, 3, 6, 8, None),
+    anchor_discriminator("shared_accounts_exact_out_route"): ("shared_accounts_exact_out_route", 2, 3, 6, 8, None),
 }
 TOKEN_IX_NAMES = {3: "Transfer", 4: "Approve", 6: "SetAuthority", 7: "MintTo", 8: "Burn", 9: "CloseAccount",
                   10: "FreezeAccount", 12: "TransferChecked", 13: "ApproveChecked", 15: "BurnChecked",
@@ -99,6 +110,12 @@ class SwapExpectations(BaseModel):
     def output_native(self) -> bool:
         return self.output_mint == str(NATIVE_MINT)
 
+    @property
+    def fee_allowance_lamports(self) -> int:
+        """The most a transaction within the priority-fee cap can pay in fees: one signature's base fee plus the
+        cap (the runtime rounds the priority fee up, hence the 1)."""
+        return LAMPORTS_PER_SIGNATURE + self.max_priority_fee_lamports + 1
+
 
 def lookup_table_addresses(account: RawAccount | None) -> list[Pubkey]:
     if account is None or account.owner != ADDRESS_LOOKUP_TABLE_PROGRAM:
@@ -136,11 +153,23 @@ def account_keys(tx: VersionedTransaction, fetch_account) -> tuple[list[Pubkey],
     return keys + loaded_w + loaded_r, writable
 
 
+def _token_state(acc: RawAccount | None):
+    if acc is None or not is_token_account(acc.owner, acc.data):
+        return None
+    return parse_token_account(acc.address, acc.owner, acc.data)
+
+
+def own_token_accounts(accounts: Sequence[RawAccount | None], wallet: str) -> frozenset[Pubkey]:
+    """The token accounts (any mint, Token or Token-2022, associated or not) that `wallet` owns among `accounts`."""
+    return frozenset(acc.address for acc in accounts
+                     if acc is not None and (state := _token_state(acc)) is not None and state.owner == wallet)
+
+
 class _Scan:
     """Running state while walking a message's top-level instructions."""
 
-    def __init__(self, x: SwapExpectations):
-        self.x, self.wallet = x, Pubkey.from_string(x.wallet)
+    def __init__(self, x: SwapExpectations, own: frozenset[Pubkey]):
+        self.x, self.wallet, self.own = x, Pubkey.from_string(x.wallet), own
         self.in_acc, self.out_acc = x.input_account, x.output_account
         self.out_mint = Pubkey.from_string(x.output_mint)
         self.unknown: list[str] = []
@@ -181,6 +210,9 @@ class _Scan:
             amount = struct.unpack_from("<Q", data, 1)[0]
             if authority == self.wallet and source == self.in_acc:
                 self.spent_in += amount
+            elif source in self.own:  # e.g. our second account of the output mint "delivering" into the first
+                self.problems.append(f"{where}: {name} moves {amount} out of our token account {source}, "
+                                     f"which is not the route's input account {self.in_acc}")
             elif authority == self.wallet and dest != self.out_acc:
                 self.problems.append(f"{where}: {name} we sign for moves {amount} from {source} to {dest}")
             if (tag == 12 and accs[1] == self.out_mint) or dest == self.out_acc:
@@ -196,7 +228,10 @@ class _Scan:
         if route is None:
             self.problems.append(f"{where}: unrecognised Jupiter instruction {data[:8].hex()}")
             return
-        name, auth_i, dest_i, mint_i, fallback_i = route
+        name, auth_i, source_i, dest_i, mint_i, fallback_i = route
+        if accs[source_i] != self.in_acc and accs[source_i] in self.own:
+            self.problems.append(f"{where}: {name} takes from our token account {accs[source_i]}, "
+                                 f"which is not the route's input account {self.in_acc}")
         dest = accs[dest_i]
         if fallback_i is not None and dest == JUPITER_V6_PROGRAM:
             dest = accs[fallback_i]
@@ -207,8 +242,11 @@ class _Scan:
             self.problems.append(f"{where}: {name} delivers mint {accs[mint_i]}, expected {self.out_mint}")
 
 
-def static_checks(tx: VersionedTransaction, keys: list[Pubkey], x: SwapExpectations) -> list[Finding]:
-    message, scan = tx.message, _Scan(x)
+def static_checks(tx: VersionedTransaction, keys: list[Pubkey], x: SwapExpectations,
+                  own: frozenset[Pubkey] = frozenset()) -> list[Finding]:
+    """The transaction's instructions against `x`; `own` are the wallet's token accounts among its writable
+    accounts (`own_token_accounts` of their state before signing): none but the input account may pay."""
+    message, scan = tx.message, _Scan(x, own)
     signers = message.header.num_required_signatures
     for n, ix in enumerate(message.instructions):
         try:
@@ -235,17 +273,19 @@ def static_checks(tx: VersionedTransaction, keys: list[Pubkey], x: SwapExpectati
     ]
 
 
-def _token_state(acc: RawAccount | None):
-    if acc is None or not is_token_account(acc.owner, acc.data):
-        return None
-    return parse_token_account(acc.address, acc.owner, acc.data)
+def _ours(state, wallet: str) -> int:
+    """A token account's amount when `wallet` owns it, else 0 (an account that changes hands leaves our holdings)."""
+    return state.amount if state is not None and state.owner == wallet else 0
 
 
-def simulation_checks(pre: list[RawAccount | None], post: list[RawAccount | None], x: SwapExpectations) -> list[Finding]:
-    """Compare pre-state with simulated post-state of the writable accounts (same order)."""
+def simulation_checks(pre: Sequence[RawAccount | None], post: Sequence[RawAccount | None], x: SwapExpectations,
+                      fee_lamports: int | None = None) -> list[Finding]:
+    """Compare pre-state with simulated post-state of the writable accounts (same order). `fee_lamports` is the
+    most the transaction can pay in fees (`fee_bound_lamports` of the signed bytes); without it, the policy's cap."""
     wallet = x.wallet
+    fee = x.fee_allowance_lamports if fee_lamports is None else fee_lamports
     deltas: dict[str, int] = {}
-    problems, out_delta, sol_delta, own_token_lamports = [], 0, 0, 0
+    problems, sol_delta, own_token_lamports = [], 0, 0
     if len(pre) != len(post):  # never pair one account's before with another's after
         problems.append(f"simulation returned {len(post)} accounts for {len(pre)} watched")
     for before, after in zip(pre, post, strict=False):
@@ -264,34 +304,37 @@ def simulation_checks(pre: list[RawAccount | None], post: list[RawAccount | None
             problems.append(f"token account {address} gains delegate {ta.delegate}")
         if ta and ta.close_authority and (not tb or ta.close_authority != tb.close_authority):
             problems.append(f"token account {address} gains close authority {ta.close_authority}")
-        mint = either.mint
-        change = (ta.amount if ta else 0) - (tb.amount if tb else 0)
-        deltas[mint] = deltas.get(mint, 0) + change
-        if address == str(x.output_account):
-            out_delta += change
-    for mint, change in deltas.items():
-        if mint == x.input_mint and change < -x.in_amount:
-            problems.append(f"input {mint} falls by {-change}, quote says {x.in_amount}")
-        elif mint not in (x.input_mint, x.output_mint) and change < 0:
-            problems.append(f"our {mint} balance falls by {-change} though it is not part of the swap")
+        if either.mint == str(NATIVE_MINT):
+            continue  # wrapped SOL is measured as SOL (its lamports, below): closing an account of ours unwraps it
+        change = _ours(ta, wallet) - _ours(tb, wallet)
+        deltas[either.mint] = deltas.get(either.mint, 0) + change
+        if change < 0 and address != str(x.input_account):
+            problems.append(f"our token account {address} loses {-change} of {either.mint}: only the route's input "
+                            f"account {x.input_account} may pay")
+    in_change = deltas.get(x.input_mint, 0)
+    if in_change < -x.in_amount:
+        problems.append(f"our {x.input_mint} (all our accounts) falls by {-in_change}, quote says {x.in_amount}")
     # The wallet's own SOL: its lamports plus those of the token accounts it owns (wrapped SOL, rent deposits).
     native_delta = sol_delta + own_token_lamports
-    sol_floor = -x.max_sol_overhead_lamports - (x.in_amount if x.input_native else 0)
-    sol_spent = min(sol_delta, native_delta)  # the stricter reading: neither unwrapping nor rent can hide a spend
+    sol_in = x.in_amount if x.input_native else 0
+    wallet_floor = -x.max_sol_overhead_lamports - sol_in  # the wallet alone also pays rent into accounts of ours
+    native_floor = -fee - sol_in  # with our token accounts: nothing but the input and this fee may leave
     if x.output_native:  # fees count against the swap here: no allowance is ever added to what was received
         received = native_delta
         received_detail = (f"our SOL (wallet and own token accounts) gains {received} lamports after fees, "
                            f"guaranteed minimum {x.min_out}")
     else:
-        received = out_delta
-        received_detail = f"our output account gains {received}, guaranteed minimum {x.min_out}"
+        received = deltas.get(x.output_mint, 0)
+        received_detail = (f"our {x.output_mint} (all our token accounts, net) gains {received}, "
+                           f"guaranteed minimum {x.min_out}")
     return [
         Finding(rule="simulated_own_accounts_safe", passed=not problems, detail="; ".join(problems) or
                 f"own token balance changes: {deltas}"),
         Finding(rule="simulated_output_received", passed=received >= x.min_out, detail=received_detail),
-        Finding(rule="simulated_sol_spend", passed=sol_spent >= sol_floor,
-                detail=f"wallet SOL changes by {sol_delta} lamports ({native_delta} with our token accounts), "
-                       f"floor {sol_floor}"),
+        Finding(rule="simulated_sol_spend", passed=sol_delta >= wallet_floor and native_delta >= native_floor,
+                detail=f"wallet SOL changes by {sol_delta} lamports (floor {wallet_floor}, rent for our new "
+                       f"accounts included), {native_delta} with our token accounts (floor {native_floor}: "
+                       f"{'the input and ' if sol_in else ''}a fee of at most {fee})"),
     ]
 
 
