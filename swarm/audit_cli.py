@@ -20,12 +20,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from swarm.audit import AuditLog, KeyFileError, NoteError, Verifier, export_bundle, verify_bundle, verify_log
 from swarm.audit.checkpoint import DEFAULT_KEY_NAME
 from swarm.audit.keys import load_signing_key
+from swarm.audit.outcome import RunOutcome, anchor_of, newest_checkpoint, run_outcome
 from swarm.audit.replay import replay
 from swarm.audit.verify import DEFAULT_ANCHOR_WINDOW, VerifyReport
-from swarm.auditing import anchored_checkpoint
 from swarm.config import swarm_home
 from swarm.core.anchor import AnchorFacts
 from swarm.core.errors import ConfigError
@@ -209,16 +211,16 @@ def _print_report(console, report: VerifyReport, title: str) -> int:
 
 # ---- html and serve ----------------------------------------------------------------------------------
 
-def run_bundle(log: AuditLog, run_id: str) -> dict | None:
-    """The bundle `export` writes for a run: its newest anchored checkpoint, else its latest; None if unsigned."""
-    anchored = anchored_checkpoint(log, run_id)
-    note, anchor = anchored if anchored else (None, None)
-    if note is None:
-        latest = log.latest_checkpoint(run_id)
-        note = latest.note if latest else None
-    if note is None:
+def run_bundle(log: AuditLog, run_id: str, trusted: Verifier | None = None) -> dict | None:
+    """The bundle `export` writes for a run: its newest checkpoint signed by `trusted` (None: by the key stored
+    beside each, for a page that pins nothing and says so) with that checkpoint's own anchor record, never an older
+    checkpoint an anchor record names; None if nothing is signed."""
+    newest = newest_checkpoint(log.checkpoints(run_id), run_id, trusted)
+    if newest is None:
         return None
-    return export_bundle(log, run_id, note, anchor=anchor)
+    tail = log.entries(run_id, newest.checkpoint.size)
+    anchored = anchor_of([(e.index, e.kind, e.payload) for e in tail], newest.hash_hex)
+    return export_bundle(log, run_id, newest.stored.note, anchor=anchored[1] if anchored else None)
 
 
 def _log_source(db: Path) -> tuple[Path | str, str]:
@@ -253,9 +255,15 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
             if args.run_id not in log.runs():
                 console.print(f"[red]error:[/red] no run {args.run_id} in {where}")
                 return 1
-            bundle = run_bundle(log, args.run_id)
+            try:
+                pinned = Verifier.from_vkey(args.vkey) if args.vkey else None
+            except NoteError as exc:
+                console.print(f"[red]error:[/red] --vkey is not a usable key: {exc}")
+                return 1
+            bundle = run_bundle(log, args.run_id, pinned)
         if bundle is None:
-            console.print(f"[red]error:[/red] run {args.run_id} has no signed checkpoint yet")
+            console.print(f"[red]error:[/red] run {args.run_id} has no signed checkpoint yet"
+                          + (" (none signed by --vkey)" if args.vkey else ""))
             return 1
         data = json.dumps(bundle, indent=1).encode("utf-8")
         name, source, default_out = f"{args.run_id}.bundle.json", f"run {args.run_id} of the local audit log", \
@@ -283,9 +291,10 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
 def _serve(args: argparse.Namespace, console, db: Path) -> int:
     from swarm.audit.html import AuditPageServer, render_page
 
+    pinned = None
     if args.vkey:
         try:
-            Verifier.from_vkey(args.vkey)
+            pinned = Verifier.from_vkey(args.vkey)
         except NoteError as exc:
             console.print(f"[red]error:[/red] --vkey is not a usable key: {exc}")
             return 1
@@ -298,7 +307,7 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
     def page(run_id: str) -> str | None:
         if run_id not in log.runs():
             return None
-        bundle = run_bundle(log, run_id)
+        bundle = run_bundle(log, run_id, pinned)
         if bundle is None:
             return None
         return render_page(json.dumps(bundle, indent=1), vkey=args.vkey, anchor_sender=args.anchor_sender,
@@ -334,28 +343,41 @@ def _error(console, args: argparse.Namespace, message: str, code: ExitCode = Exi
 
 
 def _entries_phrase(size: int, signed: int | None) -> str:
-    """The same wording in `runs`, `show` and `verify`: how many entries, how many the latest checkpoint signs."""
-    if signed is None:
+    """The same wording in `runs`, `show` and `verify`: how many entries, how many the newest trusted checkpoint
+    signs."""
+    if not signed:
         return f"{size} entries, none signed yet"
     tail = size - signed
-    # verify's own tail line says "<n> entries after the checkpoint are not signed yet" (the anchor record, usually)
+    # verify's own tail line says "<n> entries after the checkpoint are not signed" (the anchor record, usually)
     return f"{size} entries, {signed} signed" + (f", {tail} after the checkpoint not signed yet" if tail else "")
 
 
-def run_summary(log: AuditLog, run_id: str) -> dict:
-    """One run for `audit runs`: when it started, its intent, its status, its entry count and how many are signed."""
+def run_summary(log: AuditLog, run_id: str, trusted: Verifier | None,
+                outcome: RunOutcome | None = None) -> dict:
+    """One run for `audit runs`: when it started, its intent, its status (from the part of its log the trusted key
+    signed: `run_outcome`), its entry count, how many are signed, and what the unsigned rest claims, unverified."""
     entries = log.entries(run_id)
-    latest = log.latest_checkpoint(run_id)
-    intent, status, started = "", "in progress", entries[0].created_at if entries else ""
-    for e in entries:
-        if e.kind == "intent" and not intent:
-            intent = str(e.payload.get("text", ""))
-        elif e.kind == "run_result":
-            status = str(e.payload.get("status", status))
-        elif e.kind == "approval_request":
-            status = "awaiting_approval"
-    return {"run_id": run_id, "started_at": started, "intent": intent, "status": status, "entries": len(entries),
-            "signed": latest.size if latest else None}
+    outcome = outcome or run_outcome(log, run_id, trusted, entries)
+    intent = next((str(e.payload.get("text", "")) for e in entries if e.kind == "intent"), "")
+    return {"run_id": run_id, "started_at": entries[0].created_at if entries else "", "intent": intent,
+            "status": outcome.status, "entries": len(entries), "signed": outcome.signed or None,
+            "unverified_tail": {"entries": outcome.tail, "claims": outcome.claims,
+                                "problems": {str(i): why for i, why in sorted(outcome.problems.items())}},
+            "note": outcome.why}
+
+
+def _status_text(summary: dict) -> str:
+    """A run's status for people: the signed outcome, then what the unsigned tail claims (never as the outcome)."""
+    tail = summary["unverified_tail"]
+    text = summary["status"]
+    if tail["problems"]:
+        first = min(tail["problems"], key=int)
+        text += f" (entry {first} after the signed checkpoint may not be there: {tail['problems'][first]})"
+    elif tail["claims"]:
+        text += " (unverified tail claims " + ", ".join(f"{k} {v}" for k, v in tail["claims"].items()) + ")"
+    if summary.get("note"):
+        text += f" ({summary['note']})"
+    return text
 
 
 def summarize(kind: str, payload: dict) -> str:
@@ -414,14 +436,12 @@ def audit_command(args: argparse.Namespace, console) -> int:
         return _html(args, console, db)
     if args.action == "serve":
         return _serve(args, console, db)
-    trusted, source = None, ""
-    if args.action == "verify":
-        try:
-            trusted, source = trusted_key(args)
-        except (NoteError, KeyFileError) as exc:
-            return _error(console, args, f"no usable trusted key: {exc}", ExitCode.ERROR)
-        if not as_json:
-            console.print(f"  trusted key: {trusted.vkey if trusted else 'none'} ({source})")
+    try:  # the key whose checkpoints say what a run did: --vkey, else this machine's audit key
+        trusted, key_source = trusted_key(args)
+    except (NoteError, KeyFileError) as exc:
+        return _error(console, args, f"no usable trusted key: {exc}", ExitCode.ERROR)
+    if args.action == "verify" and not as_json:
+        console.print(f"  trusted key: {trusted.vkey if trusted else 'none'} ({key_source})")
     if args.action == "verify" and args.bundle:
         try:
             bundle = json.loads(Path(args.bundle).read_text())
@@ -445,77 +465,97 @@ def audit_command(args: argparse.Namespace, console) -> int:
         return _error(console, args, f"no audit log at {db}: no runs on this machine (SWARM_HOME={swarm_home()})")
     with AuditLog(source) as log:
         if args.action == "runs":
-            runs = sorted((run_summary(log, r) for r in log.runs()), key=lambda r: (r["started_at"], r["run_id"]))
+            runs = sorted((run_summary(log, r, trusted) for r in log.runs()), key=lambda r: (r["started_at"], r["run_id"]))
             if as_json:
                 _emit_json(runs)
                 return ExitCode.DONE
-            from rich.markup import escape
             for r in runs:
-                console.print(f"{r['started_at'][:19]}  {r['run_id']}  {r['status']:<17}  "
+                console.print(f"{r['started_at'][:19]}  {r['run_id']}  {escape(_status_text(r)):<17}  "
                               f"{_entries_phrase(r['entries'], r['signed'])}  {escape(r['intent'][:80])}")
+            if trusted is None and runs:
+                console.print(f"statuses come only from checkpoints a trusted key signed: {key_source}")
             return ExitCode.DONE
         if not args.run_id:
             return _error(console, args, "a run id is required (see `swarm audit runs`)")
         if args.run_id not in log.runs():
             return _error(console, args, f"no run {args.run_id} in {where} (see `swarm audit runs`)")
         entries = log.entries(args.run_id)
+        outcome = run_outcome(log, args.run_id, trusted, entries)
         if args.action == "show":
-            summary = run_summary(log, args.run_id)
+            summary = run_summary(log, args.run_id, trusted, outcome)
             from swarm.render import humanize
             rows = [{"index": e.index, "created_at": e.created_at, "kind": e.kind,
                      "task": e.payload.get("task") or e.payload.get("step") or "",
-                     "summary": humanize(summarize(e.kind, e.payload))} for e in entries]
+                     "summary": humanize(summarize(e.kind, e.payload)), "signed": e.index < outcome.signed,
+                     "problem": outcome.problems.get(e.index)} for e in entries]
             if as_json:
                 _emit_json({**summary, "entries_detail": [{**row, "payload": e.payload}
                                                           for row, e in zip(rows, entries, strict=True)]})
                 return ExitCode.DONE
-            from rich.markup import escape
-            console.print(f"run {args.run_id}: {summary['status']}, {_entries_phrase(summary['entries'], summary['signed'])}")
+            console.print(f"run {args.run_id}: {escape(_status_text(summary))}, "
+                          f"{_entries_phrase(summary['entries'], summary['signed'])}")
             for row in rows:
+                if row["index"] == outcome.signed:
+                    console.print(f"  -- {outcome.tail} entries after the signed checkpoint: not signed, unverified, "
+                                  f"not the run's outcome --")
+                mark = "[red]NOT SIGNED, MAY NOT BE THERE[/] " if row["problem"] else ""
                 console.print(f"{row['index']:>4}  {row['created_at'][:19]}  {row['kind']:<16} {row['task']:<18} "
-                              f"{escape(row['summary'][:120])}")
+                              f"{mark}{escape(row['summary'][:120])}")
             return ExitCode.DONE
         if args.action == "replay":
-            report = replay(entries, _plugins())
+            if not outcome.signed:
+                reason = f"nothing of run {args.run_id} is signed by the trusted key ({outcome.describe()})"
+                if as_json:
+                    _emit_json({"run_id": args.run_id, "ok": False, "reason": reason, "first_bad_index": None,
+                                "checks": [], "unsigned_tail": outcome.tail,
+                                "exit_code": int(ExitCode.VERIFY_FAILED)})
+                else:
+                    console.print(f"[red]FAIL[/] replay: {escape(reason)}")
+                return ExitCode.VERIFY_FAILED
+            report = replay(entries[:outcome.signed], _plugins())  # decisions a trusted key signed, no others
             if as_json:
                 _emit_json({"run_id": args.run_id, "ok": report.ok, "reason": report.reason,
                             "first_bad_index": report.first_bad_index,
                             "checks": [c.model_dump(mode="json") for c in report.checks],
+                            "unsigned_tail": outcome.tail,
                             "exit_code": int(ExitCode.DONE if report.ok else ExitCode.VERIFY_FAILED)})
             else:
                 for c in report.checks:
                     console.print(f"  [{'green' if c.ok else 'red'}]{'ok' if c.ok else 'FAIL'}[/]  #{c.index} {c.kind}: {c.detail}")
+                if outcome.tail:
+                    console.print(f"  {outcome.tail} entries after the signed checkpoint not replayed (unsigned)")
                 console.print(f"[{'green' if report.ok else 'red'}]{'PASS' if report.ok else 'FAIL'}[/] replay: {report.reason}")
             return ExitCode.DONE if report.ok else ExitCode.VERIFY_FAILED
-        anchored = anchored_checkpoint(log, args.run_id)
-        note, anchor = anchored if anchored else (None, None)
         if args.action == "export":
-            if note is None:
-                latest = log.latest_checkpoint(args.run_id)
-                note = latest.note if latest else None
-            if note is None:
-                return _error(console, args, f"run {args.run_id} has no signed checkpoint yet", ExitCode.ERROR)
+            bundle = run_bundle(log, args.run_id, trusted)
+            if bundle is None:
+                return _error(console, args, f"run {args.run_id} has no signed checkpoint yet"
+                              + (" (none signed by the trusted key)" if trusted is not None else ""), ExitCode.ERROR)
             out = Path(args.output or f"{args.run_id}.bundle.json")
-            out.write_text(json.dumps(export_bundle(log, args.run_id, note, anchor=anchor), indent=1))
+            out.write_text(json.dumps(bundle, indent=1))
             console.print(f"bundle written to {out}")
             return ExitCode.DONE
         if trusted is None:  # the key stored in the database is as rewritable as the entries
             if as_json:
                 _emit_json({"run_id": args.run_id, "verdict": "FAIL", "ok": False, "checks": [],
-                            "reason": f"no trusted key: {source}", "exit_code": int(ExitCode.VERIFY_FAILED)})
+                            "reason": f"no trusted key: {key_source}", "exit_code": int(ExitCode.VERIFY_FAILED)})
             else:
                 console.print(f"[red]FAIL[/red] run {args.run_id}: no trusted key to check its checkpoints with: "
-                              f"{source}; pass --vkey with the operator's key")
+                              f"{key_source}; pass --vkey with the operator's key")
             return ExitCode.VERIFY_FAILED
-        summary = run_summary(log, args.run_id)
+        summary = run_summary(log, args.run_id, trusted, outcome)
         if not as_json:
             console.print(f"  run {args.run_id}: {_entries_phrase(summary['entries'], summary['signed'])}")
+        # the newest checkpoint the trusted key signed, and its own anchor record: never an older one an anchor
+        # record names (swarm/audit/outcome.py)
+        note, anchor = outcome.checkpoint, outcome.anchor
         report = verify_log(log, args.run_id, trusted_vkey=trusted, anchor_checker=_anchor_checker(args, anchor),
                             checkpoint_note=note, anchor=anchor, anchor_window=_anchor_window(args))
         anchor_failed = any(c.name == "anchor" and not c.ok for c in report.checks)
         moved = chain_moved_on(log, args.run_id, anchor, args) if anchor_failed else None
-        return _verified(console, args, report, f"run {args.run_id}", anchor, "no on-chain anchor recorded for this run",
-                         moved)
+        no_anchor = (f"no on-chain anchor recorded for the newest checkpoint signed by the trusted key (size "
+                     f"{outcome.signed})" if outcome.signed else "no on-chain anchor recorded for this run")
+        return _verified(console, args, report, f"run {args.run_id}", anchor, no_anchor, moved)
 
 
 def _verified(console, args: argparse.Namespace, report: VerifyReport, title: str, anchor: Any, no_anchor: str,
@@ -533,7 +573,6 @@ def _verified(console, args: argparse.Namespace, report: VerifyReport, title: st
         return code
     _print_report(console, report, title)
     if chain_reset:
-        from rich.markup import escape
         console.print(f"[yellow]CHAIN RESET[/yellow] {title}: {escape(chain_reset)}")
     if anchor is None:
         console.print(f"[red]FAIL[/red] {no_anchor}")

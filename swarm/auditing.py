@@ -1,7 +1,8 @@
 """Connect a run to the audit log: record every step, then sign the checkpoint, anchor it, record the anchor."""
 from __future__ import annotations
 
-from swarm.audit import AuditLog, Signer, checkpoint_hash
+from swarm.audit import AuditLog, Signer, Verifier, checkpoint_hash
+from swarm.audit.outcome import newest_checkpoint, run_outcome, seal_record
 from swarm.core.anchor import Anchorer  # checkpoint hash -> AnchorRef
 
 
@@ -17,13 +18,13 @@ def floats_as_text(value):
     return value
 
 
-def anchored_checkpoint(log: AuditLog, run_id: str) -> tuple[str, dict] | None:
-    """The newest anchored checkpoint of a run: (note, anchor). Reads the log only (no key needed)."""
-    notes = {checkpoint_hash(c.note).hex(): c.note for c in log.checkpoints(run_id)}
-    for entry in reversed(log.entries(run_id)):
-        if entry.kind == "anchor" and entry.payload.get("checkpoint_hash") in notes:
-            return notes[entry.payload["checkpoint_hash"]], entry.payload
-    return None
+def anchored_checkpoint(log: AuditLog, run_id: str, trusted: Verifier | str | None) -> tuple[str, dict] | None:
+    """(note, anchor) of the newest checkpoint of a run signed by `trusted`, if its anchor was recorded. Never an
+    older checkpoint's: an anchor record naming one (a replayed row) cannot roll the run back to it."""
+    outcome = run_outcome(log, run_id, trusted)
+    if outcome.checkpoint is None or outcome.anchor is None:
+        return None
+    return outcome.checkpoint, outcome.anchor
 
 
 class RunAuditor:
@@ -56,15 +57,15 @@ class RunAuditor:
         return note, self._anchor(run_id, note)
 
     def _sealed(self, run_id: str) -> tuple[str, dict | None] | None:
-        """(note, anchor or None) of the latest checkpoint if it covers the whole log, else None."""
-        latest = self.log.latest_checkpoint(run_id)
-        if latest is None or latest.vkey != self.signer.vkey:
+        """(note, anchor or None) of this signer's newest checkpoint if it covers the whole log (anything after it
+        is only its own anchor record), else None. A failed anchor's error entry is not: the next seal signs it."""
+        newest = newest_checkpoint(self.log.checkpoints(run_id), run_id, self.signer.verifier)
+        if newest is None:
             return None
-        digest = latest.note_hash.hex()
-        after = self.log.entries(run_id, latest.size)
-        if any(e.kind != "anchor" or e.payload.get("checkpoint_hash") != digest for e in after):
+        after = self.log.entries(run_id, newest.checkpoint.size)
+        if not all(e.kind == "anchor" and seal_record(e.kind, e.payload, newest.hash_hex) for e in after):
             return None
-        return latest.note, (after[-1].payload if after else None)
+        return newest.stored.note, (after[0].payload if after else None)
 
     def _anchor(self, run_id: str, note: str) -> dict | None:
         digest = checkpoint_hash(note)
@@ -79,5 +80,5 @@ class RunAuditor:
         return ref
 
     def anchor_for(self, run_id: str) -> tuple[str, dict] | None:
-        """The newest anchored checkpoint of a run: (note, anchor)."""
-        return anchored_checkpoint(self.log, run_id)
+        """(note, anchor) of the newest checkpoint this signer made for a run, if it was anchored."""
+        return anchored_checkpoint(self.log, run_id, self.signer.verifier)

@@ -46,6 +46,7 @@ from swarm.audit.checkpoint import (
 )
 from swarm.audit.log import AuditLog, leaf_data
 from swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from swarm.audit.outcome import FINAL_KINDS, judge, newest_checkpoint, trusted_verifier
 from swarm.core.anchor import AnchorChecker, AnchorFacts, AnchorInspector
 
 __all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "AnchorChecker", "BundleError", "Check",
@@ -127,13 +128,19 @@ def _bundle(log: AuditLog, run_id: str, note: str, anchor: dict | None, vkey: st
         "entries": [e.public_dict() for e in entries],
         "leaf_hashes": [e.leaf_hash for e in entries],
         "anchor": anchor,
+        # what the store held beside it when exported: every checkpoint signed for the run (a newer one signed by
+        # the trusted key means this one is rolled back) and the unsigned entries after it (its anchor record, or
+        # more: see swarm/audit/outcome.py)
+        "checkpoints": [c.note for c in log.checkpoints(run_id)],
+        "tail": [e.public_dict() for e in log.entries(run_id, cp.size)],
     }
 
 
 def export_bundle(
     log: AuditLog, run_id: str, checkpoint_note: str, anchor: dict | None = None, vkey: str | None = None
 ) -> dict:
-    """Self-contained JSON-ready dict covering entries [0, checkpoint size) of a run.
+    """Self-contained JSON-ready dict covering entries [0, checkpoint size) of a run, with the run's other stored
+    checkpoints (`checkpoints`) and the unsigned entries after this one (`tail`), which the verifier judges.
 
     `anchor` is `{chain, tx_id, checkpoint_hash}` (checkpoint_hash filled in if
     missing). `vkey` defaults to the one stored with the checkpoint.
@@ -176,18 +183,25 @@ def _entry_leaf(e: Any, position: int, run_id: str | None, fast: bool = False) -
 
 class _Digest(NamedTuple):
     """What verification keeps of one entry: its recomputed leaf, what is wrong with it (the run id aside),
-    its run id and its created_at. A streamed bundle keeps only these, never the payloads."""
+    its run id, its created_at and whether it is a run's final entry (FINAL_KINDS). A streamed bundle keeps only
+    these, never the payloads."""
 
     leaf: bytes | None
     problem: str | None
     run_id: Any
     created_at: Any
+    final: bool = False
 
 
 def _digest(e: Any, position: int) -> _Digest:
     h, problem = _entry_leaf(e, position, None)
-    return _Digest(h, problem, e.get("run_id") if isinstance(e, dict) else None,
-                   e.get("created_at") if isinstance(e, dict) else None)
+    if not isinstance(e, dict):
+        return _Digest(h, problem, None, None)
+    return _Digest(h, problem, e.get("run_id"), e.get("created_at"), _is_final(e.get("kind")))
+
+
+def _is_final(kind: Any) -> bool:
+    return isinstance(kind, str) and kind in FINAL_KINDS
 
 
 class _Float:
@@ -217,13 +231,13 @@ def _streamed_digests(entries: Iterable[Any], keep_times: bool = True) -> list[_
     `keep_times` False: created_at is not kept (only the anchor's time check reads it; 100k strings less)."""
     out: list[_Digest] = []
     add, make = out.append, _Digest._make
-    keys, salt_ok, enc, sha = _ENTRY_KEYS, _HEX32.fullmatch, encode_plain, hashlib.sha256
+    keys, salt_ok, enc, sha, final = _ENTRY_KEYS, _HEX32.fullmatch, encode_plain, hashlib.sha256, FINAL_KINDS
     last_run: Any = None
     for j, e in enumerate(entries):
         if type(e) is dict and e.keys() == keys:
-            idx, salt, run_id, created_at = e["index"], e["salt"], e["run_id"], e["created_at"]
+            idx, salt, run_id, created_at, kind = e["index"], e["salt"], e["run_id"], e["created_at"], e["kind"]
             if (idx == j and type(idx) is int and type(salt) is str and type(run_id) is str
-                    and type(created_at) is str and type(e["kind"]) is str and type(e["payload"]) is dict
+                    and type(created_at) is str and type(kind) is str and type(e["payload"]) is dict
                     and salt_ok(salt)):
                 try:
                     h = sha(b"\x00" + enc(e).encode("utf-8")).digest()
@@ -232,7 +246,7 @@ def _streamed_digests(entries: Iterable[Any], keep_times: bool = True) -> list[_
                 else:
                     if run_id != last_run:
                         last_run = run_id  # one string object for all of a run's entries, not one each
-                    add(make((h, None, last_run, created_at if keep_times else None)))
+                    add(make((h, None, last_run, created_at if keep_times else None, kind in final)))
                     continue
         add(_streamed_digest(e, j))
     return out
@@ -245,7 +259,8 @@ def _streamed_digest(e: Any, position: int) -> _Digest:
         h, problem = _entry_leaf(e, position, None, fast=True)
         if problem != "float":
             run_id = e.get("run_id")  # one string object for the run's 100k entries, not one each
-            return _Digest(h, problem, sys.intern(run_id) if isinstance(run_id, str) else run_id, e.get("created_at"))
+            return _Digest(h, problem, sys.intern(run_id) if isinstance(run_id, str) else run_id, e.get("created_at"),
+                           _is_final(e.get("kind")))
     return _digest(_with_floats(e), position)
 
 
@@ -596,7 +611,11 @@ def _verify(
         add("inclusion", not failed, f"{covered - len(failed)}/{n} entries proven"
             + (f", first failure at {failed[0]}" if failed else ""))
 
-    # 8. stated checkpoint hash and anchor
+    # 8. the store's other checkpoints and the entries after this one (swarm/audit/outcome.py)
+    _judge_store(bundle, add, bad, verifier, want_origin, n, run_id, cp_hash.hex(),
+                 any(d.final for d in digests[:n]))
+
+    # 9. stated checkpoint hash and anchor
     if "checkpoint_hash" in bundle:
         same = bundle["checkpoint_hash"] == cp_hash.hex()
         add("checkpoint hash", same, "equals SHA-256 of the note" if same
@@ -629,6 +648,59 @@ def _verify(
     return _report(checks, first, "" if first is None else bad[first], **info)
 
 
+def _judge_store(bundle: dict, add, bad: dict[int, str], verifier: Verifier, origin: str, n: int, run_id: str,
+                 cp_hash: str, finished: bool) -> None:
+    """A bundle's `checkpoints` (a newer one signed by the same key: this one is rolled back) and `tail` (the
+    unsigned entries after it: `judge`). Checked only when the bundle carries them."""
+    notes = bundle.get("checkpoints")
+    if notes is not None:
+        if not isinstance(notes, list):
+            add("newest checkpoint", False, "checkpoints is not a list of signed notes")
+        else:
+            sizes = [0]
+            for note in notes:
+                try:
+                    cp = Checkpoint.from_text(open_note(note, verifier)[0]) if isinstance(note, str) else None
+                except (NoteError, ValueError):
+                    cp = None
+                if cp is not None and cp.origin == origin:
+                    sizes.append(cp.size)
+            newest = max(sizes)
+            add("newest checkpoint", newest <= n, f"no newer checkpoint signed by {verifier.name} among the "
+                f"{len(notes)} stored for the run" if newest <= n else f"a newer checkpoint (size {newest}) signed "
+                f"by {verifier.name} is stored for the run: this one (size {n}) is rolled back")
+    tail = bundle.get("tail")
+    if tail is None:
+        return
+    if not isinstance(tail, list):
+        add("tail", False, "tail is not a list of entries")
+        return
+    rows, malformed = [], {}
+    for j, e in enumerate(tail):
+        position = n + j
+        if not isinstance(e, dict) or set(e) != _ENTRY_KEYS or not isinstance(e["kind"], str) \
+                or not isinstance(e["payload"], dict):
+            malformed[position] = "malformed tail entry"
+        elif type(e["index"]) is not int or e["index"] != position:
+            malformed[position] = f"index {e['index']!r} at position {position}"
+        elif e["run_id"] != run_id:
+            malformed[position] = "entry belongs to another run"
+        else:
+            rows.append((position, e["kind"], e["payload"]))
+    problems = {**malformed, **judge(finished, rows, cp_hash)}
+    for position in sorted(problems):
+        bad.setdefault(position, problems[position])
+    if problems:
+        first = min(problems)
+        add("tail", False, f"{len(problems)} entries after the checkpoint may not be there, first {first}: "
+                           f"{problems[first]}")
+    elif not tail:
+        add("tail", True, "no entries after the checkpoint")
+    else:
+        add("tail", True, f"{len(tail)} entries after the checkpoint are not signed: its own anchor record, or "
+                          f"unverified (never the run's outcome)")
+
+
 def verify_log(
     log: AuditLog,
     run_id: str,
@@ -641,37 +713,45 @@ def verify_log(
 ) -> VerifyReport:
     """verify_bundle on the database's own data, plus consistency of all stored checkpoints.
 
+    The checkpoint verified is the newest one `trusted_vkey` signed (the largest tree size), never the newest anchor
+    record's: an anchor record naming an older checkpoint after it, and for a finished run any entry after it, fail
+    at their index (swarm/audit/outcome.py). A `checkpoint_note` older than that newest one fails as rolled back.
+
     Without `trusted_vkey` the checkpoint is checked against the key stored beside it in the same database:
     that shows the log is internally consistent (what a crash-resume test wants), not that it is authentic,
     since whoever can rewrite the database can rewrite that key too. The signature check says "not pinned";
     `swarm audit verify` always passes the operator's key."""
+    try:
+        trusted = trusted_verifier(trusted_vkey)
+    except NoteError as exc:
+        return _report([Check("signature", False, f"trusted key unusable: {exc}")], None, run_id=run_id)
     if checkpoint_note is None:
-        latest = log.latest_checkpoint(run_id)
-        if latest is None:
-            return _report([Check("checkpoint", False, f"no checkpoint stored for run {run_id!r}")], None, run_id=run_id)
-        checkpoint_note, vkey = latest.note, latest.vkey
+        newest = newest_checkpoint(log.checkpoints(run_id), run_id, trusted)
+        if newest is None:
+            whose = "signed by the trusted key " if trusted is not None and log.checkpoints(run_id) else ""
+            return _report([Check("checkpoint", False, f"no checkpoint {whose}stored for run {run_id!r}")], None,
+                           run_id=run_id)
+        checkpoint_note, vkey = newest.stored.note, newest.stored.vkey
     else:
         stored = log.find_checkpoint(checkpoint_note)
         if stored is not None:
             vkey = stored.vkey
-        elif trusted_vkey is not None:
-            vkey = trusted_vkey if isinstance(trusted_vkey, str) else trusted_vkey.vkey
+        elif trusted is not None:
+            vkey = trusted.vkey
         else:
             return _report([Check("checkpoint", False, "checkpoint not stored here; pass trusted_vkey")], None,
                            run_id=run_id)
     report = _verify(_bundle(log, run_id, checkpoint_note, anchor, vkey, strict=False),
-                     trusted_vkey, anchor_checker, anchor_window, clock_skew, own_key="log")
+                     trusted, anchor_checker, anchor_window, clock_skew, own_key="log")
     checks = list(report.checks)
     if report.tree_size is not None:
         # Every checkpoint ever signed for this run must be a prefix of this one.
-        verifier = Verifier.from_vkey(trusted_vkey) if isinstance(trusted_vkey, str) else trusted_vkey
         n = report.tree_size
-        size_now = log.size(run_id)
         new_root = Checkpoint.from_text(parse_note(checkpoint_note)[0]).root
         for sc in log.checkpoints(run_id):
             try:
-                old = Checkpoint.from_text(open_note(sc.note, verifier or Verifier.from_vkey(sc.vkey))[0])
-            except NoteError:
+                old = Checkpoint.from_text(open_note(sc.note, trusted or Verifier.from_vkey(sc.vkey))[0])
+            except (NoteError, ValueError):
                 continue  # signed by another key: not ours to judge
             if old.size > n or old.origin != origin_for_run(run_id):
                 continue
@@ -685,8 +765,6 @@ def verify_log(
                 break
         else:
             checks.append(Check("consistency", True, "all stored checkpoints are prefixes of this one"))
-        if size_now > n:
-            checks.append(Check("tail", True, f"{size_now - n} entries after the checkpoint are not signed yet"))
     report = report.model_copy(update={"checks": checks, "ok": all(c.ok for c in checks)})
     if report.reason is None and not report.ok:
         first = next(c for c in checks if not c.ok)

@@ -10,8 +10,15 @@ What an outside model may do, and nothing more:
     line sets.  There is no transfer, approve, resume or approval tool, and none can be added here.
 
 Every call is recorded in the audit log as a run of its own (`tool_call`, `tool_result`), signed and
-anchored like a CLI run; a fund-moving call's own run is linked from its `tool_result`.  Bad input or a
-failure is one line back to the model, never a traceback.
+anchored like a CLI run, whatever becomes of it: an unknown tool (a fund-moving one on a read-only server),
+unknown or malformed arguments are refused here, on the record, not by a framework before the log sees them.
+A fund-moving call's own run is linked from its `tool_result`.  Bad input or a failure is one line back to the
+model (`ok: false`, which MCP and LangChain return as a tool error), never a traceback.
+
+`show_run` and `verify_run` read only runs of this swarm's own wallet on its own chain (a shared store holds
+every wallet's runs), and say what a run did from the part of its log this swarm's audit key signed
+(`swarm.audit.outcome`): entries after its newest checkpoint are shown as an unverified tail, never as the
+outcome.
 """
 from __future__ import annotations
 
@@ -110,17 +117,18 @@ class SwarmToolkit:
     def specs(self) -> list[ToolSpec]:
         return [s for s in SPECS if self.allow_fund_moving or not s.moves_funds]
 
-    def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Validate, run and audit one tool call; the result is what the calling model sees."""
+    def call(self, name: str, arguments: Any) -> dict[str, Any]:
+        """Validate, run and audit one tool call; the result is what the calling model sees (`ok` false: refused
+        or failed, which the MCP and LangChain wrappers return as a tool error)."""
         spec = next((s for s in self.specs() if s.name == name), None)
-        name = name[:64]  # a caller-chosen name is kept short in the result and the log
+        name = str(name)[:64]  # a caller-chosen name is kept short in the result and the log
         call_id = "call-" + uuid.uuid4().hex[:16]
         with self._lock:
             if spec is None:
                 known = ", ".join(s.name for s in self.specs())
                 result = {"ok": False, "error": f"no tool {name!r} here; tools: {known}"}
                 self._audit(call_id, name, {"arguments_sha256": _digest(arguments)}, result)
-                return result
+                return {**result, "audit_id": call_id}
             try:
                 args = spec.args_schema.model_validate(arguments)
             except ValidationError as e:
@@ -129,7 +137,7 @@ class SwarmToolkit:
                 result = {"ok": False, "error": f"invalid arguments for {name}: {errors}"}
                 # the raw arguments may be long or hostile: only their digest is kept
                 self._audit(call_id, name, {"arguments_sha256": _digest(arguments)}, result)
-                return result
+                return {**result, "audit_id": call_id}
             handler: Callable[[Any], dict[str, Any]] = getattr(self, "_" + name)
             try:
                 result = {"ok": True, **handler(args)}
@@ -144,7 +152,10 @@ class SwarmToolkit:
         auditor = self.swarm.auditor
         if auditor is None:
             return
-        self.swarm.record(call_id, "tool_call", {"tool": name, "caller": self.caller, "arguments": arguments})
+        identity = self.swarm.chain.identity
+        self.swarm.record(call_id, "tool_call", {"tool": name, "caller": self.caller, "arguments": arguments,
+                                                 "wallet": self.swarm.chain.wallet_address, "chain": identity.label,
+                                                 "chain_identity": identity.model_dump(mode="json")})
         self.swarm.record(call_id, "tool_result", _audit_view(result))
         auditor.seal(call_id)
 
@@ -168,44 +179,48 @@ class SwarmToolkit:
                 "failed_sources": reading.failed_sources}
 
     def _show_run(self, args: RunArgs) -> dict[str, Any]:
-        entries = self._entries(args.run_id)
-        shown: dict[str, Any] = {"run_id": args.run_id, "entries": len(entries), "tasks": []}
-        for e in entries:
-            p = e.payload
-            if e.kind == "intent":
-                shown["intent"] = p.get("text")
-            elif e.kind == "plan":
-                shown["plan"] = {"ok": p.get("ok"), "refusal_reason": p.get("refusal_reason"), "note": p.get("note")}
-            elif e.kind == "refusal":
-                shown.setdefault("refusals", []).append(p.get("reason"))
-            elif e.kind == "approval_request":
-                shown["awaiting_approval"] = True
-            elif e.kind == "run_result":
-                shown.update(status=p.get("status"), tx_hashes=p.get("tx_hashes"), reasons=p.get("reasons"))
-            elif e.kind == "anchor":
-                shown["anchor_tx"] = p.get("tx_id")
-            elif e.kind in ("tool_call", "tool_result"):
-                shown[e.kind] = p
+        from swarm.audit.outcome import run_outcome, seal_record
+
+        auditor, entries = self._own_run(args.run_id)
+        outcome = run_outcome(auditor.log, args.run_id, auditor.signer.verifier, entries)
+        shown: dict[str, Any] = {"run_id": args.run_id, "entries": len(entries), "signed": outcome.signed,
+                                 "status": outcome.status, "tasks": []}
+        if outcome.result is not None:
+            shown.update(tx_hashes=outcome.result.get("tx_hashes"), reasons=outcome.result.get("reasons"))
+        shown.update(_view(entries[:outcome.signed]))
+        if outcome.anchor is not None:
+            shown["anchor_tx"] = outcome.anchor.get("tx_id")
+        unsigned = [e for e in entries[outcome.signed:]
+                    if outcome.checkpoint_hash is None or not seal_record(e.kind, e.payload, outcome.checkpoint_hash)]
+        if unsigned or outcome.why:
+            shown["unverified_tail"] = {
+                "entries": len(unsigned), "from_index": unsigned[0].index if unsigned else None,
+                "note": "not signed by this swarm's audit key: what these entries claim, not what the run did"
+                        + (f" ({outcome.why})" if outcome.why else ""),
+                **outcome.claims, **_view(unsigned),
+                "problems": {str(i): why for i, why in sorted(outcome.problems.items())}}
         stored = self.swarm.store.load_run(args.run_id)
         if stored is not None:
             shown["tasks"] = [{"id": t.id, "kind": t.kind} for t in self.swarm.plugins.parse_graph(stored[1]).tasks]
         return shown
 
     def _verify_run(self, args: RunArgs) -> dict[str, Any]:
+        from swarm.audit.outcome import run_outcome
         from swarm.audit.verify import verify_log
 
-        auditor = self.swarm.auditor
-        if auditor is None:
-            raise LookupError("this swarm keeps no audit log (audit=False)")
-        self._entries(args.run_id)
-        anchored = auditor.anchor_for(args.run_id)
-        latest = auditor.log.latest_checkpoint(args.run_id)
-        note, anchor = anchored if anchored else ((latest.note if latest else None), None)
+        auditor, entries = self._own_run(args.run_id)
+        trusted = auditor.signer.verifier
+        outcome = run_outcome(auditor.log, args.run_id, trusted, entries)
+        # the newest checkpoint this swarm's key signed and its own anchor, never an older one an anchor record names
+        note, anchor = outcome.checkpoint, outcome.anchor
         checker = self.swarm.chain.anchor_checker(self.swarm.chain.wallet_address) if anchor else None
-        report = verify_log(auditor.log, args.run_id, trusted_vkey=auditor.signer.verifier, anchor_checker=checker,
+        report = verify_log(auditor.log, args.run_id, trusted_vkey=trusted, anchor_checker=checker,
                             checkpoint_note=note, anchor=anchor)
         verdict = report.verdict if anchor is not None else "FAIL"
-        return {"run_id": args.run_id, "verdict": verdict, "passed": verdict == "PASS",
+        return {"run_id": args.run_id, "verdict": verdict, "passed": verdict == "PASS", "status": outcome.status,
+                "reason": report.reason if anchor is not None
+                else f"no on-chain anchor recorded for this run's newest signed checkpoint; {report.reason or 'the log checks'}",
+                "first_bad_index": report.first_bad_index,
                 "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks]
                 + ([] if anchor is not None else [{"name": "anchor", "ok": False,
                                                    "detail": "no on-chain anchor recorded for this run"}])}
@@ -221,14 +236,51 @@ class SwarmToolkit:
                            f"or `--decline`; no tool can approve")
         return out
 
-    def _entries(self, run_id: str) -> list[Any]:
+    def _own_run(self, run_id: str) -> tuple[Any, list[Any]]:
+        """(auditor, entries) of a run of this swarm's wallet on this swarm's chain; any other run, like a missing
+        one, is "no run": a shared store holds every wallet's runs, and a model asks only about its own."""
         auditor = self.swarm.auditor
         if auditor is None:
             raise LookupError("this swarm keeps no audit log (audit=False)")
         entries = auditor.log.entries(run_id)
-        if not entries:
-            raise LookupError(f"no run {run_id!r} in this swarm's audit log")
-        return entries
+        if not entries or not _same_scope(entries, self.swarm.chain):
+            identity = self.swarm.chain.identity
+            raise LookupError(f"no run {run_id!r} of wallet {self.swarm.chain.wallet_address} on {identity.label} in "
+                              f"this swarm's audit log")
+        return auditor, entries
+
+
+def _view(entries: list[Any]) -> dict[str, Any]:
+    """What a model is shown of some entries: intent, plan, refusals, approval requests, the tool call."""
+    shown: dict[str, Any] = {}
+    for e in entries:
+        p = e.payload
+        if e.kind == "intent":
+            shown.setdefault("intent", p.get("text"))
+        elif e.kind == "plan":
+            shown["plan"] = {"ok": p.get("ok"), "refusal_reason": p.get("refusal_reason"), "note": p.get("note")}
+        elif e.kind == "refusal":
+            shown.setdefault("refusals", []).append(p.get("reason"))
+        elif e.kind == "approval_request":
+            shown["awaiting_approval"] = True
+        elif e.kind == "operator_input":
+            shown.pop("awaiting_approval", None)
+        elif e.kind in ("tool_call", "tool_result"):
+            shown[e.kind] = {k: v for k, v in p.items() if k != "chain_identity"}
+    return shown
+
+
+def _same_scope(entries: list[Any], chain: Any) -> bool:
+    """Whether a run was made by `chain`'s wallet on `chain`: its first intent or tool call names them."""
+    first = next((e.payload for e in entries if e.kind in ("intent", "tool_call")), None)
+    if first is None:
+        return False
+    identity = chain.identity
+    recorded = first.get("chain_identity") or {}
+    wallet, mine = str(first.get("wallet", "")), str(chain.wallet_address)
+    same_wallet = wallet.lower() == mine.lower() if identity.family == "evm" else wallet == mine
+    return (same_wallet and first.get("chain") == identity.label
+            and recorded.get("genesis_hash", identity.genesis_hash) == identity.genesis_hash)
 
 
 def _expected(exc: BaseException) -> bool:

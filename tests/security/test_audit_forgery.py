@@ -158,7 +158,8 @@ def forge_bundle(bundle: dict, chain, attacker: Wallet) -> tuple[dict, Signer]:
                            forger)
     ref = anchor_on_evm(TxSender(chain, attacker), checkpoint_hash(note))
     forged.update(checkpoint=note, checkpoint_hash=checkpoint_hash(note).hex(), vkey=forger.vkey,
-                  leaf_hashes=[tree.leaf(i).hex() for i in range(len(entries))], anchor=ref.to_dict())
+                  leaf_hashes=[tree.leaf(i).hex() for i in range(len(entries))], anchor=ref.to_dict(),
+                  checkpoints=[note], tail=[])  # the store's other checkpoints and tail: the forger's own
     return forged, forger
 
 
