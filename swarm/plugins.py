@@ -77,7 +77,10 @@ class TaskPlugin(Generic[TaskT]):
     kind: ClassVar[str]
     task_model: ClassVar[type[Task]]
     result_model: ClassVar[type[TaskResult]] = TaskResult
-    effectful: ClassVar[bool] = False  # moves funds or writes on chain: its result decides the run's status
+    # moves funds or writes on chain: its result decides the run's status, the graph must gate it by a check_risk
+    # task (PluginRegistry.ungated), and its handler's executor acts only within that check's approval; a task
+    # that is not effectful gets an executor that refuses everything (swarm.runtime)
+    effectful: ClassVar[bool] = False
     chains: ClassVar[frozenset[str] | None] = None  # chain families it supports; None: every chain
 
     def handle(self, task: TaskT, run: RunView, deps: RunDeps) -> TaskResult:
@@ -143,11 +146,22 @@ class PluginRegistry:
         return TaskGraph.model_validate_json(text, context={"task_models": self.task_models()})
 
     def validate(self, graph: TaskGraph, tokens: Any, family: str) -> list[str]:
-        """Every task has a plugin that supports the chain, and the graph passes every plugin's rules."""
+        """Every task has a plugin that supports the chain, the graph passes every plugin's rules, and every
+        effectful task is gated by a risk check (`ungated`)."""
         errors = [f"{t.id}: no plugin for task kind {t.kind!r}" for t in graph.tasks if t.kind not in self._plugins]
         errors += [f"{t.id}: task kind {t.kind!r} does not support {family} chains" for t in graph.tasks
                    if t.kind in self._plugins and not self._plugins[t.kind].supports(family)]
-        return errors or graph.validate_structure(tokens, self._plugins)
+        return errors or graph.validate_structure(tokens, self._plugins) + self.ungated(graph)
+
+    def ungated(self, graph: TaskGraph) -> list[str]:
+        """Every effectful task (a swap, or any plugin's task that moves funds) waits, directly or through other
+        tasks, for a check_risk task that gates it: the deterministic check that approves it and reserves the
+        daily cap for it. Whoever added the task (the planner, a plugin's `extend_plan`, a graph built in code);
+        the runtime refuses to compile a graph that breaks this. A check_risk gates only a swap task, so an
+        effectful task is a `SwapTask` (or a subclass) the risk check can evaluate."""
+        return [f"{t.id}: task kind {t.kind!r} moves funds but no check_risk task before it gates it (every "
+                f"effectful task needs the risk check and the daily cap)" for t in graph.tasks
+                if t.kind in self._plugins and self._plugins[t.kind].effectful and not graph.risk_checks_of(t.id)]
 
     def copy(self) -> "PluginRegistry":
         return PluginRegistry(self._plugins.values())

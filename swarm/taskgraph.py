@@ -295,6 +295,13 @@ class TaskGraph(BaseModel):
                 stack.extend(tasks[tid].depends_on)
         return seen
 
+    def risk_checks_of(self, task_id: str) -> list[CheckRiskTask]:
+        """The check_risk tasks `task_id` waits for (directly or through others) that gate it (name it as their
+        swap): what approves it and reserves the daily cap for it."""
+        tasks = self.by_id()
+        return [t for tid in sorted(self.ancestors(task_id))
+                if isinstance(t := tasks.get(tid), CheckRiskTask) and t.swap_task == task_id]
+
     def with_task(self, task: Task, before: tuple[str, ...] = ()) -> "TaskGraph":
         """A new graph with `task` added, and each task in `before` waiting for it (e.g. a guard before a risk check)."""
         tasks = [t.model_copy(update={"depends_on": t.depends_on + (task.id,)}) if t.id in before else t

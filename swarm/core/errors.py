@@ -58,3 +58,8 @@ class Refused(SwarmError):
 
 class PluginError(SwarmError):
     """A task plugin is missing, registered twice, or does not support the chain."""
+
+
+class EffectRefused(Refused):
+    """A task tried to move funds without its risk check's approval, or beyond it: nothing was signed.
+    (The runtime hands every task an executor that enforces this, whoever wrote the task.)"""
