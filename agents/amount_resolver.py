@@ -1,7 +1,9 @@
 """Amount resolver agent: a swap input that depends on the world, computed in code at run time.
 
-Dollars ("$250 of ETH"): dollars / the independent USD median of token_in (a reading that
-passes the same sourcing rule as any trade's price).  A share ("25% of my USDC") or "all":
+Dollars ("$250 of ETH"): dollars / the independent USD price of token_in (a reading that
+passes the same sourcing rule as any trade's price): the median of its families' medians, so one
+trader who pushes every pool of one DEX moves it by at most half the spread the policy allows
+(`swarm.core.prices`); the rule and the family medians are recorded with the amount.  A share ("25% of my USDC") or "all":
 the balance read now (all of the native coin keeps the policy's gas reserve back).  A
 previous step's output ("then swap it to DAI"): what that step's swaps received.  The total
 is split into the step's parts and rounded down to the token's decimals.  Every input and
@@ -14,7 +16,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from swarm.core.errors import SwarmError
 from swarm.core.policy import price_reading_rule
-from swarm.core.prices import PriceReading
+from swarm.core.prices import FAMILY_RULE, PriceReading, median_and_spread
 from swarm.core.status import TaskStatus
 from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
 from swarm.taskgraph import ResolveAmountTask
@@ -74,6 +76,8 @@ class ResolveAmountPlugin(TaskPlugin[ResolveAmountTask]):
                 if not rule.passed:  # a dollar amount is never converted at a price one party could set
                     return AmountResult(status=TaskStatus.REFUSED, reason=f"{rule.rule}: {rule.detail}")
                 inputs["price_median"] = str(reading.median)
+                inputs["price_rule"] = reading.median_rule
+                inputs["family_medians"] = {family: str(m) for family, m in reading.family_medians.items()}
             elif task.mode in ("percent", "all"):
                 inputs["balance_raw"] = str(deps.chain.balance_of(token.symbol))
                 if task.mode == "all":
@@ -103,6 +107,13 @@ class ResolveAmountPlugin(TaskPlugin[ResolveAmountTask]):
     def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
         if payload.get("status") != TaskStatus.OK:
             return None
+        inputs = payload["inputs"]
         raw, formula = resolve(payload["mode"], Decimal(payload["value"]) if payload.get("value") else None,
-                               payload["parts"], payload["decimals"], payload["inputs"])
+                               payload["parts"], payload["decimals"], inputs)
+        if payload["mode"] == "usd":  # the price is the recorded rule applied to the recorded family medians
+            medians = [Decimal(m) for m in inputs.get("family_medians", {}).values()]
+            price = median_and_spread(medians)[0] if medians else None
+            if inputs.get("price_rule") != FAMILY_RULE or price != Decimal(inputs["price_median"]):
+                return False, (f"price {inputs['price_median']} is not the {FAMILY_RULE} of the logged family "
+                               f"medians {inputs.get('family_medians')} (rule logged: {inputs.get('price_rule')})")
         return raw == int(payload["raw"]), f"recomputed {raw} (logged {payload['raw']}): {formula}"

@@ -4,11 +4,13 @@ The sources are the chain adapter's (EVM: feed + pools; Solana: Pyth + Hermes + 
 with its family (who can move it: `oracle:chainlink`, `dex:uniswap-v2`, `oracle:pyth`, `dex:jupiter`);
 the agent records what every source said, which failed and why, and refuses nothing itself: the
 risk checker requires independent families (`SwapPolicy.min_source_families`) and a small spread.
+The reading's price is the median of the family medians (`swarm.core.prices`): it records the rule and
+each family's median, and `replay` derives all of them again from the logged sources.
 """
 from __future__ import annotations
 
 from swarm.core.errors import SwarmError
-from swarm.core.prices import PriceReading, PriceSource, collect_reading, median_and_spread
+from swarm.core.prices import PriceReading, PriceSource, collect_reading, median_and_spread, reading_price
 from swarm.core.status import TaskStatus
 from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
 from swarm.taskgraph import ReadPriceTask
@@ -33,13 +35,17 @@ class ReadPricePlugin(TaskPlugin[ReadPriceTask]):
         return PriceResult(status=TaskStatus.OK, reading=reading)
 
     def replay(self, payload: dict, run_context: dict) -> tuple[bool, str] | None:
-        """The median and spread recomputed from the logged sources."""
+        """The price (its rule and the family medians it used) and the spread recomputed from the logged sources."""
         if payload.get("status") != TaskStatus.OK:
             return None
         reading = PriceReading.model_validate(payload["reading"])
-        median, spread = median_and_spread([s.price for s in reading.sources])
-        ok = median == reading.median and spread == reading.max_deviation_bps
-        return ok, f"median {median} (logged {reading.median}), spread {spread} bps (logged {reading.max_deviation_bps})"
+        price, rule, medians = reading_price(reading.sources)
+        spread = median_and_spread([s.price for s in reading.sources])[1]
+        ok = (price, rule, medians, spread) == (reading.median, reading.median_rule, reading.family_medians,
+                                                reading.max_deviation_bps)
+        families = ", ".join(f"{f} {m}" for f, m in medians.items()) or "none declared"
+        return ok, (f"price {price} by the {rule} (logged {reading.median} by {reading.median_rule or 'no rule'}); "
+                    f"family medians {families}; spread {spread} bps (logged {reading.max_deviation_bps})")
 
 
 __all__ = ["PriceReading", "PriceResult", "PriceSource", "ReadPricePlugin", "collect_reading", "median_and_spread"]

@@ -9,7 +9,9 @@ can neither see nor override any of this.
 
 Prices: a condition is evaluated only on a reading that rests on independent, fresh
 source families (`price_sources_agree`, the same rule a trade's prices pass); otherwise
-it is refused, never evaluated.
+it is refused, never evaluated. It compares the reading's price, the median of its families'
+medians (`swarm.core.prices`: pushing every pool of one DEX moves it by at most half the allowed
+spread); the condition entry records that rule and the family medians.
 
 After an approval pause the node runs again from its start (LangGraph re-executes an
 interrupted node), so the readings it sees are the ones from before the pause. The
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from swarm.core.errors import SwarmError
+from swarm.core.errors import Refused, SwarmError
 from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, common_rules, decide,
                                oracle_min_out, price_reading_rule, reference_price)
 from swarm.core.prices import PriceReading
@@ -116,9 +118,13 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
                 price = price / readings[cond.quote_task].median
             holds = cond.evaluate(price)
             results.append((cond, price, holds))
+            used = {tid: readings[tid] for tid in (cond.source_task, cond.quote_task) if tid is not None}
             deps.record(run_id, "condition", {"task": swap.id, "source_task": cond.source_task,
                                               "quote_task": cond.quote_task, "condition": cond.model_dump(mode="json"),
                                               "describe": cond.describe(), "price": str(price), "holds": holds,
+                                              "price_rule": {tid: r.median_rule for tid, r in used.items()},
+                                              "family_medians": {tid: {f: str(m) for f, m in r.family_medians.items()}
+                                                                 for tid, r in used.items()},
                                               "combine": swap.combine or "and", **({"recheck": True} if recheck else {})})
         held = [h for _, _, h in results]
         if not (any(held) if swap.combine == "or" else all(held)):
@@ -207,7 +213,10 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         logged = {"input": check, "decision": decision, **extra}
         if not decision.approved:
             return self._release(run.run_id, swap, deps, _refused(decision.reason, **logged))
-        ok, spent = deps.ledger.reserve_spend(run.run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
+        try:
+            ok, spent = deps.ledger.reserve_spend(run.run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
+        except Refused as exc:  # another ledger keeps the wallet's cap today (swarm.ledger): nothing reserved
+            return _refused(str(exc), **logged)
         if not ok:
             return _refused(f"daily_cap_usd: ${spent:,.2f} already spent today, ${decision.trade_usd:,.2f} more "
                             f"exceeds ${policy.daily_cap_usd:,.2f}", **logged)
@@ -268,7 +277,10 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
                 f"re-check after the operator's approval: {decision.reason}", **logged))
         if decision.trade_usd != approved.trade_usd:  # the reservation holds the fresh value, within the cap
             deps.ledger.release_spend(run_id, swap.id)
-            ok, spent = deps.ledger.reserve_spend(run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
+            try:
+                ok, spent = deps.ledger.reserve_spend(run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
+            except Refused as exc:
+                return _refused(str(exc), **logged)
             if not ok:
                 return _refused(f"daily_cap_usd: ${spent:,.2f} already spent today, ${decision.trade_usd:,.2f} more "
                                 f"exceeds ${policy.daily_cap_usd:,.2f}", **logged)

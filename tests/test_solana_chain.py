@@ -135,7 +135,8 @@ def test_read_price_from_agreeing_independent_sources(world):
     names = {s.name: s.price for s in jup.sources}
     assert set(names) == {"pyth:JUP/USD", "hermes:JUP/USD", "jupiter:JUP/USDC"} and jup.failed_sources == {}
     assert names["pyth:JUP/USD"] == Decimal("0.501") and names["hermes:JUP/USD"] == Decimal("0.499")
-    assert 0 < jup.max_deviation_bps < 200 and jup.median == sorted(names.values())[1]
+    pyth = (names["pyth:JUP/USD"] + names["hermes:JUP/USD"]) / 2  # one family, one vote (issue 24)
+    assert 0 < jup.max_deviation_bps < 200 and jup.median == (pyth + names["jupiter:JUP/USDC"]) / 2
     usdc = adapter.read_price("USDC")
     assert {s.name for s in usdc.sources} == {"pyth:USDC/USD", "hermes:USDC/USD"} and usdc.max_deviation_bps <= 1
 

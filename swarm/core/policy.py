@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from swarm.core.prices import PriceReading, median_and_spread
+from swarm.core.prices import PriceReading, family_medians, median_and_spread
 
 
 class SwapPolicy(BaseModel):
@@ -81,8 +81,12 @@ class SwapCheck(BaseModel):
 def reference_price(reading: PriceReading) -> Decimal:
     """The price a minimum output is computed from: the oracle families' median where an oracle answered
     (a trader with chain access can push any DEX pool, and DEX quotes carry the route's fee, but not an oracle),
-    else the median of the families' medians (one vote per family, however many pools it has)."""
-    medians = reading.family_medians()
+    else the median of the families' medians (one vote per family, however many pools it has).
+
+    Stricter than the reading's own price (`reading.median`, the median of family medians, which sizes dollar
+    amounts, decides conditions and values a trade against the caps): the floor under a trade must not move with
+    the very pools the trade goes through, at all."""
+    medians = family_medians(reading.sources)
     oracles = [m for family, m in medians.items() if family.startswith("oracle:")]
     chosen = oracles or list(medians.values())
     return median_and_spread(chosen)[0] if chosen else reading.median
@@ -164,7 +168,7 @@ def decide(policy: SwapPolicy, x: SwapCheck) -> RiskDecision:
     """The one swap decision: shared rules, the requested slippage, the quote against the independent
     minimum, then the chain's own checks. Approved only if every rule passes."""
     amount_in = Decimal(x.amount_in).scaleb(-x.token_in.decimals)
-    trade_usd = amount_in * x.price_in.median
+    trade_usd = amount_in * x.price_in.median  # the median of family medians (swarm.core.prices): one vote per family
     min_out = oracle_min_out(amount_in, x.price_in, x.price_out, x.token_out.decimals, x.slippage_bps)
     rules = common_rules(policy, symbol_in=x.token_in.symbol, symbol_out=x.token_out.symbol, recipient=x.recipient,
                          recipient_ok=x.recipient == x.wallet,
