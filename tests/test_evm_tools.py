@@ -303,3 +303,53 @@ def test_router_calls_encode_exactly_as_web3_does(uniswap):
     usdc = uniswap.registry.resolve("USDC")
     token = uniswap.w3.eth.contract(address=Web3.to_checksum_address(usdc.address), abi=abi("ERC20"))
     assert erc20.approve_tx(uniswap.w3, usdc, me, 5).data == token.encode_abi("approve", [me, 5])
+
+
+# -- issue 24, finding 6: deadlines and simulations on the clock the transaction will see --------------------------
+def _no_blocks_for(chain, seconds: int) -> int:
+    """`seconds` pass without a block: the node's clock moves on (`evm_increaseTime`), nothing is mined, so the next
+    block comes `seconds` after the latest. Returns the latest block's time. (The `chain` fixture's revert undoes it.)"""
+    latest = chain.eth.get_block("latest")["timestamp"]
+    assert chain.provider.make_request("evm_increaseTime", [seconds]).get("result") is not None
+    return latest
+
+
+def test_a_swap_after_minutes_without_blocks_does_not_expire(chain, registry, uniswap, wallet, tmp_path):
+    """The deadline was the latest block's time + 300 s: ten minutes without blocks and the swap reverted on chain
+    with EXPIRED (gas spent). It is now relative to the time the next block will have."""
+    eth, usdc = registry.resolve("ETH"), registry.resolve("USDC")
+    executor, events = _executor(chain, uniswap, wallet, tmp_path)
+    latest = _no_blocks_for(chain, 600)
+    n = chain.eth.get_transaction_count(wallet.address)
+    out = executor.execute("r", "s", eth, usdc, eth.to_base("0.1"), 1)
+    assert out.status == "confirmed", out.reason
+    assert out.block_number is not None and chain.eth.get_block(out.block_number)["timestamp"] >= latest + 600
+    assert chain.eth.get_transaction_count(wallet.address) == n + 1
+    signed = next(p for kind, p in events if kind == "tx" and p["event"] == "signed")
+    deadline = uniswap.router.decode_function_input(signed["unsigned"]["data"])[1]["deadline"]
+    assert deadline >= latest + 600 + 300
+
+
+def test_a_swap_is_simulated_at_the_time_it_will_be_mined(chain, registry, uniswap, wallet):
+    """A deadline that will have passed when the next block is made fails the simulation: nothing is sent (it used
+    to pass at the old block's time and revert on chain)."""
+    eth, usdc = registry.resolve("ETH"), registry.resolve("USDC")
+    quote = uniswap.quote(eth, usdc, eth.to_base("0.1"))
+    latest = _no_blocks_for(chain, 600)
+    n = chain.eth.get_transaction_count(wallet.address, "pending")
+    with pytest.raises(SimulationFailed, match="EXPIRED"):
+        TxSender(chain, wallet).send(uniswap.swap_tx(quote, 1, wallet.address, latest + 300))
+    assert chain.eth.get_transaction_count(wallet.address, "pending") == n
+
+
+def test_a_chain_clock_far_from_this_machine_s_is_refused_before_anything_is_signed(chain, registry, uniswap, wallet,
+                                                                                    tmp_path):
+    """The next block would be two hours ahead of this machine's clock: one of the two clocks is wrong, and a deadline
+    cannot be set on either. Refused, nothing signed (no approval either)."""
+    usdc, eth = registry.resolve("USDC"), registry.resolve("ETH")
+    executor, _ = _executor(chain, uniswap, wallet, tmp_path)
+    _no_blocks_for(chain, 2 * 3600)
+    n = chain.eth.get_transaction_count(wallet.address, "pending")
+    out = executor.execute("r", "s", usdc, eth, usdc.to_base("100"), 1)
+    assert out.status == "refused" and "clock" in out.reason and "\n" not in out.reason, out.reason
+    assert out.approve_tx is None and chain.eth.get_transaction_count(wallet.address, "pending") == n

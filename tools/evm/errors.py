@@ -34,9 +34,13 @@ class TxFailed(EvmToolError, core.TxFailed):
     """A sent transaction reverted on chain or was not confirmed in time."""
 
 
+class ChainClockError(EvmToolError, core.Refused):
+    """The chain's clock and this machine's disagree by more than the allowed skew: no deadline can be set."""
+
+
 class StalePriceError(EvmToolError, PriceUnavailable):
     """A price feed answer older than the allowed age, or not positive."""
 
 
-__all__ = ["AmountError", "EvmToolError", "PriceUnavailable", "RpcUnavailableError", "SimulationFailed",
+__all__ = ["AmountError", "ChainClockError", "EvmToolError", "PriceUnavailable", "RpcUnavailableError", "SimulationFailed",
            "StalePriceError", "TxFailed", "UnknownTokenError"]

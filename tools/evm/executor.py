@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Literal, Protocol, runtime_checkable
+from typing import Callable, Literal, Protocol, runtime_checkable
 
 from eth_abi.abi import encode
 from web3 import Web3
@@ -24,16 +24,18 @@ from swarm.core.chain import Recorder
 from swarm.core.faults import fault_point
 from swarm.core.outbox import Outbox
 from tools.evm import erc20
-from tools.evm.errors import EvmToolError, RpcUnavailableError
+from tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError
 from tools.evm.tokens import Token
-from tools.evm.tx import (NonceTaken, SignedTx, TxFateUnknown, TxReceipt, TxRejected, TxRequest, TxReverted,
-                          TxSender)
+from tools.evm.tx import (NonceTaken, ProcessLock, SignedTx, TxFateUnknown, TxReceipt, TxRejected, TxRequest,
+                          TxReverted, TxSender, WalletLockTimeout)
 from tools.evm.uniswap import UniswapV2
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
 DEPOSIT_TOPIC = "0x" + Web3.keccak(text="Deposit(address,uint256)").hex().removeprefix("0x")
 DEADLINE_SECONDS = 300
+# How long a swap waits for another process's approve-swap(-revoke) of the same token: a few receipt waits.
+APPROVAL_LOCK_TIMEOUT_SECONDS = 600.0
 APPROVE_SELECTOR = Web3.keccak(text="approve(address,uint256)")[:4]
 
 
@@ -94,15 +96,32 @@ class SwapExecutor:
     def __init__(self, uniswap: UniswapV2, sender: TxSender, store: Outbox,
                  record: Recorder = lambda run_id, kind, payload: None):
         self.uniswap, self.sender, self.store, self.record = uniswap, sender, store, record
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, ProcessLock] = {}
         self._locks_guard = threading.Lock()
 
-    def _token_lock(self, token: Token):
-        """Exact approvals are overwritten, not added: approve-then-swap of one token must not interleave."""
+    def _token_lock(self, token: Token) -> contextlib.AbstractContextManager[None]:
+        """Exact approvals are overwritten, not added: approve-then-swap of one token must not interleave, in this
+        process or any other on the wallet. The wallet's lock for the token (`NonceManager.wallet_lock`: an fcntl
+        lock beside the nonce lock, the same mechanism), held from the approval to the swap's (or revoke's)
+        receipt; taken before the nonce lock, which each transaction takes inside it."""
         if token.is_native:
             return contextlib.nullcontext()
+        key = token.address.lower()
         with self._locks_guard:
-            return self._locks.setdefault(token.address.lower(), threading.Lock())
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = self.sender.nonces.wallet_lock(f"approve-{key}",
+                                                                         APPROVAL_LOCK_TIMEOUT_SECONDS)
+        return lock.hold()
+
+    def _with_token_lock(self, token: Token, outcome: SwapOutcome, run: Callable[[], SwapOutcome]) -> SwapOutcome:
+        """`run()` under the token's lock; another process holding it too long refuses the swap (nothing signed)."""
+        try:
+            with self._token_lock(token):
+                return run()
+        except WalletLockTimeout as exc:
+            outcome.reason = str(exc)
+            return outcome
 
     @property
     def wallet(self) -> str:
@@ -169,15 +188,17 @@ class SwapExecutor:
         if approval_total is not None and approval_total < amount_in:
             return SwapOutcome(status="refused", amount_in=amount_in, min_out=min_out,
                                reason=f"approval_total {approval_total} is below this part's amount_in {amount_in}")
-        with self._token_lock(token_in):
-            return self._execute(run_id, step, token_in, token_out, amount_in, min_out, approval_total)
+        return self._with_token_lock(token_in, SwapOutcome(status="refused", amount_in=amount_in, min_out=min_out),
+                                     lambda: self._execute(run_id, step, token_in, token_out, amount_in, min_out,
+                                                           approval_total))
 
     def execute_exact_out(self, run_id: str, step: str, token_in: Token, token_out: Token, amount_out: int,
                           max_in: int) -> SwapOutcome:
         """Exactly `amount_out` for at most `max_in`: an exact approval of max_in, and what the swap did not use
         of it is reset to zero afterwards (a `{step}:revoke` transaction)."""
-        with self._token_lock(token_in):
-            return self._execute(run_id, step, token_in, token_out, max_in, amount_out, None, exact_out=True)
+        return self._with_token_lock(token_in, SwapOutcome(status="refused", amount_in=max_in, min_out=amount_out),
+                                     lambda: self._execute(run_id, step, token_in, token_out, max_in, amount_out, None,
+                                                           exact_out=True))
 
     def _approve(self, run_id: str, step: str, token_in: Token, amount: int, resumed: bool,
                  approval_total: int | None) -> str | None:
@@ -204,9 +225,17 @@ class SwapExecutor:
         outcome = SwapOutcome(status="failed", amount_in=amount_in, min_out=min_out)
         approved = False  # this step's exact approval is on the router: a failed swap must take it back
         weth = self.uniswap.registry.wrapped_native or ""
+        deadline: int | None = None
         try:
             resumed = self.store.signed_for(run_id, f"{step}:swap", SignedTx) is not None
             if not resumed:
+                try:  # before the approval: a chain clock too far from this machine's signs nothing at all
+                    deadline = self.uniswap.deadline(DEADLINE_SECONDS)
+                except ChainClockError as exc:
+                    outcome.status, outcome.reason = "refused", str(exc)
+                    if approval_total is not None:  # an earlier part's approval of the split's total
+                        self._revoke(run_id, step, token_in, outcome)
+                    return outcome
                 if exact_out:
                     quote = self.uniswap.quote_exact_out(token_in, token_out, min_out)
                     outcome.quoted_out = quote.amount_out
@@ -229,12 +258,12 @@ class SwapExecutor:
                 approved = True
 
             def build() -> TxRequest:
-                # relative to the chain's clock at the fresh quote's block (read with it), not this machine's
-                deadline = (quote.block_timestamp + DEADLINE_SECONDS if quote.block_timestamp is not None
-                            else self.uniswap.deadline(DEADLINE_SECONDS))
+                # 300 s after the time the next block will carry (read before the approval), not after the latest
+                # block's: a chain without blocks for minutes would otherwise be past it when the swap is mined
+                at = deadline if deadline is not None else self.uniswap.deadline(DEADLINE_SECONDS)
                 if exact_out:
-                    return self.uniswap.swap_exact_out_tx(quote, amount_in, self.wallet, deadline)
-                return self.uniswap.swap_tx(quote, min_out, self.wallet, deadline)
+                    return self.uniswap.swap_exact_out_tx(quote, amount_in, self.wallet, at)
+                return self.uniswap.swap_tx(quote, min_out, self.wallet, at)
 
             try:
                 receipt = self._send_once(run_id, f"{step}:swap", build)

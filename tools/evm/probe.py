@@ -10,6 +10,7 @@ from web3.types import RPCEndpoint
 
 from tools.evm import erc20
 from tools.evm.tokens import Token
+from tools.evm.tx import next_block_time
 from tools.evm.uniswap import UniswapV2
 
 PROBE_WEI = 10**15  # 0.001 ETH
@@ -22,7 +23,8 @@ def sell_back_probe(uniswap: UniswapV2, wallet: str, token: Token) -> tuple[bool
     w3, registry = uniswap.w3, uniswap.registry
     eth = registry.resolve("ETH")
     buy_quote = uniswap.quote(eth, token, PROBE_WEI)
-    deadline = (buy_quote.block_timestamp + 300) if buy_quote.block_timestamp is not None else uniswap.deadline()
+    at = next_block_time(w3)  # simulated when, and with the deadline, a real swap would be mined
+    deadline = at + 300
     bought = buy_quote.amount_out
     sell_quote = buy_quote.model_copy(update={"token_in": token.symbol, "token_out": eth.symbol, "amount_in": bought,
                                               "path": list(reversed(buy_quote.path))})
@@ -30,7 +32,8 @@ def sell_back_probe(uniswap: UniswapV2, wallet: str, token: Token) -> tuple[bool
            erc20.approve_tx(w3, token, uniswap.router_address, bought),
            uniswap.swap_tx(sell_quote, 1, wallet, deadline)]
     calls = [{"from": Web3.to_checksum_address(wallet), "to": t.to, "data": t.data, "value": hex(t.value)} for t in txs]
-    response = w3.provider.make_request(RPCEndpoint("eth_simulateV1"), [{"blockStateCalls": [{"calls": calls}]}, "latest"])
+    response = w3.provider.make_request(RPCEndpoint("eth_simulateV1"), [
+        {"blockStateCalls": [{"blockOverrides": {"time": hex(at)}, "calls": calls}]}, "latest"])
     if "error" in response:
         return False, f"node cannot simulate a buy-and-sell bundle ({response['error'].get('message')}); refusing untested token"
     # web3 types every RPCResponse field as optional; per JSON-RPC a response without an error carries a result

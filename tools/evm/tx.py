@@ -8,18 +8,20 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Literal
 
 import requests
 from pydantic import BaseModel
 from eth_typing import HexStr
+from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
-from web3.types import TxParams, Wei
+from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.types import RPCEndpoint, TxParams, Wei
 
 from swarm.core import errors as core_errors
-from tools.evm.errors import EvmToolError, RpcUnavailableError, SimulationFailed, TxFailed
+from tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError, SimulationFailed, TxFailed
 from tools.evm.rpc import is_transient, read_retry
 from tools.evm.wallet import Wallet
 
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 # costs 2 x 20k. Unused gas is refunded, so the margin costs nothing.
 GAS_HEADROOM, GAS_MARGIN = 1.2, 50_000
 NONCE_LOCK_TIMEOUT_SECONDS = 120.0
+# The chain's clock (its next block) and this machine's may differ by this much; beyond it, nothing is signed.
+MAX_CLOCK_SKEW_SECONDS = 3600
 
 try:
     import fcntl
@@ -128,6 +132,44 @@ def tx_known(w3: Web3, tx_hash: str) -> bool:
         return False
 
 
+@read_retry
+def _block_time(w3: Web3, which: Literal["latest", "pending"]) -> int:
+    # web3 types every block field as optional, but a block always has its timestamp
+    return int(w3.eth.get_block(which)["timestamp"])  # pyright: ignore[reportTypedDictNotRequiredAccess]
+
+
+def next_block_time(w3: Web3, max_skew: int = MAX_CLOCK_SKEW_SECONDS) -> int:
+    """The time the next block will carry, as far as it can be known: the latest of this machine's clock, the
+    latest block's time + 1 and the node's pending block time (where the node reports one).
+
+    Deadlines and simulations use it, not the latest block's time: after minutes without a block (a quiet chain,
+    a paused sequencer, a devnet nobody mined on) a transaction is mined at a later time than that block's, and
+    a deadline relative to it has already passed (the swap reverts, its gas spent). Bounded: when the chain's
+    clock (its pending block, else its latest) and this machine's are more than `max_skew` seconds apart, one of
+    them is wrong or the chain has stopped, and no deadline can be trusted: `ChainClockError`, nothing signed."""
+    latest = _block_time(w3, "latest")
+    try:
+        pending: int | None = _block_time(w3, "pending")
+    except (BlockNotFound, Web3RPCError, KeyError, ValueError):  # a node without a pending block: the latest says it
+        pending = None
+    now = int(time.time())
+    chain_now = pending if pending is not None else latest
+    if abs(chain_now - now) > max_skew:
+        which = "next" if pending is not None else "latest"
+        side = "ahead of" if chain_now > now else "behind"
+        raise ChainClockError(f"the chain's {which} block time {chain_now} is {abs(chain_now - now)}s {side} this "
+                              f"machine's clock ({now}), more than the {max_skew}s allowed: no swap deadline can be "
+                              f"set; check this machine's clock and that the chain is producing blocks (nothing was "
+                              f"signed)")
+    return max(now, latest + 1, pending or 0)
+
+
+def _rpc_error_message(exc: Web3RPCError) -> str:
+    """The node's own message for a failed call (e.g. "execution reverted: UniswapV2Router: EXPIRED")."""
+    error = exc.rpc_response.get("error") if isinstance(exc.rpc_response, dict) else None
+    return str(error.get("message") or error) if isinstance(error, dict) else str(exc)
+
+
 def ledger_dir() -> Path:
     """The directory of the wallet's shared spend ledger: that of `$SWARM_LEDGER`, else
     `$XDG_DATA_HOME/defai-swarm` (`~/.local/share/defai-swarm`). The same place as `swarm.ledger.default_ledger_path`
@@ -142,14 +184,68 @@ class NonceLockTimeout(EvmToolError):
     """Another process held the wallet's nonce lock for too long; nothing was signed."""
 
 
+class WalletLockTimeout(NonceLockTimeout):
+    """Another process held one of the wallet's other locks (`NonceManager.wallet_lock`) for too long."""
+
+
+class ProcessLock:
+    """A re-entrant lock held across threads *and* processes: a thread lock plus an fcntl lock on a file.
+
+    Every process on this machine that opens the same file serialises on it (so do two objects in one process:
+    flock is per open file); a process that dies holding it releases it. Waiting for another process is bounded
+    by `timeout` seconds, then `error` is raised (nothing was done under the lock)."""
+
+    def __init__(self, path: Callable[[], Path], timeout: float, what: str,
+                 error: type[NonceLockTimeout] = NonceLockTimeout):
+        self._path, self.timeout, self.what, self.error = path, timeout, what, error
+        self.thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self.thread_lock:
+            if self._depth == 0:
+                self._fd = self._acquire_file()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fd, self._fd = self._fd, None
+                    if fcntl is not None:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+
+    def _acquire_file(self) -> int:
+        path = self._path()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is None:  # no fcntl (Windows): threads are serialised, processes are not
+            return fd
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise self.error(f"another process held the {self.what} lock {path} for over "
+                                     f"{self.timeout:.0f}s; nothing was signed, try again") from None
+                time.sleep(0.005)
+
+
 class NonceManager:
     """Hands out nonces for one wallet on one chain, never the same one twice: across threads *and* processes.
 
-    `hold()` takes the wallet's lock: a re-entrant thread lock plus an fcntl lock on a file keyed by
-    (chain id, genesis hash, address) in `<ledger dir>/nonces/` (see `ledger_dir`), so every process on this
+    `hold()` takes the wallet's lock: a `ProcessLock` (re-entrant thread lock plus an fcntl lock) on a file keyed
+    by (chain id, genesis hash, address) in `<ledger dir>/nonces/` (see `ledger_dir`), so every process on this
     machine that uses the same ledger serialises on it. `TxSender.sign_and_send` holds it from the nonce
     reservation through signing, recording and broadcast: no other process can read the node's pending
     count while a signed transaction is not yet in the node's pool. A process that dies holding it releases it.
+    `wallet_lock(name)` makes the wallet's other locks the same way, beside it (the swap executor's per-token
+    approval lock).
 
     Each reservation takes the largest of the local counter, the node's pending count, and one above the
     highest nonce this machine broadcast for the key (recorded next to the lock) while the node still knows
@@ -163,10 +259,9 @@ class NonceManager:
         self.w3, self.address = w3, address
         self.lock_timeout = lock_timeout
         self._lock_dir, self._chain_key = lock_dir, chain_key
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._fd: int | None = None
         self._paths: tuple[Path, Path] | None = None
+        self._process_lock = ProcessLock(lambda: self._files()[0], lock_timeout, "nonce")
+        self._lock = self._process_lock.thread_lock  # guards the counters too
         self._next = 0
         self._released: list[int] = []
 
@@ -190,39 +285,15 @@ class NonceManager:
             self._paths = directory / f"{key}.lock", directory / f"{key}.json"
         return self._paths
 
-    @contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self) -> AbstractContextManager[None]:
         """The wallet's nonce lock (re-entrant): reserve, sign and broadcast inside it."""
-        with self._lock:
-            if self._depth == 0:
-                self._fd = self._acquire_file()
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    fd, self._fd = self._fd, None
-                    if fcntl is not None:
-                        fcntl.flock(fd, fcntl.LOCK_UN)
-                    os.close(fd)
+        return self._process_lock.hold()
 
-    def _acquire_file(self) -> int:
-        path = self._files()[0]
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        if fcntl is None:  # no fcntl (Windows): threads are serialised, processes are not
-            return fd
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise NonceLockTimeout(f"another process held the nonce lock {path} for over "
-                                           f"{self.lock_timeout:.0f}s; nothing was signed, try again") from None
-                time.sleep(0.005)
+    def wallet_lock(self, name: str, timeout: float) -> ProcessLock:
+        """Another lock of this wallet on this chain, held across threads and processes like the nonce lock, in a
+        file beside it (`<key>.<name>.lock`). Take it *before* the nonce lock, never inside it."""
+        return ProcessLock(lambda: self._files()[0].parent / f"{self.key()}.{name}.lock", timeout, name,
+                           WalletLockTimeout)
 
     # -- the highest nonce broadcast from this machine for the key
     def _recorded(self) -> tuple[int, str] | None:
@@ -289,7 +360,26 @@ class TxSender:
 
     @read_retry
     def simulate(self, req: TxRequest) -> bytes:
-        """eth_call against the latest block; a revert raises SimulationFailed with its reason."""
+        """eth_call on the latest state at the time the transaction will be mined (`next_block_time`, as a block
+        override): a deadline that will have passed by then fails here, not on chain. A revert raises
+        SimulationFailed with its reason; a chain clock too far from this machine's, ChainClockError.
+
+        A node that takes no block override (it refuses the parameter as invalid) is asked at the latest block's
+        time instead, as before: every deadline this library sets is itself relative to `next_block_time`."""
+        at = next_block_time(self.w3)
+        call = {"from": self.wallet.address, "to": Web3.to_checksum_address(req.to), "data": req.data,
+                "value": hex(req.value)}
+        try:
+            return bytes(HexBytes(self.w3.manager.request_blocking(RPCEndpoint("eth_call"),
+                                                                   [call, "latest", {}, {"time": hex(at)}])))
+        except Web3RPCError as exc:
+            if is_transient(exc):
+                raise
+            error = exc.rpc_response.get("error") if isinstance(exc.rpc_response, dict) else None
+            if not (isinstance(error, dict) and error.get("code") == -32602):
+                raise SimulationFailed(_rpc_error_message(exc)) from None
+            log.warning("node refused eth_call with a block override (%s): simulating at the latest block's time",
+                        _rpc_error_message(exc))
         try:
             return bytes(self.w3.eth.call(self._call_params(req), "latest"))
         except ContractLogicError as exc:
@@ -297,7 +387,7 @@ class TxSender:
         except Web3RPCError as exc:
             if is_transient(exc):
                 raise
-            raise SimulationFailed(str(exc)) from None
+            raise SimulationFailed(_rpc_error_message(exc)) from None
 
     @read_retry
     def estimate_gas(self, req: TxRequest) -> int:

@@ -14,7 +14,7 @@ from tools.evm.errors import AmountError, EvmToolError
 from tools.evm.multicall import Multicall, Read, selector
 from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 from tools.evm.tokens import Token, TokenRegistry
-from tools.evm.tx import TxRequest
+from tools.evm.tx import TxRequest, next_block_time
 
 ZERO = "0x" + "00" * 20
 
@@ -63,7 +63,7 @@ class SwapQuote(BaseModel):
     amount_out: int
     path: list[str]
     block_number: int
-    block_timestamp: int | None = None  # the quoted block's time: swap deadlines are relative to it
+    block_timestamp: int | None = None  # the quoted block's time (swap deadlines: `UniswapV2.deadline`)
 
 
 class PoolReserves(BaseModel):
@@ -92,11 +92,12 @@ class UniswapV2:
     def router_address(self) -> str:
         return self.router.address
 
-    @read_retry
     def deadline(self, seconds: int = 300) -> int:
-        """A swap deadline relative to the chain's clock (the latest block), not this machine's."""
-        # web3 types every block field as optional, but a mined block always has its timestamp
-        return self.w3.eth.get_block("latest")["timestamp"] + seconds  # pyright: ignore[reportTypedDictNotRequiredAccess]
+        """A swap deadline `seconds` after the time the next block will carry (`tx.next_block_time`: this machine's
+        clock, the latest block's time and the node's pending block, bounded; `ChainClockError` when the chain's
+        clock and this machine's are too far apart). Not the latest block's time: after minutes without a block
+        the transaction would be mined past it."""
+        return next_block_time(self.w3) + seconds
 
     def pair_address(self, a: Token, b: Token) -> str | None:
         ra, rb = self.registry.route_address(a), self.registry.route_address(b)
