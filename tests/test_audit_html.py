@@ -80,8 +80,11 @@ def resign(bundle: dict, signer: Signer, *, origin: str | None = None) -> dict:
     """The bundle's checkpoint signed again by `signer` (as is, or naming another origin)."""
     cp = Checkpoint.from_text(parse_note(bundle["checkpoint"])[0])
     note = sign_checkpoint(cp.model_copy(update={"origin": origin or cp.origin}), signer)
-    return {**bundle, "checkpoint": note, "checkpoint_hash": checkpoint_hash(note).hex(),
-            "anchor": {**bundle["anchor"], "checkpoint_hash": checkpoint_hash(note).hex()} if bundle.get("anchor") else None}
+    h = checkpoint_hash(note).hex()
+    tail = [{**e, "payload": {**e["payload"], "checkpoint_hash": h}} if e["kind"] == "anchor" else e
+            for e in bundle.get("tail", [])]  # its anchor record follows it, as the re-signer would have it
+    return {**bundle, "checkpoint": note, "checkpoint_hash": h, "checkpoints": [note], "tail": tail,
+            "anchor": {**bundle["anchor"], "checkpoint_hash": h} if bundle.get("anchor") else None}
 
 
 def corrupt_signature(bundle: dict) -> dict:
@@ -235,6 +238,20 @@ def corpus(evm_run, solana_run, tmp_path_factory) -> dict[str, dict]:
          bad=index_of(good, "intent"))
     case("lone-surrogate", dumps(good).replace('"status": "done"', '"status": "done\\ud800"', 1),
          bad=index_of(good, "run_result"))
+    # issue 23: rows the store's credentials can add after the signed checkpoint (the bundle's tail), and a bundle
+    # of an older checkpoint than the newest one the key signed (rolled back)
+    after = len(good["entries"]) + len(good["tail"])
+
+    def with_tail(kind: str, payload: dict) -> dict:
+        b = copy.deepcopy(good)
+        b["tail"].append({"run_id": good["run_id"], "index": after, "kind": kind, "salt": "ab" * 32,
+                          "created_at": good["tail"][-1]["created_at"], "payload": payload})
+        return b
+    case("tail-forged-result", with_tail("run_result", {"status": "failed", "tx_hashes": [], "reasons": ["forged"]}),
+         bad=after)
+    case("tail-replayed-anchor", with_tail("anchor", {**good["anchor"],
+                                                      "checkpoint_hash": checkpoint_hash(evm_run.earlier).hex()}), bad=after)
+    case("rolled-back", export_bundle(evm_run.log, evm_run.run_id, evm_run.earlier), bad=len(good["entries"]))
     case("fallback-good", good, flags="#ed25519=js")
     case("bad-signature", corrupt_signature(good))
     case("fallback-bad-signature", corrupt_signature(good), flags="#ed25519=js")
@@ -303,7 +320,8 @@ CORPUS_EXPECT = {  # what Python says (checked too): verdict, first bad entry
     "bad-signature": ("FAIL", None), "fallback-bad-signature": ("FAIL", None),
     "fallback-edited": ("FAIL", "bad"), "no-webcrypto": ("PASS", None), "big-amounts": ("PASS", None),
     "big-amounts-off-by-one": ("FAIL", "bad"), "non-ascii": ("PASS", None), "non-ascii-escaped": ("PASS", None),
-    "solana": ("PASS", None),
+    "solana": ("PASS", None), "tail-forged-result": ("FAIL", "bad"), "tail-replayed-anchor": ("FAIL", "bad"),
+    "rolled-back": ("FAIL", "bad"),
 }
 
 
@@ -355,6 +373,26 @@ def test_tampered_entries_are_red_with_their_reason(corpus, rendered):
     assert rendered["big-amounts-off-by-one"]["red_entries"] == [1]
     rewritten = rendered["leaf-list-rewritten"]  # nothing below the signed root authenticated: no index to name
     assert rewritten["first_bad"] is None and "cannot localise" in json.dumps(rewritten["checks"])
+
+
+def test_the_outcome_is_the_signed_one_and_the_tail_is_unverified(corpus, rendered):
+    """Issue 23: the page states the signed run_result as the outcome; entries after the checkpoint are shown apart,
+    unsigned, and a forged one after a finished run's final checkpoint (or a replayed older anchor) is red."""
+    good_bundle = json.loads(corpus["good"]["text"])
+    n = len(good_bundle["entries"])
+    good = rendered["good"]
+    assert good["outcome"] == "done" and good["tail_claim"] is None
+    assert good["tail_entries"] == [n] and good["tail_unsigned"] == 1  # its own anchor record, unsigned
+    forged = rendered["tail-forged-result"]
+    assert forged["state"] == "fail" and forged["first_bad"] == n + 1 and forged["red_entries"] == [n + 1]
+    assert forged["outcome"] == "done" and "failed" in forged["tail_claim"] and "not the outcome" in forged["tail_claim"]
+    assert "after the final checkpoint of a finished run" in forged["red_reasons"][0]
+    assert "added after the run was signed as finished" in forged["detail"]
+    replayed = rendered["tail-replayed-anchor"]
+    assert replayed["state"] == "fail" and replayed["red_entries"] == [n + 1] and "a rollback" in replayed["detail"]
+    rolled = rendered["rolled-back"]
+    assert rolled["state"] == "fail" and rolled["outcome"] == "no signed run_result entry (not finished when signed)"
+    assert [c["ok"] for c in rolled["checks"] if c["name"] == "newest checkpoint"] == ["fail"]
 
 
 def test_trust_is_explicit(corpus, rendered):
@@ -625,6 +663,37 @@ def mutations(good: dict, signer: Signer, vkey: str) -> list[tuple[str, str, str
     text("duplicate key, forged last", lambda b: dumps(b).replace('"status": "ok"', '"status": "ok", "status": "forged"', 1))
     text("escaped slash", lambda b: dumps(b).replace('"task": "price_eth"', '"task": "price\\/eth"', 1))
     text("surrogate pair escaped", lambda b: dumps(b).replace('"reason": ""', '"reason": "\\ud83e\\udd84"', 1))
+
+    def tail_entry(b: dict, kind: str, payload, **over) -> dict:
+        entry = {"run_id": b["run_id"], "index": n + len(b["tail"]), "kind": kind, "salt": "cd" * 32,
+                 "created_at": b["tail"][-1]["created_at"], "payload": payload}
+        return {**entry, **over}
+    add("tail: forged run_result", lambda b: b["tail"].append(tail_entry(b, "run_result", {"status": "failed"})))
+    add("tail: forged run_result, unpinned", lambda b: b["tail"].append(tail_entry(b, "run_result", {})), pinned=None)
+    add("tail: replayed older anchor", lambda b: b["tail"].append(tail_entry(b, "anchor", {**b["anchor"],
+                                                                                          "checkpoint_hash": "00" * 32})))
+    add("tail: its own anchor twice", lambda b: b["tail"].append(tail_entry(b, "anchor", b["anchor"])))
+    add("tail: an anchor attempt's error", lambda b: b["tail"].append(tail_entry(b, "error", {
+        "step": "anchor", "checkpoint_hash": b["checkpoint_hash"], "reason": "node down"})))
+    add("tail: null entry", lambda b: b["tail"].append(None))
+    add("tail: extra key", lambda b: b["tail"].append(tail_entry(b, "thought", {}, x=1)))
+    add("tail: kind int", lambda b: b["tail"].append(tail_entry(b, 7, {})))
+    add("tail: index skipped", lambda b: b["tail"].append(tail_entry(b, "anchor", b["anchor"], index=n + 5)))
+    add("tail: index text", lambda b: b["tail"].append(tail_entry(b, "anchor", b["anchor"], index=str(n + 1))))
+    add("tail: other run", lambda b: b["tail"].append(tail_entry(b, "anchor", b["anchor"], run_id="other")))
+    add("tail: not a list", lambda b: b.update(tail={}))
+    add("tail: empty", lambda b: b.update(tail=[]))
+    add("tail: gone", lambda b: b.pop("tail"))
+    add("checkpoints: a newer one by the key", lambda b: b["checkpoints"].append(signed(size=n + 5)))
+    add("checkpoints: a newer one by another key", lambda b: b["checkpoints"].append(sign_checkpoint(
+        Checkpoint.from_text(parse_note(good["checkpoint"])[0]).model_copy(update={"size": n + 5}),
+        Signer(SigningKey.generate()))))
+    add("checkpoints: a newer one for another run", lambda b: b["checkpoints"].append(signed(size=n + 5,
+                                                                                          origin=origin_for_run("x"))))
+    add("checkpoints: an older one", lambda b: b["checkpoints"].append(signed(size=n - 2)))
+    add("checkpoints: garbage", lambda b: b["checkpoints"].extend([1, None, "x", {"a": 1}]))
+    add("checkpoints: not a list", lambda b: b.update(checkpoints="x"))
+    add("checkpoints: gone", lambda b: b.pop("checkpoints"))
     return out
 
 

@@ -7,7 +7,8 @@
    "scrollTo": "CSS selector" (then "fullPage": false shoots the viewport there),
    "eval": "a JavaScript expression whose value is reported"}; one browser serves them all.
    Prints one JSON list: per job the verdict (state and text), the checks table, the red entries and the first bad
-   index named, the SVG node count and states, amounts shown, which Ed25519 ran, and any page error or dialog.
+   index named, the entries shown after the signed checkpoint (unsigned) and the outcome the page states, the SVG
+   node count and states, amounts shown, which Ed25519 ran, and any page error or dialog.
    Everything is read from the rendered DOM. */
 'use strict';
 
@@ -43,8 +44,13 @@ async function facts(page) {
       checks: Array.from(document.querySelectorAll('#checks tr[data-check]'), (tr) => ({
         name: tr.dataset.check, ok: tr.dataset.ok, detail: tr.querySelector('td.detail').textContent })),
       first_bad: firstBad ? Number(firstBad.dataset.index) : null,
-      red_entries: Array.from(document.querySelectorAll('#timeline article.entry.bad'), (a) => Number(a.dataset.index)),
-      red_reasons: text('#timeline article.entry.bad .entry-verdict'),
+      red_entries: Array.from(document.querySelectorAll('#timeline article.entry.bad, #tail article.entry.bad'),
+        (a) => Number(a.dataset.index)),
+      red_reasons: text('#timeline article.entry.bad .entry-verdict, #tail article.entry.bad .entry-verdict'),
+      tail_entries: Array.from(document.querySelectorAll('#tail article.entry'), (a) => Number(a.dataset.index)),
+      tail_unsigned: document.querySelectorAll('#tail article.entry.unsigned').length,
+      outcome: (document.getElementById('outcome') || {}).textContent || null,
+      tail_claim: (document.getElementById('tail-claim') || {}).textContent || null,
       entries: document.querySelectorAll('#timeline article.entry').length,
       visible_entries: Array.from(document.querySelectorAll('#timeline article.entry'))
         .filter((a) => !a.hidden).map((a) => Number(a.dataset.index)),

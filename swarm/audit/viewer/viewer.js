@@ -477,13 +477,85 @@
     return [h, null];
   }
 
+  // ---- what comes after the signed checkpoint (swarm/audit/outcome.py) ----------------------------------------------
+
+  const FINAL_KINDS = new Set(['run_result', 'tool_result']); // a run's last entry: nothing but its seal may follow
+
+  /** outcome.py `seal_record`: the anchor record of this checkpoint, or the error of an attempt to anchor it. */
+  function sealRecord(kind, payload, cpHash) {
+    if (!isMap(payload) || payload.get('checkpoint_hash') !== cpHash) return false;
+    return kind === 'anchor' || (kind === 'error' && payload.get('step') === 'anchor');
+  }
+
+  /** outcome.py `judge`: the tail entries ([index, kind, payload]) that may not be there, index -> why. */
+  function judgeTail(finished, rows, cpHash) {
+    const problems = new Map();
+    for (const [index, kind, payload] of rows) {
+      if (sealRecord(kind, payload, cpHash)) continue;
+      if (kind === 'anchor') {
+        problems.set(index, 'anchor record names another checkpoint than the newest one signed by the trusted key ' +
+          '(a replayed or stale anchor: the log cannot roll back to it)');
+      } else if (finished) {
+        problems.set(index, `${kind} entry after the final checkpoint of a finished run: no trusted key signed it ` +
+          '(if a `swarm resume` of this run is under way or was interrupted, finish it and verify again)');
+      }
+    }
+    return problems;
+  }
+
+  /** verify.py `_judge_store`: a newer checkpoint by the same key among the bundle's `checkpoints` (this one is rolled
+      back), and the bundle's `tail` judged. Checked only when the bundle carries them. */
+  async function judgeStore(bundle, add, setBad, verifier, origin, n, runId, cpHash, finished, out) {
+    const notes = bundle.get('checkpoints');
+    if (notes !== undefined && notes !== null) {
+      if (!Array.isArray(notes)) add('newest checkpoint', false, 'checkpoints is not a list of signed notes');
+      else {
+        let newest = 0;
+        for (const note of notes) {
+          let cp = null;
+          try {
+            cp = typeof note === 'string' ? checkpointFromText(await openNote(note, verifier)) : null;
+          } catch (err) {
+            if (!(err instanceof NoteError)) throw err;
+          }
+          if (cp !== null && cp.origin === origin && cp.size > newest) newest = cp.size;
+        }
+        add('newest checkpoint', newest <= n, newest <= n
+          ? `no newer checkpoint signed by ${verifier.name} among the ${notes.length} stored for the run`
+          : `a newer checkpoint (size ${newest}) signed by ${verifier.name} is stored for the run: this one (size ${n}) is rolled back`);
+      }
+    }
+    const tail = bundle.get('tail');
+    out.tail = Array.isArray(tail) ? tail : [];
+    out.tailProblems = new Map();
+    if (tail === undefined || tail === null) return;
+    if (!Array.isArray(tail)) { add('tail', false, 'tail is not a list of entries'); return; }
+    const rows = [], problems = new Map();
+    tail.forEach((e, j) => {
+      const position = n + j;
+      if (!isMap(e) || e.size !== ENTRY_KEYS.length || !ENTRY_KEYS.every((k) => e.has(k)) || typeof e.get('kind') !== 'string' ||
+          !isMap(e.get('payload'))) problems.set(position, 'malformed tail entry');
+      else if (!isInt(e.get('index')) || !Number.isFinite(position) || e.get('index') !== BigInt(position)) problems.set(position, `index ${show(e.get('index'))} at position ${position}`);
+      else if (e.get('run_id') !== runId) problems.set(position, 'entry belongs to another run');
+      else rows.push([position, e.get('kind'), e.get('payload')]);
+    });
+    for (const [k, v] of judgeTail(finished, rows, cpHash)) problems.set(k, v);
+    const ordered = Array.from(problems.keys()).sort((a, b) => a - b);
+    for (const k of ordered) setBad(k, problems.get(k));
+    out.tailProblems = problems;
+    if (ordered.length) {
+      add('tail', false, `${ordered.length} entries after the checkpoint may not be there, first ${ordered[0]}: ${problems.get(ordered[0])}`);
+    } else if (!tail.length) add('tail', true, 'no entries after the checkpoint');
+    else add('tail', true, `${tail.length} entries after the checkpoint are not signed: its own anchor record, or unverified (never the run's outcome)`);
+  }
+
   /** The checks of verify.py `_verify(bundle, trusted_vkey, anchor_checker=None)`, same names, same order. */
   async function verifyBundle(bundle, trustedVkey) {
     const checks = [];
     // ok: true / false, or null for what the page does not check (the anchor on its chain)
     const add = (name, ok, detail) => checks.push({ name, ok: ok === null ? null : !!ok, detail: detail || '' });
     const out = { checks, firstBad: null, reason: null, bad: new Map(), leaves: [], selfSigned: false, runId: null,
-      checkpoint: null, checkpointHash: null, trusted: null };
+      checkpoint: null, checkpointHash: null, trusted: null, tail: [], tailProblems: new Map() };
     const finish = () => {
       const failed = checks.filter((c) => c.ok === false);
       if (out.bad.size) {
@@ -603,7 +675,11 @@
         (failed.length ? `, first failure at ${failed[0]}` : ''));
     }
 
-    // 8. stated checkpoint hash, the anchor's claim
+    // 8. the store's other checkpoints and the unsigned entries after this one (verify.py `_judge_store`)
+    const finished = entries.slice(0, n).some((e) => isMap(e) && typeof e.get('kind') === 'string' && FINAL_KINDS.has(e.get('kind')));
+    await judgeStore(bundle, add, setBad, verifier, wantOrigin, n, runId, cpHash, finished, out);
+
+    // 9. stated checkpoint hash, the anchor's claim
     if (bundle.has('checkpoint_hash')) {
       const same = bundle.get('checkpoint_hash') === cpHash;
       add('checkpoint hash', same, same ? 'equals SHA-256 of the note' : 'stated checkpoint_hash is not SHA-256 of the note');
@@ -1174,42 +1250,58 @@
       el('pre', { class: 'cmd' }, cmd));
   }
 
-  function renderTimeline(ctx, entries, report) {
-    const list = document.getElementById('timeline');
-    list.replaceChildren();
-    entries.forEach((e, j) => {
-      const kind = show(get(e, 'kind')) || '?';
-      const p = get(e, 'payload');
-      const task = entryTask(kind, p);
-      const bad = report.bad.get(j);
-      const status = isMap(p) && typeof get(p, 'status') === 'string' ? get(p, 'status') : '';
-      let body;
-      try { body = summary(ctx, kind, p); } catch (err) { body = [el('div', { class: 'line' }, 'could not summarise: ' + err.message)]; }
-      const leaf = report.leaves[j];
-      const verdict = bad !== undefined
-        ? el('div', { class: 'entry-verdict bad' }, '✗ ', bad)
+  /** One entry as an article: its summary, and what verification says of it. */
+  function entryArticle(ctx, e, j, report, unsigned) {
+    const kind = show(get(e, 'kind')) || '?';
+    const p = get(e, 'payload');
+    const task = entryTask(kind, p);
+    const bad = report.bad.get(j);
+    const status = isMap(p) && typeof get(p, 'status') === 'string' ? get(p, 'status') : '';
+    let body;
+    try { body = summary(ctx, kind, p); } catch (err) { body = [el('div', { class: 'line' }, 'could not summarise: ' + err.message)]; }
+    const leaf = unsigned ? null : report.leaves[j];
+    const verdict = bad !== undefined
+      ? el('div', { class: 'entry-verdict bad' }, '✗ ', bad)
+      : unsigned
+        ? el('div', { class: 'entry-verdict unknown' }, '— not signed: unverified, not the run’s outcome')
         : report.proven && report.proven.has(j)
           ? el('div', { class: 'entry-verdict ok' }, '✓ leaf hash recomputed, inclusion proof verified')
           : el('div', { class: 'entry-verdict unknown' }, '— not proven (see the checks above)');
-      const art = el('article', { class: `entry kind-${kind}${bad !== undefined ? ' bad' : ''}`, id: `entry-${j}`, 'data-index': j,
-        'data-kind': kind, 'data-task': task },
-      el('header', {}, el('span', { class: 'idx' }, `#${j}`), el('span', { class: 'time' }, show(get(e, 'created_at'))),
-        el('span', { class: `kind` }, kind), task ? el('a', { class: 'task', href: `#task-${task}`, 'data-task-link': task }, task) : null,
-        status ? el('span', { class: `status ${OUTCOME[status] || 'other'}` }, status) : null),
-      el('div', { class: 'summary' }, body),
-      verdict);
-      const pre = el('pre', { class: 'wrap' });
-      const details = el('details', { class: 'payload' }, el('summary', {}, 'payload'), pre);
-      details.addEventListener('toggle', () => { // built on demand: a long log stays quick to open
-        if (details.open && !pre.textContent) pre.textContent = pretty(e) + (leaf ? `\n\nleaf hash (recomputed): ${hex(leaf)}` : '');
-      });
-      art.append(details);
-      list.append(art);
+    const art = el('article', { class: `entry kind-${kind}${bad !== undefined ? ' bad' : ''}${unsigned ? ' unsigned' : ''}`, id: `entry-${j}`,
+      'data-index': j, 'data-kind': kind, 'data-task': task },
+    el('header', {}, el('span', { class: 'idx' }, `#${j}`), el('span', { class: 'time' }, show(get(e, 'created_at'))),
+      el('span', { class: `kind` }, kind), task ? el('a', { class: 'task', href: `#task-${task}`, 'data-task-link': task }, task) : null,
+      status ? el('span', { class: `status ${OUTCOME[status] || 'other'}` }, status) : null,
+      unsigned ? el('span', { class: 'status wait' }, 'unsigned') : null),
+    el('div', { class: 'summary' }, body),
+    verdict);
+    const pre = el('pre', { class: 'wrap' });
+    const details = el('details', { class: 'payload' }, el('summary', {}, 'payload'), pre);
+    details.addEventListener('toggle', () => { // built on demand: a long log stays quick to open
+      if (details.open && !pre.textContent) pre.textContent = pretty(e) + (leaf ? `\n\nleaf hash (recomputed): ${hex(leaf)}` : '');
     });
+    art.append(details);
+    return art;
+  }
+
+  function renderTimeline(ctx, entries, report) {
+    const list = document.getElementById('timeline');
+    list.replaceChildren();
+    entries.forEach((e, j) => list.append(entryArticle(ctx, e, j, report, false)));
     for (const a of list.querySelectorAll('a[data-task-link]')) {
       a.addEventListener('click', (ev) => { ev.preventDefault(); pickTask(a.dataset.taskLink); });
     }
     if (!entries.length) list.append(el('p', { class: 'muted' }, 'No entries.'));
+    // after the checkpoint: unsigned, shown apart and never as the outcome (swarm/audit/outcome.py)
+    const tail = report.tail || [];
+    const box = document.getElementById('tail');
+    const start = report.checkpoint ? report.checkpoint.size : entries.length;
+    fill(box, tail.length
+      ? el('p', { class: 'unpinned', id: 'tail-note' }, `${tail.length} entr${tail.length === 1 ? 'y comes' : 'ies come'} after the ` +
+        'signed checkpoint. No signature covers them: what they say is unverified and is never the run’s outcome. The ' +
+        'checkpoint’s own anchor record belongs here; after the final checkpoint of a finished run nothing else does.')
+      : el('p', { class: 'muted', id: 'tail-note' }, 'Nothing after the signed checkpoint.'),
+    tail.map((e, j) => entryArticle(ctx, e, start + j, report, true)));
   }
 
   function pickTask(id) {
@@ -1231,13 +1323,19 @@
     const box = document.getElementById('run-info');
     const i = ctx.intent;
     const policy = get(i, 'policy'), model = get(i, 'model'), ident = get(i, 'chain_identity');
-    const result = ctx.result;
+    const result = ctx.result; // from the signed entries only: the bundle's tail never feeds `ctx`
+    const claimed = (report.tail || []).filter((e) => get(e, 'kind') === 'run_result').map((e) => show(path(e, 'payload', 'status')));
+    const tailClaim = claimed.length ? claimed[claimed.length - 1] : null;
     const verified = report.ok && !report.selfSigned;
     fill(box, verified ? null : el('p', { class: 'unpinned', id: 'unverified-note' },
       'What this page shows comes from the bundle as given and is not verified (see the verdict above).'),
       kv('run', el('code', {}, report.runId || show(get(state.bundle, 'run_id')))),
       kv('intent', el('q', { id: 'intent-text' }, show(get(i, 'text')))),
-      kv('outcome', result ? el('b', { class: `status ${OUTCOME[show(get(result, 'status'))] || 'other'}` }, show(get(result, 'status'))) : 'no run_result entry'),
+      kv('outcome', el('span', { id: 'outcome' }, result
+        ? el('b', { class: `status ${OUTCOME[show(get(result, 'status'))] || 'other'}` }, show(get(result, 'status')))
+        : 'no signed run_result entry (not finished when signed)'),
+      tailClaim ? el('span', { class: 'unpinned', id: 'tail-claim' }, ` — an unsigned entry after the checkpoint claims ` +
+        `“${tailClaim}”: not verified, not the outcome`) : null),
       kv('chain', `${show(get(i, 'chain'))}`, isMap(ident) ? ` (genesis ${show(get(ident, 'genesis_hash'))})` : ''),
       kv('wallet', el('code', {}, show(get(i, 'wallet')))),
       kv('model', isMap(model)
@@ -1271,6 +1369,8 @@
     if (r.includes('stated leaf hash altered')) return 'the bundle’s list of leaf hashes was edited';
     if (r.includes('not canonical JSON')) return 'the entry cannot be hashed as it was logged';
     if (r.includes('another run')) return 'the entry belongs to another run';
+    if (r.includes('after the final checkpoint')) return 'it was added after the run was signed as finished, and no trusted key signed it';
+    if (r.includes('names another checkpoint')) return 'an anchor record of an older checkpoint was added after the newest signed one: a rollback';
     return '';
   }
 
