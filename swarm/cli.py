@@ -11,10 +11,11 @@ import logging
 import os
 import sys
 from contextlib import nullcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from swarm.exitcodes import ExitCode, for_status
+from swarm.exitcodes import ExitCode, error_document, for_status
 
 
 class _Lazy:
@@ -60,6 +61,26 @@ def _emit_json(data: Any) -> None:
     """One JSON document on stdout (never through rich: no wrapping, no colours)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def _command_of(args: argparse.Namespace) -> str | None:
+    """`audit verify`, `devnet status`, `run`: the command a failure belongs to, for the JSON error document."""
+    parts = [getattr(args, "command", None), getattr(args, "action", None)]
+    return " ".join(str(p) for p in parts if p) or None
+
+
+def fail(args: argparse.Namespace, message: str, code: ExitCode, out: Any = None) -> ExitCode:
+    """A failed command, told once: one line on stdout with a person's output (`out`, default the console); with
+    --json the line goes to stderr and stdout carries one JSON error document ({"error", "exit_code", ...})."""
+    from rich.text import Text
+
+    line = Text("error: ", style="red") + Text(message)
+    if getattr(args, "json", False):
+        err.print(line)
+        _emit_json(error_document(message, code, _command_of(args)))
+    else:
+        (out if out is not None else console).print(line)
+    return code
 
 
 def _busy(message: str):
@@ -115,10 +136,9 @@ def _solana_devnet(args: argparse.Namespace) -> int:
                           f"stand-in's pool follows:")
         _moves_table(moves)
     else:
-        console.print(f"[red]error:[/red] `swarm devnet {args.action}` is not available for the Solana devnet (its VM "
-                      f"has no snapshots); for a fresh world: `swarm devnet down --chain solana && swarm devnet up "
-                      f"--chain solana`")
-        return ExitCode.ERROR
+        return fail(args, f"`swarm devnet {args.action}` is not available for the Solana devnet (its VM has no "
+                          f"snapshots); for a fresh world: `swarm devnet down --chain solana && swarm devnet up "
+                          f"--chain solana`", ExitCode.ERROR)
     return ExitCode.DONE
 
 
@@ -206,6 +226,22 @@ def _devnet_control(args: argparse.Namespace) -> int:
     return ExitCode.DONE
 
 
+def pool_price(price: Decimal, reserves: tuple[Decimal, Decimal]) -> Decimal:
+    """A pool's price (the ratio of its reserves) to the significant digits the reserves themselves carry in base
+    units: further digits of the quotient are division noise (3000.000000000000006000168017424), not data. The
+    reserves stay exact in --json; a script wanting the exact ratio divides them."""
+    digits = min(len(r.as_tuple().digits) for r in reserves)
+    if not price or digits >= 28:  # 28: the precision the quotient was computed to
+        return price
+    return price.quantize(Decimal(1).scaleb(price.adjusted() - digits + 1))
+
+
+def price_text(price: Decimal) -> str:
+    """A price for people: six decimals, and six significant digits below 1 (0.000333333, not 0.000333)."""
+    places = max(6, 5 - price.adjusted()) if price else 6
+    return f"{price:,.{places}f}"
+
+
 def _devnet_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -214,14 +250,17 @@ def _devnet_status(args: argparse.Namespace) -> int:
 
     status = devnet_status(_running_manifest())
     if args.json:
-        _emit_json(status.model_dump(mode="json"))
+        data = status.model_dump(mode="json")
+        for pool, p in zip(data["pools"], status.pools, strict=True):
+            pool["price"] = format(pool_price(p.price, p.reserves), "f")
+        _emit_json(data)
         return ExitCode.DONE
     console.print(f"devnet at {status.rpc_url}, chain {status.chain_id}, block {status.block_number}")
     pools = Table("pool", "address", "reserves", "price")
     for p in status.pools:
         base, quote = p.pair.split("/")
         pools.add_row(p.pair, p.address, f"{p.reserves[0]:,.2f} {base} / {p.reserves[1]:,.2f} {quote}",
-                      f"{p.price:,.6f} {quote} per {base}")
+                      f"{price_text(p.price)} {quote} per {base}")
     console.print(pools)
     feeds = Table("feed", "price")
     for name, price in status.feeds.items():
@@ -510,8 +549,7 @@ def _new(args: argparse.Namespace) -> int:
     try:
         path = create(args.name, Path(args.dir) if args.dir else None)
     except StarterError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return ExitCode.ERROR
+        return fail(args, str(exc), ExitCode.ERROR)
     console.print(f"created {path}: cd {path} && python -m pytest")
     return ExitCode.DONE
 
@@ -520,9 +558,8 @@ def _mcp(args: argparse.Namespace) -> int:
     try:
         from swarm.integrations.mcp_server import run_mcp
     except ImportError as exc:
-        console.print(f"[red]error:[/red] the MCP server is not available in this install ({exc}); "
-                  f"update defai-swarm or install its `mcp` extra")
-        return ExitCode.ERROR
+        return fail(args, f"the MCP server is not available in this install ({exc}); install the `mcp` extra: "
+                          f"pip install 'defai-swarm[mcp]'", ExitCode.ERROR)
     return int(run_mcp(args))
 
 
@@ -544,6 +581,22 @@ def _version() -> str:
         return "unknown"
 
 
+class UsageError(Exception):
+    """argparse's complaint about the command line, raised rather than exiting so that `main` tells it once, in the
+    same way as any failure (and, when the script asked for --json, as a JSON error document too)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors raise UsageError (its subcommands' parsers are of this class too)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
 class _VersionAction(argparse.Action):
     """--version, reading the installed version only when asked (importlib.metadata is slow to import)."""
 
@@ -555,10 +608,10 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def _global_options(suppress: bool) -> argparse.ArgumentParser:
+def _global_options(suppress: bool) -> _Parser:
     """--debug, --log-level, --log-format: accepted before or after the command (`swarm run ... --debug`)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     p.add_argument("--debug", action="store_true", default=default(False),
                    help="show the full traceback of an error (and log at debug level)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default(None),
@@ -577,25 +630,37 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     formatter = argparse.RawDescriptionHelpFormatter
     common = _global_options(suppress=True)
-    parser = argparse.ArgumentParser(prog="swarm", description="DeFAI agent swarm: plan an intent, check it against a "
-                                     "risk policy, run it on chain, audit every step.", epilog=EXIT_CODES_HELP,
-                                     formatter_class=formatter, parents=[_global_options(suppress=False)])
+    parser = _Parser(prog="swarm", description="DeFAI agent swarm: plan an intent, check it against a risk policy, run "
+                     "it on chain, audit every step.", epilog=EXIT_CODES_HELP, formatter_class=formatter,
+                     parents=[_global_options(suppress=False)])
     parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="print one JSON document on stdout (plan, run, resume, audit runs|show|verify|replay, "
+                             "devnet status|reset|set-price|mine|align; also accepted after the command); a failure "
+                             "prints {\"error\": ..., \"exit_code\": N} there")
+    parser.set_defaults(json_output=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str, **kwargs) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=formatter,
-                              epilog=EXIT_CODES_HELP, **kwargs)
+    def json_flag(p: argparse.ArgumentParser, help: str | None) -> argparse.ArgumentParser:
+        """--json at every level (`swarm --json audit verify RUN`, `swarm audit verify --json RUN`, ... RUN --json);
+        SUPPRESS keeps one given earlier. Without `help` it is hidden and `_check` refuses it (no JSON output)."""
+        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=help or argparse.SUPPRESS)
+        if help:
+            p.set_defaults(json_output=True)
+        return p
+
+    def command(name: str, help: str, json_help: str | None = None) -> argparse.ArgumentParser:
+        return json_flag(sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=formatter,
+                                        epilog=EXIT_CODES_HELP), json_help)
 
     # devnet -----------------------------------------------------------------------------------------------
     devnet = command("devnet", "local devnet: EVM (anvil + Uniswap V2) or Solana (LiteSVM): start, inspect, steer")
     actions = devnet.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    def action(name: str, help: str, json_flag: bool = False) -> argparse.ArgumentParser:
+    def action(name: str, help: str, has_json: bool = False) -> argparse.ArgumentParser:
         p = actions.add_parser(name, help=help, description=help, parents=[common], formatter_class=formatter)
         p.add_argument("--chain", choices=["evm", "solana"], default="evm", help="which devnet (default: evm)")
-        p.add_argument("--json", action="store_true", default=False,
-                       help="print one JSON document instead of text" if json_flag else argparse.SUPPRESS)
+        json_flag(p, "print one JSON document instead of text" if has_json else None)
         p.set_defaults(func=_devnet)
         return p
 
@@ -606,17 +671,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                     help="re-align every pool to the price feeds before each run (never between a quote and a send); "
                          "off by default: trades then move pool prices as on a real chain")
     action("down", "stop the devnet and remove its manifest")
-    action("status", "pools (reserves, prices), feeds, block number", json_flag=True)
+    action("status", "pools (reserves, prices), feeds, block number", has_json=True)
     action("reset", "back to the freshly deployed state (a snapshot taken after deploy); the spend ledger is kept",
-           json_flag=True)
+           has_json=True)
     setp = action("set-price", "move a token's price feed and arbitrage every pool of that token to the new price "
-                  "(with the deployer's funds; local devnet only)", json_flag=True)
+                  "(with the deployer's funds; local devnet only)", has_json=True)
     setp.add_argument("symbol", help="token whose USD feed moves, e.g. ETH")
     setp.add_argument("price", help="new USD price, e.g. 3500")
-    mine = action("mine", "mine empty blocks (e.g. for the DCA bot's every-N-blocks schedule)", json_flag=True)
+    mine = action("mine", "mine empty blocks (e.g. for the DCA bot's every-N-blocks schedule)", has_json=True)
     mine.add_argument("blocks", type=int, nargs="?", default=1, help="how many blocks (default: 1)")
     action("align", "arbitrage every pool back to the feeds' prices once (what --keep-pools-aligned does per run)",
-           json_flag=True)
+           has_json=True)
 
     # run / resume / plan -----------------------------------------------------------------------------------
     def swarm_options(p: argparse.ArgumentParser) -> None:
@@ -630,21 +695,22 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                         "tools/solana/policy.py SolanaRiskPolicy)")
         p.add_argument("--no-anchor", action="store_true", help="do not anchor the audit checkpoint on-chain")
         p.add_argument("--k", type=int, default=3, help="model readings per intent (each is one R1 call; CPU: ~1 min each)")
-        p.add_argument("--json", action="store_true", help="print one JSON document (the result) instead of text")
 
-    run = command("run", "plan and run an intent (exit code: its outcome, see below)")
+    result_json = "print one JSON document (the result) instead of text"
+    run = command("run", "plan and run an intent (exit code: its outcome, see below)", result_json)
     run.add_argument("intent", help="what to do, e.g. \"swap 1 ETH to USDC if ETH is above 2500, max 0.5%% slippage\"")
     run.add_argument("--run-id", help="id for the new run (default: a fresh random id); an existing id is refused")
     swarm_options(run)
     run.set_defaults(func=_run)
-    resume = command("resume", "resume a run (after a crash or an approval request)")
+    resume = command("resume", "resume a run (after a crash or an approval request)", result_json)
     resume.add_argument("run_id", help="the run to continue (see `swarm audit runs`)")
     decision = resume.add_mutually_exclusive_group()
     decision.add_argument("--approve", action="store_true", help="approve the pending human-approval request")
     decision.add_argument("--decline", action="store_true", help="decline it (nothing is traded)")
     swarm_options(resume)
     resume.set_defaults(func=_resume)
-    plan = command("plan", "plan an intent without running it: the task graph as a tree (--json: the full plan)")
+    plan = command("plan", "plan an intent without running it: the task graph as a tree (--json: the full plan)",
+                   "print one JSON document (the full plan) instead of the tree")
     plan.add_argument("intent", help="what to plan")
     plan.add_argument("--thoughts", action="store_true", help="also print every thought (candidate plan)")
     swarm_options(plan)
@@ -652,30 +718,49 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     # audit ------------------------------------------------------------------------------------------------
     audit = command("audit", "inspect and verify the audit log")
-    audit.add_argument("action", choices=["runs", "show", "verify", "replay", "export", "html", "serve"],
-                       help="runs: every run, newest last; show: a run's entries; verify: signatures, Merkle proofs "
-                            "and the on-chain anchor; replay: re-run the recorded decisions; export: a bundle file; "
-                            "html: one self-contained page that verifies in the browser; serve: those pages on "
-                            "127.0.0.1")
-    audit.add_argument("run_id", nargs="?", help="the run (show, verify, replay, export, html)")
-    audit.add_argument("--json", action="store_true", help="print one JSON document (runs, show, verify, replay)")
-    audit.add_argument("--bundle", help="verify (or, with html, show) an exported bundle file instead of the local log")
-    audit.add_argument("--vkey", help="trusted checkpoint key (verify: default this machine's audit key; html/serve: "
-                                      "no default, the page then says self-signed, unpinned); a bundle checked "
-                                      "only against its own key is SELF-SIGNED, never a PASS")
-    audit.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's); with --rpc "
-                                     "alone nothing pins the sender: add --anchor-sender")
-    audit.add_argument("--config", help="chain configuration to look the anchor up on (default: the running devnet "
-                                        "of the anchor's chain family)")
-    audit.add_argument("--anchor-sender", help="the operator's account the anchor must come from (default: the wallet "
-                       "of the chain configuration in use: SWARM_PRIVATE_KEY or a local devnet's dev account; Solana: "
-                       "wallet_path or SWARM_SOLANA_KEYPAIR)")
-    audit.add_argument("--anchor-window", type=float, metavar="SECONDS", help="latest the anchor may be mined after "
-                       "the newest entry it covers (default: 3600)")
-    audit.add_argument("-o", "--output", help="file to write: the bundle (export, default RUN.bundle.json) or the "
-                                              "page (html, default RUN.html)")
-    audit.add_argument("--port", type=int, help="port for serve on 127.0.0.1 (default: 8765)")
     audit.set_defaults(func=_audit)
+    audit_actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    # every action accepts the same options (each says which actions it is for), before or after the run id
+    shared = _Parser(add_help=False)
+    shared.add_argument("--bundle", help="verify (or, with html, show) an exported bundle file instead of the local "
+                                         "log")
+    shared.add_argument("--vkey", help="trusted checkpoint key (verify: default this machine's audit key; html/serve: "
+                                       "no default, the page then says self-signed, unpinned); a bundle checked "
+                                       "only against its own key is SELF-SIGNED, never a PASS")
+    shared.add_argument("--rpc", help="EVM RPC to look the anchor up on (default: the running devnet's); with --rpc "
+                                      "alone nothing pins the sender: add --anchor-sender")
+    shared.add_argument("--config", help="chain configuration to look the anchor up on (default: the running devnet "
+                                         "of the anchor's chain family)")
+    shared.add_argument("--anchor-sender", help="the operator's account the anchor must come from (default: the "
+                        "wallet of the chain configuration in use: SWARM_PRIVATE_KEY or a local devnet's dev account; "
+                        "Solana: wallet_path or SWARM_SOLANA_KEYPAIR)")
+    shared.add_argument("--anchor-window", type=float, metavar="SECONDS", help="latest the anchor may be mined after "
+                        "the newest entry it covers (default: 3600)")
+    shared.add_argument("-o", "--output", help="file to write: the bundle (export, default RUN.bundle.json) or the "
+                                               "page (html, default RUN.html)")
+    shared.add_argument("--port", type=int, help="port for serve on 127.0.0.1 (default: 8765)")
+
+    def audit_action(name: str, help: str, run_id: str | None, has_json: bool = False) -> argparse.ArgumentParser:
+        """`run_id`: None (no run id), "required" or "optional" (the action also takes --bundle instead)."""
+        p = audit_actions.add_parser(name, help=help, description=help, parents=[common, shared],
+                                     formatter_class=formatter, epilog=EXIT_CODES_HELP)
+        if run_id is not None:
+            p.add_argument("run_id", metavar="RUN", nargs="?" if run_id == "optional" else None,
+                           help="the run (see `swarm audit runs`)" + (" or --bundle FILE" if run_id == "optional"
+                                                                        else ""))
+        else:
+            p.set_defaults(run_id=None)
+        return json_flag(p, "print one JSON document instead of text" if has_json else None)
+
+    audit_action("runs", "every run, newest last", None, has_json=True)
+    audit_action("show", "a run's entries, one line each", "required", has_json=True)
+    audit_action("verify", "signatures, Merkle proofs and the on-chain anchor of a run (or of a bundle file)",
+                 "optional", has_json=True)
+    audit_action("replay", "re-run a run's recorded decisions from its log", "required", has_json=True)
+    audit_action("export", "write a run's bundle file (its entries, signed checkpoint and anchor)", "required")
+    audit_action("html", "one self-contained page that shows a run (or a bundle) and verifies it in the browser",
+                 "optional")
+    audit_action("serve", "serve those pages on 127.0.0.1", None)
 
     new = command("new", "create a hackathon starter project")
     new.add_argument("name", help="project (and Python package) name")
@@ -708,9 +793,46 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     return ExitCode.ERROR, f"unexpected {type(exc).__name__}: {message} (run again with --debug for the traceback)"
 
 
+def _reached(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)command parser that argv reaches: `swarm new x --json` is `swarm new`'s mistake, though argparse
+    reports leftover arguments from the top level."""
+    for token in argv:
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if token == "--" or not subparsers:
+            break
+        parser = subparsers[0].choices.get(token, parser)
+    return parser
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot say: --json only where a command has a JSON document (a script must never parse a
+    person's text), and a run id or --bundle for `audit verify|html`."""
+    if args.json and not args.json_output:
+        raise UsageError(parser, f"`swarm {_command_of(args)}` has no JSON output; drop --json")
+    if args.command == "audit" and args.action in ("verify", "html") and not (args.run_id or args.bundle):
+        raise UsageError(parser, f"`swarm audit {args.action}` needs a run id or --bundle FILE "
+                                 f"(see `swarm audit runs`)")
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """--json anywhere among the options (not after `--`): the script wants its failure as JSON too."""
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    parser = build_parser(argv)
+    try:
+        args = parser.parse_args(argv)
+        _check(_reached(parser, argv), args)
+    except UsageError as exc:  # argparse's usage and message on stderr, as it prints them, and exit 2
+        where = _reached(parser, argv) if exc.parser is parser else exc.parser
+        where.print_usage(sys.stderr)
+        sys.stderr.write(f"{where.prog}: error: {exc.message}\n")
+        if _wants_json(argv):
+            command = where.prog.removeprefix(parser.prog).strip() or None
+            _emit_json(error_document(exc.message, ExitCode.USAGE, command))
+        return ExitCode.USAGE
     from swarm import logs
     handler = logs.setup("debug" if args.debug and not args.log_level else args.log_level, args.log_format)
     try:
@@ -725,10 +847,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             import traceback
             traceback.print_exc()
-        from rich.text import Text
-        # on stdout with the rest of a person's output; on stderr when stdout carries --json
-        (err if getattr(args, "json", False) else console).print(Text("error: ", style="red") + Text(message))
-        return code
+        return fail(args, message, code)
     finally:
         logs.teardown(handler)
 

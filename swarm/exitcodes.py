@@ -35,4 +35,10 @@ def for_status(status: str) -> ExitCode:
     return _BY_STATUS.get(str(status), ExitCode.FAILED)
 
 
-__all__ = ["ExitCode", "for_status"]
+def error_document(message: str, code: ExitCode, command: str | None = None) -> dict:
+    """What a command run with `--json` prints on stdout when it fails: a script reads one JSON document either
+    way, and tells a failure by its `error` key (a result document has none)."""
+    return {"error": message, "exit_code": int(code), "exit_name": code.name.lower(), "command": command}
+
+
+__all__ = ["ExitCode", "error_document", "for_status"]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -193,3 +197,106 @@ def test_every_flag_and_argument_is_explained():
 def test_unknown_run_and_missing_run_id_are_usage_errors(swarm_cli):
     code, out = swarm_cli("resume", "0123456789abcdef")
     assert code == ExitCode.USAGE and "Traceback" not in out and out.startswith("error: no run 0123456789abcdef"), out
+
+
+# ---- scripts: the console script as a subprocess ---------------------------------------------------------
+
+SWARM = shutil.which("swarm", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "swarm")
+
+
+@pytest.fixture
+def swarm_proc(devnet, chain, tmp_path):
+    """`swarm ARGS` as a script runs it (the installed console script, a new process) on the session devnet, with
+    its own state directory and spend ledger."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SWARM_MODEL", "SWARM_PRIVATE_KEY", "SWARM_STORE")}
+    env.update(SWARM_HOME=str(tmp_path / "home"), SWARM_LEDGER=str(tmp_path / "ledger.sqlite"),
+               SWARM_MANIFEST=str(devnet.manifest_path), NO_COLOR="1", COLUMNS="200", TERM="dumb")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([SWARM, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        record_output(proc.stdout + proc.stderr)
+        return proc
+    return run
+
+
+def _error_document(proc: subprocess.CompletedProcess, code: int, *needles: str) -> dict:
+    """A failed --json command: one JSON error document on stdout, and the one-line error on stderr."""
+    out = f"stdout: {proc.stdout!r}\nstderr: {proc.stderr!r}"
+    assert proc.returncode == code, out
+    doc = json.loads(proc.stdout)
+    assert isinstance(doc, dict) and doc["exit_code"] == code and all(n in doc["error"] for n in needles), out
+    assert "Traceback" not in proc.stdout + proc.stderr and "error" in proc.stderr, out
+    return doc
+
+
+def test_failed_json_commands_print_an_error_document(swarm_proc, devnet, tmp_path):
+    dead = json.loads(Path(devnet.manifest_path).read_text())
+    dead["rpc_url"] = f"http://127.0.0.1:{free_port()}"
+    (tmp_path / "dead.json").write_text(json.dumps(dead))
+    doc = _error_document(swarm_proc("run", INTENT, "--json", "--manifest", str(tmp_path / "dead.json")),
+                          ExitCode.ERROR, "cannot reach the RPC")
+    assert doc["command"] == "run"
+    assert "error: cannot reach the RPC" in swarm_proc("run", INTENT, "--json", "--manifest",
+                                                       str(tmp_path / "dead.json")).stderr
+    doc = _error_document(swarm_proc("audit", "show", "0123456789abcdef", "--json"), ExitCode.USAGE, "no audit log")
+    assert doc["command"] == "audit show"
+    # argparse's own usage errors too, wherever --json stands
+    doc = _error_document(swarm_proc("run", INTENT, "--json", "--bogus"), ExitCode.USAGE, "--bogus")
+    assert "usage: swarm" in swarm_proc("run", INTENT, "--json", "--bogus").stderr
+    _error_document(swarm_proc("--json", "audit", "verify"), ExitCode.USAGE, "run id")
+    # without --json: no JSON anywhere, the one line as before
+    proc = swarm_proc("audit", "show", "0123456789abcdef")
+    assert proc.returncode == ExitCode.USAGE and proc.stdout.startswith("error: no audit log") and "{" not in proc.stdout
+
+
+def test_json_before_or_after_the_run_id_and_unknown_runs_are_usage_errors(swarm_proc, tmp_path):
+    run = swarm_proc("run", "swap 0.1 ETH to USDC", "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    run_id = json.loads(run.stdout)["run_id"]
+    for args in (("audit", "verify", "--json", run_id), ("audit", "verify", run_id, "--json"),
+                 ("--json", "audit", "verify", run_id)):
+        proc = swarm_proc(*args)
+        assert proc.returncode == 0 and json.loads(proc.stdout)["verdict"] == "PASS", (args, proc.stdout, proc.stderr)
+    for action in ("show", "replay"):
+        before, after = swarm_proc("audit", action, "--json", run_id), swarm_proc("audit", action, run_id, "--json")
+        assert before.returncode == after.returncode == 0, before.stdout + before.stderr
+        assert json.loads(before.stdout)["run_id"] == json.loads(after.stdout)["run_id"] == run_id
+    page, bundle = tmp_path / "page.html", tmp_path / "run.bundle.json"
+    assert swarm_proc("audit", "html", "-o", str(page), run_id).returncode == 0 and page.exists()
+    assert swarm_proc("audit", "export", "-o", str(bundle), run_id).returncode == 0 and bundle.exists()
+    # an unknown run id is a usage error (2) for every audit action that takes one, with or without --json
+    for action in ("show", "verify", "replay", "export", "html"):
+        proc = swarm_proc("audit", action, "deadbeef")
+        assert proc.returncode == ExitCode.USAGE and "no run deadbeef" in proc.stdout, (action, proc.stdout)
+    for action in ("show", "verify", "replay"):
+        _error_document(swarm_proc("audit", action, "--json", "deadbeef"), ExitCode.USAGE, "no run deadbeef")
+    # --json where a command has no JSON output is a usage error, not text on a script's stdout
+    _error_document(swarm_proc("audit", "html", run_id, "--json"), ExitCode.USAGE, "--json")
+    _error_document(swarm_proc("--json", "new", "some_bot"), ExitCode.USAGE, "--json")
+    assert not (tmp_path / "some_bot").exists()
+
+
+def test_an_unreadable_intent_is_explained_once(swarm_proc):
+    proc = swarm_proc("run", "swp 1 ETH")
+    assert proc.returncode == ExitCode.REFUSED, proc.stdout + proc.stderr
+    assert proc.stdout.count("could not read 'swp 1 eth'") == 1, proc.stdout
+    proc = swarm_proc("run", "swp 1 ETH", "--json")
+    assert json.loads(proc.stdout)["plan"]["refusal_reason"].count("could not read 'swp 1 eth'") == 1, proc.stdout
+
+
+def test_devnet_status_prices_carry_no_noise_digits(swarm_proc):
+    assert swarm_proc("run", "swap 0.1 ETH to USDC").returncode == 0  # the pool moves off its round price
+    status = swarm_proc("devnet", "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    pools = {p["pair"]: p for p in json.loads(status.stdout)["pools"]}
+    for pair, pool in pools.items():
+        price, reserves = Decimal(pool["price"]), [Decimal(r) for r in pool["reserves"]]
+        digits = min(len(r.as_tuple().digits) for r in reserves)  # what the reserves' base units carry
+        assert "E" not in pool["price"].upper() and len(price.as_tuple().digits) <= digits, (pair, pool)
+        assert abs(price - reserves[1] / reserves[0]) <= price.scaleb(1 - digits), (pair, pool)
+    assert pools["WETH/USDC"]["price"] != "3000" and Decimal(pools["WETH/USDC"]["price"]) < 3000
+    text = swarm_proc("devnet", "status").stdout
+    row = next(line for line in text.splitlines() if "HONEY/WETH" in line)
+    assert "0.000333333 WETH per HONEY" in row, row  # six significant digits, not 0.000333
+    row = next(line for line in text.splitlines() if "WETH/USDC" in line)
+    assert re.search(r"\b2,999\.\d{6} USDC per WETH", row), row
