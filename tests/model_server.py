@@ -39,7 +39,7 @@ def serve_model(model: Path, *, n_ctx: int = 4096, alias: str | None = None,
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # start-up on a loaded machine; a server that exited fails at once
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}; log: {log}")
@@ -49,7 +49,7 @@ def serve_model(model: Path, *, n_ctx: int = 4096, alias: str | None = None,
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not answer on port {port} within 60 s; log: {log}")
+                raise RuntimeError(f"llama_cpp.server did not answer on port {port} within 180 s; log: {log}")
             time.sleep(0.2)
         yield url
     finally:

@@ -162,6 +162,17 @@ class Harness:
             self.node.inject("rate_limit", {self.lookup_method}, times=-1)
         else:
             raise ValueError(fault)
+        self.patience(silenced=True)
+
+    def clear(self) -> None:
+        """The node is back: every fault cleared, and a transaction's fate waited for patiently again."""
+        self.node.clear()
+        self.patience(silenced=False)
+
+    def patience(self, silenced: bool) -> None:
+        """How long the senders wait for a transaction's fate: briefly while a fault silences the node (the wait
+        ends only by giving up, whatever the machine's speed), long otherwise (a loaded machine may take seconds
+        to confirm). Chains whose sender gives up on its own need nothing here."""
 
     def kill_point(self, when: str) -> str:
         return f"{when}:{STEP}{self.kill_suffix}"
@@ -259,11 +270,16 @@ class SolanaHarness(Harness):
         from tools.solana.chain import SolanaChain
 
         adapter = SolanaChain.from_config(self.config, wallet=self.wallet)
-        # a local node: poll fast, and give up on a silent one within seconds (then the fate is unknown)
-        s = adapter.sender
-        s.poll_seconds, s.rebroadcast_seconds, s.timeout_seconds = 0.01, 0.05, 1.5
+        s = adapter.sender  # a local node: poll fast; how long to wait for a fate: `patience`
+        s.poll_seconds, s.rebroadcast_seconds, s.timeout_seconds = 0.01, 0.05, self.PATIENT
         self._adapters.append(adapter)
         return adapter
+
+    PATIENT, SILENCED = 120.0, 1.5  # seconds (the sender's default; a silenced node is given up on within seconds)
+
+    def patience(self, silenced: bool) -> None:
+        for adapter in self._adapters:
+            adapter.sender.timeout_seconds = self.SILENCED if silenced else self.PATIENT
 
     def _from_wallet(self) -> list[str]:
         from solders.transaction import VersionedTransaction
@@ -376,7 +392,7 @@ def test_fault_during_send_never_signs_twice(harness, fault):
             assert sends == 0 and h.landed() == 0
         else:
             assert sends >= 1 and h.landed_ok(tx_id)
-        h.node.clear()  # the node is back
+        h.clear()  # the node is back
         out = h.execute(executor, min_out)  # a second execute for the same (run, step), as `Swarm.resume` does
     assert_one_swap_confirmed(h, out, min_out, before, tx_id)
     assert h.signed_events() == ["signed"]  # the resume signed nothing
@@ -484,7 +500,7 @@ def test_exact_out_fault_during_send_never_signs_twice(harness, fault):
         assert raised is not None
     if raised is not None:
         assert h.landed() == 1 and h.landed_ok(rows[0])  # the send reached the node
-        h.node.clear()
+        h.clear()
         out = h.execute_exact_out(executor, h.amount_out, max_in)
     assert_exact_out_confirmed(h, out, h.amount_out, needed, max_in, before, rows[0])
     assert h.signed_events() == ["signed"]

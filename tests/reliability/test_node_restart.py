@@ -30,7 +30,7 @@ def own_devnet(tmp_path):
 
 def test_node_stops_mid_run_then_restarts_and_the_run_resumes_once(own_devnet, tmp_path):
     devnet, restart = own_devnet
-    w3 = connect(devnet.manifest.rpc_url, timeout=2)
+    w3 = connect(devnet.manifest.rpc_url)  # a stopped node refuses at once; a busy one gets the usual time
     wallet = Wallet.devnet(1)
     state = {}
 
@@ -57,7 +57,7 @@ def test_node_loses_a_mined_swap_and_resume_rebroadcasts_the_same_bytes(own_devn
     """A restart from an older state (like a reorg) drops the mined swap; resume re-sends the recorded
     signed transaction, so the same hash lands once, never a second signed swap."""
     devnet, restart = own_devnet
-    w3 = connect(devnet.manifest.rpc_url, timeout=2)
+    w3 = connect(devnet.manifest.rpc_url)  # a stopped node refuses at once; a busy one gets the usual time
     wallet = Wallet.devnet(1)
     before = w3.provider.make_request("anvil_dumpState", [])["result"]
     n = w3.eth.get_transaction_count(wallet.address)

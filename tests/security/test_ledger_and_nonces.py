@@ -64,7 +64,7 @@ def trade_usd(result) -> Decimal:
 # -- finding 8: several processes on one wallet ------------------------------------------------------------
 
 WORKER = r"""
-import json, sys, time
+import json, os, sys, time
 from decimal import Decimal
 from pathlib import Path
 from agents.risk import RiskPolicy
@@ -79,6 +79,7 @@ home, go, swaps, cap = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), D
 policy = RiskPolicy(daily_cap_usd=cap, require_honeypot_check=False, max_slippage_bps=100)
 swarm = Swarm(w3=connect(manifest.rpc_url), manifest=manifest, wallet=Wallet.devnet(1), home=home, policy=policy,
               audit=False, anchor=False)
+Path(f"{go}.ready.{os.getpid()}").touch()  # built: the test starts every worker at once when all are ready
 while not go.exists():  # every worker starts swapping at the same moment
     time.sleep(0.002)
 for _ in range(swaps):
@@ -102,7 +103,8 @@ def test_swarm_processes_on_one_wallet_never_collide_on_nonces_and_the_ledger_is
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(devnet.manifest_path), str(home), str(go),
                                str(SWAPS_EACH), str(cap)], env=subprocess_env(), cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(PROCESSES)]
-    time.sleep(4)  # imports and Swarm construction
+    while len(list(tmp_path.glob("go.ready.*"))) < PROCESSES and all(p.poll() is None for p in procs):
+        time.sleep(0.05)  # imports and Swarm construction, however long they take here (a worker that died: below)
     go.touch()
     outputs = [p.communicate(timeout=240) for p in procs]
     for p, (_, err) in zip(procs, outputs, strict=True):
