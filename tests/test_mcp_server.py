@@ -146,15 +146,15 @@ def test_streamable_http_needs_the_token_and_binds_loopback(devnet, chain, tmp_p
         deadline = time.monotonic() + 60
         while True:
             try:
-                anonymous = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=2)
+                anonymous = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=60)
                 break
             except httpx.ConnectError:
                 assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "http.stderr").read_text()
                 time.sleep(0.3)
         assert anonymous.status_code == 401
-        wrong = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"}, timeout=5)
+        wrong = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"}, timeout=60)
         assert wrong.status_code == 401
-        rebound = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=5,
+        rebound = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=60,
                              headers={"Authorization": f"Bearer {TOKEN}", "Host": "evil.example"})
         assert rebound.status_code in (400, 403, 421), rebound.text  # a page's DNS rebinding cannot reach it
         if shutil.which("ss"):  # the listening socket's local address: loopback only
