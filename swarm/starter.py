@@ -1,8 +1,9 @@
 """`swarm new NAME`: a hackathon starter project with one custom tool, one custom agent (a task plugin) and a
 devnet test.
 
-The generated project depends on the library by path (`defai-swarm @ file:///...`, the checkout this
-command runs from), so it installs where defai-swarm is not on any package index.
+The generated project depends on the library by name and the version this command runs
+(`defai-swarm==0.1.0`), as on a package index. Until defai-swarm is on one, pip finds it in a directory
+holding its wheel (`pip install --find-links DIR`): a path would tie the project to one machine's checkout.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ build-backend = "setuptools.build_meta"
 name = "$name"
 version = "0.1.0"
 requires-python = ">=3.11"
-# defai-swarm is not on PyPI: this is the checkout `swarm new` ran from (see README.md, "Install").
+# defai-swarm is not on PyPI yet: `pip install --find-links DIR -e .`, DIR holding its wheel (README.md, "Install")
 dependencies = ["$dependency"]
 
 [tool.setuptools.packages.find]
@@ -37,20 +38,21 @@ A defai-swarm starter: a custom tool (`$name/pool_depth.py`), a custom narrow ag
 
 ## Install
 
-defai-swarm is not on the package index. `pyproject.toml` names it by path:
+`pyproject.toml` names the library by name and version, as on a package index:
 
     $dependency
 
-$install_note
+defai-swarm is not on PyPI yet: point pip at a directory holding its wheel (everything else still
+comes from the index):
 
-If the library lives somewhere else (another machine, a moved checkout), either edit that line, or
-install the library yourself and then this project without dependencies:
+    pip install --find-links /path/to/wheels -e .
 
-    pip install -e /path/to/defai-swarm
-    pip install -e . --no-deps
+(or `export PIP_FIND_LINKS=/path/to/wheels` once).
 
-Use the second form too in a virtualenv that already has the library installed in editable mode (the
-library's own `.venv`): `pip install -e .` would replace that editable install with a copy.
+$wheel_note
+
+In a virtualenv that already has the library (the library's own `.venv`, an editable checkout),
+install this project alone: `pip install -e . --no-deps`.
 
 Running in place (no install at all) also works from a checkout's virtualenv: `pythonpath = ["."]` in
 `pyproject.toml` lets pytest import `$name`, and `python -m $name` works from this directory.
@@ -85,10 +87,12 @@ Ideas: add a rule to the guard, a price source to the tool, or another task kind
 README, "Writing an agent").
 '''
 
-INSTALL_FROM_PATH = '''so `pip install -e .` installs the library from that checkout, and its dependencies from the index.'''
+WHEEL_FROM_CHECKOUT = '''To make that wheel from the checkout `swarm new` ran from:
 
-INSTALL_BY_NAME = '''(`swarm new` ran from an installed copy of the library, not a checkout, so it could not write a path
-here: replace the line with `defai-swarm @ file:///path/to/defai-swarm`, or use the alternative below.)'''
+    pip install build && python -m build --wheel --outdir /path/to/wheels $root'''
+
+WHEEL_FROM_ELSEWHERE = '''Use the wheel this copy of defai-swarm was installed from, or build one from
+a checkout: `pip install build && python -m build --wheel --outdir /path/to/wheels /path/to/defai-swarm`.'''
 
 INIT = '''"""$name: a defai-swarm bot."""
 '''
@@ -421,10 +425,19 @@ def library_checkout() -> Path | None:
     return None
 
 
+def library_version() -> str | None:
+    """The version of the installed library (None when it runs from a checkout that was never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("defai-swarm")
+    except PackageNotFoundError:
+        return None
+
+
 def dependency() -> str:
-    """The project's requirement on the library: by path to this checkout (it is not on any package index)."""
-    root = library_checkout()
-    return f"defai-swarm @ {root.as_uri()}" if root is not None else "defai-swarm"
+    """The project's requirement on the library: by name and this version (a wheel for it is what pip installs)."""
+    found = library_version()
+    return f"defai-swarm=={found}" if found else "defai-swarm"
 
 
 def create(name: str, directory: Path | None = None) -> Path:
@@ -433,9 +446,9 @@ def create(name: str, directory: Path | None = None) -> Path:
     target = Path(directory or name)
     if target.exists() and any(target.iterdir()):
         raise StarterError(f"{target} exists and is not empty: nothing written")
-    dep = dependency()
-    values = {"name": name, "dependency": dep,
-              "install_note": INSTALL_FROM_PATH if dep.startswith("defai-swarm @") else INSTALL_BY_NAME}
+    root = library_checkout()
+    note = Template(WHEEL_FROM_CHECKOUT).substitute(root=root) if root is not None else WHEEL_FROM_ELSEWHERE
+    values = {"name": name, "dependency": dependency(), "wheel_note": note}
     for rel, text in FILES.items():
         path = target / Template(rel).substitute(name=name)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,15 @@
 """`swarm new` makes a project whose own tests pass out of the box, whose custom agent is a task plugin,
-whose `python -m NAME` prints its usage, and which installs with the library as a path dependency."""
+whose `python -m NAME` prints its usage, and which depends on the library by name and version (`defai-swarm==0.1.0`,
+found by `pip install --find-links DIR` until it is on an index), never by a path to one machine's checkout.
+tests/test_wheel_install.py installs such a project against the built wheel in a fresh virtualenv."""
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
+from importlib.metadata import version
 
 import pytest
 
@@ -46,14 +46,16 @@ def test_main_without_an_intent_prints_usage(project, tmp_path):
     assert run.stderr.startswith('usage: python -m my_bot "<intent>"') and run.stdout == ""
 
 
-def test_pyproject_depends_on_this_checkout_by_path(project):
+def test_pyproject_depends_on_the_library_by_name_and_version(project):
     checkout = Path(swarm.__file__).resolve().parents[1]
     assert library_checkout() == checkout
     pyproject = (project / "pyproject.toml").read_text()
-    assert f'dependencies = ["defai-swarm @ {checkout.as_uri()}"]' in pyproject
+    assert f'dependencies = ["defai-swarm=={version("defai-swarm")}"]' in pyproject
     assert 'pythonpath = ["."]' in pyproject
     readme = (project / "README.md").read_text()
-    assert f"defai-swarm @ {checkout.as_uri()}" in readme and "pip install -e /path/to/defai-swarm" in readme
+    assert "pip install --find-links /path/to/wheels -e ." in readme and "PIP_FIND_LINKS" in readme
+    assert f"python -m build --wheel --outdir /path/to/wheels {checkout}" in readme  # how to make that wheel here
+    assert not any("file:" in p.read_text() for p in project.rglob("*") if p.is_file()), "a path to this machine"
 
 
 def installed_requirements(project: Path, tmp_path: Path) -> list[str]:
@@ -76,22 +78,18 @@ def installed_requirements(project: Path, tmp_path: Path) -> list[str]:
     return item["metadata"].get("requires_dist", [])
 
 
-def test_project_installs_with_the_path_dependency_and_no_index(project, tmp_path):
-    requirements = installed_requirements(project, tmp_path)
-    assert len(requirements) == 1, requirements
-    match = re.fullmatch(r"defai-swarm\s*@\s*(file://\S+)", requirements[0])
-    assert match, requirements
-    path = Path(url2pathname(urlparse(match.group(1)).path))
-    assert path == Path(swarm.__file__).resolve().parents[1]
-    assert re.search(r'^name\s*=\s*"defai-swarm"', (path / "pyproject.toml").read_text(), re.MULTILINE)
-    assert (path / "swarm" / "api.py").exists()
+def test_project_requires_the_library_by_name_and_version(project, tmp_path):
+    assert installed_requirements(project, tmp_path) == [f"defai-swarm=={version('defai-swarm')}"]
 
 
-def test_without_a_checkout_the_dependency_is_by_name(tmp_path, monkeypatch):
+def test_from_an_installed_copy_the_readme_says_where_the_wheel_comes_from(tmp_path, monkeypatch):
     monkeypatch.setattr("swarm.starter.library_checkout", lambda: None)
     target = create("wheel_bot", tmp_path / "wheel_bot")
-    assert 'dependencies = ["defai-swarm"]' in (target / "pyproject.toml").read_text()
-    assert "pip install -e /path/to/defai-swarm" in (target / "README.md").read_text()
+    assert f'dependencies = ["defai-swarm=={version("defai-swarm")}"]' in (target / "pyproject.toml").read_text()
+    readme = (target / "README.md").read_text()
+    assert "the wheel this copy of defai-swarm was installed from" in readme and "--find-links" in readme
+    monkeypatch.setattr("swarm.starter.library_version", lambda: None)  # a checkout never installed: any version
+    assert 'dependencies = ["defai-swarm"]' in (create("any_bot", tmp_path / "any_bot") / "pyproject.toml").read_text()
 
 
 def test_refuses_bad_names_and_non_empty_directories(tmp_path):
