@@ -325,6 +325,7 @@ def test_url_credentials_are_sent_but_never_shown(caplog):
             with pytest.raises(ModelServerError) as e:
                 b.chat(ASK, FAST)
             shown = [b.base_url, b.info.path, b.info.model_dump_json(), str(e.value)]
+            assert set(b.secret_markers()) == {PASSWORD, API_KEY}  # for the audit log's secret guard
         method, path, headers = stall.requests[0]
         assert (method, path) == ("GET", f"/v1/models?api_key={API_KEY}")
         assert headers["authorization"] == "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()

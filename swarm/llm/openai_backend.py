@@ -284,6 +284,13 @@ class OpenAIServerBackend:
             return completion
         return _validated_once(schema, prompt, completion, self._notify)
 
+    def secret_markers(self) -> list[str]:
+        """The credentials this backend sends (the URL's password and secret query values, the API key), for an
+        audit log's secret guard, as a chain adapter's `secret_markers` (values too short to guard are left out:
+        they are shown nowhere anyway, every URL is redacted where it is recorded)."""
+        from swarm.audit.redact import MIN_SECRET_LEN
+        return [s for s in self._secrets if len(s) >= MIN_SECRET_LEN]
+
     def close(self) -> None:
         self._http.close()
 
