@@ -70,6 +70,14 @@ def text(result: Any) -> dict:
     return json.loads(result.content[0].text)
 
 
+def error(result: Any) -> dict:
+    """A refused or failed call: an MCP tool error carrying the toolkit's answer (`ok` false, its audit id)."""
+    assert result.is_error, result
+    answer = json.loads(result.content[0].text)
+    assert answer["ok"] is False and answer["error"] and answer["audit_id"].startswith("call-"), answer
+    return answer
+
+
 def test_read_only_server_over_stdio(devnet, chain, tmp_path):
     usdc_before = _usdc(chain, devnet)
     tools, (price, plan, bad, missing, shown, verified) = over_stdio(
@@ -86,8 +94,9 @@ def test_read_only_server_over_stdio(devnet, chain, tmp_path):
     price, plan = text(price), text(plan)
     assert price["ok"] and price["token"] == "ETH" and float(price["price"]) > 0
     assert plan["ok"] and plan["planned"] and any(t["kind"] == "swap" for t in plan["tasks"])
-    assert bad.is_error or "invalid arguments" in bad.content[0].text  # the pattern refuses it before any lookup
-    assert missing.is_error and "run_intent" in missing.content[0].text  # not offered without the flag
+    assert "invalid arguments" in error(bad)["error"]  # the pattern refuses it before any lookup
+    assert "no tool 'run_intent' here" in error(missing)["error"]  # not offered without the flag
+    assert all(t.input_schema["additionalProperties"] is False for t in tools)
     assert _usdc(chain, devnet) == usdc_before
     shown, verified = text(shown), text(verified)
     assert shown["tool_call"]["tool"] == "plan_intent" and shown["tool_call"]["caller"] == "mcp-stdio"
@@ -115,13 +124,14 @@ def test_fund_moving_only_with_the_flag_and_through_the_operator(devnet, chain, 
     trade, attack = text(trade), text(attack)
     assert trade["status"] == "awaiting_approval" and trade["tx_hashes"] == [] and "swarm resume" in trade["note"]
     assert attack["status"] == "refused" and attack["tx_hashes"] == []
-    extra_text = extra.content[0].text
-    # the SDK drops an argument the schema does not have: an approval argument approves nothing
-    assert extra.is_error or json.loads(extra_text)["status"] == "awaiting_approval"
+    # an argument the schema does not have is refused, not dropped: an approval argument approves nothing
+    assert "approve" in error(extra)["error"] and "invalid arguments" in error(extra)["error"]
     assert _usdc(chain, devnet) == usdc_before
     shown = text(shown)
-    assert shown["awaiting_approval"] and shown["intent"] == "swap 1 ETH to USDC, max 1% slippage"
-    assert "status" not in shown  # not finished: it waits for `swarm resume --approve`
+    # not finished (it waits for `swarm resume --approve`) and not sealed: its entries are unverified, not an outcome
+    assert shown["status"] == "unsigned" and "tx_hashes" not in shown, shown
+    tail = shown["unverified_tail"]
+    assert tail["awaiting_approval"] and tail["intent"] == "swap 1 ETH to USDC, max 1% slippage", shown
 
     # the operator, not a tool, approves: the run finishes under the policy it was planned with
     resumed = subprocess.run([SWARM, "resume", trade["run_id"], "--approve", "--manifest", str(devnet.manifest_path)],
@@ -129,6 +139,59 @@ def test_fund_moving_only_with_the_flag_and_through_the_operator(devnet, chain, 
     record_output(resumed.stdout + resumed.stderr)
     assert resumed.returncode == 0 and f"run {trade['run_id']}: done" in resumed.stdout, resumed.stdout + resumed.stderr
     assert _usdc(chain, devnet) > usdc_before
+
+
+def test_refusals_are_tool_errors_on_the_record_and_runs_are_scoped(devnet, chain, tmp_path):
+    """Issue 23 #8 through the official client: what the SDK used to answer itself (an unknown tool, arguments its
+    model rejects or drops) reaches the toolkit, is recorded, and comes back as a tool error; show_run/verify_run
+    read only this wallet's runs; and (#1) a row forged after a call's final checkpoint is not its outcome."""
+    from swarm.api import Swarm
+    from swarm.audit import AuditLog
+
+    other = Swarm(w3=chain, manifest=devnet.manifest, wallet=Wallet.devnet(2), home=tmp_path, anchor=False)
+    try:  # another wallet's run in the same state directory
+        theirs = other.run("swap 50 ETH to USDC").run_id
+    finally:
+        other.close()
+    forged: list[int] = []
+
+    def forge(done: list[Any]) -> tuple[str, dict]:
+        """The store's credentials, no key: a tool_result appended after the first call's final checkpoint."""
+        run_id = text(done[0])["audit_id"]
+        with AuditLog(tmp_path / "audit" / "audit.db") as log:
+            forged.append(log.append(run_id, "tool_result", {"ok": True, "token": "ETH", "price": "1"}).index)
+        return "show_run", {"run_id": run_id}
+
+    tools, results = over_stdio(
+        [*MODULE, "--manifest", str(devnet.manifest_path)], tmp_path,
+        [("read_price", {"token": "ETH"}),
+         ("read_price", {"token": "ETH", "source": "mine"}),  # an argument the schema does not name
+         ("run_intent", {"intent": "swap 1 ETH to USDC"}),  # a fund-moving tool on a read-only server
+         ("show_run", {"run_id": "../../etc/passwd"}),  # a malformed run id
+         ("show_run", {"run_id": theirs}), ("verify_run", {"run_id": theirs}),
+         forge, lambda done: ("verify_run", {"run_id": text(done[0])["audit_id"]})])
+    price, extra, fund_moving, malformed, their_show, their_verify, shown, verified = results
+    price = text(price)
+    assert "source" in error(extra)["error"] and "invalid arguments" in error(extra)["error"]
+    assert "no tool 'run_intent' here" in error(fund_moving)["error"]
+    assert "invalid arguments" in error(malformed)["error"] and "run_id" in error(malformed)["error"]
+    for refused in (their_show, their_verify):
+        answer = error(refused)
+        assert f"no run '{theirs}' of wallet" in answer["error"] and "swap 50" not in refused.content[0].text
+    # every one of them is on the record, as what was asked and what was answered
+    with AuditLog(tmp_path / "audit" / "audit.db") as log:
+        for result, tool in ((extra, "read_price"), (fund_moving, "run_intent"), (malformed, "show_run"),
+                             (their_show, "show_run"), (their_verify, "verify_run")):
+            entries = log.entries(error(result)["audit_id"])
+            assert [e.kind for e in entries] == ["tool_call", "tool_result", "anchor"], entries
+            assert entries[0].payload["tool"] == tool and entries[0].payload["caller"] == "mcp-stdio"
+            assert entries[1].payload == {"ok": False, "error": error(result)["error"]}
+    # the forged row: shown apart as unsigned, never as the call's result; verify names it
+    shown, verified = text(shown), text(verified)
+    assert shown["tool_result"]["price"] == price["price"] != "1" and shown["status"] == "done", shown
+    assert shown["unverified_tail"]["tool_result"]["price"] == "1"
+    assert str(forged[0]) in shown["unverified_tail"]["problems"], shown
+    assert not verified["passed"] and verified["first_bad_index"] == forged[0], verified
 
 
 def test_streamable_http_needs_the_token_and_binds_loopback(devnet, chain, tmp_path):

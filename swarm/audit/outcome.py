@@ -96,7 +96,8 @@ def anchor_of(tail: Iterable[tuple[int, Any, Any]], checkpoint_hash_hex: str) ->
 
 class RunOutcome(BaseModel):
     """A run as its signed part tells it. `status`: the last signed `run_result`'s status ("awaiting_approval" when a
-    signed approval request came after it); "in progress" when the signed part has neither; "unsigned" when no
+    signed approval request came after it; a tool call's run: "done" or "failed" from its `tool_result`); "in
+    progress" when the signed part has none of these; "unsigned" when no
     checkpoint of the trusted key covers any of it; "unverified" when it cannot be told (no trusted key, or the
     stored entries do not hash to the signed checkpoint: `why`)."""
 
@@ -172,6 +173,8 @@ def run_outcome(log: AuditLog, run_id: str, trusted: Verifier | str | None,
     for e in signed:
         if e.kind == "run_result":
             status, result, result_index = str(e.payload.get("status")), dict(e.payload), e.index
+        elif e.kind == "tool_result":  # a tool call's own run (swarm.integrations): answered, or refused/failed
+            status = "done" if e.payload.get("ok") is True else "failed"
         elif e.kind == "approval_request":
             status = "awaiting_approval"
         elif e.kind == "operator_input" and status == "awaiting_approval":

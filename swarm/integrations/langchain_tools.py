@@ -15,7 +15,7 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.tools import StructuredTool
+from langchain_core.tools import StructuredTool, ToolException
 
 from .toolkit import SwarmToolkit, ToolSpec
 
@@ -33,8 +33,16 @@ def swarm_tools(swarm: "Swarm", *, allow_fund_moving: bool = False,
 
 
 def _tool(kit: SwarmToolkit, spec: ToolSpec) -> StructuredTool:
+    """The toolkit's JSON schema is published as it is (`additionalProperties: false`), and LangChain does not
+    validate a JSON-schema tool's arguments itself: every call reaches the toolkit, which refuses unknown or malformed
+    arguments on the record. A refusal or failure is a tool error (`ToolException`: a ToolMessage with status
+    "error" carrying the toolkit's answer)."""
     def run(**arguments: Any) -> str:
-        return json.dumps(kit.call(spec.name, arguments), default=str)
+        result = kit.call(spec.name, arguments)
+        text = json.dumps(result, default=str)
+        if result.get("ok") is not True:
+            raise ToolException(text)
+        return text
 
     return StructuredTool.from_function(func=run, name=spec.name, description=spec.description,
-                                        args_schema=spec.args_schema)
+                                        args_schema=spec.args_schema.model_json_schema(), handle_tool_error=True)

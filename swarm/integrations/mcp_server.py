@@ -53,11 +53,30 @@ def add_mcp_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_server(kit: SwarmToolkit) -> Any:
-    """An `MCPServer` with one tool per toolkit spec (argument schemas and descriptions from the toolkit)."""
-    from mcp.server.mcpserver import MCPServer
-    from mcp.types import ToolAnnotations
+    """An `MCPServer` with one tool per toolkit spec, whose every `tools/call` goes to the toolkit.
 
-    server = MCPServer("defai-swarm", instructions=(
+    The SDK would otherwise answer some calls itself, before the toolkit (and its audit log) sees them: an unknown
+    tool (a fund-moving one on a read-only server) and arguments its own model rejects; and it drops arguments the
+    schema does not name. Here the toolkit validates every call (unknown arguments refused), records it, and a
+    refusal or failure (`ok: false`) is an MCP tool error (`isError: true`). The published input schemas are the
+    toolkit's own (`additionalProperties: false`)."""
+    import anyio
+    from mcp.server.mcpserver import MCPServer
+    from mcp.types import CallToolResult, TextContent, ToolAnnotations
+
+    schemas = {spec.name: spec.args_schema.model_json_schema() for spec in kit.specs()}
+
+    class SwarmMCPServer(MCPServer):
+        async def list_tools(self):  # type: ignore[override]
+            return [t.model_copy(update={"input_schema": schemas.get(t.name, t.input_schema)})
+                    for t in await super().list_tools()]
+
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None):  # type: ignore[override]
+            result = await anyio.to_thread.run_sync(kit.call, name, arguments)
+            return CallToolResult(content=[TextContent(type="text", text=json.dumps(result, default=str))],
+                                  is_error=result.get("ok") is not True)
+
+    server = SwarmMCPServer("defai-swarm", instructions=(
         "DeFi tools of a defai-swarm: plan intents, read prices, show and verify audited runs. "
         + ("run_intent executes an intent; every trade waits for the human operator's approval."
            if kit.allow_fund_moving else "Read-only: this server moves no funds.")))
@@ -70,7 +89,8 @@ def build_server(kit: SwarmToolkit) -> Any:
 
 
 def _tool_function(kit: SwarmToolkit, spec: ToolSpec) -> Callable[..., str]:
-    """A function whose signature is the spec's argument model, so the SDK publishes the same JSON schema."""
+    """A function whose signature is the spec's argument model (what the SDK registers a tool from); calls do not
+    come here but through `SwarmMCPServer.call_tool`."""
     def tool(**arguments: Any) -> str:
         return json.dumps(kit.call(spec.name, arguments), default=str)
 
