@@ -10,6 +10,7 @@ runtime and the audit log.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from contextlib import contextmanager
@@ -32,8 +33,9 @@ from swarm.intent import MAX_INTENT_CHARS
 from swarm.ledger import SpendLedger
 from swarm.planner import Planner, PlanningContext, PlanResult
 from swarm.plugins import PluginRegistry, RunDeps, TaskPlugin
+from swarm.runrecords import RecordNotAuthentic, RecordSeal, same_address, seal_checkpointer, stricter_policy
 from swarm.runtime import Runtime
-from swarm.store import RunStore
+from swarm.store import RunRecord, RunStore
 from swarm.stores import open_stores
 from swarm.taskgraph import SwapTask, TaskGraph
 
@@ -81,11 +83,6 @@ def run_status(graph: TaskGraph, tasks: dict[str, dict], plugins: PluginRegistry
     return RunStatus.REFUSED
 
 
-def _same_address(a: str, b: str, family: str) -> bool:
-    """EVM addresses compare without their checksum case; other families' (base58) exactly."""
-    return a.lower() == b.lower() if family == "evm" else a == b
-
-
 def _config(run_id: str) -> RunnableConfig:
     """The run id is the LangGraph thread id: one checkpoint history per run."""
     return {"configurable": {"thread_id": run_id}}
@@ -113,7 +110,6 @@ class Swarm:
             chain = EvmChain(manifest, wallet, w3=w3)
         self.chain: ChainAdapter = chain
         self.home = Path(home or swarm_home())
-        self._policy_given = policy is not None
         self.policy = policy or chain.policy_model()
         if not isinstance(self.policy, chain.policy_model):
             raise ChainMismatch(f"a {type(self.policy).__name__} cannot govern a {chain.family} chain: "
@@ -128,6 +124,9 @@ class Swarm:
         self.stores = open_stores(self.home, chain.identity, chain.wallet_address, store, owner=store_owner)
         self.store: RunStore = self.stores.run_store
         self.ledger: SpendLedger = self.stores.ledger
+        # run records and checkpoints are sealed with a key derived from the wallet's: a store's rows that this
+        # wallet did not write are never resumed (swarm.runrecords)
+        self.seal = RecordSeal.for_chain(chain)
         self.backend, self.k, self.on_task = backend, k, on_task
         self.auditor: RunAuditor | None = None
         if audit:
@@ -138,7 +137,7 @@ class Swarm:
             self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"),
                                       chain.anchorer() if anchor else None)
         self.record: Recorder = self.auditor.record if self.auditor else (lambda run_id, kind, payload: None)
-        self.runtime = Runtime(self.plugins, checkpointer_factory=lambda: self.stores.checkpointer)
+        self.runtime = Runtime(self.plugins, checkpointer_factory=self._sealed_checkpointer)
         self.deps = self._deps(self.policy)
         # run before each run, never inside one: a local devnet started with --keep-pools-aligned re-aligns its pools
         self.before_run: list[Callable[[], None]] = []
@@ -149,6 +148,10 @@ class Swarm:
             def align() -> None:
                 align_pools(manifest)
             self.before_run.append(align)
+
+    def _sealed_checkpointer(self) -> Any:
+        """The store's LangGraph checkpointer, every blob sealed with the wallet's key and bound to its run."""
+        return seal_checkpointer(self.stores.checkpointer, self.seal)
 
     def _deps(self, policy: SwapPolicy) -> RunDeps:
         return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.ledger, record=self.record,
@@ -229,17 +232,21 @@ class Swarm:
                                            "refusal_reason": "a plugin's additions broke the plan: " + "; ".join(errors)})
         return plan.model_copy(update={"task_graph": graph})
 
-    def _new_run_id(self, run_id: str | None) -> str:
-        """A fresh id, or the caller's if no run has it yet: a second execution never merges into a run."""
-        if run_id is None:
-            return uuid.uuid4().hex[:16]
-        taken = self.store.load_run(run_id) is not None or (self.auditor is not None and self.auditor.log.size(run_id) > 0)
-        if taken:
-            raise Refused(f"run id {run_id!r} already exists; pick a new one (or `swarm resume {run_id}` to continue it)")
+    def _claim(self, run_id: str | None) -> str:
+        """A fresh id, or the caller's if no run has it yet, claimed before anything of the run is written: one
+        atomic insert binds it to this wallet, chain and policy (sealed with the wallet's key). Of two processes
+        (or wallets) given the same id at once, one claims it; the other is refused having written nothing."""
+        run_id = run_id or uuid.uuid4().hex[:16]
+        taken = f"run id {run_id!r} already exists; pick a new one (or `swarm resume {run_id}` to continue it)"
+        if self.auditor is not None and self.auditor.log.size(run_id) > 0:
+            raise Refused(taken)
+        chain, context_json = self.chain.identity.label, json.dumps(self._run_context())
+        if not self.store.claim_run(run_id, chain, context_json, self.seal.context(run_id, chain, context_json)):
+            raise Refused(taken)
         return run_id
 
     def run(self, text: str, run_id: str | None = None) -> RunResult:
-        run_id = self._new_run_id(run_id)
+        run_id = self._claim(run_id)
         for hook in self.before_run:
             hook()
         log.info("run %s: %r on %s", run_id, text[:200], self.chain.identity.label)
@@ -310,7 +317,7 @@ class Swarm:
     def execute(self, graph: TaskGraph, run_id: str | None = None, plan: PlanResult | None = None) -> RunResult:
         """Run a task graph (from the planner, or built in code); it is validated first, never trusted."""
         if plan is None:
-            run_id = self._new_run_id(run_id)
+            run_id = self._claim(run_id)
             self.record(run_id, "intent", {"text": graph.intent, "task_graph": graph.model_dump(mode="json"),
                                            **self._run_context()})
         assert run_id is not None
@@ -319,53 +326,77 @@ class Swarm:
             self.record(run_id, "refusal", {"reason": "invalid task graph", "errors": errors})
             return self._finish(RunResult(run_id=run_id, intent=graph.intent, status=RunStatus.REFUSED, plan=plan,
                                           reasons=errors))
-        # the context first: a stored run always has the policy and wallet it resumes with (a kill between the two)
-        self.store.save_context(run_id, self.chain.identity.label, self._run_context())
-        self.store.save_run(run_id, graph.intent, graph.model_dump_json())
+        # the context (wallet, policy) was stored when the id was claimed; the plan now, sealed like it
+        plan_json, chain = graph.model_dump_json(), self.chain.identity.label
+        self.store.save_run(run_id, graph.intent, plan_json, self.seal.run(run_id, chain, graph.intent, plan_json))
         fault_point("after_plan")
         return self._invoke(run_id, self.runtime.compile(graph), graph, _initial_state(run_id), plan, self.deps)
 
     def resume(self, run_id: str, approve: bool | None = None, operator: str = "cli") -> RunResult:
-        """Continue a run from its last checkpoint (after a crash or an approval request), on the chain and
-        under the policy it was started with."""
-        stored = self.store.load_run(run_id)
-        if stored is None:
+        """Continue a run from its last checkpoint (after a crash or an approval request), on the chain it was
+        started on, with the wallet that started it, under the stricter of this swarm's policy and the recorded
+        one. Only records this wallet sealed are acted on: anything else in the store is refused, nothing signed."""
+        record = self.store.run_record(run_id)
+        if record is None or record.plan_json is None:
             raise KeyError(f"no run {run_id} in {self.store.path}")
-        graph = self.plugins.parse_graph(stored[1])
-        deps = self._deps(self._recorded_policy(run_id))
-        app = self.runtime.compile(graph)
-        state = app.get_state(_config(run_id))
+        try:
+            policy = self._resume_policy(run_id, record)
+            graph = self.plugins.parse_graph(record.plan_json)
+            app = self.runtime.compile(graph)
+            state = self._state(app, run_id)
+        except RecordNotAuthentic as exc:
+            log.warning("refused to resume: %s", exc)
+            raise
+        deps = self._deps(policy)
         if state.values and not state.next:  # already finished: report it, sign and anchor nothing new
             return self._finished(run_id, graph, state.values.get("results", {}))
+        if policy != self.chain.policy_model.model_validate(json.loads(record.context_json)["policy"]):
+            # decisions from here on are made under it: the audit replay uses it for them (swarm.audit.replay)
+            self.record(run_id, "resume", {"policy": policy.model_dump(mode="json"),
+                                           "note": "the stricter of the resuming swarm's and the recorded policy"})
         if approve is not None:
             from langgraph.types import Command
             payload: Any = Command(resume={"approve": approve, "operator": operator})
-        elif app.get_state(_config(run_id)).values.get("run_id"):  # the graph's input was recorded
+        elif state.values.get("run_id"):  # the graph's input was recorded
             payload = None  # continue from the last checkpoint
         else:  # stopped after planning, before the first step (or before LangGraph stored the input): start it
             payload = _initial_state(run_id)
         return self._invoke(run_id, app, graph, payload, None, deps)
 
-    def _recorded_policy(self, run_id: str) -> SwapPolicy:
-        """The run's own policy, chain and wallet: a resume never runs under different rules, on another chain or
-        with another wallet's key (a shared store holds every wallet's runs: a run id names no wallet)."""
-        stored = self.store.load_context(run_id)
-        if stored is None:
-            return self.policy
-        chain_label, context = stored
-        identity = context.get("chain_identity", {})
-        if chain_label != self.chain.identity.label or identity.get("genesis_hash", "") != self.chain.identity.genesis_hash:
-            raise ChainMismatch(f"run {run_id} ran on {chain_label} (genesis {identity.get('genesis_hash')}); "
+    def _state(self, app, run_id: str):
+        """The run's checkpointed state; every blob's seal is checked on the way (RecordNotAuthentic)."""
+        state = app.get_state(_config(run_id))
+        if state.values.get("run_id") not in (None, run_id):  # a value stored in the clear (PostgreSQL)
+            raise RecordNotAuthentic(f"run {run_id}: its stored checkpoint names run {state.values['run_id']!r}: "
+                                     f"refused, nothing signed")
+        return state
+
+    def _resume_policy(self, run_id: str, record: RunRecord) -> SwapPolicy:
+        """The run's chain and wallet must be this swarm's, its rows sealed by this wallet; the policy is the
+        stricter of this swarm's and the recorded one (a stored policy can tighten a limit, never loosen it)."""
+        if not record.chain:
+            raise RecordNotAuthentic(f"run {run_id}: the store holds its plan but no context (wallet, chain, policy): "
+                                     f"refused, nothing signed")
+        try:
+            context = json.loads(record.context_json)
+            identity = context.get("chain_identity", {})
+            started_by = str(context.get("wallet", ""))
+        except (ValueError, AttributeError):
+            raise RecordNotAuthentic(f"run {run_id}: its stored context is not a run context: refused, nothing "
+                                     f"signed") from None
+        here = self.chain.identity
+        if record.chain != here.label or identity.get("genesis_hash", "") != here.genesis_hash:
+            raise ChainMismatch(f"run {run_id} ran on {record.chain} (genesis {identity.get('genesis_hash')}); "
                                 f"this swarm is on {self.chain.identity.label}: resume it against that chain")
-        started_by = str(context.get("wallet", ""))
-        if not _same_address(started_by, self.chain.wallet_address, identity.get("family", "")):
+        if not same_address(started_by, self.chain.wallet_address, identity.get("family", "")):
             raise Refused(f"run {run_id} was started by wallet {started_by}; it resumes only with that wallet "
                           f"(this swarm signs for {self.chain.wallet_address})")
+        self.seal.check(run_id, record, self.chain.wallet_address)
         recorded = self.chain.policy_model.model_validate(context["policy"])
-        if self._policy_given and self.policy != recorded:
-            raise Refused(f"run {run_id} was started under another policy; it resumes only under its own "
-                          f"(leave --policy out to use the recorded one)")
-        return recorded
+        policy = stricter_policy(self.policy, recorded)
+        if policy != recorded:
+            log.info("run %s resumes under this swarm's policy where it is stricter than the recorded one", run_id)
+        return policy
 
     def _invoke(self, run_id: str, app, graph: TaskGraph, payload, plan: PlanResult | None,
                 deps: RunDeps) -> RunResult:
@@ -429,7 +460,7 @@ class Swarm:
         stored = self.store.load_run(run_id)
         if stored is None:
             raise KeyError(f"no run {run_id} in {self.store.path}")
-        state = self.runtime.compile(self.plugins.parse_graph(stored[1])).get_state(_config(run_id))
+        state = self._state(self.runtime.compile(self.plugins.parse_graph(stored[1])), run_id)
         return state.values.get("trace", [])
 
 

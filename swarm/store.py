@@ -1,5 +1,10 @@
 """Durable run bookkeeping of one state directory in SQLite: runs, their context and the transaction outbox.
 
+A run id is claimed by one atomic insert of its context row (chain, wallet, policy) before anything else of the
+run is written: of two processes given the same id, one wins and the other writes nothing; a context row is never
+replaced. Context and plan rows carry the wallet's seal (`swarm.runrecords`): a resume acts only on rows it can
+authenticate.
+
 The outbox lives outside the LangGraph state on purpose: a signed transaction is written
 *before* it is broadcast and survives a crash at any point. A row whose transaction is proven
 never to land (the node refused the bytes at send, or its nonce was consumed by another
@@ -16,6 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -36,10 +42,23 @@ CREATE TABLE IF NOT EXISTS outbox (
     signed_json TEXT NOT NULL, created_at TEXT NOT NULL, dropped_at TEXT, dropped_reason TEXT,
     PRIMARY KEY (run_id, step));
 CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL);
+    run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL, seal TEXT);
 CREATE TABLE IF NOT EXISTS run_context (
-    run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL);
+    run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL, seal TEXT);
 """
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run's rows exactly as stored, with their seals (`swarm.runrecords.RecordSeal.check` authenticates them).
+    `intent` and `plan_json` are None while the run is claimed but not planned yet."""
+
+    chain: str
+    context_json: str
+    context_seal: str | None
+    intent: str | None
+    plan_json: str | None
+    run_seal: str | None
 
 
 _connections = threading.local()
@@ -91,6 +110,15 @@ def release_durable(path: Path) -> None:
         cached[2].close()
 
 
+def run_record_of(context: tuple | None, run: tuple | None) -> RunRecord | None:
+    """A RunRecord from the (chain, context_json, seal) and (intent, plan_json, seal) rows of either store."""
+    if context is None and run is None:
+        return None
+    chain, context_json, context_seal = context if context is not None else ("", "{}", None)
+    intent, plan_json, run_seal = run if run is not None else (None, None, None)
+    return RunRecord(chain, context_json, context_seal, intent, plan_json, run_seal)
+
+
 class RunStore:
     """Implements `swarm.core.outbox.Outbox` over one SQLite file (the spend ledger is `swarm.ledger`)."""
 
@@ -100,23 +128,39 @@ class RunStore:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.executescript(SCHEMA)
-            columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
-            for column in ("dropped_at", "dropped_reason"):  # a store written before drops were recorded
-                if column not in columns:
-                    db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
+            # a store written before drops (outbox) or seals (runs, run_context) were recorded
+            for table, added in (("outbox", ("dropped_at", "dropped_reason")), ("runs", ("seal",)),
+                                 ("run_context", ("seal",))):
+                columns = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                for column in added:
+                    if column not in columns:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def _connect(self):
         return durable_connection(self.path)
 
-    # -- runs: the plan is stored before the graph starts, so a resumed process can rebuild it
-    def save_run(self, run_id: str, intent: str, plan_json: str) -> None:
+    # -- runs: the claim first, then the plan (stored before the graph starts, so a resumed process can rebuild it)
+    def claim_run(self, run_id: str, chain: str, context_json: str, seal: str | None) -> bool:
+        """Bind `run_id` to the run's context (its wallet, chain and policy) in one atomic insert: True for the
+        first caller; False, with nothing written, when the id is taken (a context row is never replaced)."""
         with self._lock, self._connect() as db:
-            db.execute("INSERT INTO runs VALUES (?, ?, ?, ?)", (run_id, intent, plan_json, datetime.now(timezone.utc).isoformat()))
+            cur = db.execute("INSERT OR IGNORE INTO run_context (run_id, chain, context_json, seal) "
+                             "VALUES (?, ?, ?, ?)", (run_id, chain, context_json, seal))
+            return cur.rowcount == 1
 
-    def save_context(self, run_id: str, chain: str, context: dict) -> None:
-        """What the run was started with (chain identity, wallet, policy, model): restored on resume."""
+    def save_run(self, run_id: str, intent: str, plan_json: str, seal: str | None = None) -> None:
         with self._lock, self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO run_context VALUES (?, ?, ?)", (run_id, chain, json.dumps(context)))
+            db.execute("INSERT INTO runs (run_id, intent, plan_json, created_at, seal) VALUES (?, ?, ?, ?, ?)",
+                       (run_id, intent, plan_json, datetime.now(timezone.utc).isoformat(), seal))
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        """The run's context and plan rows with their seals; None when neither exists. A plan row without a
+        context row (a store from before claims, or a deleted row) has an empty, unsealed context."""
+        with self._connect() as db:
+            context = db.execute("SELECT chain, context_json, seal FROM run_context WHERE run_id=?",
+                                 (run_id,)).fetchone()
+            run = db.execute("SELECT intent, plan_json, seal FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return run_record_of(context, run)
 
     def load_context(self, run_id: str) -> tuple[str, dict] | None:
         with self._connect() as db:

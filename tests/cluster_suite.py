@@ -7,9 +7,9 @@ The swarm on a real two-node Ray cluster (ray.cluster_utils), a real PostgreSQL 
 40 intents over 2 wallets from two drivers while the node holding one wallet's actor is killed: every intent gets
 exactly one result, no nonce error, each wallet's cap holds with no reservation left without its trade, every
 transaction in the outbox is mined once and the chain's nonce count matches the outbox. Also: a local process is
-refused a wallet the cluster owns, a restarted actor finishes a signed-but-unsent transaction before new work, a
-resumed run keeps its recorded policy, plans share a pool of model actors, a bot schedule survives its actor, and
-no key reaches the cluster's logs.
+refused a wallet the cluster owns, a restarted actor finishes a signed-but-unsent transaction before new work, a run
+id belongs to one wallet, a resumed run keeps the stricter of the actor's and its recorded policy, plans share a
+pool of model actors, a bot schedule survives its actor, and no key reaches the cluster's logs.
 """
 from __future__ import annotations
 
@@ -90,18 +90,36 @@ def test_restarted_actor_sends_the_signed_transaction_before_new_work(cluster, d
     pool.stop_wallet("c")
 
 
-def test_resumed_run_keeps_its_recorded_policy(cluster, devnet, chain, pg_url, tmp_path):
+def test_a_run_id_is_one_wallets_and_a_resume_keeps_the_stricter_policy(cluster, devnet, chain, pg_url, tmp_path):
+    """Issue 24, findings 2 and 3 through the actors: one run id sent to two wallets at once is claimed by one of
+    them (the other is refused, writes nothing); another wallet never continues a stored run; a run planned under
+    a $1000 cap resumes under the actor's own $10 (a stored policy tightens, never loosens)."""
     killed_local_run(devnet, pg_url, tmp_path, 8, "planned-under-1000", "1000", "after_plan")
     pool = make_pool(devnet, pg_url, tmp_path, "policy", daily_cap_usd="10")  # today's policy: $10 a day
     pool.wallet("d", "devnet:8")
     pool.wallet("x", "devnet:1")  # another wallet asked to continue d's run: its key never signs it
-    x_nonce = chain.eth.get_transaction_count(Wallet.devnet(1).address)
+    addresses = {"d": Wallet.devnet(8).address, "x": Wallet.devnet(1).address}
+    x_nonce = chain.eth.get_transaction_count(addresses["x"])
     hijack = ray.get(pool.submit("x", INTENT, run_id="planned-under-1000"), timeout=120)
-    assert hijack["status"] == "failed" and "resumes only with that wallet" in hijack["reasons"][0], hijack
-    assert chain.eth.get_transaction_count(Wallet.devnet(1).address) == x_nonce
+    assert hijack["status"] == "failed" and "belongs to wallet" in hijack["reasons"][0], hijack
+    assert chain.eth.get_transaction_count(addresses["x"]) == x_nonce
+
+    both = ray.get([pool.submit(label, "swap 0.001 ETH to USDC", run_id="one-id") for label in ("d", "x")],
+                   timeout=120)
+    assert sorted(r["via"] for r in both) == ["refused", "run"], both
+    winner = next(label for label, r in zip(("d", "x"), both, strict=True) if r["via"] == "run")
+    loser = next(r for r in both if r["via"] == "refused")
+    assert "already exists" in loser["reasons"][0] or "belongs to wallet" in loser["reasons"][0], loser
+    import psycopg
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT context_json::jsonb->>'wallet' FROM swarm_run_context "
+                           "WHERE run_id='one-id'").fetchone()
+    assert row is not None and row[0] == addresses[winner]  # the loser never rebound it
     pool.stop_wallet("x")
+
     resumed = ray.get(pool.submit("d", INTENT, run_id="planned-under-1000"), timeout=120)
-    assert resumed["via"] == "resume" and resumed["status"] == "done", resumed["reasons"]  # under its own $1000
+    assert resumed["via"] == "resume" and resumed["status"] == "refused", resumed  # its recorded $1000 loosens nothing
+    assert "daily_cap_usd" in " ".join(resumed["reasons"]), resumed["reasons"]
     new = ray.get(pool.submit("d", INTENT), timeout=120)
     assert new["status"] == "refused" and "daily_cap_usd" in " ".join(new["reasons"])  # new work: today's $10
     assert len(pool.read_prices(["ETH", "USDC"])) == 2  # read-only tasks, no key

@@ -1,5 +1,6 @@
 """The chain's identity is checked at start against its configuration and recorded in every run; a resume on
-another chain, or under another policy, is refused."""
+another chain, or with another wallet, is refused; a resume runs under the stricter of its own and the recorded
+policy."""
 from __future__ import annotations
 
 import json
@@ -76,9 +77,9 @@ def test_identity_is_recorded_and_resume_keeps_chain_and_policy(devnet, chain, w
     assert intent.payload["chain_identity"]["genesis_hash"] == devnet.manifest.genesis_hash
     swarm.close()
 
+    # a looser policy given on resume: the recorded approval threshold still holds (a policy only tightens)
     looser = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, policy=RiskPolicy(), home=tmp_path, anchor=False)
-    with pytest.raises(Refused, match="another policy"):
-        looser.resume(waiting.run_id)
+    assert looser.resume(waiting.run_id).status == "awaiting_approval"
     looser.close()
 
     other = json.loads(devnet.manifest.model_dump_json())

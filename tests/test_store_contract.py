@@ -3,7 +3,9 @@ the embedded SQLite files and a real PostgreSQL server (pgserver). Whatever hold
 cluster's shared database."""
 from __future__ import annotations
 
+import json
 import multiprocessing
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from swarm.core.chain import ChainIdentity
 from swarm.core.errors import ConfigError, Refused
 from swarm.core.outbox import AlreadySigned
 from swarm.ledger import SpendLedger
-from swarm.store import RunStore
+from swarm.store import RunRecord, RunStore
 from swarm.stores import open_stores, store_url
 from tools.evm.tx import SignedTx
 
@@ -92,13 +94,40 @@ def test_has_signed_counts_fund_moving_steps_only(where):
 
 def test_runs_and_context_round_trip(where):
     store = run_store(where)
-    assert store.load_run("r1") is None and store.load_context("r1") is None
-    store.save_run("r1", "swap 1 ETH to USDC", '{"tasks": []}')
-    store.save_context("r1", "evm:31337", {"policy": {"daily_cap_usd": "100"}, "wallet": WALLET})
-    store.save_context("r1", "evm:31337", {"policy": {"daily_cap_usd": "50"}, "wallet": WALLET})
+    assert store.load_run("r1") is None and store.load_context("r1") is None and store.run_record("r1") is None
+    context = json.dumps({"policy": {"daily_cap_usd": "100"}, "wallet": WALLET})
+    assert store.claim_run("r1", "evm:31337", context, "c0ffee") is True
+    store.save_run("r1", "swap 1 ETH to USDC", '{"tasks": []}', "beef")
     other = run_store(where)
     assert other.load_run("r1") == ("swap 1 ETH to USDC", '{"tasks": []}')
-    assert other.load_context("r1") == ("evm:31337", {"policy": {"daily_cap_usd": "50"}, "wallet": WALLET})
+    assert other.load_context("r1") == ("evm:31337", {"policy": {"daily_cap_usd": "100"}, "wallet": WALLET})
+    assert other.run_record("r1") == RunRecord("evm:31337", context, "c0ffee", "swap 1 ETH to USDC", '{"tasks": []}',
+                                               "beef")
+
+
+def test_a_run_id_is_claimed_once_and_never_rebound(where):
+    """Issue 24 finding 2: in each of 20 rounds, two threads (each with its own connection) released by a barrier
+    claim the same run id for two wallets: exactly one wins, and the stored context is the winner's, untouched by
+    the loser (before, the second writer's upsert replaced the first's wallet and policy)."""
+    wallets = [WALLET, "0x" + "34" * 20]
+    stores = [run_store(where), run_store(where)]
+    for n in range(20):
+        run_id, barrier, won = f"claim-{n}", threading.Barrier(2), {}
+
+        def claim(i: int, run_id: str, barrier: threading.Barrier, won: dict[int, bool]) -> None:
+            barrier.wait()
+            won[i] = stores[i].claim_run(run_id, "evm:31337", json.dumps({"wallet": wallets[i]}), None)
+        threads = [threading.Thread(target=claim, args=(i, run_id, barrier, won)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(won.values()) == [False, True], won
+        winner = next(i for i, w in won.items() if w)
+        assert run_store(where).load_context(run_id) == ("evm:31337", {"wallet": wallets[winner]})
+        assert stores[1 - winner].claim_run(run_id, "evm:31337", json.dumps({"wallet": wallets[1 - winner]}),
+                                            None) is False
+        assert run_store(where).load_context(run_id) == ("evm:31337", {"wallet": wallets[winner]})
 
 
 def test_ledger_reserves_within_the_cap_idempotently(where):

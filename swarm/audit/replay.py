@@ -50,6 +50,9 @@ def replay(entries: list[AuditEntry], plugins: PluginRegistry | None = None) -> 
     if "policy" not in context:
         checks.append(ReplayCheck(index=0, kind="intent", ok=False, detail="no policy recorded: cannot replay"))
     for e in entries:
+        if e.kind == "resume" and "policy" in e.payload:  # a resume under a stricter policy: later decisions use it
+            context = {**context, "policy": e.payload["policy"]}
+            continue
         try:
             if e.kind == "condition":
                 outcome: tuple[bool, str] | None = _replay_condition(e.payload)

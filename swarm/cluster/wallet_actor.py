@@ -2,17 +2,20 @@
 spend reservations.
 
 Why an actor: Ray runs one actor's calls one at a time (`max_concurrency=1`), in one process on one node, so the
-wallet has exactly one nonce sequence however many drivers and machines submit intents. The actor does not trust
-its callers: it takes intent text (or a run id to resume), plans and checks it itself (the risk agent decides and
-reserves against the cap in PostgreSQL inside the actor), and signs. Its key is resolved inside the actor from a
-reference (`swarm.cluster.keys`); the audit signer is loaded from the actor's own state directory. Neither leaves
-the process: results are `RunResult` JSON.
+wallet has exactly one nonce sequence however many drivers and machines submit intents. The actor does not trust its
+callers: it takes intent text (or a run id to resume), plans and checks it itself (the risk agent decides and
+reserves against the cap in PostgreSQL inside the actor), and signs. Nor does it trust the store: it resumes only
+runs whose records (context, plan, checkpoints) carry its wallet's seal (`swarm.runrecords`), under the stricter of
+its own policy and the recorded one; a run id that another wallet claimed is refused. Its key is resolved inside the
+actor from a reference (`swarm.cluster.keys`); the audit signer is loaded from the actor's own state directory.
+Neither leaves the process: results are `RunResult` JSON.
 
 Restarts: Ray restarts a dead actor (its node was lost) on another node. The new incarnation registers itself as the
 wallet's owner in PostgreSQL (the old one, if it were somehow alive, can no longer reserve), then resumes every run
 of this wallet that has a signed transaction the node has not mined, in nonce order, before it takes new work: the
-wallet's next nonce then follows from the chain and the outbox, never from memory. A call that was in flight is
-retried by Ray and is idempotent: a stored run is resumed (a finished one is only reported), never run again.
+wallet's next nonce then follows from the chain and the outbox, never from memory. A run it cannot authenticate is
+refused (logged, listed in `info()["refused"]`), never signed. A call that was in flight is retried by Ray and is
+idempotent: a stored run is resumed (a finished one is only reported), never run again.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from swarm.core.errors import SwarmError
+from swarm.core.errors import ConfigError, Refused, SwarmError
+from swarm.runrecords import same_address
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,7 @@ class WalletActor:
             backend = load_backend(spec.model)
         self.swarm = Swarm(chain, policy=policy, backend=backend, home=self.home, store=url, store_owner=self.token,
                            anchor=spec.anchor)
-        self._resumer: Any = None
+        self.refused: list[dict] = []  # runs the restart recovery would not resume (not this wallet's seal)
         self.recovered = self._recover()
 
     # -- for the pool
@@ -96,6 +100,7 @@ class WalletActor:
         """Where this incarnation runs and what it recovered on start (no secrets)."""
         return {"label": self.spec.label, "address": self.address(), "node": self.node, "pid": os.getpid(),
                 "home": str(self.home), "chain": self.swarm.chain.identity.label, "recovered": self.recovered,
+                "refused": self.refused,
                 "model": _model_summary(self.swarm.backend)}
 
     def submit(self, run_id: str, text: str) -> dict:
@@ -104,7 +109,7 @@ class WalletActor:
             attempt, stored = self._attempt(run_id)
             if stored:
                 via = "resume"
-                result = self._resume(attempt)
+                result = self.swarm.resume(attempt)
             else:
                 via = "run"
                 result = self.swarm.run(text, run_id=attempt)
@@ -118,36 +123,32 @@ class WalletActor:
                 **result.model_dump(mode="json", exclude={"plan"})}
 
     def resume(self, run_id: str) -> dict:
-        result = self._resume(run_id)
+        result = self.swarm.resume(run_id)
         return {"requested_run_id": run_id, "node": self.node, **result.model_dump(mode="json", exclude={"plan"})}
 
     # -- internals
     def _attempt(self, run_id: str) -> tuple[str, bool]:
         """The run that serves the requested id, and whether it is stored (then it is resumed, never run again).
 
-        An incarnation killed while planning leaves audit entries but no stored run (nothing was reserved or
-        signed): the next call then runs under `<id>.retryN`, the first id with neither. So a requested id maps to
-        at most one stored run, `<id>` or one `<id>.retryN`, found here however many times the call is retried."""
-        auditor, candidate, n = self.swarm.auditor, run_id, 0
+        An incarnation killed while planning leaves the id's claim (and audit entries) but no stored run (nothing
+        was reserved or signed): the next call then runs under `<id>.retryN`, the first id not claimed. So a
+        requested id maps to at most one stored run, `<id>` or one `<id>.retryN`, found here however many times the
+        call is retried. An id another wallet claimed is refused: this actor never runs or resumes it."""
+        store, auditor, candidate, n = self.swarm.store, self.swarm.auditor, run_id, 0
+        family = self.swarm.chain.identity.family
         while True:
-            if self.swarm.store.load_run(candidate) is not None:
-                return candidate, True
-            if auditor is None or auditor.log.size(candidate) == 0:
-                return candidate, False
+            claimed = store.load_context(candidate)
+            if claimed is not None:
+                owner = str(claimed[1].get("wallet", ""))
+                if not same_address(owner, self.address(), family):
+                    raise Refused(f"run id {candidate!r} belongs to wallet {owner}: this wallet ({self.address()}) "
+                                  f"never runs or resumes it; submit it with another id")
+                if store.load_run(candidate) is not None:
+                    return candidate, True
+            elif auditor is None or auditor.log.size(candidate) == 0:
+                return candidate, False  # `Swarm.run` claims it (refused if another caller claims it first)
             n += 1
             candidate = f"{run_id[:112]}.retry{n}"
-
-    def _resume(self, run_id: str):
-        """Under the run's recorded policy: the actor's own when they match, else a swarm built without one."""
-        stored = self.swarm.store.load_context(run_id)
-        recorded = stored[1].get("policy") if stored else None
-        if recorded is None or self.swarm.chain.policy_model.model_validate(recorded) == self.swarm.policy:
-            return self.swarm.resume(run_id)
-        if self._resumer is None:
-            from swarm.api import Swarm
-            self._resumer = Swarm(self.swarm.chain, backend=self.swarm.backend, home=self.home / "recorded-policy",
-                                  store=self.spec.store, store_owner=self.token, anchor=self.spec.anchor)
-        return self._resumer.resume(run_id)
 
     def _recover(self) -> list[str]:
         """Resume, in nonce order, the runs whose signed transactions the node has not mined (an incarnation died
@@ -162,10 +163,18 @@ class WalletActor:
         for run_id, _step, _tx, _nonce in store.open_transactions(chain.identity.label, chain.wallet_address, mined):
             if run_id not in runs:
                 runs.append(run_id)
+        recovered: list[str] = []
         for run_id in runs:
             log.warning("wallet %s: resuming run %s (a signed transaction not yet mined)", self.spec.label, run_id)
-            self._resume(run_id)
-        return runs
+            try:
+                self.swarm.resume(run_id)
+            except (Refused, ConfigError, KeyError) as exc:  # not this wallet's sealed run: never signed
+                reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+                log.warning("wallet %s: run %s not resumed: %s", self.spec.label, run_id, reason)
+                self.refused.append({"run_id": run_id, "reason": reason})
+                continue
+            recovered.append(run_id)
+        return recovered
 
 
 def _model_summary(backend: Any) -> dict | None:

@@ -11,8 +11,10 @@ same contract tests run against both (tests/test_store_contract.py):
 - a wallet registered to a cluster (`register_owner`) reserves only for that owner: a process pointed at the
   same database without the owner token (a local CLI) is refused before anything is signed.
 
-Run ids are one namespace per database (a run started on one machine resumes on another); the ledger's scope
-column is kept for the row format and is the constant `SHARED_SCOPE`.
+Run ids are one namespace per database (a run started on one machine resumes on another): an id is claimed by one
+atomic insert of its context row, bound to its wallet, and never re-bound; context and plan rows carry the
+wallet's seal (`swarm.runrecords`). The ledger's scope column is kept for the row format and is the constant
+`SHARED_SCOPE`.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from swarm.core.chain import ChainIdentity
 from swarm.core.errors import Refused
 from swarm.core.outbox import AlreadySigned, SignedTxRecord
 from swarm.ledger import chain_key, utc_day
-from swarm.store import ALLOWANCE_STEP_SUFFIXES
+from swarm.store import ALLOWANCE_STEP_SUFFIXES, RunRecord, run_record_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,9 +49,9 @@ CREATE TABLE IF NOT EXISTS swarm_outbox (
     signed_json TEXT NOT NULL, created_at TEXT NOT NULL, dropped_at TEXT, dropped_reason TEXT,
     PRIMARY KEY (run_id, step));
 CREATE TABLE IF NOT EXISTS swarm_runs (
-    run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL);
+    run_id TEXT PRIMARY KEY, intent TEXT NOT NULL, plan_json TEXT NOT NULL, created_at TEXT NOT NULL, seal TEXT);
 CREATE TABLE IF NOT EXISTS swarm_run_context (
-    run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL);
+    run_id TEXT PRIMARY KEY, chain TEXT NOT NULL, context_json TEXT NOT NULL, seal TEXT);
 CREATE TABLE IF NOT EXISTS swarm_spend (
     chain TEXT NOT NULL, wallet TEXT NOT NULL, scope TEXT NOT NULL, run_id TEXT NOT NULL, step TEXT NOT NULL,
     day TEXT NOT NULL, usd NUMERIC NOT NULL, reserved_at TEXT NOT NULL, released_at TEXT,
@@ -61,6 +63,10 @@ CREATE TABLE IF NOT EXISTS swarm_wallet_owners (
     chain TEXT NOT NULL, wallet TEXT NOT NULL, owner TEXT NOT NULL, cluster TEXT NOT NULL,
     registered_at TEXT NOT NULL, PRIMARY KEY (chain, wallet));
 """
+
+
+_SEALS_MISSING = ("SELECT 2 - count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+                  "AND table_name IN ('swarm_runs', 'swarm_run_context') AND column_name = 'seal'")
 
 
 def _now() -> str:
@@ -88,6 +94,10 @@ class PgDatabase:
             if cur.execute("SELECT to_regclass('swarm_wallet_owners') IS NULL").fetchone() == (True,):
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 cur.execute(SCHEMA)
+            if cur.execute(_SEALS_MISSING).fetchone() != (0,):  # a store from before run records were sealed
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                cur.execute("ALTER TABLE swarm_runs ADD COLUMN IF NOT EXISTS seal TEXT")
+                cur.execute("ALTER TABLE swarm_run_context ADD COLUMN IF NOT EXISTS seal TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
@@ -105,15 +115,26 @@ class PgRunStore:
         self.db = db if isinstance(db, PgDatabase) else PgDatabase(db)
         self.path = redacted(self.db.url)  # shown where the SQLite store shows its file
 
-    def save_run(self, run_id: str, intent: str, plan_json: str) -> None:
+    def claim_run(self, run_id: str, chain: str, context_json: str, seal: str | None) -> bool:
+        """Bind `run_id` to the run's context (its wallet, chain and policy) in one atomic insert, whichever machine
+        asks: True for the first caller; False, with nothing written, when the id is taken (never replaced)."""
         with self.db.transaction() as cur:
-            cur.execute("INSERT INTO swarm_runs VALUES (%s, %s, %s, %s)", (run_id, intent, plan_json, _now()))
+            cur.execute("INSERT INTO swarm_run_context (run_id, chain, context_json, seal) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (run_id) DO NOTHING", (run_id, chain, context_json, seal))
+            return cur.rowcount == 1
 
-    def save_context(self, run_id: str, chain: str, context: dict) -> None:
+    def save_run(self, run_id: str, intent: str, plan_json: str, seal: str | None = None) -> None:
         with self.db.transaction() as cur:
-            cur.execute("INSERT INTO swarm_run_context VALUES (%s, %s, %s) ON CONFLICT (run_id) DO UPDATE "
-                        "SET chain=EXCLUDED.chain, context_json=EXCLUDED.context_json",
-                        (run_id, chain, json.dumps(context)))
+            cur.execute("INSERT INTO swarm_runs (run_id, intent, plan_json, created_at, seal) "
+                        "VALUES (%s, %s, %s, %s, %s)", (run_id, intent, plan_json, _now(), seal))
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        """The run's context and plan rows with their seals (see `swarm.store.RunStore.run_record`)."""
+        with self.db.transaction() as cur:
+            context = cur.execute("SELECT chain, context_json, seal FROM swarm_run_context WHERE run_id=%s",
+                                  (run_id,)).fetchone()
+            run = cur.execute("SELECT intent, plan_json, seal FROM swarm_runs WHERE run_id=%s", (run_id,)).fetchone()
+        return run_record_of(context, run)
 
     def load_context(self, run_id: str) -> tuple[str, dict] | None:
         with self.db.transaction() as cur:
