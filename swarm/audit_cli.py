@@ -352,11 +352,11 @@ def _entries_phrase(size: int, signed: int | None) -> str:
     return f"{size} entries, {signed} signed" + (f", {tail} after the checkpoint not signed yet" if tail else "")
 
 
-def run_summary(log: AuditLog, run_id: str, trusted: Verifier | None,
-                outcome: RunOutcome | None = None) -> dict:
+def run_summary(log: AuditLog, run_id: str, trusted: Verifier | None, outcome: RunOutcome | None = None,
+                entries: list | None = None) -> dict:
     """One run for `audit runs`: when it started, its intent, its status (from the part of its log the trusted key
     signed: `run_outcome`), its entry count, how many are signed, and what the unsigned rest claims, unverified."""
-    entries = log.entries(run_id)
+    entries = log.entries(run_id) if entries is None else entries
     outcome = outcome or run_outcome(log, run_id, trusted, entries)
     intent = next((str(e.payload.get("text", "")) for e in entries if e.kind == "intent"), "")
     return {"run_id": run_id, "started_at": entries[0].created_at if entries else "", "intent": intent,
@@ -366,16 +366,18 @@ def run_summary(log: AuditLog, run_id: str, trusted: Verifier | None,
             "note": outcome.why}
 
 
-def _status_text(summary: dict) -> str:
+def _status_text(summary: dict, brief: bool = False) -> str:
     """A run's status for people: the signed outcome, then what the unsigned tail claims (never as the outcome)."""
     tail = summary["unverified_tail"]
     text = summary["status"]
     if tail["problems"]:
         first = min(tail["problems"], key=int)
-        text += f" (entry {first} after the signed checkpoint may not be there: {tail['problems'][first]})"
+        why = "see `swarm audit verify`" if brief else tail["problems"][first]
+        text += f" (entry {first} after the signed checkpoint may not be there: {why})"
     elif tail["claims"]:
-        text += " (unverified tail claims " + ", ".join(f"{k} {v}" for k, v in tail["claims"].items()) + ")"
-    if summary.get("note"):
+        text += " (unverified tail claims " + ", ".join(k if v is True else f"{k} {v}"
+                                                         for k, v in tail["claims"].items()) + ")"
+    if summary.get("note") and not brief:
         text += f" ({summary['note']})"
     return text
 
@@ -470,7 +472,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 _emit_json(runs)
                 return ExitCode.DONE
             for r in runs:
-                console.print(f"{r['started_at'][:19]}  {r['run_id']}  {escape(_status_text(r)):<17}  "
+                console.print(f"{r['started_at'][:19]}  {r['run_id']}  {escape(_status_text(r, brief=True)):<17}  "
                               f"{_entries_phrase(r['entries'], r['signed'])}  {escape(r['intent'][:80])}")
             if trusted is None and runs:
                 console.print(f"statuses come only from checkpoints a trusted key signed: {key_source}")
@@ -482,7 +484,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
         entries = log.entries(args.run_id)
         outcome = run_outcome(log, args.run_id, trusted, entries)
         if args.action == "show":
-            summary = run_summary(log, args.run_id, trusted, outcome)
+            summary = run_summary(log, args.run_id, trusted, outcome, entries)
             from swarm.render import humanize
             rows = [{"index": e.index, "created_at": e.created_at, "kind": e.kind,
                      "task": e.payload.get("task") or e.payload.get("step") or "",
@@ -543,7 +545,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 console.print(f"[red]FAIL[/red] run {args.run_id}: no trusted key to check its checkpoints with: "
                               f"{key_source}; pass --vkey with the operator's key")
             return ExitCode.VERIFY_FAILED
-        summary = run_summary(log, args.run_id, trusted, outcome)
+        summary = run_summary(log, args.run_id, trusted, outcome, entries)
         if not as_json:
             console.print(f"  run {args.run_id}: {_entries_phrase(summary['entries'], summary['signed'])}")
         # the newest checkpoint the trusted key signed, and its own anchor record: never an older one an anchor

@@ -229,3 +229,51 @@ def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg
                           timeout=120)
     assert live.returncode == 0 and f"PASS run {result.run_id}" in live.stdout, live.stdout + live.stderr
     assert not (tmp_path / "cli-home" / "audit" / "audit.db").exists()
+
+
+def test_the_newest_signed_checkpoint_decides(where, signer):
+    """Issue 23 #1 on both stores, without a chain: a run sealed, resumed and sealed again (each checkpoint followed
+    by its anchor record), then rows added with the store's credentials only."""
+    from swarm.audit import checkpoint_hash
+    from swarm.audit.outcome import run_outcome
+    from swarm.auditing import anchored_checkpoint
+
+    def anchor(note: str) -> dict:
+        return {"chain": "evm:31337", "tx_id": "0x" + checkpoint_hash(note).hex(), "checkpoint_hash": checkpoint_hash(note).hex()}
+
+    with AuditLog(where) as log:
+        log.append("run1", "intent", {"text": "swap 1 ETH to USDC"})
+        log.append("run1", "run_result", {"status": "failed", "tx_hashes": ["0x1"], "reasons": ["interrupted"]})
+        first = log.checkpoint("run1", signer)
+        log.append("run1", "anchor", anchor(first))
+        assert run_outcome(log, "run1", signer.vkey).status == "failed"
+        log.append("run1", "swap", {"task": "swap_1", "status": "confirmed"})  # `resume` under way: not signed yet
+        during = verify_log(log, "run1", signer.vkey)
+        assert not during.ok and during.first_bad_index == 3 and "swarm resume" in (during.reason or "")
+        log.append("run1", "run_result", {"status": "done", "tx_hashes": ["0x1"], "reasons": []})
+        second = log.checkpoint("run1", signer)
+        log.append("run1", "anchor", anchor(second))
+        report = verify_log(log, "run1", signer.vkey)
+        assert report.ok and report.tree_size == 5, report.reason
+        assert anchored_checkpoint(log, "run1", signer.vkey) == (second, anchor(second))
+
+        replayed = log.append("run1", "anchor", anchor(first)).index  # the first anchor row, again
+        report = verify_log(log, "run1", signer.vkey)
+        assert not report.ok and report.first_bad_index == replayed and "names another checkpoint" in report.reason
+        rolled = verify_log(log, "run1", signer.vkey, checkpoint_note=first, anchor=anchor(first))
+        assert not rolled.ok and any(c.name == "newest checkpoint" and not c.ok for c in rolled.checks)
+        assert anchored_checkpoint(log, "run1", signer.vkey) == (second, anchor(second))
+        outcome = run_outcome(log, "run1", signer.vkey)
+        assert (outcome.status, outcome.signed, outcome.result_index) == ("done", 5, 4)
+        assert list(outcome.problems) == [replayed] and outcome.anchor == anchor(second)
+
+        # a run still going may have unsigned entries after its checkpoint: shown as claims, never as the outcome
+        log.append("run2", "intent", {"text": "swap 1 ETH to USDC"})
+        log.checkpoint("run2", signer)
+        log.append("run2", "approval_request", {"requests": [{"question": "approve?"}]})
+        log.append("run2", "run_result", {"status": "done", "tx_hashes": ["0xforged"], "reasons": []})
+        running = run_outcome(log, "run2", signer.vkey)
+        assert running.status == "in progress" and running.result is None and not running.problems
+        assert running.claims == {"status": "done"}
+        report = verify_log(log, "run2", signer.vkey)
+        assert report.ok and any(c.name == "tail" and "2 entries" in c.detail for c in report.checks)

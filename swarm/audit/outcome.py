@@ -129,7 +129,7 @@ class RunOutcome(BaseModel):
             first = min(self.problems)
             text += f"; entry {first} after the signed checkpoint may not be there: {self.problems[first]}"
         elif self.claims:
-            text += "; unverified tail claims " + ", ".join(f"{k} {v}" for k, v in self.claims.items())
+            text += "; unverified tail claims " + ", ".join(k if v is True else f"{k} {v}" for k, v in self.claims.items())
         return text
 
 

@@ -19,6 +19,12 @@ and each entry is checked with an RFC 9162 inclusion proof taken from that
 authenticated tree. An entry changed, removed, inserted or moved therefore fails
 at its own position. If the list was rewritten too, nothing below the signed root
 is authenticated and the report says the root does not match without an index.
+
+What the store held beside the checkpoint travels with it: `checkpoints` (every note stored for the run: one the
+same key signed over a larger tree means this one is rolled back) and `tail` (the unsigned entries after it, judged
+by swarm/audit/outcome.py: an anchor record naming another checkpoint, or anything but this checkpoint's own seal
+records after a finished run's final checkpoint, fails at its index). `verify_log` always takes the newest
+checkpoint the trusted key signed, never the one the newest anchor record names.
 """
 from __future__ import annotations
 

@@ -192,3 +192,22 @@ def test_a_checkpoint_the_attacker_signed_is_not_the_outcome(tmp_path):
         outcome = run_outcome(log, "r", operator.verifier)
         assert outcome.status == "done" and outcome.signed == 2 and forged in outcome.problems
         assert run_outcome(log, "r", None).status == "unverified"  # no pinned key: nothing is taken as the outcome
+
+
+def test_without_a_trusted_key_no_status_is_taken_as_the_outcome(monkeypatch, tmp_path):
+    """A reviewer's machine with the store but no audit key and no --vkey: every status is "unverified"."""
+    from swarm.audit import SigningKey
+
+    home, signer = tmp_path / "reviewer", Signer(SigningKey.generate())
+    with AuditLog(home / "audit" / "audit.db") as log:
+        log.append("r1", "intent", {"text": "swap 1 ETH to USDC"})
+        log.append("r1", "run_result", {"status": "done", "tx_hashes": ["0x1"], "reasons": []})
+        log.checkpoint("r1", signer)
+    [listed] = audit_json(monkeypatch, home, None, "runs")
+    assert listed["status"] == "unverified" and listed["signed"] is None and "--vkey" in listed["note"], listed
+    code, out = audit(monkeypatch, home, None, "runs")
+    assert code == 0 and "unverified" in out and "statuses come only from checkpoints a trusted key signed" in out
+    [listed] = audit_json(monkeypatch, home, None, "runs", "--vkey", signer.vkey)
+    assert listed["status"] == "done" and listed["signed"] == 2, listed
+    code, out = audit(monkeypatch, home, None, "replay", "r1")
+    assert code == 8 and "nothing of run r1 is signed by the trusted key" in out, out
