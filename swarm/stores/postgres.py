@@ -21,21 +21,24 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel
 
 from swarm.core.chain import ChainIdentity
 from swarm.core.errors import Refused
 from swarm.core.outbox import AlreadySigned, SignedTxRecord
-from swarm.ledger import chain_key, utc_day
+from swarm.ledger import chain_key, claim_cap_day, default_ledger_path, utc_day
 from swarm.store import ALLOWANCE_STEP_SUFFIXES, RunRecord, run_record_of
 
 M = TypeVar("M", bound=BaseModel)
@@ -208,22 +211,57 @@ class PgRunStore:
         return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
 
+_LEDGER_META = "CREATE TABLE IF NOT EXISTS swarm_ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+def _pg_ledger_id(db: PgDatabase) -> str:
+    """The database's own ledger id (made on first use): what a machine's `cap_binding` row names, never the URL."""
+    with db.transaction() as cur:
+        if cur.execute("SELECT to_regclass('swarm_ledger_meta') IS NULL").fetchone() == (True,):
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            cur.execute(_LEDGER_META)
+        cur.execute("INSERT INTO swarm_ledger_meta VALUES ('id', %s) ON CONFLICT DO NOTHING", (uuid.uuid4().hex,))
+        row = cur.execute("SELECT value FROM swarm_ledger_meta WHERE key='id'").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _describe_database(url: str) -> str:
+    """Where the database is, for a refusal: host, port and name only (no user, password or other parameter)."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "a PostgreSQL ledger"
+    host = info.get("host") or "localhost"
+    port = f":{info['port']}" if info.get("port") else ""
+    return f"the PostgreSQL ledger {info.get('dbname') or '?'} on {host}{port}"
+
+
 class PgSpendLedger:
     """`swarm.ledger.SpendLedger` for one (chain, wallet) in PostgreSQL: one cap for every machine.
 
-    `owner`: the token of the cluster's wallet actor. A wallet registered to a cluster reserves only with it."""
+    `owner`: the token of the cluster's wallet actor. A wallet registered to a cluster reserves only with it.
 
-    def __init__(self, db: PgDatabase | str, chain: str, wallet: str, owner: str | None = None):
+    `machine_ledger`: this machine's ledger file (default `swarm.ledger.default_ledger_path()`, the file a process
+    without `SWARM_STORE` reserves in). Before every reservation this ledger claims the wallet's day there
+    (`swarm.ledger.claim_cap_day`): a wallet whose cap today is kept in that file, or in another database, is
+    refused here before anything is signed, and a local process is refused once this database keeps the day."""
+
+    def __init__(self, db: PgDatabase | str, chain: str, wallet: str, owner: str | None = None,
+                 machine_ledger: Path | None = None):
         self.db = db if isinstance(db, PgDatabase) else PgDatabase(db)
         self.chain, self.wallet, self.scope, self.owner = chain, wallet, SHARED_SCOPE, owner
+        self.machine_ledger = Path(machine_ledger) if machine_ledger is not None else default_ledger_path()
         with self.db.transaction() as cur:
             cur.execute("INSERT INTO swarm_spend_wallets VALUES (%s, %s) ON CONFLICT DO NOTHING", (chain, wallet))
+        self.ledger_id = _pg_ledger_id(self.db)
+        self.description = _describe_database(self.db.url)
 
     @classmethod
     def for_wallet(cls, db: PgDatabase | str, chain_identity: ChainIdentity, wallet_address: str,
-                   owner: str | None = None) -> "PgSpendLedger":
+                   owner: str | None = None, machine_ledger: Path | None = None) -> "PgSpendLedger":
         wallet = wallet_address.lower() if chain_identity.family == "evm" else wallet_address
-        return cls(db, chain_key(chain_identity), wallet, owner)
+        return cls(db, chain_key(chain_identity), wallet, owner, machine_ledger)
 
     # -- the cluster's claim on the wallet
     def register_owner(self, owner: str, cluster: str) -> None:
@@ -262,6 +300,8 @@ class PgSpendLedger:
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         day = utc_day()
         key = (self.chain, self.wallet, self.scope, run_id, step)
+        # this database keeps the wallet's cap today, or nothing is reserved here (durable before the insert below)
+        claim_cap_day(self.machine_ledger, self.chain, self.wallet, day, self.ledger_id, self.description)
         with self.db.transaction() as cur:
             # every reservation for this wallet, on any machine, queues here until this transaction ends
             cur.execute("SELECT 1 FROM swarm_spend_wallets WHERE chain=%s AND wallet=%s FOR UPDATE",
