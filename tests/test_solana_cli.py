@@ -62,7 +62,9 @@ def test_up_run_verify(home):
     found = re.search(r"^run (\S+): (\S+)$", run.stdout, re.MULTILINE)
     assert found and found.group(2) == "done", output(run)
     run_id = found.group(1)
-    assert re.search(r"confirmed\s+swap_1\s+received \d+ >= min_out \d+", run.stdout), output(run)
+    # human amounts with the symbol, as on EVM (not base units: `received 149548509 >= min_out 148500000`)
+    assert re.search(r"confirmed\s+swap_1\s+received 149\.\d{1,4} USDC \(min_out 148\.\d{1,4}\)$", run.stdout,
+                     re.MULTILINE), output(run)
     assert len(re.findall(r"^\s+tx: \w+$", run.stdout, re.MULTILINE)) == 1, output(run)  # one swap
     assert f"check with: swarm audit verify {run_id}" in run.stdout
 

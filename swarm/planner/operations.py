@@ -402,10 +402,14 @@ def _show(value) -> str:
 
 
 def _no_valid_reason(thoughts: list[Thought]) -> str:
-    lines = []
+    lines: list[str] = []
     for t in thoughts:
         if t.parse_failure is not None:
-            lines.append(f"parser: {t.parse_failure.reason}")
+            line = f"parser: {t.parse_failure.reason}"
         elif t.errors:
-            lines.append(f"{t.id} ({t.source}): {t.errors[0]}")
+            line = f"{t.id} ({t.source}): {t.errors[0]}"
+        else:
+            continue
+        if line not in lines:  # the parser's one failure is carried by several thoughts (a part, then the whole)
+            lines.append(line)
     return "no valid reading of the intent" + (" (" + "; ".join(lines[:4]) + ")" if lines else "")

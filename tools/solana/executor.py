@@ -293,12 +293,13 @@ class SolanaSwapExecutor:
                 if spent > amount_in:
                     outcome.reason = f"landed, but it took {spent} > {most} {amount_in}"
                     return outcome
+                got, floor = token_out.from_base(outcome.received), token_out.from_base(min_out)  # as EVM words it
                 if exact_out:
                     outcome.status = "confirmed"
-                    outcome.reason = f"received {outcome.received} >= amount_out {min_out} for {outcome.spent} " \
-                                     f"(max_in {amount_in})"
+                    outcome.reason = (f"received {got} {token_out.symbol} for {token_in.from_base(spent)} "
+                                      f"{token_in.symbol} (max_in {token_in.from_base(amount_in)})")
                     return outcome
-                outcome.status, outcome.reason = "confirmed", f"received {outcome.received} >= {what} {min_out}"
+                outcome.status, outcome.reason = "confirmed", f"received {got} {token_out.symbol} ({what} {floor})"
                 return outcome
             outcome.reason = f"no transaction landed within {self.attempts} blockhash lifetimes"
         except _Refused as refused:
