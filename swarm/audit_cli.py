@@ -248,13 +248,11 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
         source, default_out = f"bundle file {name}", Path(args.bundle).with_suffix(".html")
     else:
         if not args.run_id:
-            console.print("[red]error:[/red] a run id or --bundle FILE is required (see `swarm audit runs`)")
-            return 1
+            return _error(console, args, "a run id or --bundle FILE is required (see `swarm audit runs`)")
         source, where = _log_source(db)
         with AuditLog(source) as log:
             if args.run_id not in log.runs():
-                console.print(f"[red]error:[/red] no run {args.run_id} in {where}")
-                return 1
+                return _error(console, args, f"no run {args.run_id} in {where} (see `swarm audit runs`)")
             try:
                 pinned = Verifier.from_vkey(args.vkey) if args.vkey else None
             except NoteError as exc:
@@ -334,12 +332,9 @@ def _emit_json(data: Any) -> None:
 
 
 def _error(console, args: argparse.Namespace, message: str, code: ExitCode = ExitCode.USAGE) -> int:
-    """One line: on stdout with a person's output, on stderr when stdout carries --json."""
-    from rich.console import Console
-    from rich.text import Text
-    target = Console(stderr=True, soft_wrap=True) if getattr(args, "json", False) else console
-    target.print(Text("error: ", style="red") + Text(message))
-    return code
+    """One line on stdout with a person's output; with --json on stderr, and a JSON error document on stdout."""
+    from swarm.cli import fail
+    return fail(args, message, code, console)
 
 
 def _entries_phrase(size: int, signed: int | None) -> str:
