@@ -194,6 +194,69 @@ def test_a_failing_observer_is_logged_and_never_breaks_the_call(backend, caplog)
     assert any("on_call observer failed" in r.getMessage() for r in caplog.records)
 
 
+def _watched(backend, call):
+    """`call()` with an `on_progress` observer on `backend`: (its result, the progress events it told)."""
+    events: list = []
+    backend.on_progress = events.append  # type: ignore[attr-defined]
+    try:
+        return call(), events
+    finally:
+        backend.on_progress = None  # type: ignore[attr-defined]
+
+
+def _told_token_by_token(events, completion) -> None:
+    """One event per generated token, in order: 1, 2, ... N, the reasoning's before the answer's, N the call's
+    own token count, all for the call's prompt."""
+    acc = completion.accounting
+    assert [e.tokens for e in events] == list(range(1, acc.reasoning_tokens + acc.answer_tokens + 1))
+    phases = [e.phase for e in events]
+    assert phases == ["reasoning"] * acc.reasoning_tokens + ["answer"] * acc.answer_tokens
+    assert {e.prompt_sha256 for e in events} == {completion.prompt_sha256}
+    assert all(a.seconds <= b.seconds for a, b in zip(events, events[1:], strict=False))
+    assert all(e.tokens_per_second >= 0 for e in events)
+
+
+def test_progress_is_told_token_by_token_and_changes_nothing(backend):
+    """Issue 28: a model call that takes minutes showed nothing. `on_progress` hears every token as it is generated
+    (in-process: the decoding loop; a server: its `stream: true` events), and a watched call answers exactly what
+    an unwatched one does (same seed)."""
+    plain = backend.structured(ASK, Decision, FAST)
+    watched, events = _watched(backend, lambda: backend.structured(ASK, Decision, FAST))
+    assert (watched.reasoning, watched.answer, watched.value) == (plain.reasoning, plain.answer, plain.value)
+    assert watched.accounting.reasoning_tokens > 0 and watched.accounting.answer_tokens > 0
+    _told_token_by_token(events, watched)
+    raw, events = _watched(backend, lambda: backend.complete_prompt("Q: 2+2?\nA:", FAST))
+    assert raw.accounting.reasoning_tokens == 0 and raw.accounting.answer_tokens > 0
+    _told_token_by_token(events, raw)
+
+
+def test_progress_over_the_servers_chat_api(model_server):  # noqa: F811
+    """The chat API streams too (the server's template; delta chunks), with the same answer as unstreamed."""
+    with OpenAIServerBackend(model_server, api="chat") as b:
+        plain = b.structured(ASK, Decision, FAST)
+        watched, events = _watched(b, lambda: b.structured(ASK, Decision, FAST))
+    assert watched.answer == plain.answer and isinstance(watched.value, Decision)
+    assert [e.tokens for e in events] == list(range(1, watched.accounting.answer_tokens + 1)) and events
+    assert {e.phase for e in events} == {"answer"} and {e.prompt_sha256 for e in events} == {watched.prompt_sha256}
+
+
+def test_a_failing_progress_observer_is_logged_once_and_never_breaks_the_call(backend, caplog):
+    calls: list = []
+
+    def broken(event) -> None:
+        calls.append(event)
+        raise RuntimeError("terminal is gone")
+
+    with caplog.at_level("WARNING", logger="swarm.llm.backend"):
+        backend.on_progress = broken  # type: ignore[attr-defined]
+        try:
+            completion = backend.chat(ASK, FAST)
+        finally:
+            backend.on_progress = None  # type: ignore[attr-defined]
+    assert completion.accounting.answer_tokens > 1 and len(calls) == 1  # not called again for this call
+    assert [r.getMessage() for r in caplog.records if "on_progress observer failed" in r.getMessage()]
+
+
 # --- HTTP only: other API, raw prompts, failures -------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from .backend import (
     CallObserver,
     LlamaCppBackend,
     ModelBackend,
+    ProgressObserver,
     file_sha256,
     load_backend,
     resolve_model_path,
@@ -25,6 +26,7 @@ from .types import (
     Accounting,
     Attempt,
     CallEvent,
+    CallProgress,
     ChatMessage,
     Completion,
     ModelInfo,
@@ -33,9 +35,9 @@ from .types import (
 )
 
 __all__ = [
-    "Accounting", "Attempt", "BackendConfig", "CallEvent", "CallObserver", "ChatMessage", "ChatTemplate",
+    "Accounting", "Attempt", "BackendConfig", "CallEvent", "CallObserver", "CallProgress", "ChatMessage", "ChatTemplate",
     "Completion", "FAMILIES", "LlamaCppBackend", "ModelBackend", "ModelError", "ModelInfo", "ModelLoadError",
-    "ModelNotFoundError", "PromptFormatError", "ReasoningSplit", "SWARM_MODEL_ENV", "SWARM_MODEL_FAMILY_ENV",
+    "ModelNotFoundError", "ProgressObserver", "PromptFormatError", "ReasoningSplit", "SWARM_MODEL_ENV", "SWARM_MODEL_FAMILY_ENV",
     "SamplingSettings",
     "SchemaGrammarError", "StructuredCompletion", "StructuredOutputError", "build_tiny_model",
     "file_sha256", "fold_system", "grammar_for", "load_backend", "resolve_model_path",

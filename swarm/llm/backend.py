@@ -15,7 +15,8 @@ cache and only evaluates the few new tokens.  The same reuse makes several "thou
 on a shared prompt cheap: only the differing suffix is evaluated.  Other formats decode
 the answer only.  Tokens are chosen by `sampling.TokenSampler` (the grammar is applied
 lazily, so constrained decoding stays fast on 262k-token vocabularies), and every call
-is reported to the optional `on_call` observer as it finishes.
+is reported to the optional `on_call` observer as it finishes; every generated token to the
+optional `on_progress` observer while it runs (`CallProgress`: a progress line for a call that takes minutes).
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ from .types import (
     Accounting,
     Attempt,
     CallEvent,
+    CallProgress,
     ChatMessage,
     Completion,
     ModelInfo,
@@ -66,6 +68,7 @@ Messages = Sequence[ChatMessage | Mapping[str, str]]
 SWARM_MODEL_ENV = "SWARM_MODEL"
 SWARM_MODEL_FAMILY_ENV = "SWARM_MODEL_FAMILY"  # the prompt format of a GGUF without a chat template
 CallObserver = Callable[[CallEvent], None]
+ProgressObserver = Callable[[CallProgress], None]
 DEFAULT_N_CTX = 4096  # llama-cpp-python's default of 512 is far too small for R1 reasoning
 
 
@@ -114,6 +117,32 @@ def notify(observer: CallObserver | None, event: CallEvent) -> None:
         log.warning("on_call observer failed for prompt sha256=%s", event.prompt_sha256, exc_info=True)
 
 
+class CallMeter:
+    """One call's generated tokens, told to the `on_progress` observer as they come (`CallProgress`).
+
+    Without an observer it counts nothing.  An observer that fails is logged once and not called again for
+    this call (it would otherwise fail, and log, at every token); the call itself goes on.
+    """
+
+    def __init__(self, observer: ProgressObserver | None, prompt: str, start: float | None = None):
+        self.observer, self.prompt_sha256 = observer, sha256_text(prompt) if observer is not None else ""
+        self.start = time.perf_counter() if start is None else start
+        self.tokens = 0
+
+    def token(self, phase: Literal["reasoning", "answer"], n: int = 1) -> None:
+        """`n` more tokens generated in `phase`."""
+        if self.observer is None or n <= 0:
+            return
+        self.tokens += n
+        try:
+            self.observer(CallProgress(prompt_sha256=self.prompt_sha256, phase=phase, tokens=self.tokens,
+                                       seconds=max(time.perf_counter() - self.start, 0.0)))
+        except Exception:
+            log.warning("on_progress observer failed for prompt sha256=%s; not called again for this call",
+                        self.prompt_sha256, exc_info=True)
+            self.observer = None
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a file, streamed; cached by (path, size, mtime) so a reload costs nothing."""
     p = Path(path).resolve()
@@ -160,7 +189,8 @@ class BackendConfig(BaseModel):
 
     `family` declares the prompt format (deepseek-r1, qwen2, gemma, base) for a GGUF
     without a chat template, or overrides the GGUF's; None means `$SWARM_MODEL_FAMILY`,
-    else the GGUF's template.  `on_call` observes every model call (see `CallEvent`).
+    else the GGUF's template.  `on_call` observes every model call (see `CallEvent`), `on_progress` every
+    token while a call runs (see `CallProgress`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -171,6 +201,7 @@ class BackendConfig(BaseModel):
     n_batch: int = 512
     family: str | None = None
     on_call: CallObserver | None = None
+    on_progress: ProgressObserver | None = None
 
 
 @dataclass
@@ -203,11 +234,13 @@ class LlamaCppBackend:
         n_batch: int = 512,
         family: str | None = None,
         on_call: CallObserver | None = None,
+        on_progress: ProgressObserver | None = None,
         **llama_kwargs: Any,
     ):
         from llama_cpp import Llama, llama_cpp as lib
 
         self.on_call: CallObserver | None = on_call
+        self.on_progress: ProgressObserver | None = on_progress
         model_path = resolve_model_path(path)
         family = family or os.environ.get(SWARM_MODEL_FAMILY_ENV) or None
         if family:  # an unknown family fails before the model is loaded
@@ -423,7 +456,7 @@ class LlamaCppBackend:
             llm.eval(tokens[cached:])
         return cached
 
-    def _decode(self, tokens: list[int], max_tokens: int, s: SamplingSettings,
+    def _decode(self, tokens: list[int], max_tokens: int, s: SamplingSettings, meter: CallMeter,
                 grammar: GrammarSampler | None = None, stop_at_think: bool = False) -> _Decoded:
         llm = self._llm
         max_tokens = min(max_tokens, llm.n_ctx() - len(tokens))
@@ -449,6 +482,7 @@ class LlamaCppBackend:
                     end = "think"
                     break
                 ids.append(tok)
+                meter.token("reasoning" if stop_at_think else "answer")
                 # also catch </think> spelled in several tokens (vocabularies without the special token)
                 if stop_at_think and THINK_CLOSE.encode() in llm.detokenize(ids[-len(THINK_CLOSE):]):
                     end = "think-text"
@@ -477,9 +511,10 @@ class LlamaCppBackend:
         # Every prompt is logged at DEBUG: the test suite's secret scan reads them (no key may ever be in one).
         log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
         start = time.perf_counter()
+        meter = CallMeter(self.on_progress, prompt, start)
         tokens = self._tokenize_prompt(prompt)
         if reasoning:
-            think = self._decode(tokens, s.max_reasoning_tokens, s, stop_at_think=True)
+            think = self._decode(tokens, s.max_reasoning_tokens, s, meter, stop_at_think=True)
             raw = think.text
             if think.end.startswith("think"):
                 raw = raw.split(THINK_CLOSE, 1)[0] + THINK_CLOSE
@@ -491,13 +526,13 @@ class LlamaCppBackend:
                 else:
                     cont = tokens + think.ids + self._answer_prefix
                 if len(cont) < self._llm.n_ctx():
-                    out = self._decode(cont, s.max_answer_tokens, s, grammar=grammar)
+                    out = self._decode(cont, s.max_answer_tokens, s, meter, grammar=grammar)
                     answer_ids, answer = out.ids, out.text.strip()
                     first_at = first_at or out.first_token_at
             thought, truncated, cached, n_thought = (split.reasoning, not think.end.startswith("think"),
                                                      think.cached, len(think.ids))
         else:
-            out = self._decode(tokens, s.max_answer_tokens, s, grammar=grammar)
+            out = self._decode(tokens, s.max_answer_tokens, s, meter, grammar=grammar)
             answer, answer_ids, first_at = out.text.strip(), out.ids, out.first_token_at
             thought, truncated, cached, n_thought = "", False, out.cached, 0
         wall = time.perf_counter() - start

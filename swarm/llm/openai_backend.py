@@ -19,6 +19,12 @@ Two APIs:
     server separates it (llama-server ``--reasoning-format deepseek``), else from a
     ``<think>`` block in the content; structured answers use ``response_format`` with the schema.
 
+While an `on_progress` observer is set, requests stream (``stream: true``, server-sent events) so that each
+token is told as it comes (`CallProgress`); the answer is the same.  Token counts then come from the stream's
+last chunk where the server sends usage there (``stream_options.include_usage``: llama-server, vLLM, OpenAI);
+llama-cpp-python's server sends none, so a streamed call's completion tokens are the chunks counted (one a
+token) and its prompt tokens are not known (0).
+
 Spec: ``http://host:port/v1#model-name``; the model is the fragment, else ``$SWARM_MODEL_NAME``,
 else the first one the server lists at ``/v1/models``.  Credentials in the URL (``http://user:pass@host/v1``,
 ``?api_key=...``) are sent (basic auth, the query on every request) and never shown: the backend's `base_url`,
@@ -43,6 +49,8 @@ from swarm.core.urls import redact_text, redact_url, url_secrets
 
 from .backend import (
     BackendConfig,
+    CallMeter,
+    ProgressObserver,
     _describe,
     _effective,
     _structured,
@@ -125,6 +133,19 @@ class _Response(BaseModel):
     usage: _Usage | None = None
 
 
+class _StreamChoice(BaseModel):
+    text: str | None = None
+    delta: dict[str, Any] | None = None
+    finish_reason: str | None = None
+
+
+class _Chunk(BaseModel):
+    """One server-sent event of a streamed completion or chat response (only what this backend reads)."""
+
+    choices: list[_StreamChoice] = []
+    usage: _Usage | None = None
+
+
 class _Phase(BaseModel):
     text: str
     finish: str | None
@@ -155,9 +176,11 @@ class OpenAIServerBackend:
         chat_template: str | None = None,
         family: str | None = None,
         on_call: Callable[[CallEvent], None] | None = None,
+        on_progress: ProgressObserver | None = None,
         config: BackendConfig | None = None,
     ):
-        """`config` (a `BackendConfig`) contributes `family` and `on_call`; its file options do not apply."""
+        """`config` (a `BackendConfig`) contributes `family`, `on_call` and `on_progress`; its file options do not
+        apply."""
         base, fragment = parse_spec(url)
         key = api_key if api_key is not None else os.environ.get(SWARM_MODEL_API_KEY_ENV)
         self._secrets = register_url_secrets(url, key)
@@ -172,6 +195,7 @@ class OpenAIServerBackend:
         params = httpx.QueryParams(tuple(parse_qsl(parts.query, keep_blank_values=True)))
         if config is not None:
             family, on_call = family or config.family, on_call or config.on_call
+            on_progress = on_progress or config.on_progress
         chosen_api = api or os.environ.get(SWARM_MODEL_API_ENV) or None
         if chosen_api not in (None, "completions", "chat"):
             raise ModelServerError(f"{SWARM_MODEL_API_ENV}={chosen_api!r}: use 'completions' or 'chat'")
@@ -185,6 +209,7 @@ class OpenAIServerBackend:
         self.connect_timeout = connect_timeout
         self.retries = retries
         self.on_call: Callable[[CallEvent], None] | None = on_call
+        self.on_progress: ProgressObserver | None = on_progress  # set: requests stream, each token is told
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=headers,
                                   auth=auth, params=params)
@@ -316,11 +341,13 @@ class OpenAIServerBackend:
         then answer after the reasoning and "</think>" plus a blank line).  Other families: the answer only."""
         log.debug("model prompt sha256=%s:\n%s", sha256_text(prompt), prompt)
         start = time.perf_counter()
+        meter = CallMeter(self.on_progress, prompt, start)
         think: _Phase | None = None
         answer_prompt, reasoning, truncated = prompt, "", False
         if self._template.reasoning if two_phase is None else two_phase:
             think = self._completion_phase(
-                {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s)
+                {"prompt": prompt, "max_tokens": max(s.max_reasoning_tokens, 1), "stop": [THINK_CLOSE]}, s, meter,
+                "reasoning")
             # "stop" is </think> or the end of the turn (OpenAI's finish_reason does not tell them apart): either
             # way the answer phase follows, as in-process for structured calls; "length" is a cut-off reasoning
             truncated = think.finish == "length"
@@ -331,7 +358,7 @@ class OpenAIServerBackend:
             body["grammar"] = grammar
         elif s.stop:
             body["stop"] = list(s.stop)
-        out = self._completion_phase(body, s)
+        out = self._completion_phase(body, s, meter, "answer")
         first = think or out
         return Completion(
             reasoning=reasoning, answer=out.text.strip(), reasoning_truncated=truncated,
@@ -340,9 +367,11 @@ class OpenAIServerBackend:
                                      reasoning_tokens=think.completion_tokens if think else 0,
                                      answer_tokens=out.completion_tokens, wall_seconds=time.perf_counter() - start))
 
-    def _completion_phase(self, body: dict[str, Any], s: SamplingSettings) -> _Phase:
+    def _completion_phase(self, body: dict[str, Any], s: SamplingSettings, meter: CallMeter,
+                          phase: Literal["reasoning", "answer"]) -> _Phase:
         body = {"model": self.model, **_sampling(s), **body}
-        resp = self._post("/completions", body)
+        resp = self._post_streamed("/completions", body, meter, phase) if meter.observer is not None \
+            else self._post("/completions", body)
         choice = resp.choices[0]
         usage = resp.usage or _Usage()
         return _Phase(text=choice.text, finish=choice.finish_reason, prompt_tokens=usage.prompt_tokens,
@@ -355,6 +384,11 @@ class OpenAIServerBackend:
         prompt_text = json.dumps(msgs, ensure_ascii=False, separators=(",", ":"))
         log.debug("model chat messages sha256=%s:\n%s", sha256_text(prompt_text), prompt_text)
         start = time.perf_counter()
+        meter = CallMeter(self.on_progress, prompt_text, start)
+
+        def post(body: dict[str, Any]) -> _Response:
+            return self._post_streamed("/chat/completions", body, meter, "answer") if meter.observer is not None \
+                else self._post("/chat/completions", body)
         body: dict[str, Any] = {"model": self.model, "messages": msgs, **_sampling(s),
                                 "max_tokens": s.max_reasoning_tokens + s.max_answer_tokens}
         if schema is not None:
@@ -362,13 +396,13 @@ class OpenAIServerBackend:
         elif s.stop:
             body["stop"] = list(s.stop)
         try:
-            resp = self._post("/chat/completions", body)
+            resp = post(body)
         except ModelServerError as e:
             if schema is None or self._schema_form != "json_schema" or "response_format" not in str(e):
                 raise
             # llama-cpp-python's server takes only {"type": "json_object", "schema": ...}: the other common form
             self._schema_form = "json_object"
-            resp = self._post("/chat/completions", {**body, "response_format": self._response_format(schema)})
+            resp = post({**body, "response_format": self._response_format(schema)})
         choice = resp.choices[0]
         message = choice.message or {}
         content = message.get("content") or ""
@@ -402,12 +436,18 @@ class OpenAIServerBackend:
 
     # -- HTTP with retries and one-line errors --
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                 stream: bool = False) -> httpx.Response:
+        """The response (retried on gateway errors and refused connections); `stream`: an open response whose
+        body is read as it comes (a failed status's body is read, and the response closed, here)."""
         url = self._endpoint + path
 
         def once() -> httpx.Response:
-            r = self._http.request(method, url, json=body,
-                                   timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
+            request = self._http.build_request(method, url, json=body,
+                                               timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
+            r = self._http.send(request, stream=stream)
+            if stream and r.status_code != 200:
+                r.read()  # the error text, for the message; closes the response
             if r.status_code in RETRY_STATUS:
                 r.raise_for_status()
             return r
@@ -478,6 +518,65 @@ class OpenAIServerBackend:
         if not resp.choices:
             raise ModelServerError(f"model server at {self.base_url} sent a {path} response without choices")
         return resp
+
+    def _post_streamed(self, path: str, body: dict[str, Any], meter: CallMeter,
+                       phase: Literal["reasoning", "answer"]) -> _Response:
+        """`_post` with ``stream: true``: the same response, assembled from the server-sent events, each chunk's
+        token told to `meter` as it arrives (a chat chunk's `reasoning_content` as reasoning).  Usage from the
+        chunk that carries it, else the completion tokens are the chunks counted and the prompt tokens 0."""
+        r = self._request("POST", path, {**body, "stream": True, "stream_options": {"include_usage": True}},
+                          stream=True)
+        if r.status_code != 200:
+            raise ModelServerError(f"model server at {self.base_url} refused POST {path} (HTTP {r.status_code}): "
+                                   f"{self._brief(r)}")
+        text: list[str] = []
+        content: list[str] = []
+        reasoning: list[str] = []
+        finish: str | None = None
+        usage: _Usage | None = None
+        counted, chat = 0, False
+        try:
+            for line in r.iter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments (": ping"), event names
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    chunk = _Chunk.model_validate_json(data)
+                except ValidationError as e:
+                    raise ModelServerError(f"model server at {self.base_url} sent a malformed {path} stream "
+                                           f"chunk: {_describe(e)}") from None
+                usage = chunk.usage or usage
+                for choice in chunk.choices[:1]:
+                    finish = choice.finish_reason or finish
+                    delta = choice.delta or {}
+                    chat = chat or choice.delta is not None
+                    pieces = [(text, choice.text, phase), (content, delta.get("content"), phase),
+                              (reasoning, delta.get("reasoning_content"), "reasoning")]
+                    for into, piece, kind in pieces:
+                        if isinstance(piece, str) and piece:
+                            into.append(piece)
+                            counted += 1
+                            meter.token(kind)
+        except httpx.TimeoutException:
+            raise ModelServerError(
+                f"model server at {self.base_url} went silent in the middle of {path} for {self.timeout:g}s; "
+                f"raise {SWARM_MODEL_TIMEOUT_ENV} or the token budgets, or check the server") from None
+        except httpx.HTTPError as e:
+            raise ModelServerError(f"model server at {self.base_url} broke off its {path} stream "
+                                   f"({type(e).__name__}: {self._scrub(str(e))})") from None
+        finally:
+            r.close()
+        if finish is None and not counted:
+            raise ModelServerError(f"model server at {self.base_url} streamed a {path} response without choices")
+        message: dict[str, Any] | None = None
+        if chat:
+            message = {"content": "".join(content)}
+            if reasoning:
+                message["reasoning_content"] = "".join(reasoning)
+        return _Response(choices=[_Choice(text="".join(text), message=message, finish_reason=finish)],
+                         usage=usage or _Usage(completion_tokens=counted))
 
 
 def _sampling(s: SamplingSettings) -> dict[str, Any]:

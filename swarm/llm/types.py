@@ -169,3 +169,24 @@ class CallEvent(BaseModel):
                    accounting=completion.accounting, settings=completion.settings,
                    model_sha256=completion.model_sha256, schema_name=schema.__name__ if schema is not None else None,
                    attempt=attempt, error=error)
+
+
+class CallProgress(BaseModel):
+    """A model call under way, for an `on_progress` observer (e.g. a progress line): fired as each token is generated.
+
+    `tokens` counts what this call generated so far, reasoning and answer (a structured call's retry is a new call
+    and starts again at 1).  In-process these are the decoded tokens, exactly what `Accounting` counts at the end;
+    a server streams its tokens (one SSE chunk each on llama.cpp servers), so `tokens` counts the chunks.  The
+    observer runs on the decoding thread (in-process: under the model lock): keep it quick, never call the backend.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_sha256: str = Field(description="The call's rendered prompt, as in its CallEvent")
+    phase: Literal["reasoning", "answer"]
+    tokens: int = Field(ge=0, description="Tokens generated so far by this call (both phases)")
+    seconds: float = Field(ge=0, description="Since the call started (prompt evaluation included)")
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
