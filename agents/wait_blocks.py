@@ -3,7 +3,8 @@
 The chain's block (EVM) or slot (Solana) height is polled until `blocks` have passed since the
 task started, or the timeout ends the wait as failed: the round after it is then refused by its
 risk check, never run late without the user knowing.  Every round's risk check reads prices and
-runs every rule again at its own time.
+runs every rule again at its own time.  While it waits it reports how far it is (`wait_3: 7 of 10 blocks`)
+through the run's progress hook: the CLI's status line, a Python caller's `on_progress`, the log.
 """
 from __future__ import annotations
 
@@ -46,12 +47,16 @@ class WaitBlocksPlugin(TaskPlugin[WaitBlocksTask]):
         except Exception as exc:
             return WaitResult(status=TaskStatus.FAILED, reason=str(exc))
         deadline = time.monotonic() + task.timeout_s
-        height = start
+        height = told = start
+        deps.progress(0, task.blocks, "blocks")
         while height < start + task.blocks:
             if time.monotonic() > deadline:
                 return WaitResult(status=TaskStatus.FAILED, start=start, reached=height,
                                   reason=f"only {height - start} of {task.blocks} blocks passed in {task.timeout_s:.0f} s")
             time.sleep(POLL_S)
             height = block_height(deps.chain)
+            if height > told:
+                told = height
+                deps.progress(min(height - start, task.blocks), task.blocks, "blocks")
         return WaitResult(status=TaskStatus.OK, start=start, reached=height,
                           reason=f"{height - start} blocks passed (from {start} to {height})")

@@ -32,7 +32,7 @@ from swarm.core.status import RunStatus, TaskStatus
 from swarm.intent import MAX_INTENT_CHARS
 from swarm.ledger import SpendLedger
 from swarm.planner import Planner, PlanningContext, PlanResult
-from swarm.plugins import PluginRegistry, RunDeps, TaskPlugin
+from swarm.plugins import PluginRegistry, ProgressObserver, RunDeps, TaskPlugin
 from swarm.runrecords import RecordNotAuthentic, RecordSeal, same_address, seal_checkpointer, stricter_policy
 from swarm.runtime import Runtime
 from swarm.store import RunRecord, RunStore
@@ -102,7 +102,8 @@ class Swarm:
     def __init__(self, chain: ChainAdapter | None = None, *, w3=None, manifest=None, wallet=None,
                  policy: SwapPolicy | None = None, backend=None, home: Path | None = None, k: int = 3,
                  audit: bool = True, anchor: bool = True, on_task: Callable[[str, dict], None] | None = None,
-                 plugins: PluginRegistry | None = None, store: str | None = None, store_owner: str | None = None):
+                 plugins: PluginRegistry | None = None, store: str | None = None, store_owner: str | None = None,
+                 on_progress: ProgressObserver | None = None):
         if chain is None:
             if manifest is None or wallet is None:
                 raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... for an EVM chain")
@@ -128,6 +129,7 @@ class Swarm:
         # wallet did not write are never resumed (swarm.runrecords)
         self.seal = RecordSeal.for_chain(chain)
         self.backend, self.k, self.on_task = backend, k, on_task
+        self.on_progress = on_progress  # a long task's progress (wait_3: 7 of 10 blocks), see swarm.plugins
         self.auditor: RunAuditor | None = None
         if audit:
             # with a shared store, the audit log is in the same database: a resumed run keeps one log
@@ -155,7 +157,8 @@ class Swarm:
 
     def _deps(self, policy: SwapPolicy) -> RunDeps:
         return RunDeps(chain=self.chain, policy=policy, outbox=self.store, ledger=self.ledger, record=self.record,
-                       executor=self.chain.executor(self.store, self.record, policy), plugins=self.plugins)
+                       executor=self.chain.executor(self.store, self.record, policy), plugins=self.plugins,
+                       on_progress=self.on_progress)
 
     # -- construction ----------------------------------------------------------------------------------
     @classmethod

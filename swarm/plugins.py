@@ -9,11 +9,13 @@ zero-argument factory). The runtime has no task-type switch of its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Generic, Iterable, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Iterable, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from swarm.core.chain import ChainAdapter, Recorder, SwapExecutor
 from swarm.core.errors import PluginError
@@ -23,6 +25,7 @@ from swarm.core.status import TaskStatus
 from swarm.taskgraph import Task, TaskGraph
 
 ENTRY_POINT_GROUP = "defai_swarm.tasks"
+log = logging.getLogger(__name__)
 
 
 class TaskResult(BaseModel):
@@ -40,6 +43,58 @@ class RunOutbox(Outbox, Protocol):
     def has_signed(self, run_id: str, step_prefix: str) -> bool: ...
 
 
+class TaskProgress(BaseModel):
+    """How far a long task has come, for whoever watches the run: `wait_3: 7 of 10 blocks`.
+
+    Chain-neutral: a count of some `unit` (blocks, slots, checks, rounds) out of `total`, or of no known total
+    (a standing watch: `watch_1: 12 checks`)."""
+
+    model_config = ConfigDict(frozen=True)
+    run_id: str
+    task: str
+    done: int = Field(ge=0)
+    total: int | None = Field(default=None, ge=0)
+    unit: str = ""
+
+    def describe(self) -> str:
+        of = f" of {self.total}" if self.total is not None else ""
+        return f"{self.task}: {self.done}{of} {self.unit}".rstrip()
+
+
+ProgressObserver = Callable[[TaskProgress], None]
+
+
+class ProgressReporter:
+    """What a handler tells its progress through: `deps.progress(7, 10, "blocks")`.
+
+    The runtime binds one to each task as it runs (run id and task id filled in); the run's observer
+    (`Swarm(on_progress=...)`: the CLI's status line, a Python callback) hears every report, and the log gets it at
+    INFO at a low rate (the first, the last of a known total, then at most every `LOG_EVERY_S`). An observer that
+    fails is logged and dropped; the task goes on."""
+
+    LOG_EVERY_S = 15.0
+
+    def __init__(self, observer: ProgressObserver | None = None, run_id: str = "", task: str = ""):
+        self.observer, self.run_id, self.task = observer, run_id, task
+        self._logged_at: float | None = None
+
+    def __call__(self, done: int, total: int | None = None, unit: str = "") -> None:
+        event = TaskProgress(run_id=self.run_id, task=self.task, done=max(done, 0), total=total, unit=unit)
+        now = time.monotonic()
+        if self._logged_at is None or now - self._logged_at >= self.LOG_EVERY_S or \
+                (total is not None and event.done >= total):
+            self._logged_at = now
+            log.info("run %s: %s", self.run_id, event.describe())
+        if self.observer is None:
+            return
+        try:
+            self.observer(event)
+        except Exception:
+            log.warning("run %s: progress observer failed on %s; not called again for this task", self.run_id,
+                        event.describe(), exc_info=True)
+            self.observer = None
+
+
 @dataclass
 class RunDeps:
     """Everything a task handler may use, handed to every node through LangGraph's run context."""
@@ -51,6 +106,9 @@ class RunDeps:
     record: Recorder
     executor: SwapExecutor
     plugins: "PluginRegistry"
+    on_progress: ProgressObserver | None = None  # the run's watcher; tasks report through `progress`
+    # bound by the runtime to the running task (its run id and task id): a long handler's "7 of 10 blocks"
+    progress: ProgressReporter = field(default_factory=ProgressReporter)
 
 
 @dataclass

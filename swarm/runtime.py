@@ -30,7 +30,7 @@ from swarm.core.chain import SwapExecutor, SwapOutcome
 from swarm.core.errors import EffectRefused, Refused
 from swarm.core.faults import fault_point
 from swarm.core.status import TaskStatus
-from swarm.plugins import PluginRegistry, RunDeps, RunView, TaskResult
+from swarm.plugins import PluginRegistry, ProgressReporter, RunDeps, RunView, TaskResult
 from swarm.taskgraph import SwapTask, Task, TaskGraph
 
 if TYPE_CHECKING:
@@ -122,9 +122,10 @@ class Runtime:
             run = RunView(run_id=state.get("run_id", ""), graph=plan, results=state.get("results", {}))
             start = time.time()
             gate = GatedExecutor(deps.executor, task, run) if effectful else NoExecutor(task)
+            progress = ProgressReporter(deps.on_progress, run.run_id, task.id)
             try:
-                result = plugin.result_model.model_validate(plugin.handle(task, run, replace(deps, executor=gate)),
-                                                            from_attributes=True)
+                result = plugin.result_model.model_validate(
+                    plugin.handle(task, run, replace(deps, executor=gate, progress=progress)), from_attributes=True)
             except EffectRefused as exc:  # nothing was signed by the refused call
                 log.warning("run %s: task %s (%s) refused: %s", run.run_id, task.id, task.kind, exc)
                 if effectful and not deps.outbox.has_signed(run.run_id, f"{task.id}:"):

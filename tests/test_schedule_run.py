@@ -85,3 +85,29 @@ def test_a_dca_amount_is_spent_once_in_all_and_the_bare_repetition_is_refused(ch
     swaps = [t for t in result.tasks.values() if "outcome" in t]
     assert len(swaps) == 3
     assert before - erc20.balance_of(chain, dai, wallet.address) == dai.to_base("30")
+
+
+def test_a_schedule_tells_how_many_blocks_it_has_waited(chain, devnet, wallet, tmp_path, block_producer, caplog):
+    """Issue 28: a schedule waiting for blocks was silent. Each wait reports `k of N blocks` through the run's
+    progress hook (`Swarm(on_progress=...)`) as blocks arrive: in order, from 0, ending at N; the log has it too."""
+    from swarm.plugins import TaskProgress
+
+    events: list[TaskProgress] = []
+    swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
+                  policy=RiskPolicy(daily_cap_usd=10_000), on_progress=events.append)
+    try:
+        with caplog.at_level("INFO", logger="swarm.plugins"):
+            result = swarm.run("swap 0.01 ETH to USDC each round, every 3 blocks for 2 rounds")
+    finally:
+        swarm.close()
+    assert result.status == "done", result.summary()
+    waits = [tid for tid, t in result.tasks.items() if "reached" in t]
+    assert waits and {e.task for e in events} == set(waits), (waits, events)
+    for tid in waits:
+        told = [e for e in events if e.task == tid]
+        done = [e.done for e in told]
+        assert done[0] == 0 and done[-1] == 3 and done == sorted(set(done)), done  # in order, each count once
+        assert {(e.total, e.unit, e.run_id) for e in told} == {(3, "blocks", result.run_id)}
+        assert told[-1].describe() == f"{tid}: 3 of 3 blocks"
+        assert any(r.levelname == "INFO" and r.getMessage() == f"run {result.run_id}: {tid}: 3 of 3 blocks"
+                   for r in caplog.records), [r.getMessage() for r in caplog.records]
