@@ -141,9 +141,12 @@ def plan_tree(plan: Any) -> Tree:
     data = plan.model_dump(mode="json", exclude={"thoughts", "trace", "operations"})
     verdict = "[green]plan ok[/green]" if data.get("ok") else "[red]refused[/red]"
     root = Tree(f"{verdict}  {escape(data.get('intent', ''))}")
-    how = "model used" if data.get("model_used") else "no model: deterministic parser only"
-    note = f"; {data['note']}" if data.get("note") and data.get("model_used") else ""
-    root.add(f"[dim]planner: {escape(how + note)}; {len(getattr(plan, 'thoughts', []) or [])} thought(s)[/dim]")
+    summary = data.get("model_summary") or ""
+    if not summary or summary == "no model configured":
+        how = "no model: deterministic parser only"
+    else:  # what the model contributed: readings made and kept, or why none was kept (never just "model used")
+        how = f"model: {summary}"
+    root.add(f"[dim]planner: {escape(how)}; {len(getattr(plan, 'thoughts', []) or [])} thought(s)[/dim]")
     if not data.get("ok") or not data.get("task_graph"):
         root.add(f"[red]reason:[/red] {escape(str(data.get('refusal_reason') or 'no plan'))}")
         return root

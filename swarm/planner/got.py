@@ -8,7 +8,7 @@ valid parser reading makes the planner refuse.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, Request
 from swarm.llm import Accounting, Completion, ModelBackend, SamplingSettings, StructuredOutputError
@@ -39,6 +39,8 @@ class PlanResult(BaseModel):
     trace: list[OperationRun]
     model_used: bool
     note: str | None = None
+    model_summary: str = Field(default="", description="What the model contributed, in words: '3 readings, 2 kept', "
+                               "'2 readings, none kept: <why>', 'not consulted: <why>', 'no model configured'")
 
 
 class Planner:
@@ -83,7 +85,8 @@ class Planner:
                           refusal_class=refusal_class, readings=[] if ok else run.readings or
                           (failure.readings if failure is not None else []),
                           slots=slots if ok else None, request=request if ok else None, thoughts=run.thoughts,
-                          operations=self.graph, trace=trace, model_used=model_used, note=note)
+                          operations=self.graph, trace=trace, model_used=model_used, note=note,
+                          model_summary=_model_summary(self.backend is not None, run))
 
 
 class _Run:
@@ -261,6 +264,24 @@ class _Run:
         thought.warnings = a.warnings + (["the model's reasoning was cut off at its token budget"]
                                          if thought.reasoning_truncated else [])
         thought.score = len(a.errors)
+
+
+def _model_summary(configured: bool, run: "_Run") -> str:
+    """What the model contributed, honestly: a model that was asked but whose every reading was dropped did not
+    help plan, and the summary says so and why (never just 'model used')."""
+    if not configured:
+        return "no model configured"
+    readings = [t for t in run.thoughts if t.source in MODEL_SOURCES]
+    if not readings:
+        why = VETO_NOTE.removeprefix("the model was not consulted: ") if run.vetoed_before_model else \
+            "the token registry is empty" if not run._symbols else "no reading was asked for"
+        return f"not consulted: {why}"
+    count = f"{len(readings)} reading{'s' if len(readings) != 1 else ''}"
+    kept = sum(1 for t in readings if t.kept)
+    if kept:
+        return f"{count}, {kept} kept"
+    reasons = list(dict.fromkeys(t.errors[0] if t.errors else (t.why or "not kept") for t in readings))
+    return f"{count}, none kept: " + _short("; ".join(reasons[:3]), 300)
 
 
 def _pair_errors(text: str, slots: IntentSlots) -> list[str]:
