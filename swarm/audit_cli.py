@@ -10,15 +10,17 @@ it can rewrite):
     small clock skew) nor later than `--anchor-window` seconds after it.
 
 `html` writes one self-contained page (swarm/audit/html.py) that shows the run and verifies its log in the browser;
-`serve` hands those pages out on 127.0.0.1. A page pins only what is passed to it (`--vkey`, `--anchor-sender`),
-never this machine's key or configuration: without them it says "self-signed, unpinned".
+`serve` hands those pages out on 127.0.0.1, under a list of the runs (newest first, each run's outcome from the part
+of its log the trusted key signed: `--vkey`, else this machine's audit key, as `runs` reads it). A page pins only
+what is passed to it (`--vkey`, `--anchor-sender`), never this machine's key or configuration: without them it says
+"self-signed, unpinned".
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
@@ -32,6 +34,9 @@ from swarm.config import swarm_home
 from swarm.core.anchor import AnchorFacts
 from swarm.core.errors import ConfigError
 from swarm.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from swarm.audit.html import RunRow
 
 
 def audit_paths() -> tuple[Path, Path]:
@@ -286,8 +291,27 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
     return 0
 
 
+def index_rows(log: AuditLog, trusted: Verifier | None) -> list[RunRow]:
+    """Every run of the log for the run list `serve` hands out: its outcome from the part the trusted key signed
+    (`run_outcome`; "unverified" without a key), worded as `swarm audit runs` words it."""
+    from swarm.audit.html import RunRow
+
+    rows = []
+    for run_id in log.runs():
+        entries = log.entries(run_id)
+        outcome = run_outcome(log, run_id, trusted, entries)
+        summary = run_summary(log, run_id, trusted, outcome, entries)
+        intent = next((e for e in entries if e.kind == "intent"), None)
+        payload = intent.payload if intent is not None else {}
+        rows.append(RunRow(run_id=run_id, started_at=entries[0].created_at if entries else "",
+                           intent=str(payload.get("text", "")), chain=str(payload.get("chain", "")),
+                           status=outcome.status, outcome=_status_text(summary, brief=True), entries=len(entries),
+                           signed=outcome.signed, attested=intent is not None and intent.index < outcome.signed))
+    return rows
+
+
 def _serve(args: argparse.Namespace, console, db: Path) -> int:
-    from swarm.audit.html import AuditPageServer, render_page
+    from swarm.audit.html import AuditPageServer, render_index, render_page
 
     pinned = None
     if args.vkey:
@@ -296,11 +320,20 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
         except NoteError as exc:
             console.print(f"[red]error:[/red] --vkey is not a usable key: {exc}")
             return 1
+    try:  # the run list's outcomes: --vkey, else this machine's audit key, as `swarm audit runs` reads them
+        trusted, key_source = trusted_key(args)
+    except (NoteError, KeyFileError) as exc:
+        return _error(console, args, f"no usable trusted key: {exc}", ExitCode.ERROR)
+    if trusted is None:
+        trust = ("No trusted key (no --vkey and no audit key on this machine): no run's outcome can be told, each is "
+                 "unverified. Serve with --vkey KEY, the operator's checkpoint key.")
+    else:
+        label = "--vkey" if args.vkey else "this machine's audit key"
+        trust = (f"Outcomes come from the checkpoints signed by {trusted.vkey} ({label}). "
+                 + ("Each run's page checks its log against it too." if args.vkey else
+                    "Each run's page pins no key (serve with --vkey to pin one): it says self-signed, unpinned."))
     source, where = _log_source(db)
     log = AuditLog(source)
-
-    def runs() -> list[tuple[str, int]]:
-        return [(r, log.size(r)) for r in log.runs()]
 
     def page(run_id: str) -> str | None:
         if run_id not in log.runs():
@@ -311,8 +344,11 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
         return render_page(json.dumps(bundle, indent=1), vkey=args.vkey, anchor_sender=args.anchor_sender,
                            source=f"run {run_id} of the local audit log", bundle_name=f"{run_id}.bundle.json")
 
-    server = AuditPageServer(args.port if args.port is not None else 8765, runs, page)
+    server = AuditPageServer(args.port if args.port is not None else 8765,
+                             lambda: render_index(index_rows(log, trusted), trust), page)
     console.print(f"serving the audit pages of {where} at {server.url} (127.0.0.1 only; Ctrl-C stops)")
+    if trusted is None:
+        console.print(f"  run outcomes unverified: {key_source}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

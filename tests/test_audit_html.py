@@ -34,18 +34,20 @@ import pytest
 from rich.console import Console
 
 from swarm.api import Swarm
-from swarm.audit import AuditLog, Signer, SigningKey, checkpoint_hash, verify_bundle
+from swarm.audit import AuditLog, Signer, SigningKey, Verifier, checkpoint_hash, verify_bundle
 from swarm.audit.canonical import dumps as canonical_dumps
 from swarm.audit.checkpoint import Checkpoint, origin_for_run, parse_note, sign_checkpoint
-from swarm.audit.html import AuditPageServer, render_page
+from swarm.audit.html import AuditPageServer, render_index, render_page
 from swarm.audit.verify import export_bundle
-from swarm.audit_cli import audit_command, run_bundle
+from swarm.audit_cli import audit_command, index_rows, run_bundle
 from swarm.cli import build_parser
 from tests.test_runtime import swap_graph
 from tools.devnet.install import browser_modules, install
 from tools.devnet.node import free_port
 from tools.evm.rpc import connect
 from tools.evm.wallet import Wallet
+
+pytestmark = pytest.mark.browser  # pages rendered in headless Chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER = ROOT / "tests" / "browser" / "render.js"
@@ -175,22 +177,17 @@ def evm_run(devnet, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def solana_run(tmp_path_factory):
-    """A real run on a local Solana devnet (LiteSVM behind JSON-RPC, Jupiter and Pyth stand-ins), anchored with a memo."""
-    from tools.devnet.solana import SolanaDevnet
-
-    net = SolanaDevnet.start(tmp_path_factory.mktemp("solana-devnet"), port=free_port())
+def solana_run(solana_devnet, tmp_path_factory):
+    """A real run on the session's local Solana devnet (LiteSVM behind JSON-RPC, Jupiter and Pyth stand-ins),
+    anchored with a memo."""
+    swarm = Swarm.from_config(solana_devnet.paths.config, home=tmp_path_factory.mktemp("solana-home"))
     try:
-        swarm = Swarm.from_config(net.paths.config, home=tmp_path_factory.mktemp("solana-home"))
-        try:
-            result = swarm.run("swap 1 SOL to USDC, max 1% slippage")
-            assert result.status == "done", result.summary()
-            bundle = run_bundle(swarm.auditor.log, result.run_id)
-            yield bundle, swarm.auditor.signer.vkey, result.anchor["sender"]
-        finally:
-            swarm.close()
+        result = swarm.run("swap 1 SOL to USDC, max 1% slippage")
+        assert result.status == "done", result.summary()
+        bundle = run_bundle(swarm.auditor.log, result.run_id)
+        yield bundle, swarm.auditor.signer.vkey, result.anchor["sender"]
     finally:
-        net.stop()
+        swarm.close()
 
 
 def index_of(bundle: dict, kind: str, nth: int = 0) -> int:
@@ -292,7 +289,7 @@ def rendered(corpus, evm_run, tmp_path_factory) -> dict[str, dict]:
     jobs.append({"name": "pasted-wrong", "url": (out / "good.html").as_uri(),
                  "paste": {"vkey": Signer(SigningKey.generate()).vkey, "sender": ""}})
     jobs.append({"name": "click-risk", "url": (out / "good.html").as_uri(), "click": "risk_1"})
-    server = AuditPageServer(0, lambda: [(evm_run.run_id, evm_run.log.size(evm_run.run_id))],
+    server = AuditPageServer(0, lambda: render_index([], "none"),
                              lambda run_id: render_page(dumps(evm_run.bundle), vkey=evm_run.vkey) if run_id == evm_run.run_id else None)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -558,7 +555,8 @@ def test_cli_html_from_the_log_and_from_a_bundle(evm_run, tmp_path, monkeypatch)
 
 def test_serve_answers_on_loopback_only(evm_run):
     pages = {evm_run.run_id: render_page(dumps(evm_run.bundle))}
-    server = AuditPageServer(0, lambda: [(evm_run.run_id, 12)], pages.get)
+    server = AuditPageServer(0, lambda: render_index(index_rows(evm_run.log, Verifier.from_vkey(evm_run.vkey)), "--vkey"),
+                             pages.get)
     assert server.server_address[0] == "127.0.0.1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -726,21 +724,11 @@ def test_page_verification_matches_python_on_many_edits(evm_run, tmp_path):
 
 def test_cli_serve_runs_on_loopback(evm_run):
     """`swarm audit serve` as typed: the run list and a run's page from the state directory, then stopped."""
-    port = free_port()
-    swarm = Path(sys.executable).parent / "swarm"
-    proc = subprocess.Popen([str(swarm), "audit", "serve", "--port", str(port), "--vkey", evm_run.vkey],
-                            env={**os.environ, "SWARM_HOME": str(evm_run.home), "NO_COLOR": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, port = serve_cli(evm_run.home, "--vkey", evm_run.vkey)
     try:
-        deadline, index = time.monotonic() + 30, None
-        while index is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
-                    index = resp.read().decode()
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                time.sleep(0.2)
-        assert index is not None and evm_run.run_id in index
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+            index = resp.read().decode()
+        assert evm_run.run_id in index
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/run/{evm_run.run_id}.html", timeout=10) as resp:
             page = resp.read().decode()
         assert resp.headers["Cache-Control"] == "no-store" and evm_run.vkey in page and evm_run.run_id in page
@@ -748,3 +736,189 @@ def test_cli_serve_runs_on_loopback(evm_run):
         proc.terminate()
         proc.wait(timeout=10)
     assert f"http://127.0.0.1:{port}/" in (proc.stdout.read() if proc.stdout else "")
+
+
+# ---- issue 28 #6: the run list `swarm audit serve` hands out, and a wide task graph --------------------------------------
+
+PAYLOAD_INTENT = "swap <img src=x onerror=alert(1)></td></tr><script>alert(2)</script>&amp; \"q\" 'a' 🦄"
+
+
+def serve_cli(home: Path, *flags: str) -> tuple[subprocess.Popen, int]:
+    """`swarm audit serve` as typed, on a free port, once it answers."""
+    port = free_port()
+    swarm = Path(sys.executable).parent / "swarm"
+    proc = subprocess.Popen([str(swarm), "audit", "serve", "--port", str(port), *flags],
+                            env={**os.environ, "SWARM_HOME": str(home), "NO_COLOR": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60  # a bound for a server that never opens its port; one that dies fails at once
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):
+                return proc, port
+        except urllib.error.HTTPError:
+            return proc, port
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.2)
+    proc.terminate()
+    proc.wait(timeout=10)
+    raise AssertionError("swarm audit serve did not answer")
+
+
+def index_runs(db: Path, signer: Signer) -> dict[str, dict]:
+    """Five runs written oldest first, their ids not in time order: run id -> what the run list must show."""
+    other = Signer(SigningKey.generate())
+    expect: dict[str, dict] = {}
+    with AuditLog(db) as log:
+        def run(run_id: str, text: str, chain: str, status: str | None, sign: Signer | None, outcome: str,
+                sign_before_result: bool = False) -> None:
+            first = log.append(run_id, "intent", {"text": text, "chain": chain, "wallet": "0xabc", "model": None,
+                                                  "policy": {}})
+            log.append(run_id, "plan", {"ok": True, "task_graph": {"intent": text, "tasks": []}})
+            if sign_before_result and sign is not None:
+                log.checkpoint(run_id, sign)
+            if status is not None:
+                log.append(run_id, "run_result", {"status": status, "tx_hashes": [], "reasons": []})
+            if sign is not None and not sign_before_result:
+                log.checkpoint(run_id, sign)
+            expect[run_id] = {"intent": text, "chain": chain, "outcome": outcome,
+                              "time": first.created_at[:19].replace("T", " ")}
+        run("b-done", "swap 1 ETH to USDC", "evm:31337", "done", signer, "done")
+        run("c-unsigned", "swap 2 ETH to USDC", "evm:31337", "done", None, "unsigned")
+        # signed while running, then a run_result no checkpoint covers: its claim is never the outcome
+        run("a-tail-claims-done", "swap 5 USDC to ETH", "evm:31337", "done", signer, "in progress",
+            sign_before_result=True)
+        run("z-payload", PAYLOAD_INTENT, "solana:localnet", "failed", signer, "failed")
+        run("m-other-key", "swap 4 SOL to USDC", "solana:localnet", "done", other, "unsigned")  # not the trusted key
+    return expect
+
+
+def test_serve_index_lists_runs_newest_first_with_their_signed_outcome(tmp_path):
+    """Issue 28 #6: the run list showed bare run ids in alphabetical order. It shows each run's intent, its outcome
+    from the signed part of its log (run_outcome), its chain and start time, newest first, with a filter box; run
+    data is text (an intent carrying markup and script stays text, nothing is requested)."""
+    home = tmp_path / "home"
+    (home / "audit").mkdir(parents=True)
+    signer = Signer(SigningKey.generate())
+    expect = index_runs(home / "audit" / "audit.db", signer)
+    newest_first = ["m-other-key", "z-payload", "a-tail-claims-done", "c-unsigned", "b-done"]
+    proc, port = serve_cli(home, "--vkey", signer.vkey)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        req = urllib.request.Request(url, headers={"Host": "attacker.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 403  # DNS rebinding: still refused
+        filters = ["solana", "UNSIGNED", "swap 5 usdc", "z-pay", "failed", "evm unsigned", "no such run", ""]
+        [page] = render([{"url": url, "index": True, "viewport": [1280, 800], "filters": filters,
+                          "screenshot": str(tmp_path / "index.png")}], tmp_path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert not page["errors"] and not page["dialogs"] and not page["requests"], page
+    assert page["injected"] == 0 and page["scripts"] == 1, page  # the payload is text: no element, no script
+    assert [r["run"] for r in page["rows"]] == newest_first == page["visible"]
+    for row in page["rows"]:
+        want = expect[row["run"]]
+        assert row["run_id"] == row["run"] and row["intent"] == want["intent"], row
+        assert row["chain"] == want["chain"] and row["time"].startswith(want["time"]), (row, want)
+        assert row["outcome_state"] == want["outcome"] and row["outcome"].startswith(want["outcome"]), row
+        assert row["href"] == f"{url}run/{row['run']}.html"
+    tail = next(r for r in page["rows"] if r["run"] == "a-tail-claims-done")
+    assert "unverified tail claims status done" in tail["outcome"]  # said as a claim, beside the signed outcome
+    assert signer.vkey in page["trust"] and "--vkey" in page["trust"]
+    assert page["filter_box"] == 1
+    assert page["filtered"] == [
+        ["m-other-key", "z-payload"], ["m-other-key", "c-unsigned"], ["a-tail-claims-done"], ["z-payload"],
+        ["z-payload"], ["c-unsigned"], [], newest_first]
+    assert Path(page["screenshot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_index_without_a_trusted_key_says_unverified(tmp_path):
+    """No --vkey and no audit key on this machine: no run has an outcome, each says so (never a claim as one)."""
+    db = tmp_path / "audit.db"
+    expect = index_runs(db, Signer(SigningKey.generate()))
+    with AuditLog(db) as log:
+        rows = index_rows(log, None)
+    assert sorted(r.run_id for r in rows) == sorted(expect)
+    assert {r.status for r in rows} == {"unverified"}
+    page = render_index(rows, "none: no --vkey and no audit key on this machine")
+    assert "<img" not in page and "<script>alert" not in page and html_escape(PAYLOAD_INTENT) in page
+
+
+def html_escape(text: str) -> str:
+    import html
+    return html.escape(text, quote=True)
+
+
+GRAPH_BOX = """(() => {
+  const holder = document.getElementById('graph'), box = holder.getBoundingClientRect();
+  const rect = (n) => { const r = n.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom, r.width]; };
+  return { holder: [box.left, box.right], scroll: [holder.scrollWidth, holder.clientWidth],
+    viewport: window.innerWidth, page_width: document.documentElement.scrollWidth,
+    nodes: Array.from(document.querySelectorAll('#graph-svg g.node rect'), (n) => [n.parentNode.dataset.task, ...rect(n)]),
+    edges: Array.from(document.querySelectorAll('#graph-svg path.edge'), rect),
+    hint: (document.getElementById('graph-hint') || {}).textContent || null };
+})()"""
+
+
+def wide_graph_bundle(tmp: Path, text: str, signer: Signer) -> tuple[str, list]:
+    """A run of the planner's own graph for `text` (every task answered), signed: the bundle text and the tasks."""
+    from swarm.intent import Request
+    from swarm.planner.build import build_request_graph
+    from swarm.planner.language import parse_request
+
+    request = parse_request(text)
+    assert isinstance(request, Request), request
+    graph = build_request_graph(text, request)
+    statuses = {"read_price": "ok", "check_risk": "approved", "swap": "confirmed"}
+    run_id = f"wide-{len(graph.tasks)}"
+    with AuditLog(tmp / f"{run_id}.db") as log:
+        log.append(run_id, "intent", {"text": text, "chain": "evm:31337", "wallet": "0xabc", "model": None,
+                                      "policy": {}, "task_graph": graph.model_dump(mode="json")})
+        for t in graph.tasks:
+            log.append(run_id, t.kind, {"task": t.id, "status": statuses.get(t.kind, "ok"), "reason": "ok"})
+        log.append(run_id, "run_result", {"status": "done", "tx_hashes": [], "reasons": []})
+        return dumps(export_bundle(log, run_id, log.checkpoint(run_id, signer))), list(graph.tasks)
+
+
+def test_a_wide_task_graph_fits_the_page(tmp_path):
+    """Issue 28 #6: a 3-part split (7 columns of tasks) drew most of its nodes off to the right of the graph panel,
+    with no hint. At 1280x800, after a resize and in the one-column layout, every node and edge of a 3-part split and
+    of a sequence of two splits lies inside the graph's box and the viewport, at a readable size, nothing to scroll."""
+    signer = Signer(SigningKey.generate())
+    graphs = {"split": "swap 3 ETH to USDC in 3 parts",
+              "sequence-split": "swap 3 ETH to USDC in 3 parts, then swap 300 USDC to ETH in 3 parts"}
+    tasks, urls = {}, {}
+    for name, text in graphs.items():
+        bundle, tasks[name] = wide_graph_bundle(tmp_path, text, signer)
+        (tmp_path / f"{name}.html").write_text(render_page(bundle, vkey=signer.vkey), encoding="utf-8")
+        urls[name] = (tmp_path / f"{name}.html").as_uri()
+    jobs = [
+        {"graph": "split", "url": urls["split"], "viewport": [1280, 800], "eval": GRAPH_BOX, "scrollTo": "#graph-panel",
+         "fullPage": False, "screenshot": str(tmp_path / "split.png")},
+        {"graph": "sequence-split", "url": urls["sequence-split"], "viewport": [1280, 800], "eval": GRAPH_BOX},
+        {"graph": "sequence-split", "url": urls["sequence-split"], "viewport": [1280, 800], "resize": [980, 800],
+         "eval": GRAPH_BOX},
+        {"graph": "split", "url": urls["split"], "viewport": [760, 800], "eval": GRAPH_BOX},  # one-column layout
+        {"graph": "split", "url": urls["split"], "viewport": [1280, 800], "click": "swap_3"},
+    ]
+    results = render(jobs, tmp_path)
+    for job, page in zip(jobs, results, strict=True):
+        graph = tasks[job["graph"]]
+        assert not page["errors"] and not page["dialogs"] and page["state"] == "log-verified", page
+        assert page["svg_nodes"] == len(graph) and page["svg_edges"] == sum(len(t.depends_on) for t in graph)
+        assert set(page["node_states"].values()) == {"ok"}
+        if "eval" not in job:
+            continue
+        box = page["eval"]
+        left, right = box["holder"][0] - 0.5, min(box["holder"][1], box["viewport"]) + 0.5
+        off = [(task, round(lo), round(hi)) for task, lo, hi, *_ in box["nodes"] if lo < left or hi > right]
+        assert not off, (job, "nodes outside the graph's box", box["holder"], off)
+        assert all(left <= lo and hi <= right for lo, hi, *_ in box["edges"]), (job, box["edges"])
+        assert min(width for *_, width in box["nodes"]) >= 150, (job, box["nodes"])  # not shrunk unreadable (170)
+        assert box["scroll"][0] <= box["scroll"][1] and box["page_width"] <= box["viewport"], (job, box)
+        assert "continues row after row" in box["hint"], box["hint"]  # the wrapped rows are said to be one graph
+    # the last part's swap, once far off to the right, is there to click, and shows its entries
+    click = results[-1]
+    assert [i for i in click["visible_entries"]] == [1 + [t.id for t in tasks["split"]].index("swap_3")]

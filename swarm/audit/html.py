@@ -10,7 +10,9 @@ anchor account (`anchor_sender`), written into the page by whoever makes it, or 
 Without them the page says "self-signed, unpinned". It never shows a full pass on its own: it cannot look the anchor
 up on its chain, which `swarm audit verify` does.
 
-`serve` hands the same pages out on 127.0.0.1 only (one per run in the state directory).
+`serve` hands the same pages out on 127.0.0.1 only (one per run in the state directory), under a list of the runs
+(`render_index`: newest first, each with its intent, chain, start time and its outcome as the signed part of its log
+says, with a filter box; run data written as escaped text).
 """
 from __future__ import annotations
 
@@ -19,19 +21,21 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from swarm.audit.checkpoint import Verifier
 
-__all__ = ["ASSETS", "AuditPageServer", "asset", "render_page"]
+__all__ = ["ASSETS", "AuditPageServer", "RunRow", "asset", "render_index", "render_page"]
 
-ASSETS = ("page.html", "style.css", "ed25519.js", "viewer.js")
+ASSETS = ("page.html", "style.css", "ed25519.js", "viewer.js", "index.html", "index.js")
 GENERATOR = "swarm audit html (defai-swarm)"
 _MARKER = re.compile(r"@(CSP|TITLE|STYLE|CONFIG|BUNDLE|ED25519|VIEWER)@")
+_INDEX_MARKER = re.compile(r"@(CSP|STYLE|TRUST|COUNT|ROWS|INDEX)@")
 
 
 def asset(name: str) -> str:
@@ -43,6 +47,20 @@ def asset(name: str) -> str:
 
 def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _inline(scripts: dict[str, str], style: str) -> str:
+    """The Content-Security-Policy of a page whose only code is these inline scripts and style (checked not to close
+    their own element): nothing loaded, nothing connected to."""
+    for name, code in {**scripts, "STYLE": style}.items():
+        if re.search(r"</(script|style)", code, re.IGNORECASE):
+            raise ValueError(f"viewer asset {name} would close its own element")
+    return "; ".join([
+        "default-src 'none'",
+        "script-src " + " ".join(_csp_hash(t) for t in scripts.values()),
+        "style-src " + _csp_hash(style),
+        "img-src 'none'", "connect-src 'none'", "form-action 'none'", "base-uri 'none'", "frame-src 'none'",
+    ])
 
 
 def _embed(text: str) -> str:
@@ -64,15 +82,7 @@ def render_page(bundle: str | bytes, *, vkey: str | None = None, anchor_sender: 
     text = bundle if isinstance(bundle, str) else bytes(bundle).decode("utf-8")  # raises on bytes that are not UTF-8
     scripts = {"ED25519": asset("ed25519.js"), "VIEWER": asset("viewer.js")}
     style = asset("style.css")
-    for name, code in {**scripts, "STYLE": style}.items():
-        if re.search(r"</(script|style)", code, re.IGNORECASE):
-            raise ValueError(f"viewer asset {name} would close its own element")
-    csp = "; ".join([
-        "default-src 'none'",
-        "script-src " + " ".join(_csp_hash(t) for t in scripts.values()),
-        "style-src " + _csp_hash(style),
-        "img-src 'none'", "connect-src 'none'", "form-action 'none'", "base-uri 'none'", "frame-src 'none'",
-    ])
+    csp = _inline(scripts, style)
     config = {
         "vkey": vkey, "anchor_sender": anchor_sender or None, "source": source, "bundle_name": bundle_name,
         "generator": GENERATOR, "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -97,14 +107,64 @@ def render_page(bundle: str | bytes, *, vkey: str | None = None, anchor_sender: 
 
 # ---- serve: the same pages, for every run of the state directory, on 127.0.0.1 only ----------------------------------
 
+class RunRow(NamedTuple):
+    """One run in the list `serve` hands out. `status` is the run's outcome from the signed part of its log
+    (swarm.audit.outcome.run_outcome: "unsigned", "unverified" when it cannot be told); `outcome` says it for people,
+    with what an unsigned tail claims (as `swarm audit runs` does). `attested`: the intent, chain and start time come
+    from entries a trusted checkpoint covers."""
+
+    run_id: str
+    started_at: str  # the first entry's time (ISO 8601 UTC), "" for a run with no entries
+    intent: str
+    chain: str
+    status: str
+    outcome: str
+    entries: int
+    signed: int
+    attested: bool
+
+
+_STATUS_CLASS = {"done": "ok", "failed": "bad", "refused": "bad", "in progress": "wait", "awaiting_approval": "wait",
+                 "unsigned": "unsigned", "unverified": "unsigned"}
+
+
+def _index_row(row: RunRow) -> str:
+    esc = html.escape  # quote=True: every value is text, in an element or an attribute
+    when = row.started_at[:19].replace("T", " ")
+    unsigned = "" if row.attested else ' class="unsigned" title="not covered by a checkpoint the trusted key signed"'
+    signed = f"{row.entries} ({row.signed} signed)" if row.signed else f"{row.entries} (none signed)"
+    # the signed outcome in colour; what the unsigned tail claims after it, plain (never styled as the outcome)
+    claim = row.outcome[len(row.status):] if row.outcome.startswith(row.status) else f" ({row.outcome})"
+    return (f'<tr data-run="{esc(row.run_id)}" data-outcome="{esc(row.status)}">'
+            f'<td data-col="time" class="time" title="{esc(row.started_at)}">{esc(when)}</td>'
+            f'<td data-col="run"><a href="/run/{esc(quote(row.run_id))}.html">{esc(row.run_id)}</a></td>'
+            f'<td data-col="intent"{unsigned}>{esc(row.intent)}</td>'
+            f'<td data-col="chain"{unsigned}>{esc(row.chain)}</td>'
+            f'<td data-col="outcome"><span class="status {_STATUS_CLASS.get(row.status, "other")}">'
+            f'{esc(row.status)}</span>{f"<span class=claim>{esc(claim)}</span>" if claim else ""}</td>'
+            f'<td data-col="entries" class="num">{esc(signed)}</td></tr>')
+
+
+def render_index(rows: Iterable[RunRow], trust: str) -> str:
+    """The run list: newest first (by the run's first entry), each run as text, a filter box (index.js, inline and
+    hashed in the Content-Security-Policy like the run pages'). `trust` says which key the outcomes come from."""
+    ordered = sorted(rows, key=lambda r: (r.started_at, r.run_id), reverse=True)
+    scripts, style = {"INDEX": asset("index.js")}, asset("style.css")
+    body = "".join(_index_row(r) for r in ordered) or '<tr class="empty"><td colspan="6">no runs yet</td></tr>'
+    values = {"CSP": _inline(scripts, style), "STYLE": style, "TRUST": html.escape(trust),
+              "COUNT": f"{len(ordered)} run{'' if len(ordered) == 1 else 's'}", "ROWS": body, **scripts}
+    return _INDEX_MARKER.sub(lambda m: values[m.group(1)], asset("index.html"))
+
+
 class AuditPageServer(HTTPServer):
-    """`/` lists the runs, `/run/<run id>.html` is a run's page (made afresh from the log on each request).
+    """`/` lists the runs (`index`: the page, made afresh on each request), `/run/<run id>.html` is a run's page
+    (made afresh from the log on each request).
 
     Bound to 127.0.0.1; requests whose Host is not this address (DNS rebinding) are refused, since the pages carry
     the log's salts and payloads."""
 
-    def __init__(self, port: int, runs: Callable[[], list[tuple[str, int]]], page: Callable[[str], str | None]):
-        self.runs, self.page = runs, page
+    def __init__(self, port: int, index: Callable[[], str], page: Callable[[str], str | None]):
+        self.index, self.page = index, page
         super().__init__(("127.0.0.1", port), _Handler)
 
     @property
@@ -136,12 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         if path == "/":
-            rows = "".join(
-                f'<li><a href="/run/{quote(run_id)}.html">{html.escape(run_id)}</a> ({size} entries)</li>'
-                for run_id, size in self.server.runs())
-            self._send(200, "<!doctype html><meta charset=utf-8><title>Audit runs</title>"
-                            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'\">"
-                            f"<h1>Runs in this audit log</h1><ul>{rows or '<li>no runs yet</li>'}</ul>")
+            self._send(200, self.server.index())
             return
         found = re.fullmatch(r"/run/([^/]+)\.html", path)
         body = self.server.page(unquote(found.group(1))) if found else None

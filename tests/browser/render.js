@@ -5,7 +5,10 @@
    JOBS.json is a list of {"url": "file:///...page.html#flags", "screenshot": "/path.png", "fullPage": true,
    "viewport": [w, h], "paste": {"vkey": "...", "sender": "..."}, "click": "task id", "open": true (every <details>),
    "scrollTo": "CSS selector" (then "fullPage": false shoots the viewport there),
-   "eval": "a JavaScript expression whose value is reported"}; one browser serves them all.
+   "eval": "a JavaScript expression whose value is reported", "resize": [w, h] (the viewport changed after loading),
+   "index": true (the run list `swarm audit serve` hands out: its rows instead of a run's facts),
+   "filters": ["text", ...] (typed into the run list's filter box in turn: the runs left showing after each)};
+   one browser serves them all.
    Prints one JSON list: per job the verdict (state and text), the checks table, the red entries and the first bad
    index named, the entries shown after the signed checkpoint (unsigned) and the outcome the page states, the SVG
    node count and states, amounts shown, which Ed25519 ran, and any page error or dialog.
@@ -72,6 +75,28 @@ async function facts(page) {
   });
 }
 
+async function indexFacts(page) {
+  return page.evaluate(() => {
+    const cell = (tr, col) => (tr.querySelector(`td[data-col="${col}"]`) || {}).textContent || null;
+    return {
+      rows: Array.from(document.querySelectorAll('#runs tbody tr[data-run]'), (tr) => ({
+        run: tr.dataset.run, hidden: tr.hidden, outcome_state: tr.dataset.outcome || null,
+        time: cell(tr, 'time'), run_id: cell(tr, 'run'), intent: cell(tr, 'intent'), chain: cell(tr, 'chain'),
+        outcome: cell(tr, 'outcome'), entries: cell(tr, 'entries'),
+        href: (tr.querySelector('a[href]') || {}).href || null })),
+      filter_box: document.querySelectorAll('input#run-filter').length,
+      count: (document.getElementById('run-count') || {}).textContent || null,
+      trust: (document.getElementById('index-trust') || {}).textContent || null,
+      title: document.title,
+      injected: document.querySelectorAll('img, iframe, object, embed, svg, math').length,
+      scripts: document.querySelectorAll('script').length,
+    };
+  });
+}
+
+const visibleRuns = (page) => page.evaluate(() => Array.from(document.querySelectorAll('#runs tbody tr[data-run]'))
+  .filter((tr) => !tr.hidden && tr.getClientRects().length > 0).map((tr) => tr.dataset.run));
+
 async function main() {
   const jobs = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const browser = await puppeteer.launch({
@@ -85,11 +110,29 @@ async function main() {
       page.on('pageerror', (e) => errors.push(String(e)));
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
-      page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+      page.on('request', (r) => { if (!r.url().startsWith('file:') && r.url() !== job.url) requests.push(r.url()); });
       const [w, h] = job.viewport || [1280, 900];
       await page.setViewport({ width: w, height: h, deviceScaleFactor: job.scale || 1 });
       const started = Date.now();
       await page.goto(job.url, { waitUntil: 'load' });
+      if (job.index) {
+        const result = { url: job.url, ...(await indexFacts(page)), visible: await visibleRuns(page), filtered: [] };
+        for (const f of job.filters || []) {
+          await page.evaluate(() => {  // cleared as a person would (select all, delete): an input event
+            const box = document.getElementById('run-filter');
+            if (box) { box.value = ''; box.dispatchEvent(new Event('input', { bubbles: true })); }
+          });
+          if (await page.$('#run-filter')) await page.type('#run-filter', f);
+          result.filtered.push(await visibleRuns(page));
+        }
+        if (job.screenshot) {
+          await page.screenshot({ path: job.screenshot, fullPage: true });
+          result.screenshot = job.screenshot;
+        }
+        results.push({ ...result, errors, dialogs, requests });
+        await page.close();
+        continue;
+      }
       const settled = () => page.waitForFunction(() => {
         const v = document.getElementById('verdict');
         return v && v.dataset.state && v.dataset.state !== 'pending';
@@ -107,6 +150,10 @@ async function main() {
       }
       if (job.click) {
         await page.click(`#graph-svg g.node[data-task="${job.click}"]`);
+      }
+      if (job.resize) {
+        await page.setViewport({ width: job.resize[0], height: job.resize[1], deviceScaleFactor: job.scale || 1 });
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       }
       if (job.open) await page.evaluate(() => document.querySelectorAll('details').forEach((d) => { d.open = true; }));
       if (job.scrollTo) await page.evaluate((sel) => document.querySelector(sel).scrollIntoView({ block: 'start' }), job.scrollTo);

@@ -1114,10 +1114,47 @@
     return { outcome, tampered };
   }
 
+  const GRAPH = { W: 170, H: 52, GX: 60, GY: 22, PAD: 16, BAND_GAP: 40, MIN_SCALE: 0.9 };
+  let graphDrawn = null; // {args, width}: what the graph was last drawn from, to lay it out again when its box resizes
+  let graphPicked = null; // the task picked in the graph (kept when it is drawn again)
+
+  /** Where each column of tasks goes in a box `avail` pixels wide: one band of columns when it fits (at most scaled
+      to MIN_SCALE), else bands of `per` columns one under another, read like lines of text. */
+  function graphLayout(columns, avail) {
+    const { W, H, GX, GY, PAD, BAND_GAP, MIN_SCALE } = GRAPH;
+    const bandWidth = (k, margin) => 2 * margin + k * W + (k - 1) * GX;
+    let per = columns.length, margin = PAD;
+    if (bandWidth(per, margin) > avail / MIN_SCALE) {
+      margin = GX / 2 + 6; // room for the edges that leave a band on the right and enter the next on the left
+      per = Math.max(1, Math.floor((avail / MIN_SCALE - 2 * margin + GX) / (W + GX)));
+      per = Math.min(per, columns.length);
+    }
+    const bands = [];
+    for (let c = 0; c < columns.length; c += per) bands.push(columns.slice(c, c + per));
+    const pos = new Map(), bandOf = new Map(), bandBottom = [];
+    let top = PAD;
+    bands.forEach((band, b) => {
+      const rows = Math.max(...band.map((col) => col.length));
+      band.forEach((col, x) => col.forEach((id, y) => {
+        const off = (rows - col.length) * (H + GY) / 2;
+        pos.set(id, [margin + x * (W + GX), top + off + y * (H + GY)]);
+        bandOf.set(id, b);
+      }));
+      top += rows * H + (rows - 1) * GY;
+      bandBottom.push(top);
+      top += BAND_GAP;
+    });
+    const width = bandWidth(per, margin), height = top - BAND_GAP + PAD;
+    return { pos, bandOf, bandBottom, width, height, bands: bands.length, scale: Math.min(1, avail / width) };
+  }
+
   function drawGraph(ctx, entries, report, onPick) {
     const holder = document.getElementById('graph');
     holder.replaceChildren();
+    const hint = document.getElementById('graph-hint');
+    if (hint) hint.replaceChildren();
     const tasks = Array.from(ctx.tasks.values());
+    graphDrawn = { args: [ctx, entries, report, onPick], width: holder.clientWidth };
     if (!tasks.length) { holder.append(el('p', { class: 'muted' }, 'No task graph in this log (nothing was planned, or the plan was refused).')); return; }
     const ids = tasks.map((t) => t.get('id'));
     const deps = new Map(tasks.map((t) => [t.get('id'), (t.get('depends_on') || []).map(show).filter((d) => ctx.tasks.has(d))]));
@@ -1133,24 +1170,24 @@
     ids.forEach((id) => depthOf(id));
     const columns = [];
     for (const id of ids) (columns[depth.get(id)] ||= []).push(id);
-    const W = 170, H = 52, GX = 70, GY = 22, PAD = 16;
-    const pos = new Map();
-    const rows = Math.max(...columns.map((c) => c.length));
-    columns.forEach((col, x) => col.forEach((id, y) => {
-      const off = (rows - col.length) * (H + GY) / 2;
-      pos.set(id, [PAD + x * (W + GX), PAD + off + y * (H + GY)]);
-    }));
-    const width = PAD * 2 + columns.length * W + (columns.length - 1) * GX, height = PAD * 2 + rows * H + (rows - 1) * GY;
+    const { W, H, GX, BAND_GAP } = GRAPH;
+    // the box's width when it is laid out; a box not laid out yet (0) gets a typical panel's width
+    const { pos, bandOf, bandBottom, width, height, bands, scale } = graphLayout(columns, holder.clientWidth || 640);
     const { outcome, tampered } = taskOutcomes(entries, report);
-    const svg = el('svg:svg', { id: 'graph-svg', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
-      'aria-label': 'task graph' });
+    const svg = el('svg:svg', { id: 'graph-svg', viewBox: `0 0 ${width} ${height}`, width: Math.floor(width * scale),
+      height: Math.ceil(height * scale), role: 'img', 'aria-label': 'task graph', 'data-bands': bands });
     svg.append(el('svg:defs', {}, el('svg:marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7,
       markerHeight: 7, orient: 'auto-start-reverse' }, el('svg:path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' }))));
     for (const id of ids) {
       for (const d of deps.get(id)) {
         const [x1, y1] = pos.get(d), [x2, y2] = pos.get(id);
         const sx = x1 + W, sy = y1 + H / 2, ex = x2, ey = y2 + H / 2, mx = (sx + ex) / 2;
-        svg.append(el('svg:path', { class: 'edge', d: `M ${sx} ${sy} C ${mx} ${sy}, ${mx} ${ey}, ${ex - 2} ${ey}`, 'marker-end': 'url(#arrow)' }));
+        // within a band: a curve to the right; into a later band: along the free gutters between columns and the gap
+        // under the source's band, never across a node
+        const d2 = bandOf.get(d) === bandOf.get(id)
+          ? `M ${sx} ${sy} C ${mx} ${sy}, ${mx} ${ey}, ${ex - 2} ${ey}`
+          : `M ${sx} ${sy} H ${sx + GX / 2} V ${bandBottom[bandOf.get(d)] + BAND_GAP / 2} H ${ex - GX / 2} V ${ey} H ${ex - 2}`;
+        svg.append(el('svg:path', { class: 'edge', d: d2, 'marker-end': 'url(#arrow)' }));
       }
     }
     for (const t of tasks) {
@@ -1161,7 +1198,8 @@
       if (kind === 'read_price') sub = `price ${show(t.get('base'))}/${show(t.get('quote') ?? 'USD')}`;
       if (kind === 'swap') sub = `swap ${plainDecimal(t.get('amount_in'))} ${show(t.get('token_in'))}→${show(t.get('token_out'))}`;
       if (kind === 'check_risk') sub = `risk gate for ${show(t.get('swap_task'))}`;
-      const g = el('svg:g', { class: `node ${state}`, 'data-task': id, 'data-state': state, tabindex: 0, role: 'button' },
+      const g = el('svg:g', { class: `node ${state}${id === graphPicked ? ' picked' : ''}`, 'data-task': id, 'data-state': state,
+        tabindex: 0, role: 'button' },
         el('svg:title', {}, `${id}: ${state === 'tampered' ? 'an entry of this task fails verification' : state}`),
         el('svg:rect', { x, y, width: W, height: H, rx: 8 }),
         el('svg:text', { x: x + 10, y: y + 21, class: 'nid' }, (state === 'tampered' ? '⚠ ' : '') + id),
@@ -1171,6 +1209,22 @@
       svg.append(g);
     }
     holder.append(svg);
+    if (hint && bands > 1) {
+      hint.append(`${columns.length} stages one after another, too many for one row here: the graph continues row after row (read each ` +
+        'row left to right; an arrow leaving a row on the right comes back in on the left of a later row).');
+    }
+  }
+
+  /** Lay the graph out again when its box changes width (window resized, one-column layout, printing). */
+  function watchGraphWidth() {
+    const holder = document.getElementById('graph');
+    if (!holder || typeof ResizeObserver !== 'function') return;
+    let queued = false;
+    new ResizeObserver(() => {
+      if (queued || !graphDrawn || holder.clientWidth === graphDrawn.width) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; if (holder.clientWidth !== graphDrawn.width) drawGraph(...graphDrawn.args); });
+    }).observe(holder);
   }
 
   // ---- the page ------------------------------------------------------------------------------------------------------------
@@ -1305,6 +1359,7 @@
   }
 
   function pickTask(id) {
+    graphPicked = id;
     const list = document.getElementById('timeline');
     const bar = document.getElementById('filter');
     let first = null;
@@ -1387,6 +1442,7 @@
     const title = document.getElementById('title');
     title.textContent = `Audit of run ${show(get(state.bundle, 'run_id')) || '?'}`;
     renderRunInfo(ctx, report);
+    graphPicked = null; // the timeline below shows every entry again
     drawGraph(ctx, entries, report, pickTask);
     renderTimeline(ctx, entries, report);
     renderChecks(report);
@@ -1476,5 +1532,6 @@
   // Exposed for the test suite's known-answer checks; the page itself does not use this object.
   window.AuditViewer = Object.freeze({ parseJSON, canonical: (v) => canonical(v, ''), cmpCodePoints, verifyBundle });
 
+  watchGraphWidth();
   start();
 })();
