@@ -31,8 +31,8 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 
 from swarm.core.errors import Refused, SwarmError
-from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, common_rules, decide,
-                               oracle_min_out, price_reading_rule, reference_price)
+from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, cap_refusal, common_rules,
+                               decide, oracle_min_out, price_reading_rule, reference_price, refusal_reason)
 from swarm.core.prices import PriceReading
 from swarm.core.status import TaskStatus
 from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
@@ -212,14 +212,15 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         decision = decide(policy, check)
         logged = {"input": check, "decision": decision, **extra}
         if not decision.approved:
-            return self._release(run.run_id, swap, deps, _refused(decision.reason, **logged))
+            return self._release(run.run_id, swap, deps, _refused(refusal_reason(decision), **logged))
         try:
             ok, spent = deps.ledger.reserve_spend(run.run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
         except Refused as exc:  # another ledger keeps the wallet's cap today (swarm.ledger): nothing reserved
             return _refused(str(exc), **logged)
         if not ok:
-            return _refused(f"daily_cap_usd: ${spent:,.2f} already spent today, ${decision.trade_usd:,.2f} more "
-                            f"exceeds ${policy.daily_cap_usd:,.2f}", **logged)
+            return _refused(cap_refusal(f"daily_cap_usd: ${spent:,.2f} already spent today, "
+                                        f"${decision.trade_usd:,.2f} more exceeds ${policy.daily_cap_usd:,.2f}"),
+                            **logged)
         if decision.needs_human:
             answer = interrupt({"task": task.id, "swap": swap.id, "trade_usd": str(decision.trade_usd),
                                 "question": f"approve swap {amount} {swap.token_in} -> {swap.token_out} "
@@ -274,7 +275,7 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
         logged = {"input": check, "decision": decision, **extra}
         if not decision.approved:
             return self._release(run_id, swap, deps, _refused(
-                f"re-check after the operator's approval: {decision.reason}", **logged))
+                f"re-check after the operator's approval: {refusal_reason(decision)}", **logged))
         if decision.trade_usd != approved.trade_usd:  # the reservation holds the fresh value, within the cap
             deps.ledger.release_spend(run_id, swap.id)
             try:
@@ -282,8 +283,9 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
             except Refused as exc:
                 return _refused(str(exc), **logged)
             if not ok:
-                return _refused(f"daily_cap_usd: ${spent:,.2f} already spent today, ${decision.trade_usd:,.2f} more "
-                                f"exceeds ${policy.daily_cap_usd:,.2f}", **logged)
+                return _refused(cap_refusal(f"daily_cap_usd: ${spent:,.2f} already spent today, "
+                                            f"${decision.trade_usd:,.2f} more exceeds ${policy.daily_cap_usd:,.2f}"),
+                                **logged)
         return RiskResult(status=TaskStatus.APPROVED, reason=f"re-checked after the operator's approval: "
                                                             f"{decision.reason}",
                           amount_in=str(check.amount_in), min_out=str(decision.min_out), **logged)

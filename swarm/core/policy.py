@@ -6,6 +6,7 @@ measured inputs, so one `decide` serves every chain and the audit replay.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -157,6 +158,28 @@ def common_rules(policy: SwapPolicy, *, symbol_in: str, symbol_out: str, recipie
     ]
     rules += [price_reading_rule(p, reading) for reading in readings]
     return rules
+
+
+def daily_cap_way_forward(now: datetime | None = None) -> str:
+    """What to do about a `daily_cap_usd` refusal, for the refusal's one line. Not part of the rule's detail:
+    it depends on the time of day, and the detail is replayed from the audit log."""
+    now = now or datetime.now(timezone.utc)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    hours, minutes = divmod(-(-int((midnight - now).total_seconds()) // 60), 60)
+    return (f"the cap resets at 00:00 UTC, in {hours}h{minutes:02d}m; to trade more today, raise daily_cap_usd "
+            f"with `--policy FILE` or `policy=` from Python; on a local devnet, `swarm devnet reset` (or `down` and "
+            f"`up`) reverts its trades and clears its cap")
+
+
+def cap_refusal(text: str) -> str:
+    """A daily-cap refusal's text followed by what to do about it."""
+    return f"{text} ({daily_cap_way_forward()})"
+
+
+def refusal_reason(decision: RiskDecision) -> str:
+    """`decision.reason`, with what to do after the daily cap's part when the cap is one of the rules that refused."""
+    return "; ".join(cap_refusal(f"{r.rule}: {r.detail}") if r.rule == "daily_cap_usd" else f"{r.rule}: {r.detail}"
+                     for r in decision.rules if not r.passed) or decision.reason
 
 
 def _units(base_units: int, token: TokenFacts) -> str:
