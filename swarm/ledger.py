@@ -3,8 +3,15 @@
 Where it is: `$SWARM_LEDGER` (a SQLite file path) when set, else one file per user,
 `$XDG_DATA_HOME/defai-swarm/ledger.sqlite` (`~/.local/share/defai-swarm/ledger.sqlite` when
 `XDG_DATA_HOME` is unset). It is deliberately *not* inside `$SWARM_HOME`: a second state
-directory on the same wallet shares the same cap, and `swarm devnet reset` (or deleting a state
-directory) never resets it. Nothing in the library ever deletes a reservation row's history.
+directory on the same wallet shares the same cap, and deleting a state directory never resets it. Nothing in
+the library ever deletes a reservation row's history.
+
+One exception to "the cap holds": a local devnet's own reset. `swarm devnet reset` reverts the devnet to its
+deployed state, so the trades the devnet's reservations count are gone from its chain; it then clears them
+(`clear_local_devnet`: marks them released, drops the devnet's cap bindings). That happens only after the chain
+was proven to be the manifest's own anvil (`tools.devnet.control.require_local`: loopback RPC, the devnet's
+chain id, its process alive, block 0's hash the recorded one); any other chain identity is refused, and its
+rows are never touched.
 
 What it is keyed by: the chain identity (`swarm.core.chain.ChainIdentity`: its label, e.g.
 `evm:31337`, plus the genesis / block-0 hash) and the wallet address. A fresh devnet has a new
@@ -34,17 +41,25 @@ a cap only through one PostgreSQL store.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swarm.core.chain import ChainIdentity
-from swarm.core.errors import Refused
+from swarm.core.errors import ConfigError, Refused
 from swarm.store import durable_connection, release_durable
+
+if TYPE_CHECKING:
+    from tools.devnet.manifest import DevnetManifest
+
+log = logging.getLogger(__name__)
 
 LEDGER_ENV = "SWARM_LEDGER"
 
@@ -148,6 +163,65 @@ def claim_cap_day(path: Path, chain: str, wallet: str, day: str, ledger_id: str,
         release_durable(path)
 
 
+@dataclass(frozen=True)
+class ClearedDevnet:
+    """What `clear_local_devnet` cleared: the devnet's reservations (released) and cap bindings (dropped)."""
+    chain: str  # the chain key, e.g. 'evm:31337@0xabc...'
+    reservations: int  # reservations released, every day and wallet
+    usd_today: Decimal  # the part of them counted against today's cap
+    bindings: int  # cap bindings dropped (days this ledger kept)
+    kept_elsewhere: tuple[str, ...] = ()  # ledgers (PostgreSQL) keeping a day of this devnet: not cleared here
+
+
+def clear_local_devnet(manifest: DevnetManifest | Path | str | None = None, path: Path | str | None = None,
+                       before: datetime | None = None) -> ClearedDevnet:
+    """After `tools.devnet.control.reset` (what `swarm devnet reset` does): release every reservation on the local
+    devnet of `manifest` (a DevnetManifest, a path to one, or None for the running devnet's) reserved before
+    `before` (a timezone-aware time; default now), and drop the cap bindings this ledger file keeps for it. Only for the manifest's own
+    anvil (`require_local`: otherwise NotLocalDevnet, nothing touched): on any other chain nothing clears the cap.
+
+    A day kept by another ledger (a PostgreSQL store, `cap_binding`) is left as it is and listed in
+    `kept_elsewhere`: its reservations are in that database. Call it between runs, as every devnet lever."""
+    from tools.devnet import control  # the devnet's own check; tools never import this module
+    from tools.evm.chain import read_identity
+
+    found, _ = control.load(manifest)
+    identity = read_identity(control.require_local(found))  # raises unless this is the manifest's own anvil
+    chain = chain_key(identity)
+    cutoff = before or datetime.now(timezone.utc)
+    ledger_path = Path(path) if path is not None else default_ledger_path()
+    if not ledger_path.exists():
+        return ClearedDevnet(chain=chain, reservations=0, usd_today=Decimal(0), bindings=0)
+    today = utc_day()
+    try:
+        with durable_connection(ledger_path) as db:
+            db.executescript(SCHEMA)
+            here = _ledger_id(db)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute("SELECT rowid, day, usd, reserved_at FROM spend WHERE chain=? AND released_at IS "
+                                  "NULL", (chain,)).fetchall()
+                cleared = [r for r in rows if datetime.fromisoformat(r[3]) <= cutoff]
+                now = _now()
+                db.executemany("UPDATE spend SET released_at=? WHERE rowid=?", [(now, r[0]) for r in cleared])
+                bindings = db.execute("DELETE FROM cap_binding WHERE chain=? AND ledger_id=?", (chain, here)).rowcount
+                elsewhere = sorted({r[0] for r in db.execute("SELECT ledger FROM cap_binding WHERE chain=?", (chain,))})
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"the devnet's reservations were not released from the spend ledger {ledger_path} "
+                          f"({exc}): make it writable (or point {LEDGER_ENV} at the ledger the runs used) and run "
+                          f"`swarm devnet reset` again") from None
+    finally:
+        release_durable(ledger_path)
+    log.info("spend ledger: %d reservation(s) on the reset devnet %s released", len(cleared), chain)
+    return ClearedDevnet(chain=chain, reservations=len(cleared),
+                         usd_today=sum((Decimal(r[2]) for r in cleared if r[1] == today), Decimal(0)),
+                         bindings=bindings, kept_elsewhere=tuple(elsewhere))
+
+
 class SpendLedger:
     """Implements `swarm.core.outbox.SpendLedger` for one (chain, wallet) over the shared SQLite ledger.
 
@@ -246,4 +320,5 @@ class SpendLedger:
         return sum((Decimal(r[0]) for r in rows), Decimal(0))
 
 
-__all__ = ["LEDGER_ENV", "SpendLedger", "chain_key", "claim_cap_day", "default_ledger_path", "utc_day"]
+__all__ = ["LEDGER_ENV", "ClearedDevnet", "SpendLedger", "chain_key", "claim_cap_day", "clear_local_devnet",
+           "default_ledger_path", "utc_day"]

@@ -9,7 +9,8 @@ chain id, a manifest written by `swarm devnet up`) and the node answering is tha
 process alive, block 0's hash the one recorded at deploy: a stale manifest with another anvil on its port is
 refused before any write, as every `swarm devnet` command is), and moves funds only from the manifest's deployer account
 (anvil's unlocked account 0, which deployed the world), never the agents' wallet. Nothing here touches the spend
-ledger: a reset rewinds the chain, not the daily cap.
+ledger (tools never import it): `swarm devnet reset` follows `reset()` with `swarm.ledger.clear_local_devnet`,
+which releases the devnet's reservations (the reset reverted the trades they count); from Python, call both.
 """
 from __future__ import annotations
 
@@ -297,7 +298,8 @@ def snapshot(manifest: DevnetManifest, w3: Web3) -> str:
 
 def reset(manifest: DevnetManifest | Path | str | None = None) -> ResetResult:
     """Back to the freshly deployed world (the snapshot `swarm devnet up` took after deploying), then a new
-    snapshot for the next reset (a revert consumes one). The spend ledger is not touched: the daily cap holds."""
+    snapshot for the next reset (a revert consumes one). The spend ledger is not touched here; to clear the
+    devnet's daily cap as `swarm devnet reset` does, follow it with `swarm.ledger.clear_local_devnet(manifest)`."""
     manifest, path = load(manifest)
     w3 = require_local(manifest)
     if manifest.snapshot_id is None:
