@@ -1,17 +1,22 @@
-"""The README's five-minute tutorial, its Python snippet and every example bot, run twice in a row on one devnet.
+"""The README's five-minute tutorial, its Python snippet, every example bot and a `swarm new` project's README
+examples, run twice in a row on one devnet under the DEFAULT policy ($25,000 daily cap).
 
-Read from README.md itself (not a copy), so the tutorial cannot drift from what is tested. The devnet is started
-the way the tutorial says (`--keep-pools-aligned`: pools are arbitraged back to the feeds before each run), and
-the runs go under a stated policy whose daily cap covers both passes (about $41k of trades against a $50k cap),
-with a spend ledger of this test's own. Each command must end as the README says: exit 0, or 5 where it says
-"refused". The spend ledger is never reset, so the second pass also shows the cap holding across passes.
+Read from README.md and the generated project's README.md themselves (not copies), so neither can drift from
+what is tested. The devnet is started the way the tutorial says (`--keep-pools-aligned`: pools are arbitraged
+back to the feeds before each run); the runs use no policy of their own and a spend ledger of this test's own.
+Each command must end as its README says: exit 0, or 5 where it says "refused". One pass trades about $22,000;
+the tutorial ends with `swarm devnet reset`, which clears the devnet's daily cap with the trades it reverts
+(issue 28 #1: before, the second pass ran into the cap), so a second pass fits as the first did.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import re
 import shlex
+import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +24,19 @@ import pytest
 
 from examples import dca_bot, one_shot_swap, price_trigger, rebalancer
 from swarm.cli import main as swarm_main
+from swarm.core.chain import ChainIdentity
 from swarm.exitcodes import ExitCode
+from swarm.ledger import SpendLedger
+from swarm.starter import create
 from tools.devnet.install import install
+from tools.devnet.manifest import DevnetManifest
 from tools.devnet.node import free_port
+from tools.evm.wallet import Wallet
+
+pytestmark = pytest.mark.devnet  # the tutorial's `swarm devnet up` starts anvil
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-POLICY = '{"daily_cap_usd": 50000, "max_trade_usd": 10000}'  # the stated policy: two passes fit the daily cap
+STARTER = "tutorial_bot"  # the `swarm new` project's name (a package imported in this process)
 
 
 def tutorial_section() -> str:
@@ -56,19 +68,38 @@ def python_snippet() -> str:
     return block.group(1)
 
 
+def starter_commands(readme: str) -> list[tuple[list[str], int]]:
+    """The generated project's README "Run" examples: (argv, expected exit code), `python -m NAME ...` and
+    `swarm ...` lines in order; `python -m pytest` (the project's own tests: tests/test_starter.py) left out."""
+    section = readme[readme.index("## Run"):readme.index("\n## ", readme.index("## Run") + 5)]
+    commands: list[tuple[list[str], int]] = []
+    for line in section.splitlines():
+        if not line.startswith("    "):
+            continue
+        code, _, comment = line.strip().partition("  #")
+        argv = shlex.split(code)
+        if argv[:2] == ["python", "-m"] and argv[2] != "pytest" or argv[:1] == ["swarm"]:
+            commands.append((argv, ExitCode.REFUSED if "refused" in comment else ExitCode.DONE))
+    assert [c for c in commands if c[0][:3] == ["python", "-m", STARTER]], section
+    return commands
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     install()
-    for name in ("SWARM_MODEL", "SWARM_PRIVATE_KEY", "SWARM_MANIFEST"):
+    for name in ("SWARM_MODEL", "SWARM_PRIVATE_KEY", "SWARM_MANIFEST", "SWARM_STORE"):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("SWARM_HOME", str(home))
-    monkeypatch.setenv("SWARM_LEDGER", str(tmp_path / "ledger.sqlite"))
+    ledger = tmp_path / "ledger.sqlite"
+    monkeypatch.setenv("SWARM_LEDGER", str(ledger))
     monkeypatch.chdir(tmp_path)
-    policy = tmp_path / "policy.json"
-    policy.write_text(POLICY)
-    yield home, policy
+    project = create(STARTER, tmp_path / STARTER)
+    monkeypatch.syspath_prepend(str(project))  # `python -m tutorial_bot` run in this process (fast)
+    yield home, ledger, project
     swarm_main(["devnet", "down"])
+    for module in [m for m in sys.modules if m == STARTER or m.startswith(STARTER + ".")]:
+        del sys.modules[module]
 
 
 def swarm(argv: list[str], capsys) -> tuple[int, str]:
@@ -77,7 +108,7 @@ def swarm(argv: list[str], capsys) -> tuple[int, str]:
     return code, out.out + out.err
 
 
-def run_tutorial(commands, policy: Path, port: int, capsys) -> None:
+def run_tutorial(commands, port: int, capsys) -> None:
     run_id = None
     for argv, expected in commands:
         if argv[:2] == ["devnet", "down"]:
@@ -85,8 +116,6 @@ def run_tutorial(commands, policy: Path, port: int, capsys) -> None:
         argv = [(run_id or "<no run yet>") if a == "<run-id>" else a for a in argv]
         if argv[:2] == ["devnet", "up"]:
             argv += ["--port", str(port)]
-        if argv[0] == "run":
-            argv += ["--policy", str(policy)]
         code, out = swarm(argv, capsys)
         assert code == expected and "Traceback" not in out, f"swarm {shlex.join(argv)} -> {code}\n{out}"
         if argv[0] == "run":
@@ -98,20 +127,18 @@ def run_tutorial(commands, policy: Path, port: int, capsys) -> None:
             assert "PASS" in out, out
 
 
-def run_snippet(policy: Path) -> str:
-    from tools.evm.policy import RiskPolicy
-    source = python_snippet().replace("Swarm.from_devnet()", "Swarm.from_devnet(policy=POLICY)")
+def run_snippet() -> str:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        scope: dict[str, Any] = {"POLICY": RiskPolicy.model_validate_json(policy.read_text())}
-        exec(compile(source, "README.md python snippet", "exec"), scope)  # noqa: S102 - the README's own code
+        scope: dict[str, Any] = {}
+        exec(compile(python_snippet(), "README.md python snippet", "exec"), scope)  # noqa: S102 - the README's own code
         scope["swarm"].close()
     return printed.getvalue()
 
 
-def run_examples(home: Path, policy: Path, capsys) -> None:
+def run_examples(home: Path, capsys) -> None:
     manifest = home / "devnet" / "manifest.json"
-    flags = ["--manifest", str(manifest), "--home", str(home), "--policy", str(policy)]
+    flags = ["--manifest", str(manifest), "--home", str(home)]
     assert one_shot_swap.main([*flags, "swap 1 ETH to USDC if ETH is above 2500"]) == 0, capsys.readouterr().out
     assert dca_bot.main([*flags, "--amount", "100", "--every", "5", "--rounds", "3", "--mine"]) == 0, \
         capsys.readouterr().out
@@ -124,17 +151,49 @@ def run_examples(home: Path, policy: Path, capsys) -> None:
     capsys.readouterr()
 
 
-def test_tutorial_snippet_and_examples_twice_on_one_devnet(env, capsys):
-    home, policy = env
+def run_starter(commands, capsys) -> None:
+    """The `swarm new` project's README examples, `python -m NAME` as its `main` in this process."""
+    entry = importlib.import_module(f"{STARTER}.__main__")
+    run_id = None
+    for argv, expected in commands:
+        if argv[0] == "python":
+            code = entry.main(argv[3:])
+            out = capsys.readouterr().out
+            found = re.search(r"\(run (\w+)\)", out)
+            assert found, out
+            if expected == ExitCode.DONE and run_id is None:
+                run_id = found.group(1)
+        else:
+            argv = [(run_id or "<no run yet>") if a == "RUN_ID" else a for a in argv[1:]]
+            code, out = swarm(argv, capsys)
+        assert code == expected and "Traceback" not in out, f"{shlex.join(argv)} -> {code}\n{out}"
+        if argv[:2] == ["audit", "verify"]:
+            assert "PASS" in out, out
+
+
+def spent_today(home: Path, ledger: Path) -> Decimal:
+    """The tutorial wallet's reservations today on the running devnet (the default policy's cap counts these)."""
+    manifest = DevnetManifest.load(home / "devnet" / "manifest.json")
+    identity = ChainIdentity(family="evm", chain_id=str(manifest.chain_id), genesis_hash=str(manifest.genesis_hash))
+    return SpendLedger.for_wallet(ledger, identity, Wallet.devnet(1).address).spent_today()
+
+
+def test_tutorial_snippet_examples_and_starter_twice_on_one_devnet_under_the_default_policy(env, capsys):
+    home, ledger, project = env
     commands = tutorial_commands()
     assert commands[0][0][:2] == ["devnet", "up"] and "--keep-pools-aligned" in commands[0][0]
     assert any(c[0][:2] == ["devnet", "set-price"] for c in commands)
+    assert commands[-2][0][:2] == ["devnet", "reset"]  # the tutorial ends clearing the devnet's cap
+    starter = starter_commands((project / "README.md").read_text())
     port = free_port()
     for _pass in (1, 2):
-        run_tutorial(commands, policy, port, capsys)
-        out = run_snippet(policy)
+        run_tutorial(commands, port, capsys)
+        assert spent_today(home, ledger) == 0  # the reset released what the tutorial reserved
+        out = run_snippet()
         assert out.startswith("done "), out
-        run_examples(home, policy, capsys)
+        run_examples(home, capsys)
+        run_starter(starter, capsys)
+        assert Decimal(14_000) < spent_today(home, ledger) < Decimal(20_000)  # what the next pass starts from
     code, out = swarm(["audit", "runs"], capsys)
     assert code == 0 and "refused" in out and "done" in out
     assert swarm(["devnet", "down"], capsys) == (0, "devnet stopped\n")
