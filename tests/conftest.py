@@ -1,7 +1,11 @@
-"""Shared fixtures: one real anvil devnet per test session, snapshots for isolation."""
+"""Shared fixtures: one real anvil devnet and one local Solana devnet per test session (snapshots isolate EVM
+tests), and the test tiers: markers from the fixtures a test uses, and the guard of tests/tiers.py."""
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,4 +88,119 @@ def make_swarm(chain, devnet, wallet, tmp_path):
         s.close()
 
 
+@pytest.fixture(scope="session")
+def solana_devnet(tmp_path_factory):
+    """One local Solana devnet process for the session, like the EVM `devnet` (LiteSVM behind JSON-RPC, the Jupiter
+    and Hermes stand-ins, a funded wallet). LiteSVM has no snapshots, so its tests share one world: they measure
+    what they move (balance deltas, not genesis balances) and put back the prices they set. A test that needs the
+    genesis world or its own process starts a `SolanaDevnet` of its own."""
+    from tools.devnet.solana import SolanaDevnet
+
+    with SolanaDevnet.start(tmp_path_factory.mktemp("solana-devnet"), port=free_port()) as net:
+        yield net
+
+
 pytest_plugins = ["tests.llm_fixtures", "tests.secret_scan"]
+
+
+# ---- test tiers (tests/tiers.py; the fast tier is scripts/test-fast.sh) --------------------------------------------
+
+# the fixtures that start what a tier marker stands for, by (module, name) of their function
+TIER_OF_FIXTURE = {
+    ("tests.conftest", "devnet"): "devnet",
+    ("tests.conftest", "solana_devnet"): "solana",
+    ("tests.pg_fixtures", "pg_server_url"): "postgres",
+    ("tests.llm_fixtures", "tiny_model_path"): "model",
+    ("tests.test_llm_prompt", "bare_model_path"): "model",
+    ("tests.model_server", "model_server"): "model",
+    ("tests.cluster_helpers", "cluster"): "cluster",
+}
+
+
+def _fixture_tiers(item: pytest.Item) -> set[str]:
+    """The tier markers of the fixtures `item` uses (the definitions it sees, an overridden one only when the
+    override asks for it)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return set()
+    tiers = set()
+    for name in item.fixturenames:
+        defs = list(info.name2fixturedefs.get(name, ()))
+        while defs:
+            fixturedef = defs.pop()
+            func = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
+            if tier := TIER_OF_FIXTURE.get((getattr(func, "__module__", ""), getattr(func, "__name__", ""))):
+                tiers.add(tier)
+            if name not in fixturedef.argnames:
+                break
+    return tiers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test is marked with the tiers of the fixtures it uses (a `pytestmark` line marks what a test starts by
+    itself); `-m "not devnet and ..."` selects on them."""
+    from tests.tiers import TIERS
+
+    for item in items:
+        for tier in sorted(_fixture_tiers(item) - {m.name for m in item.iter_markers() if m.name in TIERS}):
+            item.add_marker(tier)
+
+
+def _guard_on() -> bool:
+    from tests.tiers import TIER_ENV
+
+    return bool(os.environ.get(TIER_ENV))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With SWARM_TEST_TIER set, everything this process and its Python subprocesses start is checked against the
+    running test's markers (tests/tiers.py), and so is loading a llama.cpp model in this process."""
+    if not _guard_on():
+        return
+    from tests import tiers
+
+    guard_dir = Path(__file__).parent / "tier_guard"  # its sitecustomize guards every Python subprocess
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(guard_dir), os.environ.get("PYTHONPATH")) if p)
+    if not os.environ.get(tiers.LOG_ENV):  # a pytest run inside a test (tests/suite_runner.py) keeps its parent's
+        fd, log = tempfile.mkstemp(prefix="swarm-tier-guard-", suffix=".log")
+        os.close(fd)
+        os.environ[tiers.LOG_ENV] = log
+        config.add_cleanup(lambda: Path(log).unlink(missing_ok=True))
+    tiers.install_popen_guard()
+
+    from swarm.llm.backend import LlamaCppBackend
+
+    load = LlamaCppBackend.__init__
+
+    def guarded_load(self, *args, **kwargs):
+        """Refused once a model is loaded: a file that fails to load (the error tests) is no model."""
+        load(self, *args, **kwargs)
+        try:
+            tiers.refuse("model", f"LlamaCppBackend({Path(self.info.path).name})")
+        except tiers.TierGuardError:
+            self.close()
+            raise
+
+    LlamaCppBackend.__init__ = guarded_load  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The running test's tier markers, for the guard here and in every subprocess it starts."""
+    if _guard_on():
+        from tests.tiers import ALLOW_ENV, TIERS
+
+        os.environ[ALLOW_ENV] = ",".join(sorted({m.name for m in item.iter_markers() if m.name in TIERS}))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """A launch the guard refused fails the test even if it happened in a subprocess or its error was caught."""
+    from tests.tiers import LOG_ENV
+
+    log = os.environ.get(LOG_ENV) if _guard_on() else None
+    if log and os.path.exists(log):
+        refused = Path(log).read_text(encoding="utf-8").strip()
+        os.unlink(log)
+        if refused:
+            pytest.fail(refused, pytrace=False)
