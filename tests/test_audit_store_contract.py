@@ -18,7 +18,7 @@ from swarm.audit.merkle import MerkleTree, verify_consistency, verify_inclusion
 pytest_plugins = ["tests.pg_fixtures"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def where(request, tmp_path) -> str:
     """The log's location: a file (SQLite) or a database URL (PostgreSQL)."""
     if request.param == "sqlite":

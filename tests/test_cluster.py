@@ -3,7 +3,11 @@
 actor pool and a bot schedule, on a real two-node Ray cluster, PostgreSQL and anvil."""
 from __future__ import annotations
 
+import pytest
+
 from tests.suite_runner import run_suite
+
+pytestmark = [pytest.mark.cluster, pytest.mark.devnet, pytest.mark.postgres]  # the suite: Ray, anvil, PostgreSQL
 
 
 def test_cluster_suite_in_its_own_process(tmp_path):

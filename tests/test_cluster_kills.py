@@ -2,7 +2,11 @@
 tests/suite_runner.py): the actor killed at every step boundary of a run, on a real two-node Ray cluster."""
 from __future__ import annotations
 
+import pytest
+
 from tests.suite_runner import run_suite
+
+pytestmark = [pytest.mark.cluster, pytest.mark.devnet, pytest.mark.postgres]  # the suite: Ray, anvil, PostgreSQL
 
 
 def test_cluster_kill_suite_in_its_own_process(tmp_path):

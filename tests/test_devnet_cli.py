@@ -11,6 +11,8 @@ import pytest
 from tools.devnet.install import npm_prefix
 from tools.devnet.node import free_port
 
+pytestmark = pytest.mark.devnet  # `swarm devnet up` in a subprocess starts anvil
+
 
 @pytest.fixture
 def cli(tmp_path):

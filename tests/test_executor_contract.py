@@ -308,7 +308,7 @@ class SolanaHarness(Harness):
             server.close()
 
 
-@pytest.fixture(params=["evm", "solana"])
+@pytest.fixture(params=[pytest.param("evm", marks=pytest.mark.devnet), "solana"])
 def harness(request, tmp_path):
     if request.param == "evm":
         w3 = request.getfixturevalue("chain")  # the session anvil devnet, snapshot before and reverted after
@@ -421,6 +421,7 @@ def test_fault_proxy_speaks_both_chains(harness):
     assert h.node.stats.injected == {"drop": 1} and sum(h.node.stats.forwarded.values()) >= 1
 
 
+@pytest.mark.devnet
 def test_evm_transaction_not_mined_in_time_stays_open(request, tmp_path):
     """A sent transaction that is not mined within the wait may still land: the executor must say its fate is
     unknown (never `failed`), and the resume confirms the same transaction once it is mined."""

@@ -65,6 +65,7 @@ def test_model_info(backend, tiny_model_path):
     assert isinstance(backend, ModelBackend)
 
 
+@pytest.mark.model  # builds and loads a model of its own
 def test_no_template_and_no_family_is_a_clear_error_not_r1(tmp_path, monkeypatch):
     """A GGUF without a template used to get R1's markers silently; now chat refuses in one line."""
     monkeypatch.delenv(SWARM_MODEL_FAMILY_ENV, raising=False)

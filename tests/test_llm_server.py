@@ -69,7 +69,7 @@ def http(model_server):  # noqa: F811
         yield b
 
 
-@pytest.fixture(params=["in-process", "http"])
+@pytest.fixture(params=[pytest.param(p, marks=pytest.mark.model) for p in ("in-process", "http")])
 def backend(request) -> ModelBackend:
     return request.getfixturevalue("in_process" if request.param == "in-process" else "http")
 

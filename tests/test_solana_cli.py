@@ -23,6 +23,8 @@ from tools.devnet.node import free_port
 from tools.devnet.solana import stop_devnet
 from tools.devnet.solana.devnet import pid_alive
 
+pytestmark = pytest.mark.solana  # `swarm devnet up --chain solana` in a subprocess
+
 SWARM = shutil.which("swarm", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "swarm")
 INTENT = "swap 1 SOL to USDC, max 1% slippage"
 

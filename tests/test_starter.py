@@ -29,6 +29,7 @@ def project(tmp_path_factory):
     return base / "my_bot"
 
 
+@pytest.mark.devnet  # the project's own test starts an anvil devnet
 def test_generated_project_passes_its_own_test(project, tmp_path):
     assert (project / "my_bot" / "liquidity_guard.py").exists() and (project / "tests" / "test_my_bot.py").exists()
     agent = (project / "my_bot" / "liquidity_guard.py").read_text()

@@ -25,7 +25,7 @@ IDENTITY = ChainIdentity(family="evm", chain_id="31337", genesis_hash="0x" + "ab
 WALLET = "0x" + "12" * 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def where(request, tmp_path) -> str:
     """The store's location: a state directory (SQLite) or a database URL (PostgreSQL)."""
     if request.param == "sqlite":

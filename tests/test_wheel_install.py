@@ -27,6 +27,8 @@ from tools.devnet import stop_detached
 from tools.devnet.install import install, npm_prefix
 from tools.devnet.node import free_port
 
+pytestmark = [pytest.mark.heavy, pytest.mark.devnet]  # builds the wheel; its `swarm devnet up` starts anvil
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DATA = ["swarm/audit/viewer/page.html", "swarm/audit/viewer/viewer.js", "swarm/audit/viewer/style.css",
                 "swarm/audit/viewer/ed25519.js", "tools/devnet/contracts/HoneypotToken.vy",

@@ -11,6 +11,8 @@ from tools.evm.rpc import connect
 from tools.evm.tx import SignedTx
 from tools.evm.wallet import Wallet
 
+pytestmark = pytest.mark.devnet  # each test starts an anvil of its own
+
 
 @pytest.fixture
 def own_devnet(tmp_path):

@@ -37,7 +37,7 @@ pytest_plugins = ["tests.pg_fixtures"]
 FORGED = {"status": "failed", "tx_hashes": [], "reasons": ["forged: the swap never happened"]}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request) -> str | None:
     """Where the run's audit log lives: None (the state directory's SQLite file) or a PostgreSQL URL."""
     return None if request.param == "sqlite" else request.getfixturevalue("pg_url")

@@ -33,7 +33,7 @@ REFUSED_INTENT = "swap 50 ETH to USDC"  # over the default $10,000 trade limit: 
 SEAL_PREFIX = b"swarm-seal1:"  # how a sealed checkpoint blob starts (an attacker who read the code knows it)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request) -> str | None:
     """Where the swarm keeps its runs: None (the state directory's SQLite files) or a PostgreSQL URL."""
     return None if request.param == "sqlite" else request.getfixturevalue("pg_url")
