@@ -8,6 +8,7 @@ import signal
 import socket
 import stat
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 
 import httpx
@@ -42,24 +43,30 @@ def rpc_call(url: str, method: str, params: list | None = None):
 
 
 @pytest.fixture(scope="module")
-def devnet(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    net = SolanaDevnet.start(home, port=free_port())
-    yield net
-    net.stop()
-    assert not pid_alive(net.config.pid)
+def devnet(solana_devnet):
+    """The session's Solana devnet (tests/conftest.py): other modules swap on it too, so no test here counts on its
+    genesis balances; test_wallet_file_is_private_and_funded starts one of its own for that."""
+    return solana_devnet
 
 
-@pytest.fixture(scope="module")
-def env(devnet):
-    config = devnet.config
+@contextmanager
+def clients(config: SolanaChainConfig):
+    """The library's clients of a running devnet, over HTTP."""
     rpc = SolanaRpc(config.rpc_url, timeout=5.0)
     jupiter, hermes = JupiterClient(config.jupiter_url, timeout=5.0), HermesClient(config.hermes_url, timeout=5.0)
     wallet = SolanaWallet.from_file(config.wallet_path)
     sender = SolanaTxSender(rpc, wallet, poll_seconds=0.02, rebroadcast_seconds=0.5, timeout_seconds=20)
-    yield type("Env", (), dict(config=config, rpc=rpc, jupiter=jupiter, hermes=hermes, wallet=wallet, sender=sender,
-                               registry=config.registry(), spl=SplTokens(rpc, sender)))
-    jupiter.close(), hermes.close(), rpc.close()
+    try:
+        yield type("Env", (), dict(config=config, rpc=rpc, jupiter=jupiter, hermes=hermes, wallet=wallet,
+                                   sender=sender, registry=config.registry(), spl=SplTokens(rpc, sender)))
+    finally:
+        jupiter.close(), hermes.close(), rpc.close()
+
+
+@pytest.fixture(scope="module")
+def env(devnet):
+    with clients(devnet.config) as env:
+        yield env
 
 
 def test_config_file_describes_the_running_devnet(devnet):
@@ -88,16 +95,20 @@ def test_cluster_methods_and_stable_genesis(devnet):
     assert rpc_call(url, "getGenesisHash")["result"] == first
 
 
-def test_wallet_file_is_private_and_funded(devnet, env):
-    mode = stat.S_IMODE(devnet.paths.wallet.stat().st_mode)
-    assert mode == 0o600
-    text = devnet.paths.wallet.read_text()
-    assert text.startswith("[") and len(text.split(",")) == 64  # solana-keygen's JSON array
-    assert text not in devnet.paths.log.read_text() and text not in devnet.paths.config.read_text()
-    reg = env.registry
-    assert env.spl.balance(reg.resolve("USDC")) == 1_000 * 10**6
-    assert env.spl.balance(reg.resolve("FEE")) == 1_000 * 10**6
-    assert 99 * 10**9 < env.rpc.balance(env.wallet.pubkey) <= 100 * 10**9
+@pytest.mark.solana
+def test_wallet_file_is_private_and_funded(tmp_path):
+    """On a devnet of its own: the genesis balances (the session's devnet has seen other tests' swaps)."""
+    with SolanaDevnet.start(tmp_path, port=free_port()) as devnet, clients(devnet.config) as env:
+        mode = stat.S_IMODE(devnet.paths.wallet.stat().st_mode)
+        assert mode == 0o600
+        text = devnet.paths.wallet.read_text()
+        assert text.startswith("[") and len(text.split(",")) == 64  # solana-keygen's JSON array
+        assert text not in devnet.paths.log.read_text() and text not in devnet.paths.config.read_text()
+        reg = env.registry
+        assert env.spl.balance(reg.resolve("USDC")) == 1_000 * 10**6
+        assert env.spl.balance(reg.resolve("FEE")) == 1_000 * 10**6
+        assert 99 * 10**9 < env.rpc.balance(env.wallet.pubkey) <= 100 * 10**9
+    assert not pid_alive(devnet.config.pid)
 
 
 def test_prices_fresh_and_agreeing_across_sources(env):
@@ -214,6 +225,7 @@ def test_config_load_errors_are_one_line(tmp_path):
     assert "\n" not in str(info.value) and "tokens" in str(info.value) and "base58" in str(info.value)
 
 
+@pytest.mark.solana  # a devnet of its own
 def test_stop_ends_the_process_and_removes_the_config(tmp_path):
     net = SolanaDevnet.start(tmp_path, port=free_port())
     try:
@@ -226,6 +238,7 @@ def test_stop_ends_the_process_and_removes_the_config(tmp_path):
     assert stop_devnet(tmp_path) is False
 
 
+@pytest.mark.solana  # a devnet of its own
 def test_a_killed_devnet_is_detected_and_its_config_removed(tmp_path):
     net = SolanaDevnet.start(tmp_path, port=free_port())
     try:

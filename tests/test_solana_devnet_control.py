@@ -13,8 +13,7 @@ import pytest
 from swarm.exitcodes import ExitCode
 from tests.secret_scan import record_output
 from tools.devnet.control import NotLocalDevnet
-from tools.devnet.node import free_port
-from tools.devnet.solana import SolanaDevnet, control
+from tools.devnet.solana import control
 from tools.solana.jupiter import JupiterClient
 from tools.solana.prices import SolanaPriceReader
 from tools.solana.pyth import HermesClient
@@ -22,11 +21,11 @@ from tools.solana.rpc import SolanaRpc
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    home = tmp_path_factory.mktemp("solana-home")
-    devnet = SolanaDevnet.start(home, port=free_port())
-    yield devnet
-    devnet.stop()
+def net(solana_devnet):
+    """The session's Solana devnet (tests/conftest.py), its SOL price put back after the module however its tests
+    end: other tests read SOL at the devnet's 150 USD."""
+    yield solana_devnet
+    control.set_price("SOL", 150, solana_devnet.home)
 
 
 def sol_prices(config) -> dict[str, Decimal]:

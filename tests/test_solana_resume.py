@@ -18,9 +18,6 @@ import pytest
 
 from swarm.api import Swarm
 from swarm.audit import verify_log
-from tools.devnet.node import free_port
-from tools.devnet.solana import SolanaDevnet
-from tools.devnet.solana.devnet import pid_alive
 from tools.solana.chain import SolanaChain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +40,9 @@ KILL_POINTS = [  # every step boundary of the run: plan, both price reads, risk,
 
 
 @pytest.fixture(scope="module")
-def devnet(tmp_path_factory):
-    net = SolanaDevnet.start(tmp_path_factory.mktemp("solana-devnet"), port=free_port())
-    yield net
-    net.stop()
-    assert not pid_alive(net.config.pid)
+def devnet(solana_devnet):
+    """The session's Solana devnet (tests/conftest.py): every check below is on what this run moved."""
+    return solana_devnet
 
 
 def test_an_unkilled_run_is_the_baseline(devnet, tmp_path):
