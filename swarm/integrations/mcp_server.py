@@ -8,6 +8,10 @@ is offered only with `--allow-fund-moving`, and even then every trade waits for 
 
     swarm mcp --manifest ~/.swarm/devnet/manifest.json              # stdio, read-only
     SWARM_MCP_TOKEN=... swarm mcp --transport http --port 8765      # streamable HTTP at /mcp
+
+Over stdio, stdout carries the protocol and nothing else (no progress, spinner or colour; the SDK points fd 1 at
+stderr while it serves, and a failure is one line on stderr), and the logs on stderr are the swarm's plain lines
+(`--log-level`, `--log-format`): the SDK's own rich log handler is not installed.
 """
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ import json
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Iterator
 
 from .toolkit import SwarmToolkit, ToolSpec
 
@@ -88,6 +93,21 @@ def build_server(kit: SwarmToolkit) -> Any:
     return server
 
 
+@contextmanager
+def _logging_kept() -> Iterator[None]:
+    """The root logger as it was: the SDK's server constructor calls `logging.basicConfig` with a rich handler at
+    INFO (colours and wrapped lines on stderr, a second copy of every swarm log line, every library's INFO), which
+    is taken off again here; the swarm's own handler (`swarm.logs`) stays the only one, plain, at its level."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def _tool_function(kit: SwarmToolkit, spec: ToolSpec) -> Callable[..., str]:
     """A function whose signature is the spec's argument model (what the SDK registers a tool from); calls do not
     come here but through `SwarmMCPServer.call_tool`."""
@@ -129,7 +149,8 @@ def _serve_http(server: Any, port: int, token: str) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    from swarm.logs import redact
+    print(f"error: {redact(message)}", file=sys.stderr)  # a registered secret (a URL's password) is never shown
     return code
 
 
@@ -156,7 +177,8 @@ def run_mcp(args: argparse.Namespace) -> int:
     try:
         kit = SwarmToolkit(swarm, allow_fund_moving=args.allow_fund_moving, approval_above_usd=threshold,
                            caller=f"mcp-{args.transport}")
-        server = build_server(kit)
+        with _logging_kept():
+            server = build_server(kit)
         log.info("MCP server: %s over %s", ", ".join(s.name for s in kit.specs()), args.transport)
         if args.transport == "http":
             print(f"MCP server (streamable HTTP) on http://{HOST}:{args.port}/mcp", file=sys.stderr)
@@ -164,6 +186,9 @@ def run_mcp(args: argparse.Namespace) -> int:
         else:
             server.run("stdio")
         return ExitCode.DONE
+    except Exception as exc:  # stdout is the protocol's (and the client's): the failure is one line on stderr
+        log.debug("MCP server failed", exc_info=True)
+        return _fail(f"the MCP server stopped: {type(exc).__name__}: {' '.join(str(exc).split())}", ExitCode.ERROR)
     finally:
         swarm.close()
 
@@ -172,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m swarm.integrations.mcp_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_mcp_arguments(parser)
-    return run_mcp(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    from swarm import logs
+    handler = logs.setup()  # plain lines on stderr, $SWARM_LOG_LEVEL / $SWARM_LOG_FORMAT (as `swarm mcp`)
+    try:
+        return run_mcp(args)
+    finally:
+        logs.teardown(handler)
 
 
 if __name__ == "__main__":
