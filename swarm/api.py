@@ -23,7 +23,7 @@ from agents import builtin_plugins
 from swarm.audit import AuditLog, Signer
 from swarm.auditing import RunAuditor
 from swarm.chains import adapter_class, read_config
-from swarm.config import swarm_home
+from swarm.config import swarm_home, user_path
 from swarm.core.chain import ChainAdapter, Recorder
 from swarm.core.errors import ChainMismatch, Refused, SwarmError
 from swarm.core.faults import fault_point
@@ -100,7 +100,7 @@ class Swarm:
     """
 
     def __init__(self, chain: ChainAdapter | None = None, *, w3=None, manifest=None, wallet=None,
-                 policy: SwapPolicy | None = None, backend=None, home: Path | None = None, k: int = 3,
+                 policy: SwapPolicy | None = None, backend=None, home: Path | str | None = None, k: int = 3,
                  audit: bool = True, anchor: bool = True, on_task: Callable[[str, dict], None] | None = None,
                  plugins: PluginRegistry | None = None, store: str | None = None, store_owner: str | None = None,
                  on_progress: ProgressObserver | None = None):
@@ -110,7 +110,7 @@ class Swarm:
             from tools.evm.chain import EvmChain
             chain = EvmChain(manifest, wallet, w3=w3)
         self.chain: ChainAdapter = chain
-        self.home = Path(home or swarm_home())
+        self.home = user_path(home) if home else swarm_home()
         self.policy = policy or chain.policy_model()
         if not isinstance(self.policy, chain.policy_model):
             raise ChainMismatch(f"a {type(self.policy).__name__} cannot govern a {chain.family} chain: "
@@ -162,20 +162,22 @@ class Swarm:
 
     # -- construction ----------------------------------------------------------------------------------
     @classmethod
-    def from_devnet(cls, manifest_path: Path | None = None, wallet=None, **kwargs) -> "Swarm":
-        """The local EVM devnet (`swarm devnet up`); wallet: the one given, `SWARM_PRIVATE_KEY`, or dev account 1."""
+    def from_devnet(cls, manifest_path: Path | str | None = None, wallet=None, **kwargs) -> "Swarm":
+        """The local EVM devnet (`swarm devnet up`); wallet: the one given, `SWARM_PRIVATE_KEY`, or dev account 1.
+        A path may start with `~` (the home directory), here and in `from_config`."""
         from tools.devnet import default_manifest_path
         from tools.devnet.manifest import DevnetManifest
         from tools.evm.chain import EvmChain
-        manifest = DevnetManifest.load(Path(manifest_path or default_manifest_path()))
+        manifest = DevnetManifest.load(user_path(manifest_path or default_manifest_path()))
         return cls(EvmChain.from_config(manifest, wallet), **kwargs)
 
     @classmethod
     def from_config(cls, path: Path | str, wallet=None, **kwargs) -> "Swarm":
         """Any configured chain: the JSON's `family` picks the adapter (`evm`, `solana`, or a plugin's)."""
-        data = read_config(Path(path))
+        path = user_path(path)
+        data = read_config(path)
         adapter = adapter_class(data["family"])
-        config = adapter.config_model.load(Path(path))
+        config = adapter.config_model.load(path)
         return cls(adapter.from_config(config, wallet), **kwargs)
 
     def use(self, plugin: TaskPlugin) -> "Swarm":

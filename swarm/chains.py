@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from swarm.config import user_path
 from swarm.core.errors import ConfigError
 
 BUILTIN = {"evm": "tools.evm.chain:EvmChain", "solana": "tools.solana.chain:SolanaChain"}
@@ -31,9 +32,10 @@ def adapter_class(family: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def read_config(path: Path) -> dict:
-    """The raw JSON of a chain configuration, with a one-line error for a missing or malformed file."""
-    path = Path(path)
+def read_config(path: str | Path) -> dict:
+    """The raw JSON of a chain configuration (`~` is the home directory), with a one-line error for a missing or
+    malformed file."""
+    path = user_path(path)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

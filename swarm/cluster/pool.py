@@ -28,6 +28,7 @@ from swarm.cluster.keys import check_actor_env, check_reference, readonly_chain
 from swarm.cluster.model_pool import ModelActor
 from swarm.cluster.schedule import ScheduleActor, ScheduleSpec
 from swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
+from swarm.config import user_path
 from swarm.core.errors import ConfigError
 from swarm.llm.backend import is_server_spec
 from swarm.stores import store_url
@@ -109,7 +110,7 @@ class SwarmPool:
                 raise ConfigError(f"cannot join the Ray cluster at {where}: {_last_line(exc)}; start it with `ray "
                                   f"start --head` (README \"Scale-out\"; with token auth, the same RAY_AUTH_MODE and "
                                   f"token on the driver)") from None
-        self.chain_config, self.store, self.cluster = str(Path(chain_config).resolve()), url, cluster
+        self.chain_config, self.store, self.cluster = str(user_path(chain_config).resolve()), url, cluster
         self.home = str(home)
         self.policy = policy.model_dump(mode="json") if isinstance(policy, BaseModel) else policy
         self.model_url, self.anchor = None if gguf else model, anchor  # a server every wallet actor calls

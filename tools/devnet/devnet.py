@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tools.devnet.manifest import DevnetManifest
 from tools.devnet.node import DEFAULT_PORT, AnvilNode, DevnetError, pid_alive, rpc_alive, stop_pid
-from swarm.config import swarm_home
+from swarm.config import swarm_home, user_path
 
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def state_dir() -> Path:
 
 
 def default_manifest_path() -> Path:
-    return Path(os.environ.get("SWARM_MANIFEST") or state_dir() / "manifest.json")
+    return user_path(os.environ.get("SWARM_MANIFEST") or state_dir() / "manifest.json")
 
 
 class Devnet:

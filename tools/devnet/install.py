@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from swarm.config import cache_home
+from swarm.config import cache_home, user_path
 
 NPM_PACKAGES = {
     "@foundry-rs/anvil": "1.7.1",
@@ -32,7 +32,7 @@ class DevnetInstallError(RuntimeError):
 
 def npm_prefix() -> Path:
     """`$SWARM_NPM_PREFIX`, default `<cache>/npm` (see swarm.config.cache_home)."""
-    return Path(os.environ.get("SWARM_NPM_PREFIX") or cache_home() / "npm")
+    return user_path(os.environ.get("SWARM_NPM_PREFIX") or cache_home() / "npm")
 
 
 def install(prefix: Path | None = None) -> Path:
@@ -72,9 +72,9 @@ def _anvil_in(prefix: Path) -> Path | None:
 def anvil_binary() -> Path:
     """`$SWARM_ANVIL`, the npm install, or anvil on PATH, in that order."""
     if env := os.environ.get("SWARM_ANVIL"):
-        if not os.access(env, os.X_OK):
+        if not os.access(binary := user_path(env), os.X_OK):
             raise DevnetInstallError(f"SWARM_ANVIL={env} is not an executable anvil binary")
-        return Path(env)
+        return binary
     if found := _anvil_in(npm_prefix()):
         return found
     if on_path := shutil.which("anvil"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from swarm.config import user_path
 from tools.evm.config import EvmChainConfig, FeedEntry, PairEntry, TokenEntry, TokenKind
 
 
@@ -16,8 +17,8 @@ class DevnetManifest(EvmChainConfig):
     resets: list[dict] = []  # every `swarm devnet reset`: {"time", "head_before", "block_after"} (audit verify reads it)
 
     @classmethod
-    def load(cls, path: Path) -> "DevnetManifest":
-        if not Path(path).exists():
+    def load(cls, path: str | Path) -> "DevnetManifest":
+        if not user_path(path).exists():
             raise FileNotFoundError(f"no devnet manifest at {path}: start one with `swarm devnet up`")
         return super().load(path)
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from swarm.config import user_path
 from swarm.core.chain import ChainConfig
 from swarm.core.errors import ConfigError
 
@@ -48,18 +49,21 @@ class EvmChainConfig(ChainConfig):
     pairs: list[PairEntry] = []
     local_devnet: bool = Field(default=False, description="anvil started by `swarm devnet up`: dev keys allowed")
 
-    def save(self, path: Path) -> None:
+    def save(self, path: str | Path) -> None:
+        path = user_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(self.model_dump_json(indent=2))
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path):
-        if not Path(path).exists():
+    def load(cls, path: str | Path):
+        """Read and validate a configuration file (`~` is the home directory)."""
+        path = user_path(path)
+        if not path.exists():
             raise FileNotFoundError(f"no chain configuration at {path}")
         try:
-            return cls.model_validate_json(Path(path).read_text())
+            return cls.model_validate_json(path.read_text())
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 
+from swarm.config import user_path
 from swarm.core.chain import ChainConfig
 from swarm.core.errors import ConfigError
 
@@ -104,6 +105,12 @@ class SolanaChainConfig(ChainConfig):
     pid: int | None = None
     state_dir: str | None = None
 
+    @field_validator("wallet_path", "state_dir")
+    @classmethod
+    def _home(cls, v: str | None) -> str | None:
+        """A hand-written configuration may say `~/.config/solana/id.json`: `~` is the home directory."""
+        return str(user_path(v)) if v else v
+
     @field_validator("rpc_url", "jupiter_url", "hermes_url")
     @classmethod
     def _http(cls, v: str) -> str:
@@ -156,8 +163,9 @@ class SolanaChainConfig(ChainConfig):
 
     @classmethod
     def load(cls, path: str | Path) -> "SolanaChainConfig":
-        """Read and validate a config file; ConfigError (a ValueError) with one line naming the file and problem."""
-        path = Path(path)
+        """Read and validate a config file (`~` is the home directory); ConfigError (a ValueError) with one line
+        naming the file and problem."""
+        path = user_path(path)
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -176,7 +184,7 @@ class SolanaChainConfig(ChainConfig):
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (a reader never sees half a file)."""
-        path = Path(path)
+        path = user_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(self.model_dump_json(indent=2) + "\n")
