@@ -333,6 +333,7 @@ def solana_operator(tmp_path_factory):
     net.stop()
 
 
+@pytest.mark.solana  # the operator's SWARM_HOME with a devnet of its own under it
 def test_solana_anchor_block_time_and_pin(solana_operator):
     """The local devnet has no getBlockTime (-32601): the checker falls back to getTransaction's blockTime."""
     _, net = solana_operator
@@ -348,6 +349,7 @@ def test_solana_anchor_block_time_and_pin(solana_operator):
         assert not ok and detail.startswith("unpinned"), detail
 
 
+@pytest.mark.solana  # the operator's SWARM_HOME with a devnet of its own under it
 def test_solana_rewritten_log_reanchored_from_another_account_fails(monkeypatch, solana_operator):
     home, net = solana_operator
     for var in ("SWARM_MODEL", "SWARM_SOLANA_KEYPAIR"):
