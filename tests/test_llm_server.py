@@ -257,6 +257,48 @@ def test_a_failing_progress_observer_is_logged_once_and_never_breaks_the_call(ba
     assert [r.getMessage() for r in caplog.records if "on_progress observer failed" in r.getMessage()]
 
 
+def test_a_server_that_does_not_stream_still_answers_a_watched_call():
+    """A server that ignores `stream: true` and answers one JSON document: the answer is taken as is and its
+    tokens told at once (a watched call never fails for want of streaming)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[dict] = []
+
+    class Plain(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def _send(self, code: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802
+            found = self.path.split("?")[0] == "/v1/models"
+            self._send(200 if found else 404, {"data": [{"id": "plain"}]} if found else {})
+
+        def do_POST(self) -> None:  # noqa: N802
+            bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+            self._send(200, {"choices": [{"text": "four", "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with OpenAIServerBackend(f"http://127.0.0.1:{server.server_address[1]}/v1", family="base") as b:
+            completion, events = _watched(b, lambda: b.complete_prompt("Q: 2+2?\nA:", FAST))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert bodies[0]["stream"] is True and completion.answer == "four"
+    assert (completion.accounting.prompt_tokens, completion.accounting.answer_tokens) == (5, 2)
+    assert [(e.tokens, e.phase) for e in events] == [(2, "answer")]
+
+
 # --- HTTP only: other API, raw prompts, failures -------------------------------------------------------
 
 

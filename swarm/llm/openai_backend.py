@@ -510,6 +510,9 @@ class OpenAIServerBackend:
         if r.status_code != 200:
             raise ModelServerError(f"model server at {self.base_url} refused POST {path} (HTTP {r.status_code}): "
                                    f"{self._brief(r)}")
+        return self._validated(r, path)
+
+    def _validated(self, r: httpx.Response, path: str) -> _Response:
         try:
             resp = _Response.model_validate(self._json(r, path))
         except ValidationError as e:
@@ -529,6 +532,15 @@ class OpenAIServerBackend:
         if r.status_code != 200:
             raise ModelServerError(f"model server at {self.base_url} refused POST {path} (HTTP {r.status_code}): "
                                    f"{self._brief(r)}")
+        if "text/event-stream" not in r.headers.get("content-type", ""):  # a server that does not stream
+            try:
+                r.read()
+            except httpx.HTTPError as e:
+                raise ModelServerError(f"model server at {self.base_url} broke off its {path} answer "
+                                       f"({type(e).__name__}: {self._scrub(str(e))})") from None
+            resp = self._validated(r, path)
+            meter.token(phase, resp.usage.completion_tokens if resp.usage else 0)
+            return resp
         text: list[str] = []
         content: list[str] = []
         reasoning: list[str] = []
