@@ -231,6 +231,37 @@ def test_a_bot_schedule_runs_each_round_at_its_block_once_even_when_its_actor_di
     pool.stop_wallet("s")
 
 
+def test_readme_cluster_blocks(cluster, devnet, chain, pg_url, tmp_path, tiny_model_path):
+    """The README's Scale-out blocks (`<!-- needs: cluster -->`), run by tests/test_readme_python.py's runner with
+    its SUBSTITUTIONS table: a pool with a file key and another key, two intents at once, a model actor pool, a bot
+    schedule started, read and stopped. Anvil accounts 9 and 0: no other test here uses them."""
+    from eth_account import Account
+
+    from tests.test_readme_python import cluster_blocks, run_blocks
+    from tools.evm.wallet import DEV_MNEMONIC
+
+    Account.enable_unaudited_hdwallet_features()
+    key = tmp_path / "treasury.key"
+    key.write_text(Account.from_mnemonic(DEV_MNEMONIC, account_path="m/44'/60'/0'/0/9").key.hex())
+    key.chmod(0o600)
+    scope = {"CHAIN_CONFIG": str(devnet.manifest_path), "STORE": pg_url, "NODE_HOME": str(tmp_path / "nodes"),
+             "TREASURY_KEY": f"file:{key}", "MM_BOT_KEY": "devnet:0", "TINY_MODEL": str(tiny_model_path)}
+    out = run_blocks(cluster_blocks(), scope)
+    pool = scope["pool"]
+    try:
+        lines = out.splitlines()
+        assert len(lines) == 2 and all(line.split()[1] == "done" for line in lines), out  # run_many's two results
+        assert len(pool.model_info()) == 2 and scope["ref"] is not None
+        from swarm.core.errors import ConfigError
+        with pytest.raises(ConfigError, match="no schedule 'dca-eth'"):
+            pool.schedule_status("dca-eth")  # stopped
+        assert pool.info("treasury")["address"] == Account.from_key(key.read_text()).address  # its round finished
+    finally:
+        for label in ("treasury", "mm-bot"):
+            pool.stop_wallet(label)
+        pool.stop_models()
+
+
 def test_forty_intents_two_wallets_two_drivers_one_node_killed(cluster, devnet, chain, pg_url, tmp_path):
     c, worker = cluster
     policy = {"daily_cap_usd": "310"}  # 15 x $20 fit, the 16th does not
