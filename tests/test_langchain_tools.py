@@ -1,4 +1,4 @@
-"""The swarm's LangChain tools driven by a LangGraph agent (`create_react_agent`) whose chat model is scripted
+"""The swarm's LangChain tools driven by a LangChain agent (`langchain.agents.create_agent`, on LangGraph) whose chat model is scripted
 (langchain_core's fake chat model emitting tool calls), against the real devnet: reads, plans, a trade that
 waits for the operator, and an injected instruction that ends in a refusal, not a transfer."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, ToolMessage
-from langgraph.prebuilt import create_react_agent
+from langchain.agents import create_agent
 
 from swarm.api import Swarm
 from swarm.integrations.langchain_tools import swarm_tools
@@ -34,7 +34,7 @@ def call(name: str, n: int, **args) -> AIMessage:
 
 def agent_run(tools, script: list[AIMessage]) -> list[ToolMessage]:
     model = ScriptedModel(messages=iter([*script, AIMessage(content="done")]))
-    agent = create_react_agent(model, tools)
+    agent = create_agent(model, tools)
     out = agent.invoke({"messages": [("user", "manage my portfolio")]})
     return [m for m in out["messages"] if isinstance(m, ToolMessage)]
 

@@ -1,7 +1,7 @@
-"""The swarm's tools as LangChain structured tools, for LangGraph agents (`create_react_agent`) and
+"""The swarm's tools as LangChain structured tools, for agents built with `langchain.agents.create_agent` and
 any framework that takes LangChain tools.
 
-    from swarm import Swarm
+    from swarm.api import Swarm
     from swarm.integrations.langchain_tools import swarm_tools
 
     tools = swarm_tools(Swarm.from_devnet())                          # read-only: plan, price, show, verify
