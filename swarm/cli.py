@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from swarm.config import user_path
 from swarm.exitcodes import ExitCode, error_document, for_status
 
 
@@ -25,12 +26,16 @@ class _Lazy:
         self._options, self._console = options, None
 
     def __getattr__(self, name: str):
+        return getattr(self.unwrap(), name)
+
+    def unwrap(self):
+        """The Console itself (rich's Live needs the real object)."""
         if self._console is None:
             from rich.console import Console
             self._console = Console(**self._options)
             if not self._console.is_terminal and "COLUMNS" not in os.environ:
                 self._console.width = 240  # a pipe gets 80 columns, and a plan tree's deep lines would be cropped
-        return getattr(self._console, name)
+        return self._console
 
 
 console: Any = _Lazy(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
@@ -83,9 +88,9 @@ def fail(args: argparse.Namespace, message: str, code: ExitCode, out: Any = None
     return code
 
 
-def _busy(message: str):
-    """A spinner on a terminal; nothing when output is piped (scripts, CI, --json)."""
-    return err.status(message) if err.is_terminal else nullcontext()
+def _busy(message: str, show: bool = True):
+    """A spinner on a terminal; nothing when output is piped (scripts, CI), or `show` is off (--json, `swarm mcp`)."""
+    return err.status(message) if show and err.is_terminal else nullcontext()
 
 
 # ---- devnet ------------------------------------------------------------------------------------------
@@ -193,18 +198,40 @@ def _moves_table(moves) -> None:
     console.print(table)
 
 
+def _devnet_reset(args: argparse.Namespace, path: Path) -> int:
+    """Revert the devnet, then clear its reservations from the spend ledger: the reset reverted the trades they
+    count (`swarm.ledger.clear_local_devnet`, which proves the chain is this local devnet; tools may not import
+    the ledger, so the two steps meet here)."""
+    from datetime import datetime, timezone
+
+    from swarm.ledger import clear_local_devnet, default_ledger_path
+    from tools.devnet import control
+
+    before = datetime.now(timezone.utc)  # reservations made after the revert count trades on the new chain
+    result = control.reset(path)
+    cleared = clear_local_devnet(path, before=before)
+    if args.json:
+        return _emit_json({**result.model_dump(mode="json"), "ledger": {
+            "path": str(default_ledger_path()), "chain": cleared.chain, "reservations_released": cleared.reservations,
+            "usd_today_released": str(cleared.usd_today), "bindings_dropped": cleared.bindings,
+            "kept_elsewhere": list(cleared.kept_elsewhere)}}) or ExitCode.DONE
+    console.print(f"devnet reset to its freshly deployed state (block {result.block_number}); the trades it "
+                  f"reverted no longer count against the daily cap: {cleared.reservations} spend-ledger "
+                  f"reservation(s) released (${cleared.usd_today:,.2f} of today's). Audit anchors of earlier runs "
+                  f"are gone from this chain: `swarm audit verify` reports them as reset")
+    for ledger in cleared.kept_elsewhere:
+        console.print(f"note: a day of this devnet's cap is kept in {ledger}, which this reset does not clear; "
+                      f"its reservations count until 00:00 UTC")
+    return ExitCode.DONE
+
+
 def _devnet_control(args: argparse.Namespace) -> int:
     from tools.devnet import control, default_manifest_path
 
     _running_manifest()
     path = default_manifest_path()
     if args.action == "reset":
-        result = control.reset(path)
-        if args.json:
-            return _emit_json(result.model_dump(mode="json")) or ExitCode.DONE
-        console.print(f"devnet reset to its freshly deployed state (block {result.block_number}); "
-                      f"the spend ledger was not touched. Audit anchors of earlier runs are gone from this chain: "
-                      f"`swarm audit verify` reports them as reset")
+        return _devnet_reset(args, path)
     elif args.action == "mine":
         block = control.mine(args.blocks, path)
         if args.json:
@@ -276,11 +303,9 @@ def _chain_config_path(args: argparse.Namespace) -> tuple[Path, str]:
     from swarm.chains import read_config
     from tools.devnet import default_manifest_path, running_manifest
 
-    if getattr(args, "config", None):
-        path = Path(args.config)
+    if given := getattr(args, "config", None) or getattr(args, "manifest", None):
+        path = user_path(given)  # `~/...` as a shell would have expanded it
         return path, read_config(path)["family"]
-    if getattr(args, "manifest", None):
-        return Path(args.manifest), read_config(Path(args.manifest))["family"]
     if getattr(args, "chain", "evm") == "solana":
         from swarm.config import swarm_home
         from tools.devnet.solana import running_config
@@ -294,41 +319,106 @@ def _chain_config_path(args: argparse.Namespace) -> tuple[Path, str]:
     return path, "evm"
 
 
-class _PlanningProgress:
-    """Model planning, per thought: which call, tokens, tokens per second, elapsed. Quiet when not a TTY."""
+class _Progress:
+    """That a long command is alive, for a person at a terminal: one status line on stderr while the model plans
+    ("planning: model call 2 of ~3: 57 tokens, 12.3 tokens/s (40s)", a line per finished call) and while a task
+    waits ("wait_3: 7 of 10 blocks"). Nothing on stderr when it is not a terminal, with --json or under
+    `swarm mcp` (`show` off); finished calls go to the log at INFO whatever the terminal (task progress is logged
+    by the runtime, swarm.plugins.ProgressReporter). A standing watch (a task reporting with no total) shows the
+    same way. Observers run on the decoding or task thread: each update is quick, the lock keeps lines whole."""
 
-    def __init__(self, k: int):
+    def __init__(self, k: int, show: bool = True):
+        import threading
         import time
-        self.k, self.calls, self.start, self.time = k, 0, time.monotonic(), time.monotonic
-        self.status = None
+        self.k, self.calls, self.time = k, 0, time.monotonic
+        self.start = self.time()
+        self.show = show
+        self._live: Any = None
+        self._spinner: Any = None
+        self._stdout: Any = False  # stdout's console while its lines go through the status line's (False: not)
+        self._lock = threading.Lock()
 
     def __enter__(self):
-        if err.is_terminal:
-            self.status = err.status(f"planning: model call 1 of ~{self.k}...")
-            self.status.__enter__()
+        if self.show and err.is_terminal:
+            from rich.live import Live
+            from rich.spinner import Spinner
+            self._spinner = Spinner("dots", text="working...")
+            self._live = Live(self._spinner, console=err.unwrap(), transient=True, refresh_per_second=8,
+                              redirect_stdout=False, redirect_stderr=False)
+            if _same_terminal():  # stdout's lines (task results) go above the status line, not through it
+                self._stdout, console._console = console._console, err.unwrap()
+            self._live.__enter__()
         return self
 
+    @property
+    def shown(self) -> bool:
+        """A status line is on the terminal (inside `with`, on a terminal, not --json)."""
+        return self._live is not None
+
+    def _status(self, text: str, now: bool) -> None:
+        """Show `text`; `now` draws it at once (else the next periodic refresh does: tokens come fast)."""
+        if self._live is None:
+            return
+        from rich.text import Text
+        self._spinner.update(text=Text(text))
+        if now:
+            self._live.refresh()
+
+    def token(self, event: Any) -> None:
+        """A model call's progress (swarm.llm.CallProgress): the call's number of ~k, tokens so far, rate."""
+        with self._lock:  # a call's first token is drawn at once, later ones by the periodic refresh
+            self._status(f"planning: model call {self.calls + 1} of ~{self.k}: {event.tokens} token"
+                         f"{'s' if event.tokens != 1 else ''} ({event.phase}), {event.tokens_per_second:.1f} "
+                         f"tokens/s ({self.time() - self.start:.0f}s)", now=event.tokens == 1)
+
     def __call__(self, event: Any) -> None:
-        self.calls += 1
-        accounting = getattr(event, "accounting", None)
-        tokens = (accounting.reasoning_tokens + accounting.answer_tokens) if accounting is not None else None
-        rate = f", {accounting.tokens_per_second:.1f} tokens/s" if accounting is not None else ""
-        elapsed = self.time() - self.start
-        retry = f" (attempt {event.attempt}: {event.error})" if getattr(event, "error", None) else ""
-        line = f"model call {self.calls}: {tokens if tokens is not None else '?'} tokens{rate}, " \
-               f"{elapsed:.0f}s elapsed{retry}"
-        log.info("model call done: %s", line)
-        if self.status is not None:
-            err.print(f"  [dim]{line}[/dim]")
-            self.status.update(f"planning: model call {self.calls + 1} of ~{self.k}... ({elapsed:.0f}s)")
+        """A finished model call (swarm.llm.CallEvent): one line, in the log and on the terminal."""
+        with self._lock:
+            self.calls += 1
+            accounting = getattr(event, "accounting", None)
+            tokens = (accounting.reasoning_tokens + accounting.answer_tokens) if accounting is not None else None
+            rate = f", {accounting.tokens_per_second:.1f} tokens/s" if accounting is not None else ""
+            elapsed = self.time() - self.start
+            retry = f" (attempt {event.attempt}: {event.error})" if getattr(event, "error", None) else ""
+            line = f"model call {self.calls}: {tokens if tokens is not None else '?'} tokens{rate}, " \
+                   f"{elapsed:.0f}s elapsed{retry}"
+            log.info("model call done: %s", line)
+            if self._live is not None:
+                from rich.markup import escape
+                err.print(f"  [dim]{escape(line)}[/dim]")
+                self._status(f"planning: {self.calls} model call{'s' if self.calls != 1 else ''} done "
+                             f"({elapsed:.0f}s)", now=True)
+
+    def task(self, event: Any) -> None:
+        """A task's progress (swarm.plugins.TaskProgress): `wait_3: 7 of 10 blocks`, drawn at once."""
+        with self._lock:
+            self._status(event.describe(), now=True)
+
+    def finished(self, task_id: str, status: str) -> None:
+        """A task finished: the status line says the run goes on."""
+        with self._lock:
+            self._status(f"running: {task_id} {status} ({self.time() - self.start:.0f}s)", now=True)
 
     def __exit__(self, *exc) -> None:
-        if self.status is not None:
-            self.status.__exit__(*exc)
+        if self._live is not None:
+            self._live.__exit__(*exc)
+            self._live = None
+        if self._stdout is not False:
+            console._console, self._stdout = self._stdout, False
 
 
-def _swarm(args: argparse.Namespace, progress: bool = True):
-    """A Swarm on the chosen chain, with the model from --model or $SWARM_MODEL if one is given."""
+def _same_terminal() -> bool:
+    """stdout and stderr are one terminal (a person's shell, nothing redirected)."""
+    try:
+        return os.isatty(1) and os.isatty(2) and os.fstat(1).st_rdev == os.fstat(2).st_rdev
+    except OSError:
+        return False
+
+
+def _swarm(args: argparse.Namespace, progress: bool = True, display: _Progress | None = None):
+    """A Swarm on the chosen chain, with the model from --model or $SWARM_MODEL if one is given. `progress`: a
+    person may be watching (task lines, spinners; off for --json and `swarm mcp`); `display` shows the model's
+    and the tasks' progress."""
     import os
 
     from swarm.chains import adapter_class, read_config
@@ -339,17 +429,16 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
     policy = load_policy(Path(args.policy), adapter_class(family).policy_model) \
         if getattr(args, "policy", None) else None
     backend = None
+    human = progress and not getattr(args, "json", False)
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
     if model:
         from swarm.core.urls import redact_url
         from swarm.llm import load_backend
         shown = redact_url(model) if "://" in model else model  # a server URL's credentials are never shown
-        with _busy(f"loading model {shown}..."):
+        with _busy(f"loading model {shown}...", show=human):
             backend = load_backend(model)
         log.info("model loaded: %s", shown)
     from swarm.api import Swarm
-
-    human = progress and not getattr(args, "json", False)
 
     def on_task(task_id: str, result: dict) -> None:
         from rich.markup import escape
@@ -359,6 +448,8 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
         log.info("task %s: %s", task_id, status)
         if not human:
             return
+        if display is not None:
+            display.finished(task_id, status)
         colour = {"ok": "green", "approved": "green", "confirmed": "green", "skipped": "yellow"}.get(status, "red")
         reason = escape(humanize(str(result.get("reason", ""))))  # reasons quote chain data: never markup
         if status in ("refused", "skipped") and reason:
@@ -367,7 +458,7 @@ def _swarm(args: argparse.Namespace, progress: bool = True):
 
     try:
         swarm = Swarm.from_config(path, policy=policy, backend=backend, anchor=not getattr(args, "no_anchor", False),
-                                  on_task=on_task, k=args.k)
+                                  on_task=on_task, k=args.k, on_progress=display.task if display else None)
     except RpcUnavailable as exc:
         raise RpcUnavailable(_unreachable(path, family, exc)) from None
     if family == "evm" and read_config(path).get("keep_pools_aligned") and not swarm.before_run:
@@ -393,15 +484,18 @@ def _unreachable(path: Path, family: str, exc: Exception) -> str:
     return f"cannot reach the RPC at {url} ({exc}); check `rpc_url` in {path} and the network"
 
 
-def load_policy(path: Path, model):
-    """The --policy file as the chain's policy model. Every problem is one line (ConfigError) naming the file,
-    the field and what is wrong with it: a missing or unreadable file, malformed JSON, a field the policy does
-    not have (a typo such as `max_tradeusd` must never be ignored), or a value of the wrong type."""
+def load_policy(path: str | Path, model):
+    """The --policy file (`~` is the home directory) as the chain's policy model. Every problem is one line
+    (ConfigError) naming the file, the field and what is wrong with it: a missing or unreadable file, malformed
+    JSON, a field the policy does not have (a typo such as `max_tradeusd` must never be ignored), or a value of
+    the wrong type."""
     import difflib
 
     from pydantic import ValidationError
 
     from swarm.core.errors import ConfigError
+
+    path = user_path(path)
 
     def fail(message: str) -> Exception:
         return ConfigError(f"policy file {path}: {message}")
@@ -484,45 +578,53 @@ def _print_result(result, swarm, as_json: bool = False) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    swarm = _swarm(args)
+    display = _Progress(args.k, show=not args.json)
+    swarm = _swarm(args, display=display)
     try:
         if not args.json:
             if swarm.backend is None:
                 err.print("[yellow]no model configured (--model or SWARM_MODEL): planning with the deterministic "
                           "parser only[/yellow]")
             console.print(f"intent: {args.intent}")
-        with _PlanningProgress(args.k) as progress:
-            _observe(swarm, progress)
+        with display:
+            _observe(swarm, display)
             result = swarm.run(args.intent, run_id=args.run_id)
         return _print_result(result, swarm, args.json)
     finally:
         swarm.close()
 
 
-def _observe(swarm, progress: _PlanningProgress) -> None:
-    """Model call events (LLM's `on_call` observer) drive the planning progress, where the backend has one."""
+def _observe(swarm, progress: _Progress) -> None:
+    """The model's observers drive the planning progress, where the backend has them: `on_call` (a call
+    finished), `on_progress` (a token generated)."""
     backend = getattr(swarm, "backend", None)
     if backend is not None and hasattr(backend, "on_call") and backend.on_call is None:
         backend.on_call = progress
+    if progress.shown and backend is not None and hasattr(backend, "on_progress") and backend.on_progress is None:
+        backend.on_progress = progress.token  # only when shown: a watched server call streams
 
 
 def _resume(args: argparse.Namespace) -> int:
-    swarm = _swarm(args)
+    display = _Progress(args.k, show=not args.json)
+    swarm = _swarm(args, display=display)
     try:
         approve = True if args.approve else False if args.decline else None
-        return _print_result(swarm.resume(args.run_id, approve=approve), swarm, args.json)
+        with display:  # a resumed schedule still waits for its blocks
+            result = swarm.resume(args.run_id, approve=approve)
+        return _print_result(result, swarm, args.json)
     finally:
         swarm.close()
 
 
 def _plan(args: argparse.Namespace) -> int:
-    swarm = _swarm(args, progress=False)
+    display = _Progress(args.k, show=not args.json)
+    swarm = _swarm(args, display=display)
     try:
-        with _PlanningProgress(args.k) as progress:
-            _observe(swarm, progress)
+        with display:
+            _observe(swarm, display)
             plan = swarm.plan(args.intent)
         log.info("plan %s: %s", "ok" if plan.ok else "refused", plan.refusal_reason or
-                 f"{len(plan.task_graph.tasks) if plan.task_graph else 0} tasks, model used: {plan.model_used}")
+                 f"{len(plan.task_graph.tasks) if plan.task_graph else 0} tasks; model: {plan.model_summary}")
         code = ExitCode.DONE if plan.ok else ExitCode.REFUSED
         if args.json:
             data = plan.model_dump(mode="json")
@@ -547,7 +649,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace) -> int:
     from swarm.starter import StarterError, create
     try:
-        path = create(args.name, Path(args.dir) if args.dir else None)
+        path = create(args.name, user_path(args.dir) if args.dir else None)
     except StarterError as exc:
         return fail(args, str(exc), ExitCode.ERROR)
     console.print(f"created {path}: cd {path} && python -m pytest")
@@ -672,7 +774,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                          "off by default: trades then move pool prices as on a real chain")
     action("down", "stop the devnet and remove its manifest")
     action("status", "pools (reserves, prices), feeds, block number", has_json=True)
-    action("reset", "back to the freshly deployed state (a snapshot taken after deploy); the spend ledger is kept",
+    action("reset", "back to the freshly deployed state (a snapshot taken after deploy); the devnet's reservations "
+           "in the spend ledger are released with the trades they counted (its daily cap is clear again)",
            has_json=True)
     setp = action("set-price", "move a token's price feed and arbitrage every pool of that token to the new price "
                   "(with the deployer's funds; local devnet only)", has_json=True)
@@ -722,8 +825,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     audit_actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     # every action accepts the same options (each says which actions it is for), before or after the run id
     shared = _Parser(add_help=False)
-    shared.add_argument("--bundle", help="verify (or, with html, show) an exported bundle file instead of the local "
-                                         "log")
+    shared.add_argument("--bundle", type=user_path,
+                        help="verify (or, with html, show) an exported bundle file instead of the local log")
     shared.add_argument("--vkey", help="trusted checkpoint key (verify: default this machine's audit key; html/serve: "
                                        "no default, the page then says self-signed, unpinned); a bundle checked "
                                        "only against its own key is SELF-SIGNED, never a PASS")
@@ -736,8 +839,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                         "Solana: wallet_path or SWARM_SOLANA_KEYPAIR)")
     shared.add_argument("--anchor-window", type=float, metavar="SECONDS", help="latest the anchor may be mined after "
                         "the newest entry it covers (default: 3600)")
-    shared.add_argument("-o", "--output", help="file to write: the bundle (export, default RUN.bundle.json) or the "
-                                               "page (html, default RUN.html)")
+    shared.add_argument("-o", "--output", type=user_path,
+                        help="file to write: the bundle (export, default RUN.bundle.json) or the page (html, default "
+                             "RUN.html)")
     shared.add_argument("--port", type=int, help="port for serve on 127.0.0.1 (default: 8765)")
 
     def audit_action(name: str, help: str, run_id: str | None, has_json: bool = False) -> argparse.ArgumentParser:
