@@ -185,10 +185,26 @@ def refusals(result: Any) -> list[str]:
     out: list[str] = []
     for reason in result.reasons:
         _, _, text = reason.partition(": ") if re.match(r"^[a-z][a-z0-9_]*: ", reason) else ("", "", reason)
-        for part in re.split(r"; (?=[a-z_:A-Z0-9]+: )", text):
+        for part in _rule_parts(text):
             if part and part not in out:
                 out.append(part)
     return out
+
+
+_RULE_START = re.compile(r"[a-z_:A-Z0-9]+: ")
+
+
+def _rule_parts(text: str) -> list[str]:
+    """Split `rule: ...; rule: ...` at its top level only: a reason that lists its own causes in brackets
+    ("no valid reading of the intent (parser: ...; t2 (model): ...)") stays one line."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth == 0 and text.startswith("; ", i) and _RULE_START.match(text, i + 2):
+            parts.append(text[start:i])
+            start = i + 2
+    parts.append(text[start:])
+    return parts
 
 
 def answers(result: Any) -> list[str]:

@@ -80,3 +80,16 @@ def test_a_question_run_prints_one_answer_line(plan_text, capsys):
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     [answer] = [line for line in lines if line.startswith("answer: ")]
     assert answer.startswith("answer: ETH = $") and "median of" in answer, lines
+
+
+def test_a_refusal_that_lists_its_causes_in_brackets_stays_one_line():
+    """`render.refusals` splits a reason into its rules at the top level only: the planner's "no valid reading
+    (parser: ...; t2 (model): ...)" used to print as two broken lines."""
+    from types import SimpleNamespace
+
+    from swarm.render import refusals
+    planner = ("no valid reading of the intent (parser: 'swp' is not a verb this planner reads; "
+               "slippage_bps: 500 is above the policy's maximum 100)")
+    risk = "risk_1: max_trade_usd: trade $150,000.00, limit $10,000.00; daily_cap_usd: spent today $0.00 + $150,000.00"
+    assert refusals(SimpleNamespace(reasons=[planner, risk, risk])) == [
+        planner, "max_trade_usd: trade $150,000.00, limit $10,000.00", "daily_cap_usd: spent today $0.00 + $150,000.00"]
