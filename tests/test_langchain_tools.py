@@ -90,6 +90,7 @@ def test_agent_reads_a_price_and_plans(swarm):
     assert [m.status for m in messages] == ["success", "success", "error"]  # a failure is a tool error
     assert price["ok"] and price["token"] == "ETH" and Decimal(price["price"]) > 0 and len(price["sources"]) >= 2
     assert plan["ok"] and plan["planned"] and any(t["kind"] == "swap" for t in plan["tasks"]), plan
+    assert plan["model"] == "no model configured" and plan["model_used"] is False  # what the model contributed
     assert not unknown["ok"] and "unknown token 'NOPE'" in unknown["error"] and "USDC" in unknown["error"]
     assert usdc(swarm) == before  # planning executes nothing
     # every call is its own audited, signed and anchored record

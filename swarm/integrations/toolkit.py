@@ -164,7 +164,7 @@ class SwarmToolkit:
     def _plan_intent(self, args: IntentArgs) -> dict[str, Any]:
         plan = self.swarm.plan(args.intent)
         return {"planned": plan.ok, "refusal_reason": plan.refusal_reason, "note": plan.note,
-                "model_used": plan.model_used,
+                "model_used": plan.model_used, "model": plan.model_summary,
                 "tasks": [t.model_dump(mode="json") for t in plan.task_graph.tasks] if plan.task_graph else []}
 
     def _read_price(self, args: PriceArgs) -> dict[str, Any]:
