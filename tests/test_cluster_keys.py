@@ -36,3 +36,14 @@ def test_a_key_like_actor_environment_value_is_refused_naming_only_the_variable(
 def test_ordinary_actor_environment_passes():
     env = {"SWARM_MODEL_FAMILY": "gemma", "SWARM_FAULT_KILL_AT": "after_sign:swap_1:swap", "PATHS": "/opt/x:/opt/y"}
     assert check_actor_env(env) == env
+
+
+def test_outside_ray_the_node_is_local_and_no_ray_instance_is_started():
+    """`ray.get_runtime_context()` outside Ray starts a local Ray instance (GCS, raylet, workers): a wallet actor's
+    class used in-process (restart recovery, its tests) must not."""
+    ray = pytest.importorskip("ray", reason="the test extra installs ray")
+    from swarm.cluster.wallet_actor import node_id
+
+    assert not ray.is_initialized()
+    assert node_id() == "local"
+    assert not ray.is_initialized()

@@ -186,11 +186,13 @@ def _model_summary(backend: Any) -> dict | None:
 
 
 def node_id() -> str:
+    """The Ray node this actor runs on, or "local" outside Ray (the class used in-process): asked outside Ray,
+    `ray.get_runtime_context()` would start a local Ray instance."""
     try:
         import ray
-        return ray.get_runtime_context().get_node_id()
-    except Exception:  # outside Ray (tests of the class itself)
+    except ImportError:
         return "local"
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
 
 
 __all__ = ["NAMESPACE", "WalletActor", "WalletSpec", "node_id"]
