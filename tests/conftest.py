@@ -124,7 +124,7 @@ def _fixture_tiers(item: pytest.Item) -> set[str]:
     if info is None:
         return set()
     tiers = set()
-    for name in item.fixturenames:
+    for name in getattr(item, "fixturenames", ()):
         defs = list(info.name2fixturedefs.get(name, ()))
         while defs:
             fixturedef = defs.pop()

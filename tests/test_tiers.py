@@ -27,6 +27,7 @@ def test_every_launcher_is_known_by_its_command_line():
     assert launch_needs(["/tmp/chromium", "--headless"]) == "browser"
     assert launch_needs([".../site-packages/pgserver/pginstall/bin/pg_ctl", "-D", "x", "start"]) == "postgres"
     assert launch_needs(".../site-packages/pgserver/pginstall/bin/psql postgresql://x") == "postgres"  # shell=True
+    assert launch_needs([".../site-packages/pgserver/pginstall/bin/pg_ctl", "-D", "x", "-w", "stop"]) is None
     assert launch_needs([".../site-packages/ray/core/src/ray/gcs/gcs_server", "--port=1"]) == "cluster"
     for free in (["git", "status"], [PY, "-m", "pytest", "-q"], ["npm", "--version"], [PY, "-m", "swarm.cli", "run"],
                  ["/usr/bin/node", "--version"]):

@@ -59,6 +59,8 @@ def launch_needs(args) -> str | None:
     if "chrom" in exe.lower() or "headless_shell" in exe or (exe == "node" and any(
             n == "render.js" for n in names[1:])):
         return "browser"
+    if exe == "pg_ctl" and ("stop" in argv or "status" in argv):
+        return None  # a session fixture stops its server after the last test, whatever that test is marked
     if exe in _PG_BINARIES or "pginstall" in exe_path:
         return "postgres"
     if exe in _RAY_BINARIES or any("/ray/" in a and ("_private" in a or "core/src" in a) for a in argv[:3]):
