@@ -78,18 +78,32 @@ def test_the_guard_in_this_process_refuses_and_lets_a_marked_test_through(fake_a
     assert ran.exists()
 
 
-def collected(*args: str) -> set[str]:
-    proc = subprocess.run([PY, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return {line.split("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line}
+def collected(*selections: tuple[str, ...]) -> list[set[str]]:
+    """The tests `pytest --collect-only` selects with each set of arguments (collected side by side)."""
+    procs = [subprocess.Popen([PY, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args in selections]
+    found = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out[-3000:] + err[-2000:]
+        found.append({line.split("::", 1)[1] for line in out.splitlines() if "::" in line})
+    return found
 
 
 def test_markers_follow_the_fixtures_a_test_uses():
-    marked = collected("-m", "devnet or postgres", "tests/test_examples.py", "tests/test_store_contract.py",
-                       "tests/test_executor_contract.py")
+    [marked] = collected(("-m", "devnet or postgres", "tests/test_examples.py", "tests/test_store_contract.py",
+                          "tests/test_executor_contract.py"))
     assert "test_one_shot_swap" in marked  # the session devnet, through the `flags` fixture
     assert "test_honest_swap_confirms_once[evm]" in marked  # a param that asks for the devnet by getfixturevalue
     assert "test_runs_and_context_round_trip[postgresql]" in marked  # and one that asks for PostgreSQL
     # in-process SQLite and LiteSVM need neither
     assert not any("[solana" in t or "[sqlite" in t for t in marked), marked
+
+
+def test_the_two_shards_split_the_suite_and_each_runs_the_secret_scan():
+    files = ("tests/test_store_contract.py", "tests/test_zz_secret_scan.py")
+    first, second, everything = collected(("--shard", "1/2", *files), ("--shard", "2/2", *files), files)
+    assert first & second == {"test_no_secret_in_anything_the_suite_produced"}
+    assert "test_runs_and_context_round_trip[postgresql]" in first and not any("[sqlite]" in t for t in first)
+    assert "test_runs_and_context_round_trip[sqlite]" in second and not any("[postgresql]" in t for t in second)
+    assert first | second == everything
