@@ -373,14 +373,15 @@ def _error(console, args: argparse.Namespace, message: str, code: ExitCode = Exi
     return fail(args, message, code, console)
 
 
-def _entries_phrase(size: int, signed: int | None) -> str:
+def _entries_phrase(size: int, signed: int | None, anchored: bool = False) -> str:
     """The same wording in `runs`, `show` and `verify`: how many entries, how many the newest trusted checkpoint
-    signs."""
+    signs. That checkpoint's own anchor record comes after it by construction (a checkpoint cannot contain its own
+    anchor): it is named as such, not counted among the entries "not signed yet"."""
     if not signed:
         return f"{size} entries, none signed yet"
-    tail = size - signed
-    # verify's own tail line says "<n> entries after the checkpoint are not signed" (the anchor record, usually)
-    return f"{size} entries, {signed} signed" + (f", {tail} after the checkpoint not signed yet" if tail else "")
+    tail = size - signed - (1 if anchored else 0)
+    return (f"{size} entries, {signed} signed" + (" + its anchor record" if anchored else "")
+            + (f", {tail} after the checkpoint not signed yet" if tail > 0 else ""))
 
 
 def run_summary(log: AuditLog, run_id: str, trusted: Verifier | None, outcome: RunOutcome | None = None,
@@ -392,6 +393,7 @@ def run_summary(log: AuditLog, run_id: str, trusted: Verifier | None, outcome: R
     intent = next((str(e.payload.get("text", "")) for e in entries if e.kind == "intent"), "")
     return {"run_id": run_id, "started_at": entries[0].created_at if entries else "", "intent": intent,
             "status": outcome.status, "entries": len(entries), "signed": outcome.signed or None,
+            "anchored": outcome.anchor is not None,
             "unverified_tail": {"entries": outcome.tail, "claims": outcome.claims,
                                 "problems": {str(i): why for i, why in sorted(outcome.problems.items())}},
             "note": outcome.why}
@@ -504,7 +506,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 return ExitCode.DONE
             for r in runs:
                 console.print(f"{r['started_at'][:19]}  {r['run_id']}  {escape(_status_text(r, brief=True)):<17}  "
-                              f"{_entries_phrase(r['entries'], r['signed'])}  {escape(r['intent'][:80])}")
+                              f"{_entries_phrase(r['entries'], r['signed'], r['anchored'])}  {escape(r['intent'][:80])}")
             if trusted is None and runs:
                 console.print(f"statuses come only from checkpoints a trusted key signed: {key_source}")
             return ExitCode.DONE
@@ -526,7 +528,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                                                           for row, e in zip(rows, entries, strict=True)]})
                 return ExitCode.DONE
             console.print(f"run {args.run_id}: {escape(_status_text(summary))}, "
-                          f"{_entries_phrase(summary['entries'], summary['signed'])}")
+                          f"{_entries_phrase(summary['entries'], summary['signed'], summary['anchored'])}")
             for row in rows:
                 if row["index"] == outcome.signed:
                     console.print(f"  -- {outcome.tail} entries after the signed checkpoint: not signed, unverified, "
@@ -578,7 +580,8 @@ def audit_command(args: argparse.Namespace, console) -> int:
             return ExitCode.VERIFY_FAILED
         summary = run_summary(log, args.run_id, trusted, outcome, entries)
         if not as_json:
-            console.print(f"  run {args.run_id}: {_entries_phrase(summary['entries'], summary['signed'])}")
+            phrase = _entries_phrase(summary["entries"], summary["signed"], summary["anchored"])
+            console.print(f"  run {args.run_id}: {phrase}")
         # the newest checkpoint the trusted key signed, and its own anchor record: never an older one an anchor
         # record names (swarm/audit/outcome.py)
         note, anchor = outcome.checkpoint, outcome.anchor

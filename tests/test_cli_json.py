@@ -86,8 +86,10 @@ def test_run_resume_and_audit_json(swarm_cli):
 
     # the same run for people: labelled transactions, human amounts, the same entry wording everywhere
     code, out = swarm_cli("audit", "runs")
-    phrase = f"{runs[0]['entries']} entries, {runs[0]['signed']} signed"
-    assert code == 0 and phrase in out and "sell 3000 USDC" in out
+    # the signed checkpoint's own anchor record comes after it by construction: named, never "not signed yet"
+    assert runs[0]["anchored"] is True and runs[0]["entries"] == runs[0]["signed"] + 1, runs[0]
+    phrase = f"{runs[0]['entries']} entries, {runs[0]['signed']} signed + its anchor record"
+    assert code == 0 and phrase in out and "sell 3000 USDC" in out and "not signed yet" not in out
     code, out = swarm_cli("audit", "show", run_id)
     assert phrase in out
     code, out = swarm_cli("audit", "verify", run_id)
