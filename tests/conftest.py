@@ -213,9 +213,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         os.environ[ALLOW_ENV] = ",".join(sorted({m.name for m in item.iter_markers() if m.name in TIERS}))
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """A launch the guard refused fails the test even if it happened in a subprocess or its error was caught."""
+def _expire_blockhash(rpc_url: str) -> str | None:
+    """Mine past the Solana devnet's blockhash (straight to its RPC: a test may have patched the levers' config);
+    what went wrong, if anything."""
+    import httpx
+
+    from tools.devnet.solana.litesvm_rpc import BLOCKHASH_VALID_BLOCKS
+
+    try:
+        answer = httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "devnet_mine",
+                                           "params": [BLOCKHASH_VALID_BLOCKS + 1]}, timeout=30).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"the session's Solana devnet at {rpc_url} did not mine: {type(exc).__name__}: {exc}"
+    return f"the session's Solana devnet did not mine: {answer['error']}" if "error" in answer else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item):
+    """Before the test's fixtures are torn down: after a test on the session's Solana devnet, its blockhash expires
+    (151 blocks mined). Tests repeat the same swap (1 SOL from the same wallet), and the devnet's levers put the pool
+    back where it was, so a later test could build a transaction byte for byte like an earlier one on the same
+    blockhash: the chain refuses that as AlreadyProcessed, as Solana does.
+    After: a launch the guard refused fails the test even if it happened in a subprocess or its error was caught."""
+    net = getattr(item, "funcargs", {}).get("solana_devnet")
+    mined = None if net is None else _expire_blockhash(net.config.rpc_url)
+    result = yield
+    if mined:
+        pytest.fail(mined, pytrace=False)
     from tests.tiers import LOG_ENV
 
     log = os.environ.get(LOG_ENV) if _guard_on() else None
@@ -224,3 +248,4 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         os.unlink(log)
         if refused:
             pytest.fail(refused, pytrace=False)
+    return result
