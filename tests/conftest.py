@@ -92,8 +92,9 @@ def make_swarm(chain, devnet, wallet, tmp_path):
 def solana_devnet(tmp_path_factory):
     """One local Solana devnet process for the session, like the EVM `devnet` (LiteSVM behind JSON-RPC, the Jupiter
     and Hermes stand-ins, a funded wallet). LiteSVM has no snapshots, so its tests share one world: they measure
-    what they move (balance deltas, not genesis balances) and put back the prices they set. A test that needs the
-    genesis world or its own process starts a `SolanaDevnet` of its own."""
+    what they move (balance deltas, not genesis balances) and put back the prices they set; each such test is
+    followed by a fresh blockhash (pytest_runtest_teardown). A test that needs the genesis world or its own process
+    starts a `SolanaDevnet` of its own."""
     from tools.devnet.solana import SolanaDevnet
 
     with SolanaDevnet.start(tmp_path_factory.mktemp("solana-devnet"), port=free_port()) as net:
