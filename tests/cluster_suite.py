@@ -306,7 +306,7 @@ def test_forty_intents_two_wallets_two_drivers_one_node_killed(cluster, devnet, 
         assert statuses == ["done"] * done + ["refused"] * (20 - done), (label, statuses, reasons)
         assert done == 15, (label, statuses, reasons, unreleased_reservations(pg_url, address))
         refused = [r for r in own if r["status"] == "refused"]
-        assert all("daily_cap_usd" in " ".join(r["reasons"]) for r in refused), [r for r in refused if not r["reasons"]]
+        assert all("daily_cap_usd" in " ".join(r["reasons"]) for r in refused), [r["reasons"] for r in refused if "daily_cap_usd" not in " ".join(r["reasons"])]
         rows = outbox_rows(pg_url, address)
         hashes = [r[2] for r in rows]
         assert len(rows) == done and len(set(hashes)) == done  # one transaction per executed intent, none twice
