@@ -36,7 +36,7 @@ def cluster():
 
     # the worker is schedulable before the tests place an actor there
     on_worker = where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(worker.node_id, soft=False))
-    assert ray.get(on_worker.remote(), timeout=120) == worker.node_id
+    assert ray.get(on_worker.remote(), timeout=900) == worker.node_id
     yield c, worker
     ray.shutdown()
     c.shutdown()

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_suite(suite: str, report_dir: Path, expect_at_least: int, timeout: float = 900) -> dict[str, str]:
+def run_suite(suite: str, report_dir: Path, expect_at_least: int, timeout: float = 2400) -> dict[str, str]:
     """Every test's outcome ("passed" only, or the assertion fails with the failures' texts)."""
     report = report_dir / (Path(suite).stem + ".xml")
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",

@@ -168,7 +168,7 @@ def test_two_processes_never_reserve_past_the_cap(where):
     for p in procs:
         p.start()
     start.set()
-    won = dict(results.get(timeout=60) for _ in procs)
+    won = dict(results.get(timeout=600) for _ in procs)  # a hang guard under load, not a speed check
     for p in procs:
         p.join(timeout=30)
         assert p.exitcode == 0
@@ -244,7 +244,7 @@ def test_local_cli_refuses_a_wallet_the_cluster_owns(devnet, chain, pg_url, tmp_
     PgSpendLedger(pg_url, chain_key(identity), wallet.address.lower()).register_owner("actor-token", "prod")
     before = chain.eth.get_transaction_count(wallet.address)
     done = subprocess.run([sys.executable, "-m", "swarm.cli", "run", "sell $20 of ETH for USDC", "--manifest",
-                           str(devnet.manifest_path), "--no-anchor"], capture_output=True, text=True, timeout=120,
+                           str(devnet.manifest_path), "--no-anchor"], capture_output=True, text=True, timeout=900,
                           env={**os.environ, "SWARM_STORE": pg_url, "SWARM_HOME": str(tmp_path / "home")})
     assert done.returncode == ExitCode.REFUSED, done.stderr
     output = done.stdout + done.stderr
