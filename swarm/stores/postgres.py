@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -38,6 +37,7 @@ from pydantic import BaseModel
 from swarm.core.chain import ChainIdentity
 from swarm.core.errors import Refused
 from swarm.core.outbox import AlreadySigned, SignedTxRecord
+from swarm.core.urls import redact_url
 from swarm.ledger import chain_key, claim_cap_day, default_ledger_path, utc_day
 from swarm.store import ALLOWANCE_STEP_SUFFIXES, RunRecord, run_record_of
 
@@ -77,12 +77,9 @@ def _now() -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL without its password, for messages and logs: the one URL redactor (`swarm.core.urls.redact_url`),
+    which also hides a `?password=` that PostgreSQL connection URLs accept."""
+    return redact_url(url)
 
 
 class PgDatabase:
