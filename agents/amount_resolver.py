@@ -3,7 +3,7 @@
 Dollars ("$250 of ETH"): dollars / the independent USD price of token_in (a reading that
 passes the same sourcing rule as any trade's price): the median of its families' medians, so one
 trader who pushes every pool of one DEX moves it by at most half the spread the policy allows
-(`swarm.core.prices`); the rule and the family medians are recorded with the amount.  A share ("25% of my USDC") or "all":
+(`defai_swarm.core.prices`); the rule and the family medians are recorded with the amount.  A share ("25% of my USDC") or "all":
 the balance read now (all of the native coin keeps the policy's gas reserve back).  A
 previous step's output ("then swap it to DAI"): what that step's swaps received.  The total
 is split into the step's parts and rounded down to the token's decimals.  Every input and
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from swarm.core.errors import SwarmError
-from swarm.core.policy import price_reading_rule
-from swarm.core.prices import FAMILY_RULE, PriceReading, median_and_spread
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import ResolveAmountTask
+from defai_swarm.core.errors import SwarmError
+from defai_swarm.core.policy import price_reading_rule
+from defai_swarm.core.prices import FAMILY_RULE, PriceReading, median_and_spread
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import ResolveAmountTask
 
 
 class AmountResult(TaskResult):

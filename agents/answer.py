@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import AnswerTask, ReadBalanceTask, ReadPriceTask, ReadQuoteTask
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import AnswerTask, ReadBalanceTask, ReadPriceTask, ReadQuoteTask
 
 
 class AnswerResult(TaskResult):

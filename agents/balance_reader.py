@@ -1,10 +1,10 @@
 """Balance reader agent: the wallet's balance of one token, in base units and in human units."""
 from __future__ import annotations
 
-from swarm.core.errors import SwarmError
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import ReadBalanceTask
+from defai_swarm.core.errors import SwarmError
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import ReadBalanceTask
 
 
 class BalanceResult(TaskResult):

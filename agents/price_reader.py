@@ -4,16 +4,16 @@ The sources are the chain adapter's (EVM: feed + pools; Solana: Pyth + Hermes + 
 with its family (who can move it: `oracle:chainlink`, `dex:uniswap-v2`, `oracle:pyth`, `dex:jupiter`);
 the agent records what every source said, which failed and why, and refuses nothing itself: the
 risk checker requires independent families (`SwapPolicy.min_source_families`) and a small spread.
-The reading's price is the median of the family medians (`swarm.core.prices`): it records the rule and
+The reading's price is the median of the family medians (`defai_swarm.core.prices`): it records the rule and
 each family's median, and `replay` derives all of them again from the logged sources.
 """
 from __future__ import annotations
 
-from swarm.core.errors import SwarmError
-from swarm.core.prices import PriceReading, PriceSource, collect_reading, median_and_spread, reading_price
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import ReadPriceTask
+from defai_swarm.core.errors import SwarmError
+from defai_swarm.core.prices import PriceReading, PriceSource, collect_reading, median_and_spread, reading_price
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import ReadPriceTask
 
 
 class PriceResult(TaskResult):

@@ -1,10 +1,10 @@
 """Quote reader agent: what the route would give for an amount (read-only, nothing is signed)."""
 from __future__ import annotations
 
-from swarm.core.errors import SwarmError
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import ReadQuoteTask
+from defai_swarm.core.errors import SwarmError
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import ReadQuoteTask
 
 
 class QuoteResult(TaskResult):

@@ -1,7 +1,7 @@
 """Risk checker agent: a deterministic policy enforced before anything is signed.
 
 It gathers the measured inputs (balance, a fresh quote, the chain's own pre-trade
-checks), evaluates the price condition in code, and applies `swarm.core.policy.decide`;
+checks), evaluates the price condition in code, and applies `defai_swarm.core.policy.decide`;
 every rule gives a reasoned result and the swap is approved only if all pass. An
 approved trade reserves its USD value against the daily cap atomically, and a trade
 above the approval threshold pauses for an operator (LangGraph `interrupt`). A model
@@ -10,7 +10,7 @@ can neither see nor override any of this.
 Prices: a condition is evaluated only on a reading that rests on independent, fresh
 source families (`price_sources_agree`, the same rule a trade's prices pass); otherwise
 it is refused, never evaluated. It compares the reading's price, the median of its families'
-medians (`swarm.core.prices`: pushing every pool of one DEX moves it by at most half the allowed
+medians (`defai_swarm.core.prices`: pushing every pool of one DEX moves it by at most half the allowed
 spread); the condition entry records that rule and the family medians.
 
 After an approval pause the node runs again from its start (LangGraph re-executes an
@@ -30,15 +30,15 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from swarm.core.errors import Refused, SwarmError
-from swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, cap_refusal, common_rules,
+from defai_swarm.core.errors import Refused, SwarmError
+from defai_swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, cap_refusal, common_rules,
                                decide, oracle_min_out, price_reading_rule, reference_price, refusal_reason)
-from swarm.core.prices import PriceReading
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.runtime import interrupt
-from swarm.taskgraph import CheckRiskTask, ReadPriceTask, SwapTask
-from tools.evm.policy import RiskPolicy
+from defai_swarm.core.prices import PriceReading
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.runtime import interrupt
+from defai_swarm.taskgraph import CheckRiskTask, ReadPriceTask, SwapTask
+from defai_swarm.tools.evm.policy import RiskPolicy
 
 
 class RiskResult(TaskResult):
@@ -215,7 +215,7 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
             return self._release(run.run_id, swap, deps, _refused(refusal_reason(decision), **logged))
         try:
             ok, spent = deps.ledger.reserve_spend(run.run_id, swap.id, decision.trade_usd, policy.daily_cap_usd)
-        except Refused as exc:  # another ledger keeps the wallet's cap today (swarm.ledger): nothing reserved
+        except Refused as exc:  # another ledger keeps the wallet's cap today (defai_swarm.ledger): nothing reserved
             return _refused(str(exc), **logged)
         if not ok:
             return _refused(cap_refusal(f"daily_cap_usd: ${spent:,.2f} already spent today, "

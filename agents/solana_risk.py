@@ -1,8 +1,8 @@
 """Risk checker for Solana swaps: the shared policy's rules plus what a Solana route and mint can hide.
 
-The chain-specific pieces live in the Solana adapter's package (`tools.solana.policy`,
-`tools.solana.mint_rules`); the runtime reaches them through `SolanaChain.pre_trade_checks`
-and `swarm.core.policy.decide`. This module keeps the one-call checker over a complete,
+The chain-specific pieces live in the Solana adapter's package (`defai_swarm.tools.solana.policy`,
+`defai_swarm.tools.solana.mint_rules`); the runtime reaches them through `SolanaChain.pre_trade_checks`
+and `defai_swarm.core.policy.decide`. This module keeps the one-call checker over a complete,
 replayable input (`SolanaSwapCheckInput`) and re-exports the names it always had.
 """
 from __future__ import annotations
@@ -11,13 +11,13 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from swarm.core.policy import RiskDecision, RuleResult, common_rules, oracle_min_out
-from swarm.core.prices import PriceReading
-from tools.solana.jupiter import JupiterQuote
-from tools.solana.mint_rules import CHECKED_EXTENSIONS, HARMLESS_EXTENSIONS, mint_rules
-from tools.solana.policy import SolanaRiskPolicy, price_impact_rule, quote_request_rule
-from tools.solana.token_layout import MintInfo
-from tools.solana.tokens import SolanaToken
+from defai_swarm.core.policy import RiskDecision, RuleResult, common_rules, oracle_min_out
+from defai_swarm.core.prices import PriceReading
+from defai_swarm.tools.solana.jupiter import JupiterQuote
+from defai_swarm.tools.solana.mint_rules import CHECKED_EXTENSIONS, HARMLESS_EXTENSIONS, mint_rules
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy, price_impact_rule, quote_request_rule
+from defai_swarm.tools.solana.token_layout import MintInfo
+from defai_swarm.tools.solana.tokens import SolanaToken
 
 
 class SolanaSwapCheckInput(BaseModel):

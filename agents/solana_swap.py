@@ -1,17 +1,17 @@
-"""Solana swaps via Jupiter: moved to `tools.solana.executor` (the Solana adapter's executor).
+"""Solana swaps via Jupiter: moved to `defai_swarm.tools.solana.executor` (the Solana adapter's executor).
 
 The runtime reaches it through `SolanaChain.executor(outbox, record, policy)`; these
 names stay importable from here.
 """
 from __future__ import annotations
 
-from tools.solana.executor import MemoryOutbox, SignedTxOutbox, SolanaSwapExecutor, SolanaSwapOutcome, quote_checks
-from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.tx import SignedSolanaTx
+from defai_swarm.tools.solana.executor import MemoryOutbox, SignedTxOutbox, SolanaSwapExecutor, SolanaSwapOutcome, quote_checks
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.tx import SignedSolanaTx
 
 
 class DurableOutbox:
-    """Kept for old callers: `swarm.store.RunStore` is a `swarm.core.outbox.Outbox` itself; pass it directly."""
+    """Kept for old callers: `defai_swarm.store.RunStore` is a `defai_swarm.core.outbox.Outbox` itself; pass it directly."""
 
     def __init__(self, store):
         self.store = store

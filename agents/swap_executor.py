@@ -5,7 +5,7 @@ simulate, record, send, confirm, received amount checked; Solana: Jupiter with
 decode-and-check). This agent only refuses to act without an approval, and returns the
 spend reservation when it is proven that nothing was signed. An RPC outage or a send of
 unknown fate propagates: the step stays open and `resume` finishes it (see the executor
-contract in `swarm.core.chain`).
+contract in `defai_swarm.core.chain`).
 
 Splits: a part passes the executor the remaining total of its split (`approval_total`), so one exact approval
 covers the parts still to run; a part that never reaches the executor (refused, skipped) resets what is left of
@@ -18,9 +18,9 @@ import re
 from decimal import Decimal
 from typing import Callable
 
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import SwapTask, TaskGraph, WaitBlocksTask
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import SwapTask, TaskGraph, WaitBlocksTask
 
 _PART = re.compile(r"^(?P<prefix>.*swap_)(?P<n>\d+)$")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import WaitBlocksTask
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import WaitBlocksTask
 
 POLL_S = 0.2
 

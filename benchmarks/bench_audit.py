@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from swarm.audit import AuditLog, MerkleTree, Signer, SigningKey, canonical_json, export_bundle, verify_bundle  # noqa: E402
-from swarm.audit.merkle import verify_consistency, verify_inclusion  # noqa: E402
+from defai_swarm.audit import AuditLog, MerkleTree, Signer, SigningKey, canonical_json, export_bundle, verify_bundle  # noqa: E402
+from defai_swarm.audit.merkle import verify_consistency, verify_inclusion  # noqa: E402
 
 
 def payload(i: int) -> dict:
@@ -62,7 +62,7 @@ ROUNDS = 6  # blocks each side of a side-by-side comparison is split into, alter
 VERIFY_CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[3])
-from swarm.audit import verify_bundle_file
+from defai_swarm.audit import verify_bundle_file
 t, c = time.perf_counter(), time.process_time()
 report = verify_bundle_file(sys.argv[1], trusted_vkey=sys.argv[2])
 cpu = time.process_time() - c

@@ -28,9 +28,9 @@ INTENT = "sell $20 of ETH for USDC, max 1% slippage"
 
 
 def single_process(devnet, home: Path, n: int, store: str | None = None) -> dict:
-    from agents.risk import RiskPolicy
-    from swarm.api import Swarm
-    from tools.evm.wallet import Wallet
+    from defai_swarm.agents.risk import RiskPolicy
+    from defai_swarm.api import Swarm
+    from defai_swarm.tools.evm.wallet import Wallet
 
     swarm = Swarm.from_devnet(devnet.manifest_path, Wallet.devnet(9), home=home, anchor=False,
                               policy=RiskPolicy(daily_cap_usd=Decimal(10**9)), store=store)
@@ -46,7 +46,7 @@ def single_process(devnet, home: Path, n: int, store: str | None = None) -> dict
 def cluster_row(pool, devnet, label: str, wallets: list[int], n: int, tag: str) -> dict:
     from web3 import Web3
 
-    from tools.evm.wallet import Wallet
+    from defai_swarm.tools.evm.wallet import Wallet
 
     w3 = Web3(Web3.HTTPProvider(devnet.manifest.rpc_url))
     names = [f"{tag}-{i}" for i in wallets]
@@ -81,12 +81,12 @@ def main() -> None:
     import pgserver
     import ray
 
-    from agents.risk import RiskPolicy
-    from swarm.cluster import SwarmPool
-    from swarm.cluster.pool import NAMESPACE
-    from tools.devnet import Devnet
-    from tools.devnet.install import install
-    from tools.devnet.node import free_port
+    from defai_swarm.agents.risk import RiskPolicy
+    from defai_swarm.cluster import SwarmPool
+    from defai_swarm.cluster.pool import NAMESPACE
+    from defai_swarm.tools.devnet import Devnet
+    from defai_swarm.tools.devnet.install import install
+    from defai_swarm.tools.devnet.node import free_port
 
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     os.environ["SWARM_LEDGER"] = str(work / "ledger.sqlite")  # never the user's ledger (Ray's processes inherit it)

@@ -8,7 +8,7 @@ prompt token ids, the same sampling settings, the same token budget and the same
 (built once by `grammar_for`); each side is its own `Llama` with the same threads and
 context, and each keeps its own KV cache across calls (the same prefix reuse on both).
 Raw is `Llama.create_completion` (grammar -> top-k -> ... -> dist, llama-cpp-python's
-order); the backend applies top-k before the grammar (swarm.llm.sampling), which gives the
+order); the backend applies top-k before the grammar (defai_swarm.llm.sampling), which gives the
 same tokens under greedy decoding ("same out" checks it) and the same kind of sample otherwise.
 A model without a chat template is given the "gemma" family for the chat rows (gemma-3-270m
 has none); few-shot rows send a plain prompt through `complete_prompt`.
@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llama_cpp import Llama, StoppingCriteriaList  # noqa: E402
 
-from swarm.llm import (  # noqa: E402
+from defai_swarm.llm import (  # noqa: E402
     LlamaCppBackend,
     SamplingSettings,
     StructuredOutputError,
     build_tiny_model,
     grammar_for,
 )
-from swarm.llm.errors import ModelError  # noqa: E402
+from defai_swarm.llm.errors import ModelError  # noqa: E402
 
 QUESTIONS = [
     "The ETH/USDC pool moved 3% in an hour. Should the swarm rebalance?",
@@ -76,7 +76,7 @@ class Condition(BaseModel):
 
 
 class Slots(BaseModel):
-    """Shaped like the planner's answer (swarm.planner.slots): the large grammar that ran at 0.45 tokens/s."""
+    """Shaped like the planner's answer (defai_swarm.planner.slots): the large grammar that ran at 0.45 tokens/s."""
 
     model_config = ConfigDict(extra="forbid")
     token_in: Symbol

@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from web3 import Web3  # noqa: E402
 
-from tools.devnet import Devnet  # noqa: E402
-from tools.devnet.contracts import abi  # noqa: E402
-from tools.devnet.node import free_port  # noqa: E402
-from tools.evm.rpc import connect  # noqa: E402
-from tools.evm.wallet import Wallet  # noqa: E402
+from defai_swarm.tools.devnet import Devnet  # noqa: E402
+from defai_swarm.tools.devnet.contracts import abi  # noqa: E402
+from defai_swarm.tools.devnet.node import free_port  # noqa: E402
+from defai_swarm.tools.evm.rpc import connect  # noqa: E402
+from defai_swarm.tools.evm.wallet import Wallet  # noqa: E402
 
 INTENT = "swap 1 ETH to USDC, max 0.5% slippage"
 TARGETS = {"requests": 20, "time_ratio": 2.0, "throughput_ratio": 0.5, "part_ratio": 1.2, "plan_s": 1.5,
@@ -114,9 +114,9 @@ class Bench:
         return Web3(provider), session
 
     def swarm(self, home: Path, anchor: bool):
-        from swarm.api import Swarm
-        from tools.evm.chain import EvmChain
-        from tools.evm.policy import RiskPolicy
+        from defai_swarm.api import Swarm
+        from defai_swarm.tools.evm.chain import EvmChain
+        from defai_swarm.tools.evm.policy import RiskPolicy
 
         session = CountingSession()
         chain = EvmChain(self.devnet.manifest, self.wallet, w3=connect(self.devnet.manifest.rpc_url, session=session))
@@ -199,7 +199,7 @@ def one_swap(bench: Bench, runs: int, home: Path) -> list[tuple]:
 
 
 def split_graph(parts: int, usdc_per_part: Decimal):
-    from swarm.taskgraph import CheckRiskTask, ReadPriceTask, SwapTask, TaskGraph
+    from defai_swarm.taskgraph import CheckRiskTask, ReadPriceTask, SwapTask, TaskGraph
 
     tasks: list = [ReadPriceTask(id="price_usdc", base="USDC"), ReadPriceTask(id="price_eth", base="ETH")]
     for i in range(1, parts + 1):

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from swarm.llm import SamplingSettings, load_backend  # noqa: E402
-from swarm.planner import Planner  # noqa: E402
+from defai_swarm.llm import SamplingSettings, load_backend  # noqa: E402
+from defai_swarm.planner import Planner  # noqa: E402
 from tests.intents.corpus import (NOT_COVERED_BY_PARSER, OUTCOMES, Case, Tally, context, judge,  # noqa: E402
                                   load, registries)
 

@@ -40,27 +40,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.risk import RiskPolicy  # noqa: E402
-from swarm.api import RunResult, Swarm  # noqa: E402
-from swarm.audit import verify_bundle  # noqa: E402
+from defai_swarm.agents.risk import RiskPolicy  # noqa: E402
+from defai_swarm.api import RunResult, Swarm  # noqa: E402
+from defai_swarm.audit import verify_bundle  # noqa: E402
 from tests.reliability.adversarial_intents import CORPUS  # noqa: E402
 from tests.security import attacks  # noqa: E402
 from tests.test_runtime import KILL_POINTS, swap_graph  # noqa: E402
-from tools.devnet import Devnet  # noqa: E402
-from tools.devnet.fault_proxy import FaultProxy  # noqa: E402
-from tools.devnet.install import install  # noqa: E402
-from tools.devnet.node import free_port  # noqa: E402
-from tools.evm.anchor import EvmAnchorChecker  # noqa: E402
-from tools.evm.rpc import connect  # noqa: E402
-from tools.evm.tokens import TokenRegistry  # noqa: E402
-from tools.evm.uniswap import UniswapV2  # noqa: E402
-from tools.evm.wallet import Wallet  # noqa: E402
+from defai_swarm.tools.devnet import Devnet  # noqa: E402
+from defai_swarm.tools.devnet.fault_proxy import FaultProxy  # noqa: E402
+from defai_swarm.tools.devnet.install import install  # noqa: E402
+from defai_swarm.tools.devnet.node import free_port  # noqa: E402
+from defai_swarm.tools.evm.anchor import EvmAnchorChecker  # noqa: E402
+from defai_swarm.tools.evm.rpc import connect  # noqa: E402
+from defai_swarm.tools.evm.tokens import TokenRegistry  # noqa: E402
+from defai_swarm.tools.evm.uniswap import UniswapV2  # noqa: E402
+from defai_swarm.tools.evm.wallet import Wallet  # noqa: E402
 
 CRASH_SCRIPT = """
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
-from swarm.api import Swarm
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
 Swarm.from_devnet(Path(sys.argv[1]), home=Path(sys.argv[2]), anchor=False).execute(swap_graph("USDC", "ETH", "100"), run_id="crash")
 """
@@ -144,7 +144,7 @@ def crash_section(devnet, home: Path, tally: Tally) -> None:
         r = swarm.resume("crash")
         tally.times.append(time.monotonic() - t)
         sent = w3.eth.get_transaction_count(wallet.address) - n
-        from swarm.audit import verify_log
+        from defai_swarm.audit import verify_log
         ok = r.status == "done" and sent == 2 and verify_log(swarm.auditor.log, "crash").ok and proc.returncode == -9
         tally.add("crash + resume", faults=1, runs=1, double_sends=max(0, sent - 2), wrongly_executed=0 if ok else 1)
         swarm.close()

@@ -18,9 +18,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import Task, TaskGraph
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import Task, TaskGraph
 
 
 class BalanceFloorTask(Task):

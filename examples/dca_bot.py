@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from swarm.bot import ExitCode, open_swarm, parser, report
+from defai_swarm.bot import ExitCode, open_swarm, parser, report
 
 
 def wait_blocks(w3, blocks: int, mine: bool, poll_seconds: float = 1.0) -> None:

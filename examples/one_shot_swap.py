@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from swarm.bot import exit_code, open_swarm, parser, report
+from defai_swarm.bot import exit_code, open_swarm, parser, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = swarm.run(args.intent)
         report(swarm, result)
-        return exit_code(result)  # 0 done, 4 skipped, 5 refused, ... (swarm.exitcodes)
+        return exit_code(result)  # 0 done, 4 skipped, 5 refused, ... (defai_swarm.exitcodes)
     finally:
         swarm.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from swarm.bot import ExitCode, exit_code, open_swarm, parser, report
+from defai_swarm.bot import ExitCode, exit_code, open_swarm, parser, report
 
 
 def main(argv: list[str] | None = None) -> int:

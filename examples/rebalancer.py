@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from decimal import ROUND_DOWN, Decimal
 
-from swarm.bot import ExitCode, exit_code, open_swarm, parser, report
+from defai_swarm.bot import ExitCode, exit_code, open_swarm, parser, report
 
 
 def rebalance_intent(eth: Decimal, usdc: Decimal, price: Decimal, target: Decimal, band: Decimal,

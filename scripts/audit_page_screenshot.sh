@@ -24,21 +24,21 @@ cleanup() { "$swarm" devnet down >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 "$swarm" devnet install
-port="$("$py" -c 'from tools.devnet.node import free_port; print(free_port())')"
+port="$("$py" -c 'from defai_swarm.tools.devnet.node import free_port; print(free_port())')"
 "$swarm" devnet up --port "$port"
 
 run_id="audit-page-$(date +%Y%m%d-%H%M%S)"
 "$swarm" run "swap 1000 USDC to ETH if USDC is above 0.5, max 0.5% slippage" --run-id "$run_id"
 
 # The pins a reviewer would get from the operator out of band: the checkpoint key and the anchoring account.
-vkey="$("$py" -c 'from swarm.audit import Signer; print(Signer.load().vkey)')"
-sender="$("$py" -c 'from tools.devnet import running_manifest
-from tools.evm.anchor import configured_anchor_sender
+vkey="$("$py" -c 'from defai_swarm.audit import Signer; print(Signer.load().vkey)')"
+sender="$("$py" -c 'from defai_swarm.tools.devnet import running_manifest
+from defai_swarm.tools.evm.anchor import configured_anchor_sender
 print(configured_anchor_sender(running_manifest()))')"
 "$swarm" audit verify "$run_id" --vkey "$vkey" --anchor-sender "$sender"
 "$swarm" audit html "$run_id" -o "$work/run.html" --vkey "$vkey" --anchor-sender "$sender"
 
-modules="$("$py" -c 'from tools.devnet.install import browser_modules; print(browser_modules())')"
+modules="$("$py" -c 'from defai_swarm.tools.devnet.install import browser_modules; print(browser_modules())')"
 "$py" - "$work" "$out" <<'EOF'
 import json, sys
 from pathlib import Path

@@ -47,12 +47,16 @@ command -v npm >/dev/null || { echo "npm is required (Node.js 20+) for the devne
 # GGML_NATIVE=OFF: a native build enables AMX kernels that crash where AMX is not permitted;
 # the portable build (AVX2/FMA/F16C) works everywhere. pip's wheel cache keeps the compiled wheel.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+# The checkout installs as the one import name `defai_swarm` (pyproject.toml maps swarm/, agents/, tools/ into it).
+# "strict" editable mode links the files into build/__editable__.*: pyright, import-linter and editors see one
+# package tree, and an edited file takes effect at once; a NEW module needs this script again (the test run says so).
+EDITABLE=(-e ".[test]" --config-settings editable_mode=strict)
 if llama_needs_compiling; then
     echo "installing the package and its dependencies; compiling llama.cpp (llama-cpp-python has no wheel on PyPI:" \
          "about 5 minutes on 2 cores, once; pip caches the wheel)..."
-    with_heartbeat "compiling llama.cpp" .venv/bin/python -m pip install --quiet -e ".[test]"
+    with_heartbeat "compiling llama.cpp" .venv/bin/python -m pip install --quiet "${EDITABLE[@]}"
 else
     echo "installing the package and its dependencies..."
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet "${EDITABLE[@]}"
 fi
 .venv/bin/swarm devnet install

@@ -3,7 +3,7 @@
     Swarm.from_devnet().run("swap 1 ETH to USDC if ETH is above 2500, max 0.5% slippage")
     Swarm.from_config("solana.json").run("swap 1 SOL to USDC, max 1% slippage")
 
-A `Swarm` joins one chain adapter (`swarm.core.chain.ChainAdapter`), a risk policy,
+A `Swarm` joins one chain adapter (`defai_swarm.core.chain.ChainAdapter`), a risk policy,
 the task plugins (built-ins plus `Swarm.use(...)`), the planner, the LangGraph
 runtime and the audit log.
 """
@@ -19,25 +19,25 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 
 from pydantic import BaseModel
 
-from agents import builtin_plugins
-from swarm.audit import AuditLog, Signer
-from swarm.auditing import RunAuditor
-from swarm.chains import adapter_class, read_config
-from swarm.config import swarm_home, user_path
-from swarm.core.chain import ChainAdapter, Recorder
-from swarm.core.errors import ChainMismatch, Refused, SwarmError
-from swarm.core.faults import fault_point
-from swarm.core.policy import SwapPolicy
-from swarm.core.status import RunStatus, TaskStatus
-from swarm.intent import MAX_INTENT_CHARS
-from swarm.ledger import SpendLedger
-from swarm.planner import Planner, PlanningContext, PlanResult
-from swarm.plugins import PluginRegistry, ProgressObserver, RunDeps, TaskPlugin
-from swarm.runrecords import RecordNotAuthentic, RecordSeal, same_address, seal_checkpointer, stricter_policy
-from swarm.runtime import Runtime
-from swarm.store import RunRecord, RunStore
-from swarm.stores import open_stores
-from swarm.taskgraph import SwapTask, TaskGraph
+from defai_swarm.agents import builtin_plugins
+from defai_swarm.audit import AuditLog, Signer
+from defai_swarm.auditing import RunAuditor
+from defai_swarm.chains import adapter_class, read_config
+from defai_swarm.config import swarm_home, user_path
+from defai_swarm.core.chain import ChainAdapter, Recorder
+from defai_swarm.core.errors import ChainMismatch, Refused, SwarmError
+from defai_swarm.core.faults import fault_point
+from defai_swarm.core.policy import SwapPolicy
+from defai_swarm.core.status import RunStatus, TaskStatus
+from defai_swarm.intent import MAX_INTENT_CHARS
+from defai_swarm.ledger import SpendLedger
+from defai_swarm.planner import Planner, PlanningContext, PlanResult
+from defai_swarm.plugins import PluginRegistry, ProgressObserver, RunDeps, TaskPlugin
+from defai_swarm.runrecords import RecordNotAuthentic, RecordSeal, same_address, seal_checkpointer, stricter_policy
+from defai_swarm.runtime import Runtime
+from defai_swarm.store import RunRecord, RunStore
+from defai_swarm.stores import open_stores
+from defai_swarm.taskgraph import SwapTask, TaskGraph
 
 if TYPE_CHECKING:  # langchain/langgraph load lazily: planning needs neither (see bench_overhead's start-up rows)
     from langchain_core.runnables import RunnableConfig
@@ -107,7 +107,7 @@ class Swarm:
         if chain is None:
             if manifest is None or wallet is None:
                 raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... for an EVM chain")
-            from tools.evm.chain import EvmChain
+            from defai_swarm.tools.evm.chain import EvmChain
             chain = EvmChain(manifest, wallet, w3=w3)
         self.chain: ChainAdapter = chain
         self.home = user_path(home) if home else swarm_home()
@@ -126,10 +126,10 @@ class Swarm:
         self.store: RunStore = self.stores.run_store
         self.ledger: SpendLedger = self.stores.ledger
         # run records and checkpoints are sealed with a key derived from the wallet's: a store's rows that this
-        # wallet did not write are never resumed (swarm.runrecords)
+        # wallet did not write are never resumed (defai_swarm.runrecords)
         self.seal = RecordSeal.for_chain(chain)
         self.backend, self.k, self.on_task = backend, k, on_task
-        self.on_progress = on_progress  # a long task's progress (wait_3: 7 of 10 blocks), see swarm.plugins
+        self.on_progress = on_progress  # a long task's progress (wait_3: 7 of 10 blocks), see defai_swarm.plugins
         self.auditor: RunAuditor | None = None
         if audit:
             # with a shared store, the audit log is in the same database: a resumed run keeps one log
@@ -144,7 +144,7 @@ class Swarm:
         # run before each run, never inside one: a local devnet started with --keep-pools-aligned re-aligns its pools
         self.before_run: list[Callable[[], None]] = []
         if getattr(getattr(chain, "config", None), "keep_pools_aligned", False):
-            from tools.devnet.control import align_pools
+            from defai_swarm.tools.devnet.control import align_pools
             manifest = cast(Any, chain).config
 
             def align() -> None:
@@ -165,9 +165,9 @@ class Swarm:
     def from_devnet(cls, manifest_path: Path | str | None = None, wallet=None, **kwargs) -> "Swarm":
         """The local EVM devnet (`swarm devnet up`); wallet: the one given, `SWARM_PRIVATE_KEY`, or dev account 1.
         A path may start with `~` (the home directory), here and in `from_config`."""
-        from tools.devnet import default_manifest_path
-        from tools.devnet.manifest import DevnetManifest
-        from tools.evm.chain import EvmChain
+        from defai_swarm.tools.devnet import default_manifest_path
+        from defai_swarm.tools.devnet.manifest import DevnetManifest
+        from defai_swarm.tools.evm.chain import EvmChain
         manifest = DevnetManifest.load(user_path(manifest_path or default_manifest_path()))
         return cls(EvmChain.from_config(manifest, wallet), **kwargs)
 
@@ -356,7 +356,7 @@ class Swarm:
         if state.values and not state.next:  # already finished: report it, sign and anchor nothing new
             return self._finished(run_id, graph, state.values.get("results", {}))
         if policy != self.chain.policy_model.model_validate(json.loads(record.context_json)["policy"]):
-            # decisions from here on are made under it: the audit replay uses it for them (swarm.audit.replay)
+            # decisions from here on are made under it: the audit replay uses it for them (defai_swarm.audit.replay)
             self.record(run_id, "resume", {"policy": policy.model_dump(mode="json"),
                                            "note": "the stricter of the resuming swarm's and the recorded policy"})
         if approve is not None:

@@ -24,19 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from swarm.audit import AuditLog, KeyFileError, NoteError, Verifier, export_bundle, verify_bundle, verify_log
-from swarm.audit.checkpoint import DEFAULT_KEY_NAME
-from swarm.audit.keys import load_signing_key
-from swarm.audit.outcome import RunOutcome, anchor_of, newest_checkpoint, run_outcome
-from swarm.audit.replay import replay
-from swarm.audit.verify import DEFAULT_ANCHOR_WINDOW, VerifyReport
-from swarm.config import swarm_home
-from swarm.core.anchor import AnchorFacts
-from swarm.core.errors import ConfigError
-from swarm.exitcodes import ExitCode
+from defai_swarm.audit import AuditLog, KeyFileError, NoteError, Verifier, export_bundle, verify_bundle, verify_log
+from defai_swarm.audit.checkpoint import DEFAULT_KEY_NAME
+from defai_swarm.audit.keys import load_signing_key
+from defai_swarm.audit.outcome import RunOutcome, anchor_of, newest_checkpoint, run_outcome
+from defai_swarm.audit.replay import replay
+from defai_swarm.audit.verify import DEFAULT_ANCHOR_WINDOW, VerifyReport
+from defai_swarm.config import swarm_home
+from defai_swarm.core.anchor import AnchorFacts
+from defai_swarm.core.errors import ConfigError
+from defai_swarm.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from swarm.audit.html import RunRow
+    from defai_swarm.audit.html import RunRow
 
 
 def audit_paths() -> tuple[Path, Path]:
@@ -81,10 +81,10 @@ def configured_sender(adapter: Any, family: str, config: Any) -> str | None:
         found = hook(config)
         return str(found) if found is not None else None
     if family == "evm":
-        from tools.evm.anchor import configured_anchor_sender
+        from defai_swarm.tools.evm.anchor import configured_anchor_sender
         return configured_anchor_sender(config)
     if family == "solana":
-        from tools.solana.anchor import configured_anchor_sender as solana_sender
+        from defai_swarm.tools.solana.anchor import configured_anchor_sender as solana_sender
         return solana_sender(config)
     return None
 
@@ -92,7 +92,7 @@ def configured_sender(adapter: Any, family: str, config: Any) -> str | None:
 def _chain_config(args: argparse.Namespace, adapter: Any, family: str) -> Any:
     """`--config` (it must be of the anchor's family), else the running devnet of that family, else None."""
     if getattr(args, "config", None):
-        from swarm.cli import _chain_config_path
+        from defai_swarm.cli import _chain_config_path
         path, config_family = _chain_config_path(args)
         if config_family != family:
             raise ConfigError(f"the anchor is on a {family} chain, but --config {path} is a {config_family} "
@@ -101,10 +101,10 @@ def _chain_config(args: argparse.Namespace, adapter: Any, family: str) -> Any:
     if getattr(args, "rpc", None):
         return None  # a bare node: no configuration in use (SWARM_PRIVATE_KEY or --anchor-sender pin the sender)
     if family == "solana":
-        from tools.devnet.solana import running_config
+        from defai_swarm.tools.devnet.solana import running_config
         return running_config(swarm_home())
     if family == "evm":
-        from tools.devnet import running_manifest
+        from defai_swarm.tools.devnet import running_manifest
         return running_manifest()
     return None
 
@@ -115,7 +115,7 @@ def _anchor_checker(args: argparse.Namespace, anchor: Any):
     that fails the anchor when its chain cannot be reached from here."""
     if not isinstance(anchor, dict):
         return None
-    from swarm.chains import adapter_class
+    from defai_swarm.chains import adapter_class
 
     family = str(anchor.get("chain", "")).partition(":")[0]
     try:
@@ -123,8 +123,8 @@ def _anchor_checker(args: argparse.Namespace, anchor: Any):
         config = _chain_config(args, adapter, family)
         sender = getattr(args, "anchor_sender", None) or configured_sender(adapter, family, config)
         if family == "evm" and getattr(args, "rpc", None):
-            from tools.evm.anchor import EvmAnchorChecker
-            from tools.evm.rpc import connect
+            from defai_swarm.tools.evm.anchor import EvmAnchorChecker
+            from defai_swarm.tools.evm.rpc import connect
             return EvmAnchorChecker(connect(args.rpc), expected_sender=sender)
         if config is None:
             return _NotLookedUp(f"no {family} chain configuration here to look the anchor up: pass --config FILE "
@@ -140,8 +140,8 @@ def chain_moved_on(log: AuditLog, run_id: str, anchor: Any, args: argparse.Names
     reset` that rewound past it). None when nothing says so: then a missing anchor is just missing."""
     if not isinstance(anchor, dict) or not str(anchor.get("chain", "")).startswith("evm:"):
         return None
-    from swarm.chains import adapter_class
-    from tools.evm.rpc import connect
+    from defai_swarm.chains import adapter_class
+    from defai_swarm.tools.evm.rpc import connect
     try:
         config = _chain_config(args, adapter_class("evm"), "evm")
     except ConfigError:
@@ -181,8 +181,8 @@ def _anchor_window(args: argparse.Namespace) -> float:
 
 def _plugins():
     """The built-in agents plus those installed packages declare (their entries replay too)."""
-    from agents import builtin_plugins
-    from swarm.plugins import PluginRegistry
+    from defai_swarm.agents import builtin_plugins
+    from defai_swarm.plugins import PluginRegistry
     registry = PluginRegistry(builtin_plugins())
     registry.load_entry_points()
     return registry
@@ -231,16 +231,16 @@ def run_bundle(log: AuditLog, run_id: str, trusted: Verifier | None = None) -> d
 def _log_source(db: Path) -> tuple[Path | str, str]:
     """Where the audit log is: the shared store when SWARM_STORE names one (a cluster's runs are all there),
     else this machine's SQLite file; and how to name it in messages (a URL without its password)."""
-    from swarm.stores import store_url
+    from defai_swarm.stores import store_url
     url = store_url()
     if url is None:
         return db, str(db)
-    from swarm.stores.postgres import redacted
+    from defai_swarm.stores.postgres import redacted
     return url, redacted(url)
 
 
 def _html(args: argparse.Namespace, console, db: Path) -> int:
-    from swarm.audit.html import render_page
+    from defai_swarm.audit.html import render_page
 
     if args.bundle:
         try:
@@ -294,7 +294,7 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
 def index_rows(log: AuditLog, trusted: Verifier | None) -> list[RunRow]:
     """Every run of the log for the run list `serve` hands out: its outcome from the part the trusted key signed
     (`run_outcome`; "unverified" without a key), worded as `swarm audit runs` words it."""
-    from swarm.audit.html import RunRow
+    from defai_swarm.audit.html import RunRow
 
     rows = []
     for run_id in log.runs():
@@ -311,7 +311,7 @@ def index_rows(log: AuditLog, trusted: Verifier | None) -> list[RunRow]:
 
 
 def _serve(args: argparse.Namespace, console, db: Path) -> int:
-    from swarm.audit.html import AuditPageServer, render_index, render_page
+    from defai_swarm.audit.html import AuditPageServer, render_index, render_page
 
     pinned = None
     if args.vkey:
@@ -369,7 +369,7 @@ def _emit_json(data: Any) -> None:
 
 def _error(console, args: argparse.Namespace, message: str, code: ExitCode = ExitCode.USAGE) -> int:
     """One line on stdout with a person's output; with --json on stderr, and a JSON error document on stdout."""
-    from swarm.cli import fail
+    from defai_swarm.cli import fail
     return fail(args, message, code, console)
 
 
@@ -488,7 +488,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
         return _verified(console, args, report, f"bundle {args.bundle}", anchor, "the bundle carries no on-chain anchor")
     source, where = _log_source(db)
     if db.parent.is_dir():
-        from swarm.audit.keys import private_dir
+        from defai_swarm.audit.keys import private_dir
         private_dir(db.parent)  # an audit directory left open (older version, wrong umask) is tightened even with no log yet
     if source == db and not db.exists() and args.action in ("runs", "show", "verify", "replay", "export"):
         if args.action == "runs":
@@ -518,7 +518,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
         outcome = run_outcome(log, args.run_id, trusted, entries)
         if args.action == "show":
             summary = run_summary(log, args.run_id, trusted, outcome, entries)
-            from swarm.render import humanize
+            from defai_swarm.render import humanize
             rows = [{"index": e.index, "created_at": e.created_at, "kind": e.kind,
                      "task": e.payload.get("task") or e.payload.get("step") or "",
                      "summary": humanize(summarize(e.kind, e.payload)), "signed": e.index < outcome.signed,

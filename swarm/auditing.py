@@ -1,9 +1,9 @@
 """Connect a run to the audit log: record every step, then sign the checkpoint, anchor it, record the anchor."""
 from __future__ import annotations
 
-from swarm.audit import AuditLog, Signer, Verifier, checkpoint_hash
-from swarm.audit.outcome import newest_checkpoint, run_outcome, seal_record
-from swarm.core.anchor import Anchorer  # checkpoint hash -> AnchorRef
+from defai_swarm.audit import AuditLog, Signer, Verifier, checkpoint_hash
+from defai_swarm.audit.outcome import newest_checkpoint, run_outcome, seal_record
+from defai_swarm.core.anchor import Anchorer  # checkpoint hash -> AnchorRef
 
 
 def floats_as_text(value):

@@ -1,12 +1,12 @@
 """Helpers for writing bots: the usual flags (which devnet, where state lives, which policy), opening a Swarm,
-reporting a run, and the exit code of a run (the same numbers as the `swarm` command, see swarm.exitcodes)."""
+reporting a run, and the exit code of a run (the same numbers as the `swarm` command, see defai_swarm.exitcodes)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from swarm.api import RunResult, Swarm
-from swarm.exitcodes import ExitCode, for_status
+from defai_swarm.api import RunResult, Swarm
+from defai_swarm.exitcodes import ExitCode, for_status
 
 
 def parser(description: str | None) -> argparse.ArgumentParser:
@@ -20,8 +20,8 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 def open_swarm(args: argparse.Namespace, **kwargs) -> Swarm:
     if getattr(args, "policy", None) and "policy" not in kwargs:
-        from swarm.cli import load_policy
-        from tools.evm.policy import RiskPolicy
+        from defai_swarm.cli import load_policy
+        from defai_swarm.tools.evm.policy import RiskPolicy
         kwargs["policy"] = load_policy(Path(args.policy), RiskPolicy)
     return Swarm.from_devnet(Path(args.manifest) if args.manifest else None,
                              home=Path(args.home) if args.home else None, **kwargs)

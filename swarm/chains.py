@@ -12,10 +12,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from swarm.config import user_path
-from swarm.core.errors import ConfigError
+from defai_swarm.config import user_path
+from defai_swarm.core.errors import ConfigError
 
-BUILTIN = {"evm": "tools.evm.chain:EvmChain", "solana": "tools.solana.chain:SolanaChain"}
+BUILTIN = {"evm": "defai_swarm.tools.evm.chain:EvmChain", "solana": "defai_swarm.tools.solana.chain:SolanaChain"}
 ENTRY_POINT_GROUP = "defai_swarm.chains"
 
 

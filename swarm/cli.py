@@ -1,6 +1,6 @@
 """The `swarm` command line: for people (trees, tables, human amounts) and for scripts (`--json`, exit codes).
 
-Heavy modules (web3, langgraph, llama_cpp, swarm.api) are imported inside the handlers: `swarm --help` stays fast.
+Heavy modules (web3, langgraph, llama_cpp, defai_swarm.api) are imported inside the handlers: `swarm --help` stays fast.
 Every user error is one line saying what is wrong and what to do; `--debug` adds the traceback.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from swarm.config import user_path
-from swarm.exitcodes import ExitCode, error_document, for_status
+from defai_swarm.config import user_path
+from defai_swarm.exitcodes import ExitCode, error_document, for_status
 
 
 class _Lazy:
@@ -40,7 +40,7 @@ class _Lazy:
 
 console: Any = _Lazy(soft_wrap=True)  # messages are not hard-wrapped: they may be grepped or copied
 err: Any = _Lazy(stderr=True, soft_wrap=True)  # notes and errors: stdout stays clean for --json
-log = logging.getLogger("swarm.cli")  # not __name__: `python -m swarm.cli` runs as __main__
+log = logging.getLogger("defai_swarm.cli")  # not __name__: `python -m defai_swarm.cli` runs as __main__
 
 EXIT_CODES_HELP = """exit codes:
   0 done            the run finished as asked (or the command succeeded)
@@ -96,8 +96,8 @@ def _busy(message: str, show: bool = True):
 # ---- devnet ------------------------------------------------------------------------------------------
 
 def _solana_devnet(args: argparse.Namespace) -> int:
-    from swarm.config import swarm_home
-    from tools.devnet.solana import DEFAULT_PORT, SolanaDevnet, running_config, status_lines, stop_devnet
+    from defai_swarm.config import swarm_home
+    from defai_swarm.tools.devnet.solana import DEFAULT_PORT, SolanaDevnet, running_config, status_lines, stop_devnet
 
     home = swarm_home()
     if args.action == "install":
@@ -125,7 +125,7 @@ def _solana_devnet(args: argparse.Namespace) -> int:
             for line in status_lines(config):
                 console.print(line)
     elif args.action in ("set-price", "align", "mine"):
-        from tools.devnet.solana import control
+        from defai_swarm.tools.devnet.solana import control
         if args.action == "mine":
             slot = control.mine(args.blocks, home)
             if args.json:
@@ -148,7 +148,7 @@ def _solana_devnet(args: argparse.Namespace) -> int:
 
 
 def _running_manifest():
-    from tools.devnet import default_manifest_path, running_manifest
+    from defai_swarm.tools.devnet import default_manifest_path, running_manifest
     manifest = running_manifest()
     if manifest is None:
         raise NotRunning(f"no devnet running (no live manifest at {default_manifest_path()}); "
@@ -159,8 +159,8 @@ def _running_manifest():
 def _devnet(args: argparse.Namespace) -> int:
     if args.chain == "solana":
         return _solana_devnet(args)
-    from tools.devnet import Devnet, default_manifest_path, running_manifest, stop_detached
-    from tools.devnet.install import install
+    from defai_swarm.tools.devnet import Devnet, default_manifest_path, running_manifest, stop_detached
+    from defai_swarm.tools.devnet.install import install
 
     if args.action == "install":
         with _busy("installing anvil and the Uniswap V2 builds from npm (a minute or two the first time)..."):
@@ -189,7 +189,7 @@ def _devnet(args: argparse.Namespace) -> int:
 def _moves_table(moves) -> None:
     from rich.table import Table
 
-    from swarm.render import amount
+    from defai_swarm.render import amount
     table = Table("pool", "before", "after", "target", "deployer swapped in")
     for m in moves:
         quote = m.pair.split("/")[1]
@@ -200,12 +200,12 @@ def _moves_table(moves) -> None:
 
 def _devnet_reset(args: argparse.Namespace, path: Path) -> int:
     """Revert the devnet, then clear its reservations from the spend ledger: the reset reverted the trades they
-    count (`swarm.ledger.clear_local_devnet`, which proves the chain is this local devnet; tools may not import
+    count (`defai_swarm.ledger.clear_local_devnet`, which proves the chain is this local devnet; tools may not import
     the ledger, so the two steps meet here)."""
     from datetime import datetime, timezone
 
-    from swarm.ledger import clear_local_devnet, default_ledger_path
-    from tools.devnet import control
+    from defai_swarm.ledger import clear_local_devnet, default_ledger_path
+    from defai_swarm.tools.devnet import control
 
     before = datetime.now(timezone.utc)  # reservations made after the revert count trades on the new chain
     result = control.reset(path)
@@ -226,7 +226,7 @@ def _devnet_reset(args: argparse.Namespace, path: Path) -> int:
 
 
 def _devnet_control(args: argparse.Namespace) -> int:
-    from tools.devnet import control, default_manifest_path
+    from defai_swarm.tools.devnet import control, default_manifest_path
 
     _running_manifest()
     path = default_manifest_path()
@@ -272,8 +272,8 @@ def price_text(price: Decimal) -> str:
 def _devnet_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from swarm.render import amount
-    from tools.devnet.status import devnet_status
+    from defai_swarm.render import amount
+    from defai_swarm.tools.devnet.status import devnet_status
 
     status = devnet_status(_running_manifest())
     if args.json:
@@ -300,15 +300,15 @@ def _devnet_status(args: argparse.Namespace) -> int:
 
 def _chain_config_path(args: argparse.Namespace) -> tuple[Path, str]:
     """Which chain configuration a command uses: --config, else the running devnet of --chain."""
-    from swarm.chains import read_config
-    from tools.devnet import default_manifest_path, running_manifest
+    from defai_swarm.chains import read_config
+    from defai_swarm.tools.devnet import default_manifest_path, running_manifest
 
     if given := getattr(args, "config", None) or getattr(args, "manifest", None):
         path = user_path(given)  # `~/...` as a shell would have expanded it
         return path, read_config(path)["family"]
     if getattr(args, "chain", "evm") == "solana":
-        from swarm.config import swarm_home
-        from tools.devnet.solana import running_config
+        from defai_swarm.config import swarm_home
+        from defai_swarm.tools.devnet.solana import running_config
         config = running_config(swarm_home())
         if config is None or config.state_dir is None:
             raise NotRunning("no Solana devnet running; start one with `swarm devnet up --chain solana`")
@@ -324,7 +324,7 @@ class _Progress:
     ("planning: model call 2 of ~3: 57 tokens, 12.3 tokens/s (40s)", a line per finished call) and while a task
     waits ("wait_3: 7 of 10 blocks"). Nothing on stderr when it is not a terminal, with --json or under
     `swarm mcp` (`show` off); finished calls go to the log at INFO whatever the terminal (task progress is logged
-    by the runtime, swarm.plugins.ProgressReporter). A standing watch (a task reporting with no total) shows the
+    by the runtime, defai_swarm.plugins.ProgressReporter). A standing watch (a task reporting with no total) shows the
     same way. Observers run on the decoding or task thread: each update is quick, the lock keeps lines whole."""
 
     def __init__(self, k: int, show: bool = True):
@@ -365,14 +365,14 @@ class _Progress:
             self._live.refresh()
 
     def token(self, event: Any) -> None:
-        """A model call's progress (swarm.llm.CallProgress): the call's number of ~k, tokens so far, rate."""
+        """A model call's progress (defai_swarm.llm.CallProgress): the call's number of ~k, tokens so far, rate."""
         with self._lock:  # a call's first token is drawn at once, later ones by the periodic refresh
             self._status(f"planning: model call {self.calls + 1} of ~{self.k}: {event.tokens} token"
                          f"{'s' if event.tokens != 1 else ''} ({event.phase}), {event.tokens_per_second:.1f} "
                          f"tokens/s ({self.time() - self.start:.0f}s)", now=event.tokens == 1)
 
     def __call__(self, event: Any) -> None:
-        """A finished model call (swarm.llm.CallEvent): one line, in the log and on the terminal."""
+        """A finished model call (defai_swarm.llm.CallEvent): one line, in the log and on the terminal."""
         with self._lock:
             self.calls += 1
             accounting = getattr(event, "accounting", None)
@@ -390,7 +390,7 @@ class _Progress:
                              f"({elapsed:.0f}s)", now=True)
 
     def task(self, event: Any) -> None:
-        """A task's progress (swarm.plugins.TaskProgress): `wait_3: 7 of 10 blocks`, drawn at once."""
+        """A task's progress (defai_swarm.plugins.TaskProgress): `wait_3: 7 of 10 blocks`, drawn at once."""
         with self._lock:
             self._status(event.describe(), now=True)
 
@@ -421,8 +421,8 @@ def _swarm(args: argparse.Namespace, progress: bool = True, display: _Progress |
     and the tasks' progress."""
     import os
 
-    from swarm.chains import adapter_class, read_config
-    from swarm.core.errors import RpcUnavailable
+    from defai_swarm.chains import adapter_class, read_config
+    from defai_swarm.core.errors import RpcUnavailable
 
     path, family = _chain_config_path(args)
     # The policy file first: a mistake in it is reported before any model is loaded or node contacted.
@@ -432,18 +432,18 @@ def _swarm(args: argparse.Namespace, progress: bool = True, display: _Progress |
     human = progress and not getattr(args, "json", False)
     model = getattr(args, "model", None) or os.environ.get("SWARM_MODEL")
     if model:
-        from swarm.core.urls import redact_url
-        from swarm.llm import load_backend
+        from defai_swarm.core.urls import redact_url
+        from defai_swarm.llm import load_backend
         shown = redact_url(model) if "://" in model else model  # a server URL's credentials are never shown
         with _busy(f"loading model {shown}...", show=human):
             backend = load_backend(model)
         log.info("model loaded: %s", shown)
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
 
     def on_task(task_id: str, result: dict) -> None:
         from rich.markup import escape
 
-        from swarm.render import humanize
+        from defai_swarm.render import humanize
         status = str(result.get("status"))
         log.info("task %s: %s", task_id, status)
         if not human:
@@ -462,7 +462,7 @@ def _swarm(args: argparse.Namespace, progress: bool = True, display: _Progress |
     except RpcUnavailable as exc:
         raise RpcUnavailable(_unreachable(path, family, exc)) from None
     if family == "evm" and read_config(path).get("keep_pools_aligned") and not swarm.before_run:
-        from tools.devnet.control import align_pools  # `swarm devnet up --keep-pools-aligned`: before each run
+        from defai_swarm.tools.devnet.control import align_pools  # `swarm devnet up --keep-pools-aligned`: before each run
 
         def align() -> None:
             align_pools(path)
@@ -474,7 +474,7 @@ def _unreachable(path: Path, family: str, exc: Exception) -> str:
     """One line for a node that does not answer: where we looked, and what to do about it."""
     from urllib.parse import urlparse
 
-    from swarm.chains import read_config
+    from defai_swarm.chains import read_config
 
     url = str(read_config(path).get("rpc_url") or "?")
     host = urlparse(url).hostname or ""
@@ -493,7 +493,7 @@ def load_policy(path: str | Path, model):
 
     from pydantic import ValidationError
 
-    from swarm.core.errors import ConfigError
+    from defai_swarm.core.errors import ConfigError
 
     path = user_path(path)
 
@@ -552,7 +552,7 @@ def _result_json(result) -> dict:
 def _print_result(result, swarm, as_json: bool = False) -> int:
     from rich.markup import escape
 
-    from swarm.render import answers, humanize, labelled_txs, refusals, token_out_of
+    from defai_swarm.render import answers, humanize, labelled_txs, refusals, token_out_of
 
     code = for_status(result.status)
     if as_json:
@@ -631,7 +631,7 @@ def _plan(args: argparse.Namespace) -> int:
             data["exit_code"] = int(code)
             _emit_json(data)
             return code
-        from swarm.render import plan_tree
+        from defai_swarm.render import plan_tree
         console.print(plan_tree(plan))
         if args.thoughts:
             for thought in plan.thoughts:
@@ -642,12 +642,12 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from swarm.audit_cli import audit_command
+    from defai_swarm.audit_cli import audit_command
     return audit_command(args, console)
 
 
 def _new(args: argparse.Namespace) -> int:
-    from swarm.starter import StarterError, create
+    from defai_swarm.starter import StarterError, create
     try:
         path = create(args.name, user_path(args.dir) if args.dir else None)
     except StarterError as exc:
@@ -658,7 +658,7 @@ def _new(args: argparse.Namespace) -> int:
 
 def _mcp(args: argparse.Namespace) -> int:
     try:
-        from swarm.integrations.mcp_server import run_mcp
+        from defai_swarm.integrations.mcp_server import run_mcp
     except ImportError as exc:
         return fail(args, f"the MCP server is not available in this install ({exc}); install the `mcp` extra: "
                           f"pip install 'defai-swarm[mcp]'", ExitCode.ERROR)
@@ -667,7 +667,7 @@ def _mcp(args: argparse.Namespace) -> int:
 
 def _add_mcp_arguments(parser: argparse.ArgumentParser) -> None:
     try:
-        from swarm.integrations.mcp_server import add_mcp_arguments
+        from defai_swarm.integrations.mcp_server import add_mcp_arguments
     except ImportError:
         return
     add_mcp_arguments(parser)
@@ -882,7 +882,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
     """The exit code and one line for an error that ended a command."""
-    from swarm.core.errors import Refused, SwarmError
+    from defai_swarm.core.errors import Refused, SwarmError
 
     message = str(exc).strip() or type(exc).__name__
     if isinstance(exc, Refused):
@@ -937,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
             command = where.prog.removeprefix(parser.prog).strip() or None
             _emit_json(error_document(exc.message, ExitCode.USAGE, command))
         return ExitCode.USAGE
-    from swarm import logs
+    from defai_swarm import logs
     handler = logs.setup("debug" if args.debug and not args.log_level else args.log_level, args.log_format)
     try:
         return int(args.func(args))

@@ -1,6 +1,6 @@
 """Exit codes of `swarm` and the example bots: one per outcome, so scripts can branch without parsing text.
 
-Documented in the README ("Exit codes"); the same numbers everywhere (the CLI, examples/, swarm.bot).
+Documented in the README ("Exit codes"); the same numbers everywhere (the CLI, examples/, defai_swarm.bot).
 """
 from __future__ import annotations
 

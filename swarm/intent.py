@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from swarm.taskgraph import Op
+from defai_swarm.taskgraph import Op
 
 MAX_INTENT_CHARS = 500
 MAX_PARTS = 20

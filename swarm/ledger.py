@@ -9,11 +9,11 @@ the library ever deletes a reservation row's history.
 One exception to "the cap holds": a local devnet's own reset. `swarm devnet reset` reverts the devnet to its
 deployed state, so the trades the devnet's reservations count are gone from its chain; it then clears them
 (`clear_local_devnet`: marks them released, drops the devnet's cap bindings). That happens only after the chain
-was proven to be the manifest's own anvil (`tools.devnet.control.require_local`: loopback RPC, the devnet's
+was proven to be the manifest's own anvil (`defai_swarm.tools.devnet.control.require_local`: loopback RPC, the devnet's
 chain id, its process alive, block 0's hash the recorded one); any other chain identity is refused, and its
 rows are never touched.
 
-What it is keyed by: the chain identity (`swarm.core.chain.ChainIdentity`: its label, e.g.
+What it is keyed by: the chain identity (`defai_swarm.core.chain.ChainIdentity`: its label, e.g.
 `evm:31337`, plus the genesis / block-0 hash) and the wallet address. A fresh devnet has a new
 genesis hash, so it is a new key with a fresh cap; the same chain under another RPC URL is the
 same key.
@@ -23,12 +23,12 @@ transaction, so concurrent processes (and threads) can never overshoot the cap. 
 released only when it is proven that nothing of the step landed (the executor proves it; the swap
 plugin calls `release_spend`); a released row is kept with its release time, for the record.
 
-The EVM nonce locks (`tools.evm.tx.NonceManager`) live next to this file, in `nonces/`: point
+The EVM nonce locks (`defai_swarm.tools.evm.tx.NonceManager`) live next to this file, in `nonces/`: point
 `SWARM_LEDGER` at one place and both the cap and the nonces of a wallet are shared through it.
 Tests point `SWARM_LEDGER` at a temporary file (or pass a path to `SpendLedger.for_wallet`).
 
 One ledger per wallet and day, whichever store a process uses: a process may keep its reservations here or,
-with `SWARM_STORE=postgresql://...`, in PostgreSQL (`swarm.stores.postgres.PgSpendLedger`). Two ledgers each
+with `SWARM_STORE=postgresql://...`, in PostgreSQL (`defai_swarm.stores.postgres.PgSpendLedger`). Two ledgers each
 holding part of a day would each allow the whole cap, so this file (which every process on the machine opens,
 whatever its store) also names, per (chain, wallet, UTC day), the one ledger that keeps that day's cap: the
 `cap_binding` table. The first reservation of the day records it (`claim_cap_day`, in the same write transaction
@@ -52,12 +52,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swarm.core.chain import ChainIdentity
-from swarm.core.errors import ConfigError, Refused
-from swarm.store import durable_connection, release_durable
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.core.errors import ConfigError, Refused
+from defai_swarm.store import durable_connection, release_durable
 
 if TYPE_CHECKING:
-    from tools.devnet.manifest import DevnetManifest
+    from defai_swarm.tools.devnet.manifest import DevnetManifest
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS cap_binding (
 def default_ledger_path() -> Path:
     """`$SWARM_LEDGER`, else `$XDG_DATA_HOME/defai-swarm/ledger.sqlite` (default `~/.local/share/...`).
 
-    `tools.evm.tx.ledger_dir` computes the same directory (tools may not import this module); a test keeps
+    `defai_swarm.tools.evm.tx.ledger_dir` computes the same directory (tools may not import this module); a test keeps
     the two in step.
     """
     explicit = os.environ.get(LEDGER_ENV)
@@ -175,15 +175,15 @@ class ClearedDevnet:
 
 def clear_local_devnet(manifest: DevnetManifest | Path | str | None = None, path: Path | str | None = None,
                        before: datetime | None = None) -> ClearedDevnet:
-    """After `tools.devnet.control.reset` (what `swarm devnet reset` does): release every reservation on the local
+    """After `defai_swarm.tools.devnet.control.reset` (what `swarm devnet reset` does): release every reservation on the local
     devnet of `manifest` (a DevnetManifest, a path to one, or None for the running devnet's) reserved before
     `before` (a timezone-aware time; default now), and drop the cap bindings this ledger file keeps for it. Only for the manifest's own
     anvil (`require_local`: otherwise NotLocalDevnet, nothing touched): on any other chain nothing clears the cap.
 
     A day kept by another ledger (a PostgreSQL store, `cap_binding`) is left as it is and listed in
     `kept_elsewhere`: its reservations are in that database. Call it between runs, as every devnet lever."""
-    from tools.devnet import control  # the devnet's own check; tools never import this module
-    from tools.evm.chain import read_identity
+    from defai_swarm.tools.devnet import control  # the devnet's own check; tools never import this module
+    from defai_swarm.tools.evm.chain import read_identity
 
     found, _ = control.load(manifest)
     identity = read_identity(control.require_local(found))  # raises unless this is the manifest's own anvil
@@ -223,7 +223,7 @@ def clear_local_devnet(manifest: DevnetManifest | Path | str | None = None, path
 
 
 class SpendLedger:
-    """Implements `swarm.core.outbox.SpendLedger` for one (chain, wallet) over the shared SQLite ledger.
+    """Implements `defai_swarm.core.outbox.SpendLedger` for one (chain, wallet) over the shared SQLite ledger.
 
     `scope` names the state directory whose run ids the reservations use (run ids are unique only
     inside one state directory): two directories never share a reservation row, but they always
@@ -257,7 +257,7 @@ class SpendLedger:
     def _key(self, run_id: str, step: str) -> tuple[str, str, str, str, str]:
         return self.chain, self.wallet, self.scope, run_id, step
 
-    # -- swarm.core.outbox.SpendLedger -------------------------------------------------------------------
+    # -- defai_swarm.core.outbox.SpendLedger -------------------------------------------------------------------
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         """Reserve `usd` of today's cap for (run, step) if the wallet's total stays within `cap`; idempotent for
         a step that holds a reservation. Returns (ok, spent today before this reservation, without its own).

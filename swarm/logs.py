@@ -22,7 +22,7 @@ MIN_SECRET_LEN = 4  # shorter values are not registered: replacing them everywhe
 
 def register_secret(value: str) -> None:
     """A value that must never appear in a log line (a key, a seed phrase, a URL's password): replaced by
-    [redacted]. Whoever prints the value's context redacts it there too (e.g. `swarm.core.urls.redact_url`)."""
+    [redacted]. Whoever prints the value's context redacts it there too (e.g. `defai_swarm.core.urls.redact_url`)."""
     if value and len(value) >= MIN_SECRET_LEN:
         _secrets.add(value)
 
@@ -81,7 +81,7 @@ def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logg
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_Redact())
     handler.set_name("swarm-cli")
-    for name in ("swarm", "agents", "tools"):
+    for name in ("defai_swarm",):
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if h.get_name() == "swarm-cli"]:
             logger.removeHandler(old)
@@ -94,7 +94,7 @@ def setup(level: str | None = None, fmt: str | None = None, stream=None) -> logg
 
 def teardown(handler: logging.Handler) -> None:
     """Remove what `setup` added (a command run in-process must not leave a handler on a closed stream)."""
-    for name in ("swarm", "agents", "tools"):
+    for name in ("defai_swarm",):
         logging.getLogger(name).removeHandler(handler)
 
 

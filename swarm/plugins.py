@@ -17,12 +17,12 @@ from typing import Any, Callable, ClassVar, Generic, Iterable, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from swarm.core.chain import ChainAdapter, Recorder, SwapExecutor
-from swarm.core.errors import PluginError
-from swarm.core.outbox import Outbox, SpendLedger
-from swarm.core.policy import SwapPolicy
-from swarm.core.status import TaskStatus
-from swarm.taskgraph import Task, TaskGraph
+from defai_swarm.core.chain import ChainAdapter, Recorder, SwapExecutor
+from defai_swarm.core.errors import PluginError
+from defai_swarm.core.outbox import Outbox, SpendLedger
+from defai_swarm.core.policy import SwapPolicy
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.taskgraph import Task, TaskGraph
 
 ENTRY_POINT_GROUP = "defai_swarm.tasks"
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class TaskResult(BaseModel):
 
 
 class RunOutbox(Outbox, Protocol):
-    """The durable store a run writes signed transactions to before broadcasting (`swarm.store.RunStore`)."""
+    """The durable store a run writes signed transactions to before broadcasting (`defai_swarm.store.RunStore`)."""
 
     def has_signed(self, run_id: str, step_prefix: str) -> bool: ...
 
@@ -137,7 +137,7 @@ class TaskPlugin(Generic[TaskT]):
     result_model: ClassVar[type[TaskResult]] = TaskResult
     # moves funds or writes on chain: its result decides the run's status, the graph must gate it by a check_risk
     # task (PluginRegistry.ungated), and its handler's executor acts only within that check's approval; a task
-    # that is not effectful gets an executor that refuses everything (swarm.runtime)
+    # that is not effectful gets an executor that refuses everything (defai_swarm.runtime)
     effectful: ClassVar[bool] = False
     chains: ClassVar[frozenset[str] | None] = None  # chain families it supports; None: every chain
 

@@ -56,7 +56,7 @@ def humanize(reason: str, tokens: Callable[[str], int | None] | None = None, tok
 
 def _condition(cond: Any, lead: str = "only if") -> str:
     """A task's condition through the condition model's own describe(), with the price task it reads."""
-    from swarm.taskgraph import Condition
+    from defai_swarm.taskgraph import Condition
 
     if not isinstance(cond, dict):
         return f"{lead} {cond}"

@@ -22,9 +22,9 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from swarm.core.errors import Refused
-from swarm.core.policy import SwapPolicy
-from swarm.store import RunRecord
+from defai_swarm.core.errors import Refused
+from defai_swarm.core.policy import SwapPolicy
+from defai_swarm.store import RunRecord
 
 P = TypeVar("P", bound=SwapPolicy)
 

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from dataclasses import replace
 
-from swarm.core.chain import SwapExecutor, SwapOutcome
-from swarm.core.errors import EffectRefused, Refused
-from swarm.core.faults import fault_point
-from swarm.core.status import TaskStatus
-from swarm.plugins import PluginRegistry, ProgressReporter, RunDeps, RunView, TaskResult
-from swarm.taskgraph import SwapTask, Task, TaskGraph
+from defai_swarm.core.chain import SwapExecutor, SwapOutcome
+from defai_swarm.core.errors import EffectRefused, Refused
+from defai_swarm.core.faults import fault_point
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import PluginRegistry, ProgressReporter, RunDeps, RunView, TaskResult
+from defai_swarm.taskgraph import SwapTask, Task, TaskGraph
 
 if TYPE_CHECKING:
     from langgraph.graph import END, START, StateGraph

@@ -76,7 +76,7 @@ checkpointed and written to the audit log, and a refusal stops the swap before a
 
 ## How the agent works
 
-`LiquidityGuard` is a `swarm.plugins.TaskPlugin`:
+`LiquidityGuard` is a `defai_swarm.plugins.TaskPlugin`:
 
 - `extend_plan` adds one `liquidity_guard` task (`LiquidityGuardTask`) per swap, in front of its risk check;
 - `handle` measures the pool with the `pool_depth` tool through `deps.chain` and refuses a trade whose USD
@@ -104,7 +104,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from tools.evm.chain import EvmChain
+from defai_swarm.tools.evm.chain import EvmChain
 
 
 class PoolDepth(BaseModel):
@@ -140,10 +140,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from swarm.core.errors import SwarmError
-from swarm.core.status import TaskStatus
-from swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import SwapTask, Task, TaskGraph
+from defai_swarm.core.errors import SwarmError
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import SwapTask, Task, TaskGraph
 from $name.pool_depth import pool_depth
 
 
@@ -260,9 +260,9 @@ from __future__ import annotations
 
 import sys
 
-from swarm.api import Swarm
-from swarm.core.errors import SwarmError
-from swarm.exitcodes import for_status
+from defai_swarm.api import Swarm
+from defai_swarm.core.errors import SwarmError
+from defai_swarm.exitcodes import for_status
 from $name.liquidity_guard import LiquidityGuard
 
 USAGE = """usage: python -m $name "<intent>"
@@ -312,12 +312,12 @@ from decimal import Decimal
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import AuditLog, verify_log
-from swarm.audit.replay import replay
-from tools.devnet import Devnet
-from tools.devnet.install import install
-from tools.devnet.node import free_port
+from defai_swarm.api import Swarm
+from defai_swarm.audit import AuditLog, verify_log
+from defai_swarm.audit.replay import replay
+from defai_swarm.tools.devnet import Devnet
+from defai_swarm.tools.devnet.install import install
+from defai_swarm.tools.devnet.node import free_port
 from $name.liquidity_guard import LiquidityGuard
 from $name.pool_depth import pool_depth
 
@@ -417,8 +417,8 @@ class StarterError(ValueError):
 
 def library_checkout() -> Path | None:
     """The defai-swarm checkout this library runs from (it has the pyproject.toml), or None for an installed copy."""
-    import swarm
-    root = Path(swarm.__file__).resolve().parents[1]
+    import defai_swarm
+    root = Path(defai_swarm.__file__).resolve().parents[1]
     pyproject = root / "pyproject.toml"
     if pyproject.is_file() and re.search(r'^name\s*=\s*"defai-swarm"', pyproject.read_text(), re.MULTILINE):
         return root

@@ -2,7 +2,7 @@
 
 A run id is claimed by one atomic insert of its context row (chain, wallet, policy) before anything else of the
 run is written: of two processes given the same id, one wins and the other writes nothing; a context row is never
-replaced. Context and plan rows carry the wallet's seal (`swarm.runrecords`): a resume acts only on rows it can
+replaced. Context and plan rows carry the wallet's seal (`defai_swarm.runrecords`): a resume acts only on rows it can
 authenticate.
 
 The outbox lives outside the LangGraph state on purpose: a signed transaction is written
@@ -11,7 +11,7 @@ never to land (the node refused the bytes at send, or its nonce was consumed by 
 transaction) is marked dropped, never deleted: it is not listed as sent, it no longer holds
 the step's spend reservation, and the step is never signed again.
 
-The wallet's daily cap lives in `swarm.ledger.SpendLedger`, shared by every state directory.
+The wallet's daily cap lives in `defai_swarm.ledger.SpendLedger`, shared by every state directory.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from swarm.core.outbox import AlreadySigned, SignedTxRecord
+from defai_swarm.core.outbox import AlreadySigned, SignedTxRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS run_context (
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A run's rows exactly as stored, with their seals (`swarm.runrecords.RecordSeal.check` authenticates them).
+    """A run's rows exactly as stored, with their seals (`defai_swarm.runrecords.RecordSeal.check` authenticates them).
     `intent` and `plan_json` are None while the run is claimed but not planned yet."""
 
     chain: str
@@ -120,7 +120,7 @@ def run_record_of(context: tuple | None, run: tuple | None) -> RunRecord | None:
 
 
 class RunStore:
-    """Implements `swarm.core.outbox.Outbox` over one SQLite file (the spend ledger is `swarm.ledger`)."""
+    """Implements `defai_swarm.core.outbox.Outbox` over one SQLite file (the spend ledger is `defai_swarm.ledger`)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)

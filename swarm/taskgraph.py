@@ -2,7 +2,7 @@
 
 The planner produces it, the runtime executes it; neither trusts a model to
 decide a condition, an address or an amount. Task kinds are open: a plugin
-(`swarm.plugins.TaskPlugin`) brings its own `Task` subclass; the built-in kinds
+(`defai_swarm.plugins.TaskPlugin`) brings its own `Task` subclass; the built-in kinds
 (read_price, read_balance, check_risk, swap) are defined here because the
 planner speaks them.
 """

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agents.risk import RiskPolicy
-from swarm.cluster import SwarmPool
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.cluster import SwarmPool
 
 ray = pytest.importorskip("ray", reason="the test extra installs ray")
 
@@ -22,7 +22,7 @@ INTENT = "sell $20 of ETH for USDC, max 1% slippage"
 def cluster():
     from ray.cluster_utils import Cluster
 
-    from swarm.cluster.pool import NAMESPACE
+    from defai_swarm.cluster.pool import NAMESPACE
 
     c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
     worker = c.add_node(**NODE)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster_helpers import INTENT, make_pool, outbox_rows, unreleased_reservations
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.evm.wallet import Wallet
 
 ray = pytest.importorskip("ray", reason="the test extra installs ray")
 pytest_plugins = ["tests.pg_fixtures", "tests.cluster_helpers"]
@@ -30,7 +30,7 @@ def test_actor_killed_mid_run_is_restarted_and_the_run_finishes_once(cluster, de
                                                                      kill_at):
     """The wallet actor's process dies at a step boundary of a run; Ray restarts it and retries the call: the
     intent ends with exactly one trade, one nonce and one $20 reservation, whatever the boundary."""
-    from swarm.core.faults import once_marker
+    from defai_swarm.core.faults import once_marker
 
     points = kill_at.split(",")
     address = Wallet.devnet(9).address

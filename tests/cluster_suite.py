@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from swarm.cluster import SwarmPool
-from swarm.core.errors import Refused
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.cluster import SwarmPool
+from defai_swarm.core.errors import Refused
 from tests.cluster_helpers import INTENT, MB, make_pool, outbox_rows, spent_today, unreleased_reservations
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.evm.wallet import Wallet
 
 # How long a call may take before the test calls it hung: a guard against deadlocks on a machine whose cores are
 # busy with other work (Ray's workers run niced), never a check of how fast anything is.
@@ -41,8 +41,8 @@ pytest_plugins = ["tests.pg_fixtures", "tests.cluster_helpers"]
 DRIVER = """
 import json, sys
 import ray
-from swarm.cluster import SwarmPool
-from swarm.cluster.pool import NAMESPACE
+from defai_swarm.cluster import SwarmPool
+from defai_swarm.cluster.pool import NAMESPACE
 args = json.loads(sys.argv[1])
 ray.init(address=args["address"], namespace=NAMESPACE, log_to_driver=False)
 pool = SwarmPool(args["manifest"], store=args["store"], cluster=args["cluster"], home=args["home"],
@@ -54,10 +54,10 @@ print(json.dumps(pool.run_many([tuple(item) for item in args["items"]], timeout=
 LOCAL = """
 import json, sys
 from decimal import Decimal
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from swarm.cluster import SwarmPool
-from tools.evm.wallet import Wallet
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.cluster import SwarmPool
+from defai_swarm.tools.evm.wallet import Wallet
 a = json.loads(sys.argv[1])
 s = Swarm.from_devnet(a["manifest"], Wallet.devnet(a["account"]), home=a["home"], store=a["store"], anchor=False,
                       policy=RiskPolicy(daily_cap_usd=Decimal(a["cap"])))
@@ -134,7 +134,7 @@ def test_a_run_id_is_one_wallets_and_a_resume_keeps_the_stricter_policy(cluster,
 def test_a_wallet_that_cannot_start_is_one_clear_error(cluster, devnet, pg_url, tmp_path):
     """A key reference not set on the node, or a store that does not answer: one line naming the cause when the
     wallet is added, not a dead actor found at the first intent."""
-    from swarm.core.errors import ConfigError
+    from defai_swarm.core.errors import ConfigError
 
     pool = make_pool(devnet, pg_url, tmp_path, "broken", daily_cap_usd="10")
     with pytest.raises(ConfigError, match=r"wallet 'k' could not start on the cluster: wallet key reference "
@@ -152,8 +152,8 @@ def test_plans_share_a_model_actor_pool_and_their_thoughts_reach_the_audit_log(c
                                                                                tmp_path, tiny_model_path):
     """Two model actors (one loaded GGUF each) serve the wallet actors' plans; each model call is audited where
     the run is, with the model file's hash, and the wallet actors load no model of their own."""
-    from swarm.audit import AuditLog
-    from swarm.llm import file_sha256
+    from defai_swarm.audit import AuditLog
+    from defai_swarm.llm import file_sha256
 
     pool = SwarmPool(devnet.manifest_path, store=pg_url, cluster="models", home=tmp_path / "nodes", anchor=False,
                      policy=RiskPolicy(daily_cap_usd="1000"), model=str(tiny_model_path), model_actors=2,
@@ -228,7 +228,7 @@ def test_a_bot_schedule_runs_each_round_at_its_block_once_even_when_its_actor_di
     for k, r in enumerate(rounds, start=1):
         (tx,) = r["tx_hashes"]
         assert chain.eth.get_transaction_receipt(tx)["blockNumber"] >= start + (k - 1) * 4  # not before its block
-    from swarm.core.errors import ConfigError
+    from defai_swarm.core.errors import ConfigError
     with pytest.raises(ConfigError, match="'dca' is taken"):  # an id is used once: no second intent under it
         pool.schedule("s", "swap 1 USDC to ETH", every_blocks=1, rounds=1, schedule_id="dca")
     pool.stop_schedule("dca")
@@ -244,7 +244,7 @@ def test_readme_cluster_blocks(cluster, devnet, chain, pg_url, tmp_path, tiny_mo
     from eth_account import Account
 
     from tests.test_readme_python import cluster_blocks, run_blocks
-    from tools.evm.wallet import DEV_MNEMONIC
+    from defai_swarm.tools.evm.wallet import DEV_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     key = tmp_path / "treasury.key"
@@ -258,7 +258,7 @@ def test_readme_cluster_blocks(cluster, devnet, chain, pg_url, tmp_path, tiny_mo
         lines = out.splitlines()
         assert len(lines) == 2 and all(line.split()[1] == "done" for line in lines), out  # run_many's two results
         assert len(pool.model_info()) == 2 and scope["ref"] is not None
-        from swarm.core.errors import ConfigError
+        from defai_swarm.core.errors import ConfigError
         with pytest.raises(ConfigError, match="no schedule 'dca-eth'"):
             pool.schedule_status("dca-eth")  # stopped
         assert pool.info("treasury")["address"] == Account.from_key(key.read_text()).address  # its round finished

@@ -9,13 +9,36 @@ from pathlib import Path
 
 import pytest
 
-from tools.devnet import Devnet
-from tools.devnet.install import install
-from tools.devnet.node import free_port
-from tools.evm.rpc import connect
-from tools.evm.tokens import TokenRegistry
-from tools.evm.uniswap import UniswapV2
-from tools.evm.wallet import Wallet
+
+def _check_editable_install() -> None:
+    """The checkout installs in setuptools' strict editable mode (scripts/setup.sh): its files are linked into
+    build/__editable__.*, so a file added since the install cannot be imported yet. Say so in one line."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("defai_swarm")
+    if spec is None or spec.origin is None:
+        pytest.exit("defai_swarm is not installed in this Python: run `bash scripts/setup.sh`", returncode=2)
+    installed, root = Path(spec.origin).parent, Path(__file__).resolve().parents[1]
+    if installed.resolve() == (root / "swarm").resolve():
+        return  # a layout that reads the folders directly
+    shipped = {".py", ".js", ".html", ".css", ".vy", ".json"}
+    missing = [str(path.relative_to(root)) for folder, inside in (("swarm", ""), ("agents", "agents"), ("tools", "tools"))
+               for path in (root / folder).rglob("*") if path.suffix in shipped and "__pycache__" not in path.parts
+               and not (installed / inside / path.relative_to(root / folder)).exists()]
+    if missing:
+        pytest.exit(f"{len(missing)} file(s) added since the editable install ({', '.join(sorted(missing)[:3])}): "
+                    "run `bash scripts/setup.sh` to link them", returncode=2)
+
+
+_check_editable_install()
+
+from defai_swarm.tools.devnet import Devnet  # noqa: E402
+from defai_swarm.tools.devnet.install import install  # noqa: E402
+from defai_swarm.tools.devnet.node import free_port  # noqa: E402
+from defai_swarm.tools.evm.rpc import connect  # noqa: E402
+from defai_swarm.tools.evm.tokens import TokenRegistry  # noqa: E402
+from defai_swarm.tools.evm.uniswap import UniswapV2  # noqa: E402
+from defai_swarm.tools.evm.wallet import Wallet  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,7 +51,7 @@ def session_spend_ledger(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def own_spend_ledger(session_spend_ledger, tmp_path_factory, monkeypatch):
-    """Every test gets its own wallet spend ledger and EVM nonce locks (`swarm.ledger`): caps never carry over."""
+    """Every test gets its own wallet spend ledger and EVM nonce locks (`defai_swarm.ledger`): caps never carry over."""
     monkeypatch.setenv("SWARM_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.sqlite"))
 
 
@@ -73,8 +96,8 @@ def wallet() -> Wallet:
 def make_swarm(chain, devnet, wallet, tmp_path):
     """Swarms on the devnet with the test's wallet, state directory and a policy from keyword arguments, closed
     after the test. Anchoring is off unless asked: most tests count the wallet's transactions."""
-    from swarm.api import Swarm
-    from tools.evm.policy import RiskPolicy
+    from defai_swarm.api import Swarm
+    from defai_swarm.tools.evm.policy import RiskPolicy
 
     made = []
 
@@ -95,7 +118,7 @@ def solana_devnet(tmp_path_factory):
     what they move (balance deltas, not genesis balances) and put back the prices they set; each such test is
     followed by a fresh blockhash (pytest_runtest_teardown). A test that needs the genesis world or its own process
     starts a `SolanaDevnet` of its own."""
-    from tools.devnet.solana import SolanaDevnet
+    from defai_swarm.tools.devnet.solana import SolanaDevnet
 
     with SolanaDevnet.start(tmp_path_factory.mktemp("solana-devnet"), port=free_port()) as net:
         yield net
@@ -189,7 +212,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: Path(log).unlink(missing_ok=True))
     tiers.install_popen_guard()
 
-    from swarm.llm.backend import LlamaCppBackend
+    from defai_swarm.llm.backend import LlamaCppBackend
 
     load = LlamaCppBackend.__init__
 
@@ -219,7 +242,7 @@ def _expire_blockhash(rpc_url: str) -> str | None:
     what went wrong, if anything."""
     import httpx
 
-    from tools.devnet.solana.litesvm_rpc import BLOCKHASH_VALID_BLOCKS
+    from defai_swarm.tools.devnet.solana.litesvm_rpc import BLOCKHASH_VALID_BLOCKS
 
     try:
         answer = httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "devnet_mine",

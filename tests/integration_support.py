@@ -1,7 +1,7 @@
 """Helpers of the integration tests (LangChain tools, MCP server): balances read straight from the node."""
 from __future__ import annotations
 
-from tools.evm.tokens import TokenRegistry
+from defai_swarm.tools.evm.tokens import TokenRegistry
 
 _BALANCE_OF = [{"name": "balanceOf", "type": "function", "stateMutability": "view",
                 "inputs": [{"name": "a", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}]}]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field, field_validator
 
-from swarm.llm.tiny import build_tiny_model
+from defai_swarm.llm.tiny import build_tiny_model
 
 
 class Never(BaseModel):

@@ -23,7 +23,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tools.devnet.node import free_port
+from defai_swarm.tools.devnet.node import free_port
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Test fixtures over the local Solana stand-ins, which now live in the package `tools.devnet.solana`.
+"""Test fixtures over the local Solana stand-ins, which now live in the package `defai_swarm.tools.devnet.solana`.
 
 The stand-ins are re-exported here under their old names (FakeJupiter is
 `JupiterStandIn`, FakeHermes is `HermesStandIn`); see that package for what is
@@ -12,18 +12,18 @@ from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 
-from tools.devnet.solana.accounts import (PRICE_UPDATE_V2_LEN, SetupError, _opt, create_mint, ext_default_frozen,
+from defai_swarm.tools.devnet.solana.accounts import (PRICE_UPDATE_V2_LEN, SetupError, _opt, create_mint, ext_default_frozen,
                                           ext_mint_close_authority, ext_non_transferable, ext_permanent_delegate,
                                           ext_transfer_fee, ext_transfer_hook, fund_tokens, put_account,
                                           pyth_legacy_price, pyth_price_update_v2, revoke_mint_authority, send_direct,
                                           wrap_sol)
-from tools.devnet.solana.hermes_standin import HermesStandIn
-from tools.devnet.solana.http import MAX_BODY_BYTES, MAX_LIFETIME_SECONDS, LocalHttpServer
-from tools.devnet.solana.jupiter_standin import JupiterStandIn
-from tools.devnet.solana.litesvm_rpc import BLOCKHASH_VALID_BLOCKS, NOT_LANDED, LocalSolanaRpc, RpcFault
-from tools.devnet.solana.wire import account_json, err_json, ui_amount
-from tools.solana.programs import TOKEN_PROGRAM
-from tools.solana.pyth import PRICE_UPDATE_V2_DISCRIMINATOR
+from defai_swarm.tools.devnet.solana.hermes_standin import HermesStandIn
+from defai_swarm.tools.devnet.solana.http import MAX_BODY_BYTES, MAX_LIFETIME_SECONDS, LocalHttpServer
+from defai_swarm.tools.devnet.solana.jupiter_standin import JupiterStandIn
+from defai_swarm.tools.devnet.solana.litesvm_rpc import BLOCKHASH_VALID_BLOCKS, NOT_LANDED, LocalSolanaRpc, RpcFault
+from defai_swarm.tools.devnet.solana.wire import account_json, err_json, ui_amount
+from defai_swarm.tools.solana.programs import TOKEN_PROGRAM
+from defai_swarm.tools.solana.pyth import PRICE_UPDATE_V2_DISCRIMINATOR
 
 FakeJupiter = JupiterStandIn
 FakeHermes = HermesStandIn
@@ -44,9 +44,9 @@ class LocalChain:
     """LiteSVM + LocalSolanaRpc + the library's SolanaRpc client, with a funded wallet and a token issuer."""
 
     def __init__(self, poll_seconds: float = 0.01, rebroadcast_seconds: float = 0.05, timeout_seconds: float = 10.0):
-        from tools.solana.rpc import SolanaRpc
-        from tools.solana.tx import SolanaTxSender
-        from tools.solana.wallet import SolanaWallet
+        from defai_swarm.tools.solana.rpc import SolanaRpc
+        from defai_swarm.tools.solana.tx import SolanaTxSender
+        from defai_swarm.tools.solana.wallet import SolanaWallet
 
         self.svm = LiteSVM()
         self.server = LocalSolanaRpc(self.svm).start()
@@ -59,7 +59,7 @@ class LocalChain:
                                      rebroadcast_seconds=rebroadcast_seconds, timeout_seconds=timeout_seconds)
 
     def token(self, symbol: str, decimals: int = 6, program: Pubkey = TOKEN_PROGRAM, fund: int = 0, **mint_kw):
-        from tools.solana.tokens import SolanaToken
+        from defai_swarm.tools.solana.tokens import SolanaToken
 
         mint = create_mint(self.svm, self.issuer, decimals, program, **mint_kw)
         if fund:

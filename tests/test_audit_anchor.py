@@ -12,9 +12,9 @@ from solders.message import Message
 from solders.signature import Signature
 from solders.transaction import Transaction
 
-from swarm.audit.anchor import AnchorRef, memo_text, parse_memo
-from swarm.audit.anchor_evm import EvmAnchorChecker, anchor_on_evm
-from swarm.audit.anchor_solana import (
+from defai_swarm.audit.anchor import AnchorRef, memo_text, parse_memo
+from defai_swarm.audit.anchor_evm import EvmAnchorChecker, anchor_on_evm
+from defai_swarm.audit.anchor_solana import (
     LITESVM_CHAIN,
     MEMO_PROGRAM_ID,
     LiteSvmAnchorChecker,
@@ -22,12 +22,12 @@ from swarm.audit.anchor_solana import (
     memo_calls,
     memo_instruction,
 )
-from swarm.audit.checkpoint import Signer, checkpoint_hash
-from swarm.audit.keys import SigningKey
-from swarm.audit.log import AuditLog
-from swarm.audit.verify import export_bundle, verify_bundle
-from tools.evm.tx import TxRequest, TxSender
-from tools.evm.wallet import Wallet
+from defai_swarm.audit.checkpoint import Signer, checkpoint_hash
+from defai_swarm.audit.keys import SigningKey
+from defai_swarm.audit.log import AuditLog
+from defai_swarm.audit.verify import export_bundle, verify_bundle
+from defai_swarm.tools.evm.tx import TxRequest, TxSender
+from defai_swarm.tools.evm.wallet import Wallet
 
 RUN = "run-anchor"
 

@@ -8,7 +8,7 @@ same verdict (the page's "log verified, anchor not checked" is verify_bundle's P
 full pass) and the same first bad entry.
 
 The corpus: real runs on the session's EVM devnet and on a local Solana devnet, tampered as an attacker would, and
-logs written with swarm.audit's own writer (AuditLog + Signer) for amounts above 2**53 and non-ASCII keys and text.
+logs written with defai_swarm.audit's own writer (AuditLog + Signer) for amounts above 2**53 and non-ASCII keys and text.
 All pages render in one browser launch; screenshots go to the test's temporary directory.
 """
 from __future__ import annotations
@@ -33,19 +33,19 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from swarm.api import Swarm
-from swarm.audit import AuditLog, Signer, SigningKey, Verifier, checkpoint_hash, verify_bundle
-from swarm.audit.canonical import dumps as canonical_dumps
-from swarm.audit.checkpoint import Checkpoint, origin_for_run, parse_note, sign_checkpoint
-from swarm.audit.html import AuditPageServer, render_index, render_page
-from swarm.audit.verify import export_bundle
-from swarm.audit_cli import audit_command, index_rows, run_bundle
-from swarm.cli import build_parser
+from defai_swarm.api import Swarm
+from defai_swarm.audit import AuditLog, Signer, SigningKey, Verifier, checkpoint_hash, verify_bundle
+from defai_swarm.audit.canonical import dumps as canonical_dumps
+from defai_swarm.audit.checkpoint import Checkpoint, origin_for_run, parse_note, sign_checkpoint
+from defai_swarm.audit.html import AuditPageServer, render_index, render_page
+from defai_swarm.audit.verify import export_bundle
+from defai_swarm.audit_cli import audit_command, index_rows, run_bundle
+from defai_swarm.cli import build_parser
 from tests.test_runtime import swap_graph
-from tools.devnet.install import browser_modules, install
-from tools.devnet.node import free_port
-from tools.evm.rpc import connect
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.install import browser_modules, install
+from defai_swarm.tools.devnet.node import free_port
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytestmark = pytest.mark.browser  # pages rendered in headless Chromium
 
@@ -100,7 +100,7 @@ def corrupt_signature(bundle: dict) -> dict:
 
 
 def forged_log(bundle: dict, edit, tmp: Path) -> dict:
-    """A forger's rewrite: the entries edited, written afresh with swarm.audit's writer, signed with a new key."""
+    """A forger's rewrite: the entries edited, written afresh with defai_swarm.audit's writer, signed with a new key."""
     signer = Signer(SigningKey.generate())
     with AuditLog(tmp / "forged.db") as log:
         run_id = bundle["run_id"]
@@ -697,7 +697,7 @@ def mutations(good: dict, signer: Signer, vkey: str) -> list[tuple[str, str, str
 
 def sign_note_text(good: dict, signer: Signer, edit) -> str:
     """The checkpoint text edited as text, then signed (a body the parser must refuse after the signature)."""
-    from swarm.audit.checkpoint import sign_note
+    from defai_swarm.audit.checkpoint import sign_note
     return sign_note(edit(parse_note(good["checkpoint"])[0]), signer)
 
 
@@ -864,9 +864,9 @@ GRAPH_BOX = """(() => {
 
 def wide_graph_bundle(tmp: Path, text: str, signer: Signer) -> tuple[str, list]:
     """A run of the planner's own graph for `text` (every task answered), signed: the bundle text and the tasks."""
-    from swarm.intent import Request
-    from swarm.planner.build import build_request_graph
-    from swarm.planner.language import parse_request
+    from defai_swarm.intent import Request
+    from defai_swarm.planner.build import build_request_graph
+    from defai_swarm.planner.language import parse_request
 
     request = parse_request(text)
     assert isinstance(request, Request), request

@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from swarm.audit import canonical
-from swarm.audit.checkpoint import (
+from defai_swarm.audit import canonical
+from defai_swarm.audit.checkpoint import (
     Checkpoint,
     NoteError,
     Signer,
@@ -34,11 +34,11 @@ from swarm.audit.checkpoint import (
     sign_note,
     verify_checkpoint,
 )
-from swarm.audit.keys import KeyFileError, SigningKey, default_key_path, load_or_create_signing_key
-from swarm.audit.log import AuditLog
-from swarm.audit.merkle import EMPTY_ROOT, verify_consistency, verify_inclusion
-from swarm.audit.redact import SecretLeakError
-from swarm.audit.verify import export_bundle, verify_bundle, verify_bundle_file, verify_log
+from defai_swarm.audit.keys import KeyFileError, SigningKey, default_key_path, load_or_create_signing_key
+from defai_swarm.audit.log import AuditLog
+from defai_swarm.audit.merkle import EMPTY_ROOT, verify_consistency, verify_inclusion
+from defai_swarm.audit.redact import SecretLeakError
+from defai_swarm.audit.verify import export_bundle, verify_bundle, verify_bundle_file, verify_log
 
 SECRET = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
@@ -547,8 +547,8 @@ def test_altered_leaf_hash_list_is_named(bundle, signer):
 
 def test_rewritten_leaf_list_cannot_hide_a_change(bundle, signer):
     """The forger recomputes the leaf list too: detected, though no longer localisable."""
-    from swarm.audit.log import leaf_data
-    from swarm.audit.merkle import leaf_hash
+    from defai_swarm.audit.log import leaf_data
+    from defai_swarm.audit.merkle import leaf_hash
 
     b = roundtrip(bundle)
     b["entries"][4]["payload"] = {"step": "forged"}
@@ -590,9 +590,9 @@ def test_older_checkpoint_of_same_run_names_first_uncovered_entry(log, signer, b
 def test_resigned_by_another_key_is_detected_when_key_is_pinned(bundle, signer):
     b = roundtrip(bundle)
     b["entries"][2]["payload"] = {"step": "forged"}
-    from swarm.audit.log import AuditEntry
+    from defai_swarm.audit.log import AuditEntry
     entries = [AuditEntry(**e, leaf_hash="00" * 32) for e in b["entries"]]
-    from swarm.audit.merkle import MerkleTree
+    from defai_swarm.audit.merkle import MerkleTree
     tree = MerkleTree(e.compute_leaf_hash() for e in entries)
     mallory = Signer(SigningKey.generate())  # same key name, different key
     b["checkpoint"] = sign_checkpoint(Checkpoint(origin=origin_for_run("run1"), size=12, root=tree.root()), mallory)
@@ -714,7 +714,7 @@ def test_streamed_verify_refuses_a_file_that_is_not_one_bundle(tmp_path, text):
 
 def test_streamed_verify_reads_across_chunk_boundaries(bundle, signer, tmp_path, monkeypatch):
     """Tiny chunks split every value, number and string somewhere: the verdict is the same."""
-    import swarm.audit.verify as verify_module
+    import defai_swarm.audit.verify as verify_module
 
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle, indent=1))
@@ -728,7 +728,7 @@ def test_streamed_verify_reads_across_chunk_boundaries(bundle, signer, tmp_path,
 # ---- group commit: deferred kinds are made durable by the next action's entry ---------------------------
 
 def test_deferred_kinds_are_committed_at_once_and_fsynced_with_the_next_action(log, signer):
-    from swarm.audit.log import DEFERRED_KINDS
+    from defai_swarm.audit.log import DEFERRED_KINDS
 
     assert {"price", "plan", "thought", "check_risk"} <= DEFERRED_KINDS and "tx" not in DEFERRED_KINDS
     log.append("run1", "price", {"p": "1"})
@@ -755,7 +755,7 @@ def test_a_killed_process_loses_no_deferred_entry(tmp_path):
     import sys
 
     path = tmp_path / "audit.db"
-    script = ("import os, sys; from swarm.audit import AuditLog; log = AuditLog(sys.argv[1]); "
+    script = ("import os, sys; from defai_swarm.audit import AuditLog; log = AuditLog(sys.argv[1]); "
               "[log.append('run1', 'price', {'i': i}) for i in range(5)]; os._exit(9)")
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 9, proc.stderr
@@ -781,7 +781,7 @@ def test_stored_leaf_equals_the_canonical_leaf(log, payload):
 def test_canonical_encoder_matches_json_dumps(value):
     """The prebuilt encoder writes the bytes `json.dumps` with the canonical settings writes (sorted keys, no
     blanks, UTF-8 kept), and refuses what JSON cannot hold."""
-    from swarm.audit.canonical import encode_plain
+    from defai_swarm.audit.canonical import encode_plain
 
     assert encode_plain(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     with pytest.raises(TypeError):

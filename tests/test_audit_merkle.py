@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import pytest
 
-from swarm.audit.merkle import (
+from defai_swarm.audit.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,

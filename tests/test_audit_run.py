@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import export_bundle, verify_bundle, verify_log
-from swarm.audit.anchor_evm import EvmAnchorChecker
-from swarm.audit.replay import replay
+from defai_swarm.api import Swarm
+from defai_swarm.audit import export_bundle, verify_bundle, verify_log
+from defai_swarm.audit.anchor_evm import EvmAnchorChecker
+from defai_swarm.audit.replay import replay
 from tests.test_runtime import swap_graph
 
 
@@ -100,7 +100,7 @@ def test_cli_verify_replay_and_bundle(swarm, chain, devnet, wallet, tmp_path):
     env = {**os.environ, "SWARM_HOME": str(tmp_path)}
 
     def cli(*args):  # issue 12 #7: the operator's chain configuration pins the anchor's sender (not the intent entry)
-        p = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", *args, "--config", str(devnet.manifest_path)],
+        p = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "audit", *args, "--config", str(devnet.manifest_path)],
                            capture_output=True, text=True, env=env, timeout=120)
         return p.returncode, p.stdout + p.stderr
 
@@ -121,7 +121,7 @@ def test_cli_verify_replay_and_bundle(swarm, chain, devnet, wallet, tmp_path):
 
 
 def test_model_thoughts_are_recorded_with_their_provenance(chain, devnet, wallet, tmp_path, tiny_model_path):
-    from swarm.llm import file_sha256, load_backend
+    from defai_swarm.llm import file_sha256, load_backend
 
     backend = load_backend(tiny_model_path)
     swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, backend=backend, k=2, anchor=False)

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from swarm.audit import AuditLog, Signer, export_bundle, verify_bundle, verify_log
-from swarm.audit.keys import SigningKey
-from swarm.audit.merkle import MerkleTree, verify_consistency, verify_inclusion
+from defai_swarm.audit import AuditLog, Signer, export_bundle, verify_bundle, verify_log
+from defai_swarm.audit.keys import SigningKey
+from defai_swarm.audit.merkle import MerkleTree, verify_consistency, verify_inclusion
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -185,7 +185,7 @@ def test_same_rows_give_the_same_tree_in_both_stores(tmp_path, pg_url, signer):
 def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg_url, tmp_path):
     """A run through `Swarm` with the shared store: its entries and checkpoint are in PostgreSQL (none in a local
     file), and the exported bundle verifies with `swarm audit verify --bundle`."""
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
     from tests.test_runtime import swap_graph
 
     swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path / "home", store=pg_url)
@@ -207,7 +207,7 @@ def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg
     env = {**os.environ, "SWARM_HOME": str(tmp_path / "cli-home")}  # a verifier's machine: no local audit log
 
     def verify() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "verify", "--bundle", str(bundle_path),
+        return subprocess.run([sys.executable, "-m", "defai_swarm.cli", "audit", "verify", "--bundle", str(bundle_path),
                                "--vkey", vkey, "--config", str(devnet.manifest_path)],
                               capture_output=True, text=True, env=env, timeout=120)
 
@@ -220,11 +220,11 @@ def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg
     assert done.returncode == 8 and "first bad entry: 3" in done.stdout + done.stderr, done.stdout + done.stderr
     # `swarm audit` on any machine pointed at the shared store reads the run from PostgreSQL (no local file)
     store_env = {**env, "SWARM_STORE": pg_url}
-    runs = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "runs", "--json"], capture_output=True, text=True,
+    runs = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "audit", "runs", "--json"], capture_output=True, text=True,
                           env=store_env, timeout=120)
     assert runs.returncode == 0, runs.stdout + runs.stderr
     assert result.run_id in {r["run_id"] for r in json.loads(runs.stdout)}
-    live = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "verify", result.run_id, "--vkey", vkey,
+    live = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "audit", "verify", result.run_id, "--vkey", vkey,
                            "--config", str(devnet.manifest_path)], capture_output=True, text=True, env=store_env,
                           timeout=120)
     assert live.returncode == 0 and f"PASS run {result.run_id}" in live.stdout, live.stdout + live.stderr
@@ -234,9 +234,9 @@ def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg
 def test_the_newest_signed_checkpoint_decides(where, signer):
     """Issue 23 #1 on both stores, without a chain: a run sealed, resumed and sealed again (each checkpoint followed
     by its anchor record), then rows added with the store's credentials only."""
-    from swarm.audit import checkpoint_hash
-    from swarm.audit.outcome import run_outcome
-    from swarm.auditing import anchored_checkpoint
+    from defai_swarm.audit import checkpoint_hash
+    from defai_swarm.audit.outcome import run_outcome
+    from defai_swarm.auditing import anchored_checkpoint
 
     def anchor(note: str) -> dict:
         return {"chain": "evm:31337", "tx_id": "0x" + checkpoint_hash(note).hex(), "checkpoint_hash": checkpoint_hash(note).hex()}

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import AuditLog
-from swarm.core.errors import ChainMismatch, ConfigError, Refused
+from defai_swarm.api import Swarm
+from defai_swarm.audit import AuditLog
+from defai_swarm.core.errors import ChainMismatch, ConfigError, Refused
 from tests.test_runtime import swap_graph
-from tools.devnet.manifest import DevnetManifest
-from tools.evm.chain import EvmChain
-from tools.evm.policy import RiskPolicy
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.evm.chain import EvmChain
+from defai_swarm.tools.evm.policy import RiskPolicy
+from defai_swarm.tools.evm.wallet import Wallet
 
 SWARM = Path(sys.executable).parent / "swarm"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from swarm.cli import main
-from swarm.exitcodes import ExitCode
+from defai_swarm.cli import main
+from defai_swarm.exitcodes import ExitCode
 from tests.secret_scan import record_output
-from tools.devnet.node import free_port
+from defai_swarm.tools.devnet.node import free_port
 
 
 @pytest.fixture
@@ -171,8 +171,8 @@ def test_model_planning_reports_each_call(swarm_cli, tiny_model_path):
 def test_help_is_fast_to_start_and_own_per_action():
     """`swarm --help` imports no heavy module (a new process, as a user types it); each devnet action has its help."""
     probe = ("import sys, runpy; sys.argv = ['swarm', '--help']\n"
-             "try:\n    runpy.run_module('swarm.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "heavy = [m for m in ('web3', 'langgraph', 'llama_cpp', 'swarm.api', 'rich') if m in sys.modules]\n"
+             "try:\n    runpy.run_module('defai_swarm.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "heavy = [m for m in ('web3', 'langgraph', 'llama_cpp', 'defai_swarm.api', 'rich') if m in sys.modules]\n"
              "print('HEAVY', heavy)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
@@ -181,14 +181,14 @@ def test_help_is_fast_to_start_and_own_per_action():
 def test_every_flag_and_argument_is_explained():
     import argparse
 
-    from swarm.cli import build_parser
+    from defai_swarm.cli import build_parser
     missing: list[str] = []
 
     def walk(parser: argparse.ArgumentParser, path: str) -> None:
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
-                    if name != "mcp":  # its flags are the MCP server's own (swarm.integrations.mcp_server)
+                    if name != "mcp":  # its flags are the MCP server's own (defai_swarm.integrations.mcp_server)
                         walk(sub, f"{path} {name}")
             elif not action.help:
                 missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")

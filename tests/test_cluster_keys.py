@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from swarm.cluster.keys import check_actor_env, check_reference, load_wallet
-from swarm.core.errors import ConfigError
-from tools.evm.wallet import Wallet
+from defai_swarm.cluster.keys import check_actor_env, check_reference, load_wallet
+from defai_swarm.core.errors import ConfigError
+from defai_swarm.tools.evm.wallet import Wallet
 
 
 def test_a_reference_resolves_on_the_node_and_a_pasted_key_is_refused_unechoed(monkeypatch, tmp_path):
@@ -42,7 +42,7 @@ def test_outside_ray_the_node_is_local_and_no_ray_instance_is_started():
     """`ray.get_runtime_context()` outside Ray starts a local Ray instance (GCS, raylet, workers): a wallet actor's
     class used in-process (restart recovery, its tests) must not."""
     ray = pytest.importorskip("ray", reason="the test extra installs ray")
-    from swarm.cluster.wallet_actor import node_id
+    from defai_swarm.cluster.wallet_actor import node_id
 
     assert not ray.is_initialized()
     assert node_id() == "local"

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tools.devnet.install import npm_prefix
-from tools.devnet.node import free_port
+from defai_swarm.tools.devnet.install import npm_prefix
+from defai_swarm.tools.devnet.node import free_port
 
 pytestmark = pytest.mark.devnet  # `swarm devnet up` in a subprocess starts anvil
 
@@ -19,7 +19,7 @@ def cli(tmp_path):
     env = {**os.environ, "SWARM_HOME": str(tmp_path), "SWARM_NPM_PREFIX": str(npm_prefix()), "COLUMNS": "200"}
 
     def run(*args, extra_env=None):
-        proc = subprocess.run([sys.executable, "-m", "swarm.cli", "devnet", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "devnet", *args], capture_output=True, text=True,
                               env={**env, **(extra_env or {})}, timeout=120)
         return proc.returncode, proc.stdout + proc.stderr
 
@@ -69,8 +69,8 @@ def test_anvil_missing_is_a_clear_error(cli):
 
 def test_failed_deploy_leaves_nothing_running(cli):
     run, home = cli
-    from tools.devnet.install import anvil_binary
-    from tools.devnet.node import port_in_use
+    from defai_swarm.tools.devnet.install import anvil_binary
+    from defai_swarm.tools.devnet.node import port_in_use
 
     port = free_port()
     empty = home / "empty-npm"

@@ -1,4 +1,4 @@
-"""Devnet levers (tools.devnet.control, `swarm devnet reset|set-price|mine|align`) on a devnet of this module's own:
+"""Devnet levers (defai_swarm.tools.devnet.control, `swarm devnet reset|set-price|mine|align`) on a devnet of this module's own:
 a reset reverts the deploy snapshot, which would pull the rug from under the session devnet's per-test snapshots."""
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from swarm.exitcodes import ExitCode
+from defai_swarm.exitcodes import ExitCode
 from tests.secret_scan import record_output
-from tools.devnet import Devnet, control
-from tools.devnet.control import NotLocalDevnet
-from tools.devnet.install import install
-from tools.devnet.manifest import DevnetManifest
-from tools.devnet.node import DevnetError, free_port
-from tools.devnet.status import devnet_status
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet import Devnet, control
+from defai_swarm.tools.devnet.control import NotLocalDevnet
+from defai_swarm.tools.devnet.install import install
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.devnet.node import DevnetError, free_port
+from defai_swarm.tools.devnet.status import devnet_status
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytestmark = pytest.mark.devnet  # an anvil of the module's own (its levers move it)
 
@@ -57,7 +57,7 @@ def test_set_price_moves_feed_and_every_pool_of_the_token_then_reset_restores(ow
 
 
 def test_align_pools_undoes_a_trade(own_devnet):
-    from tools.evm.chain import EvmChain
+    from defai_swarm.tools.evm.chain import EvmChain
     path = own_devnet.manifest_path
     manifest = DevnetManifest.load(path)
     chain = EvmChain.from_config(manifest, Wallet.devnet(1))
@@ -107,7 +107,7 @@ def test_cli_levers_json_and_help(own_devnet, tmp_path):
     env = {**os.environ, "SWARM_HOME": str(tmp_path), "SWARM_MANIFEST": str(own_devnet.manifest_path), "NO_COLOR": "1"}
 
     def swarm(*args):
-        proc = subprocess.run([sys.executable, "-m", "swarm.cli", "devnet", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "devnet", *args], capture_output=True, text=True,
                               env=env, timeout=120)
         record_output(proc.stdout + proc.stderr)
         return proc
@@ -130,7 +130,7 @@ def test_cli_levers_json_and_help(own_devnet, tmp_path):
 
 
 def test_verify_tells_a_reset_chain_from_a_missing_anchor(own_devnet, tmp_path):
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
     home = tmp_path / "home"
     swarm = Swarm.from_devnet(own_devnet.manifest_path, home=home)
     try:
@@ -142,7 +142,7 @@ def test_verify_tells_a_reset_chain_from_a_missing_anchor(own_devnet, tmp_path):
            "COLUMNS": "300"}
 
     def verify(*extra):
-        proc = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", "verify", result.run_id, *extra],
+        proc = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "audit", "verify", result.run_id, *extra],
                               capture_output=True, text=True, env=env, timeout=120)
         record_output(proc.stdout + proc.stderr)
         return proc
@@ -163,7 +163,7 @@ def test_verify_tells_a_reset_chain_from_a_missing_anchor(own_devnet, tmp_path):
 def test_alignment_is_off_unless_asked(devnet, own_devnet, tmp_path):
     """Pools are re-aligned only on a devnet started with --keep-pools-aligned (never the suite's shared devnet,
     which the security tests use), and only before a run starts."""
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
     assert DevnetManifest.load(devnet.manifest_path).keep_pools_aligned is False
     plain = Swarm.from_devnet(devnet.manifest_path, home=tmp_path / "a")
     assert plain.before_run == []
@@ -180,8 +180,8 @@ def test_levers_refuse_a_node_that_is_not_the_manifests(own_devnet, tmp_path):
     """A stale manifest and another anvil on its port (same chain id, same unlocked dev accounts, its own state):
     every lever refuses in one line before any write (block 0's hash is not the manifest's), and that node's
     block number and balances are unchanged; reset used to revert its snapshot 0x0, set_price to send first."""
-    from tools.devnet.node import AnvilNode
-    from tools.evm.rpc import connect
+    from defai_swarm.tools.devnet.node import AnvilNode
+    from defai_swarm.tools.evm.rpc import connect
 
     other = AnvilNode(port=free_port(), log_path=tmp_path / "other.log", genesis_timestamp=1_700_000_000).start()
     try:

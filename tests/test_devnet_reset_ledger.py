@@ -17,17 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from swarm.cli import main as swarm_main
-from swarm.core.chain import ChainIdentity
-from swarm.core.policy import daily_cap_way_forward
-from swarm.exitcodes import ExitCode
-from swarm.ledger import SpendLedger, chain_key, claim_cap_day, clear_local_devnet, utc_day
-from tools.devnet import Devnet
-from tools.devnet.control import NotLocalDevnet
-from tools.devnet.install import install
-from tools.devnet.manifest import DevnetManifest
-from tools.devnet.node import DevnetError, free_port
-from tools.evm.wallet import Wallet
+from defai_swarm.cli import main as swarm_main
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.core.policy import daily_cap_way_forward
+from defai_swarm.exitcodes import ExitCode
+from defai_swarm.ledger import SpendLedger, chain_key, claim_cap_day, clear_local_devnet, utc_day
+from defai_swarm.tools.devnet import Devnet
+from defai_swarm.tools.devnet.control import NotLocalDevnet
+from defai_swarm.tools.devnet.install import install
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.devnet.node import DevnetError, free_port
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytestmark = pytest.mark.devnet  # an anvil of the module's own (a reset reverts it)
 

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from web3 import Web3
 
-from tools.devnet.contracts import abi
-from tools.evm import erc20
-from tools.evm.errors import AmountError, RpcUnavailableError, SimulationFailed, StalePriceError, UnknownTokenError
-from tools.evm.feeds import read_feed
-from tools.evm.rpc import connect
-from tools.evm.tx import NonceManager, TxSender
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.errors import AmountError, RpcUnavailableError, SimulationFailed, StalePriceError, UnknownTokenError
+from defai_swarm.tools.evm.feeds import read_feed
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tx import NonceManager, TxSender
+from defai_swarm.tools.evm.wallet import Wallet
 
 
 def deadline(w3) -> int:
@@ -210,7 +210,7 @@ def test_rpc_down_gives_clear_error():
 
 
 def registry_token_eth():
-    from tools.evm.tokens import Token
+    from defai_swarm.tools.evm.tokens import Token
     return Token(symbol="ETH", address="0x" + "ee" * 20, decimals=18, kind="native")
 
 
@@ -225,8 +225,8 @@ def test_wallet_never_shows_its_key():
 
 
 def _executor(chain, uniswap, wallet, tmp_path):
-    from swarm.store import RunStore
-    from tools.evm.executor import SwapExecutor
+    from defai_swarm.store import RunStore
+    from defai_swarm.tools.evm.executor import SwapExecutor
 
     events: list[tuple[str, dict]] = []
     executor = SwapExecutor(uniswap, TxSender(chain, wallet), RunStore(tmp_path / "runs.sqlite"),
@@ -293,7 +293,7 @@ def test_split_never_leaves_more_than_the_total_approved(chain, registry, uniswa
 
 def test_router_calls_encode_exactly_as_web3_does(uniswap):
     """The router's calldata is built with eth_abi directly (fast); it must be byte for byte web3's encoding."""
-    from tools.evm.uniswap import ROUTER_FUNCTIONS, encode_router_call
+    from defai_swarm.tools.evm.uniswap import ROUTER_FUNCTIONS, encode_router_call
 
     path = [uniswap.registry.resolve("WETH").address, uniswap.registry.resolve("USDC").address]
     me = Wallet.devnet(1).address

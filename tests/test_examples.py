@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from examples import dca_bot, one_shot_swap, price_trigger, rebalancer
-from swarm.audit import AuditLog
-from swarm.exitcodes import ExitCode
-from tools.devnet.contracts import abi
-from tools.evm import erc20
+from defai_swarm.audit import AuditLog
+from defai_swarm.exitcodes import ExitCode
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm import erc20
 
 
 @pytest.fixture

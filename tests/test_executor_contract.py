@@ -1,8 +1,8 @@
-"""The swap executor contract (`swarm.core.chain`), proven once for every chain on real nodes.
+"""The swap executor contract (`defai_swarm.core.chain`), proven once for every chain on real nodes.
 
 Each test runs against both chains through one harness interface: the EVM executor on the session's
 anvil devnet (Uniswap V2), the Solana executor on LiteSVM behind the local JSON-RPC endpoint with the
-Jupiter stand-in. Faults are injected on the wire by `tools.devnet.fault_proxy.FaultProxy` in front
+Jupiter stand-in. Faults are injected on the wire by `defai_swarm.tools.devnet.fault_proxy.FaultProxy` in front
 of each node (a JSON-RPC proxy: it works for both chains); crashes are real SIGKILLs of a subprocess at
 the executor's named fault points. What landed is counted on the node itself, never through the
 executor under test.
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from swarm.core.errors import RpcUnavailable, TxFateUnknown
-from swarm.store import RunStore
-from tools.devnet.fault_proxy import Fault, FaultProxy
+from defai_swarm.core.errors import RpcUnavailable, TxFateUnknown
+from defai_swarm.store import RunStore
+from defai_swarm.tools.devnet.fault_proxy import Fault, FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN, STEP = "contract-run", "s1"
@@ -41,8 +41,8 @@ RUN, STEP = "contract-run", "s1"
 EXECUTE_SCRIPT = """
 import sys
 from pathlib import Path
-from swarm.chains import adapter_class, read_config
-from swarm.store import RunStore
+from defai_swarm.chains import adapter_class, read_config
+from defai_swarm.store import RunStore
 path = Path(sys.argv[1])
 adapter = adapter_class(read_config(path)["family"])
 chain = adapter.from_config(adapter.config_model.load(path))
@@ -199,8 +199,8 @@ class EvmHarness(Harness):
 
     def __init__(self, tmp_path: Path, devnet, w3):
         super().__init__(tmp_path)
-        from tools.evm.tokens import TokenRegistry
-        from tools.evm.wallet import Wallet
+        from defai_swarm.tools.evm.tokens import TokenRegistry
+        from defai_swarm.tools.evm.wallet import Wallet
 
         self.devnet, self.w3 = devnet, w3  # w3: straight to anvil, for counting
         self.wallet = Wallet.devnet(1)  # the wallet `EvmChain.from_config` uses on a local devnet
@@ -210,8 +210,8 @@ class EvmHarness(Harness):
         self.nonce0 = w3.eth.get_transaction_count(self.wallet.address, "latest")
 
     def adapter(self):
-        from tools.evm.chain import EvmChain
-        from tools.evm.rpc import connect
+        from defai_swarm.tools.evm.chain import EvmChain
+        from defai_swarm.tools.evm.rpc import connect
 
         adapter = EvmChain(self.devnet.manifest, self.wallet, w3=connect(self.node.url, timeout=5))
         self._adapters.append(adapter)
@@ -229,7 +229,7 @@ class EvmHarness(Harness):
             return False
 
     def balance_out(self) -> int:
-        from tools.evm import erc20
+        from defai_swarm.tools.evm import erc20
 
         return erc20.balance_of(self.w3, self.usdc, self.wallet.address)
 
@@ -242,13 +242,13 @@ class SolanaHarness(Harness):
 
     def __init__(self, tmp_path: Path):
         super().__init__(tmp_path)
-        from tools.devnet.solana.hermes_standin import HermesStandIn
-        from tools.devnet.solana.jupiter_standin import JupiterStandIn
-        from tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
-        from tools.devnet.solana.world import DevnetWorld
-        from tools.solana.config import SolanaChainConfig
-        from tools.solana.spl import ata_address
-        from tools.solana.wallet import SolanaWallet
+        from defai_swarm.tools.devnet.solana.hermes_standin import HermesStandIn
+        from defai_swarm.tools.devnet.solana.jupiter_standin import JupiterStandIn
+        from defai_swarm.tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
+        from defai_swarm.tools.devnet.solana.world import DevnetWorld
+        from defai_swarm.tools.solana.config import SolanaChainConfig
+        from defai_swarm.tools.solana.spl import ata_address
+        from defai_swarm.tools.solana.wallet import SolanaWallet
 
         # The devnet's world (funded wallet, USDC mint, deep SOL/USDC pool), in this process, fresh per test.
         self.wallet = SolanaWallet.generate()
@@ -267,7 +267,7 @@ class SolanaHarness(Harness):
         self.out_account = ata_address(self.wallet.pubkey, self.world.usdc)
 
     def adapter(self):
-        from tools.solana.chain import SolanaChain
+        from defai_swarm.tools.solana.chain import SolanaChain
 
         adapter = SolanaChain.from_config(self.config, wallet=self.wallet)
         s = adapter.sender  # a local node: poll fast; how long to wait for a fate: `patience`
@@ -376,7 +376,7 @@ def test_fault_during_send_never_signs_twice(harness, fault):
         out, raised = None, exc
     assert raised is None or isinstance(raised, (RpcUnavailable, TxFateUnknown)), (
         f"execute raised {type(raised).__module__}.{type(raised).__name__}: {raised}; the contract allows only "
-        f"an outcome or swarm.core.errors RpcUnavailable / TxFateUnknown while a signed tx's fate is unknown")
+        f"an outcome or defai_swarm.core.errors RpcUnavailable / TxFateUnknown while a signed tx's fate is unknown")
     assert h.node.stats.injected, "the fault was never exercised"
     rows = h.store.sent_ids(RUN)
     assert len(rows) == 1, rows  # signed once, recorded before it was sent
@@ -425,7 +425,7 @@ def test_fault_proxy_speaks_both_chains(harness):
 def test_evm_transaction_not_mined_in_time_stays_open(request, tmp_path):
     """A sent transaction that is not mined within the wait may still land: the executor must say its fate is
     unknown (never `failed`), and the resume confirms the same transaction once it is mined."""
-    from swarm.core.errors import TxFateUnknown
+    from defai_swarm.core.errors import TxFateUnknown
 
     w3 = request.getfixturevalue("chain")
     h = EvmHarness(tmp_path, request.getfixturevalue("devnet"), w3)

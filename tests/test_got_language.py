@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from swarm.planner import Planner
-from swarm.taskgraph import ResolveAmountTask
+from defai_swarm.planner import Planner
+from defai_swarm.taskgraph import ResolveAmountTask
 from tests.test_planner import CONTEXT, FakeBackend, answer, tokens  # noqa: F401  (tokens is a fixture)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.planner import Planner
+from defai_swarm.planner import Planner
 from tests.intents.corpus import NOT_COVERED_BY_PARSER, Tally, compact, context, judge, load, normal, registries
 
 CASES = load()

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, PriceCondition, Request
-from swarm.planner.language import parse_request
-from swarm.planner.parser import ParseFailure, parse_intent
+from defai_swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, PriceCondition, Request
+from defai_swarm.planner.language import parse_request
+from defai_swarm.planner.parser import ParseFailure, parse_intent
 
 
 def S(tin, tout, amount, cond=None, bps=None, parts=1):

@@ -19,8 +19,8 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from swarm.intent import Request, SwapStep
-from swarm.planner.language import ParseFailure, parse_request
+from defai_swarm.intent import Request, SwapStep
+from defai_swarm.planner.language import ParseFailure, parse_request
 
 SETTINGS = settings(deadline=None, derandomize=True, max_examples=150, database=None)
 

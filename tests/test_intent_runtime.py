@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from agents.amount_resolver import ResolveAmountPlugin
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from swarm.taskgraph import ResolveAmountTask
-from tools.evm import erc20
+from defai_swarm.agents.amount_resolver import ResolveAmountPlugin
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.taskgraph import ResolveAmountTask
+from defai_swarm.tools.evm import erc20
 
 
 @pytest.fixture

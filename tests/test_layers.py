@@ -19,11 +19,13 @@ def test_import_contracts_hold():
 def test_a_violation_is_caught(tmp_path):
     """The contracts really bite: a copy of the tree with one upward import fails."""
     import shutil
-    for package in ("swarm", "agents", "tools"):
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "swarm", tmp_path / "defai_swarm", ignore=ignore)  # the installed layout
+    for package in ("agents", "tools"):
+        shutil.copytree(ROOT / package, tmp_path / "defai_swarm" / package, ignore=ignore)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    bad = tmp_path / "tools" / "evm" / "prices.py"
-    bad.write_text(bad.read_text() + "\nfrom agents.risk import CheckRiskPlugin  # noqa: E402,F401\n")
+    bad = tmp_path / "defai_swarm" / "tools" / "evm" / "prices.py"
+    bad.write_text(bad.read_text() + "\nfrom defai_swarm.agents.risk import CheckRiskPlugin  # noqa: E402,F401\n")
     lint = Path(sys.executable).parent / "lint-imports"
     done = subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(tmp_path), "PATH": str(Path(sys.executable).parent)})

@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from swarm.llm import (
+from defai_swarm.llm import (
     SWARM_MODEL_ENV,
     SWARM_MODEL_FAMILY_ENV,
     Accounting,
@@ -27,7 +27,7 @@ from swarm.llm import (
     file_sha256,
     load_backend,
 )
-from swarm.llm.template import sha256_text
+from defai_swarm.llm.template import sha256_text
 from tests.llm_fixtures import Never
 
 FAST = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=24, max_answer_tokens=24)

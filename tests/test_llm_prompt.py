@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from swarm.llm import (
+from defai_swarm.llm import (
     SWARM_MODEL_FAMILY_ENV,
     BackendConfig,
     CallEvent,
@@ -20,7 +20,7 @@ from swarm.llm import (
     build_tiny_model,
     load_backend,
 )
-from swarm.llm.template import sha256_text
+from defai_swarm.llm.template import sha256_text
 from tests.llm_fixtures import Never
 
 GREEDY = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=12, max_answer_tokens=24)
@@ -171,7 +171,7 @@ def test_failing_observer_is_logged_not_fatal(backend, caplog):
 
     backend.on_call = broken
     try:
-        with caplog.at_level(logging.WARNING, logger="swarm.llm.backend"):
+        with caplog.at_level(logging.WARNING, logger="defai_swarm.llm.backend"):
             c = backend.complete_prompt(FEW_SHOT, GREEDY)
     finally:
         backend.on_call = None

@@ -1,4 +1,4 @@
-"""Top-k before the grammar (swarm.llm.sampling) on the tiny real GGUF: valid output, greedy unchanged."""
+"""Top-k before the grammar (defai_swarm.llm.sampling) on the tiny real GGUF: valid output, greedy unchanged."""
 from __future__ import annotations
 
 import ctypes
@@ -8,8 +8,8 @@ import llama_cpp
 import pytest
 from pydantic import BaseModel, Field
 
-from swarm.llm import SamplingSettings, grammar_for, load_backend
-from swarm.llm.sampling import FIRST_WINDOW
+from defai_swarm.llm import SamplingSettings, grammar_for, load_backend
+from defai_swarm.llm.sampling import FIRST_WINDOW
 
 PROMPT = "Intent: sell 2 WETH for DAI in 3 parts\nJSON:"
 

@@ -21,19 +21,19 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field, field_validator
 
-from swarm.audit import AuditLog
-from swarm.llm import Accounting, LlamaCppBackend, ModelBackend, SamplingSettings, StructuredOutputError, load_backend
-from swarm.llm.openai_backend import (
+from defai_swarm.audit import AuditLog
+from defai_swarm.llm import Accounting, LlamaCppBackend, ModelBackend, SamplingSettings, StructuredOutputError, load_backend
+from defai_swarm.llm.openai_backend import (
     SWARM_MODEL_NAME_ENV,
     ModelServerError,
     OpenAIServerBackend,
     parse_spec,
 )
-from swarm.llm.template import sha256_text
+from defai_swarm.llm.template import sha256_text
 from tests.model_server import model_server  # noqa: F401  (module fixture: a running llama_cpp.server)
 from tests.model_server import stalling_server
 from tests.secret_scan import record_output
-from tools.devnet.node import free_port
+from defai_swarm.tools.devnet.node import free_port
 
 FAST = SamplingSettings.deterministic(seed=0, max_reasoning_tokens=24, max_answer_tokens=64)
 ASK = [{"role": "user", "content": "Should the swarm rebalance into stablecoins?"}]
@@ -186,7 +186,7 @@ def test_a_failing_observer_is_logged_and_never_breaks_the_call(backend, caplog)
 
     backend.on_call = broken  # type: ignore[attr-defined]
     try:
-        with caplog.at_level("WARNING", logger="swarm.llm.backend"):
+        with caplog.at_level("WARNING", logger="defai_swarm.llm.backend"):
             completion = backend.chat(ASK, FAST)
     finally:
         backend.on_call = None  # type: ignore[attr-defined]
@@ -247,7 +247,7 @@ def test_a_failing_progress_observer_is_logged_once_and_never_breaks_the_call(ba
         calls.append(event)
         raise RuntimeError("terminal is gone")
 
-    with caplog.at_level("WARNING", logger="swarm.llm.backend"):
+    with caplog.at_level("WARNING", logger="defai_swarm.llm.backend"):
         backend.on_progress = broken  # type: ignore[attr-defined]
         try:
             completion = backend.chat(ASK, FAST)
@@ -443,7 +443,7 @@ def test_url_credentials_never_reach_logs_audit_or_errors(devnet, model_server, 
     """`swarm run --model http://alice:PASSWORD@host/v1?api_key=KEY` against a real llama_cpp.server: the password
     and the key are in no log line (debug, JSON), no audit entry, bundle or the database file, and in no error
     message, also for a server that is down."""
-    from swarm.audit_cli import run_bundle
+    from defai_swarm.audit_cli import run_bundle
 
     run = _swarm(tmp_path, "run", "--manifest", str(devnet.manifest_path), "--model", _with_credentials(model_server),
                  "--k", "1", "--log-level", "debug", "--log-format", "json", "what does ETH cost?")

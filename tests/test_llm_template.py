@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from swarm.llm import (
+from defai_swarm.llm import (
     FAMILIES,
     ChatMessage,
     ChatTemplate,
@@ -16,7 +16,7 @@ from swarm.llm import (
     grammar_for,
     split_reasoning,
 )
-from swarm.llm.template import R1_BOS, R1_CHAT_TEMPLATE
+from defai_swarm.llm.template import R1_BOS, R1_CHAT_TEMPLATE
 
 USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
 

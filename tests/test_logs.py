@@ -1,12 +1,12 @@
-"""swarm.logs: JSON log lines that parse, registered secrets and key-shaped values redacted, levels honoured."""
+"""defai_swarm.logs: JSON log lines that parse, registered secrets and key-shaped values redacted, levels honoured."""
 from __future__ import annotations
 
 import io
 import json
 import logging
 
-from swarm import logs
-from swarm.render import amount, humanize, refusals
+from defai_swarm import logs
+from defai_swarm.render import amount, humanize, refusals
 
 
 def test_json_lines_redacted_and_levelled():
@@ -15,15 +15,15 @@ def test_json_lines_redacted_and_levelled():
     try:
         logs.register_secret("s3cr3t-seed-words")
         key = "ab" * 32
-        logging.getLogger("swarm.test").info("loaded s3cr3t-seed-words and private key 0x%s", key)
-        logging.getLogger("tools.test").debug("not shown at info")
-        logging.getLogger("agents.test").warning("shown %d", 1)
+        logging.getLogger("defai_swarm.test").info("loaded s3cr3t-seed-words and private key 0x%s", key)
+        logging.getLogger("defai_swarm.tools.test").debug("not shown at info")
+        logging.getLogger("defai_swarm.agents.test").warning("shown %d", 1)
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     finally:
-        for name in ("swarm", "agents", "tools"):
+        for name in ("defai_swarm",):
             logging.getLogger(name).removeHandler(handler)
             logging.getLogger(name).setLevel(logging.NOTSET)
-    assert [r["level"] for r in lines] == ["info", "warning"] and lines[1]["logger"] == "agents.test"
+    assert [r["level"] for r in lines] == ["info", "warning"] and lines[1]["logger"] == "defai_swarm.agents.test"
     assert "s3cr3t" not in lines[0]["message"] and key not in lines[0]["message"]
     assert lines[0]["message"] == "loaded [redacted] and private key 0x[redacted]" or \
         lines[0]["message"] == "loaded [redacted] and private key [redacted]"
@@ -60,14 +60,14 @@ def test_text_traceback_and_library_loggers_are_redacted():
         try:
             raise RuntimeError("failed with tb-s3cr3t-value")
         except RuntimeError:
-            logging.getLogger("swarm.test").debug("command failed", exc_info=True)
+            logging.getLogger("defai_swarm.test").debug("command failed", exc_info=True)
         logs.redact_logger("httpx.test")
         logs.redact_logger("httpx.test")  # idempotent
         logging.getLogger("httpx.test").warning("GET http://h/v1?api_key=tb-s3cr3t-value")
     finally:
         logs.teardown(handler)
         logging.getLogger().removeHandler(root_handler)
-        for name in ("swarm", "agents", "tools"):
+        for name in ("defai_swarm",):
             logging.getLogger(name).setLevel(logging.NOTSET)
     text = stream.getvalue()
     assert "RuntimeError: failed with [redacted]" in text and "tb-s3cr3t" not in text

@@ -1,4 +1,4 @@
-"""The MCP server as a client meets it: a subprocess (`python -m swarm.integrations.mcp_server`, and `swarm mcp`)
+"""The MCP server as a client meets it: a subprocess (`python -m defai_swarm.integrations.mcp_server`, and `swarm mcp`)
 driven through the official SDK's ClientSession over stdio and over streamable HTTP with a bearer token, against
 the real devnet.  Every tool is called; read-only unless the operator passes --allow-fund-moving, and then a
 model's trade waits for the operator and an injected instruction is refused."""
@@ -18,11 +18,11 @@ import httpx
 
 from tests.integration_support import token_balance
 from tests.secret_scan import record_output
-from tools.devnet.node import free_port
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.node import free_port
+from defai_swarm.tools.evm.wallet import Wallet
 
 SWARM = shutil.which("swarm", path=str(Path(sys.executable).parent)) or str(Path(sys.executable).parent / "swarm")
-MODULE = [sys.executable, "-m", "swarm.integrations.mcp_server"]
+MODULE = [sys.executable, "-m", "defai_swarm.integrations.mcp_server"]
 READ_ONLY = ["plan_intent", "read_price", "show_run", "verify_run"]
 TOKEN = "test-token-" + "x" * 24
 
@@ -145,8 +145,8 @@ def test_refusals_are_tool_errors_on_the_record_and_runs_are_scoped(devnet, chai
     """Issue 23 #8 through the official client: what the SDK used to answer itself (an unknown tool, arguments its
     model rejects or drops) reaches the toolkit, is recorded, and comes back as a tool error; show_run/verify_run
     read only this wallet's runs; and (#1) a row forged after a call's final checkpoint is not its outcome."""
-    from swarm.api import Swarm
-    from swarm.audit import AuditLog
+    from defai_swarm.api import Swarm
+    from defai_swarm.audit import AuditLog
 
     other = Swarm(w3=chain, manifest=devnet.manifest, wallet=Wallet.devnet(2), home=tmp_path, anchor=False)
     try:  # another wallet's run in the same state directory

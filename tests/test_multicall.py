@@ -7,11 +7,11 @@ import json
 import requests
 from web3 import Web3
 
-from tools.evm import erc20
-from tools.evm.chain import EvmChain
-from tools.evm.multicall import MULTICALL3_ADDRESS, Multicall, Read
-from tools.evm.rpc import connect
-from tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.chain import EvmChain
+from defai_swarm.tools.evm.multicall import MULTICALL3_ADDRESS, Multicall, Read
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.uniswap import UniswapV2
 
 
 class CountingSession(requests.Session):

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from swarm.intent import IntentSlots, PriceCondition
-from swarm.llm import Accounting, ModelBackend, ModelInfo, SamplingSettings, StructuredCompletion, load_backend
-from swarm.planner import (
+from defai_swarm.intent import IntentSlots, PriceCondition
+from defai_swarm.llm import Accounting, ModelBackend, ModelInfo, SamplingSettings, StructuredCompletion, load_backend
+from defai_swarm.planner import (
     NO_MODEL_NOTE,
     Aggregate,
     Generate,
@@ -23,8 +23,8 @@ from swarm.planner import (
     assess,
     build_task_graph,
 )
-from swarm.planner.got import VETO_NOTE
-from swarm.planner.validators import (
+from defai_swarm.planner.got import VETO_NOTE
+from defai_swarm.planner.validators import (
     check_amount,
     check_grounding,
     check_parts,
@@ -32,9 +32,9 @@ from swarm.planner.validators import (
     check_slippage,
     check_tokens,
 )
-from swarm.taskgraph import CheckRiskTask, Condition, ReadPriceTask, SwapTask
+from defai_swarm.taskgraph import CheckRiskTask, Condition, ReadPriceTask, SwapTask
 from tests.test_intent_parser import PHRASINGS
-from tools.evm.tokens import Token, TokenRegistry
+from defai_swarm.tools.evm.tokens import Token, TokenRegistry
 
 
 def _addr(i: int) -> str:

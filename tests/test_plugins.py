@@ -9,14 +9,14 @@ from typing import Literal
 import pytest
 
 from examples.balance_floor import BalanceFloor
-from swarm.audit import AuditLog, verify_log
-from swarm.audit.replay import replay
-from swarm.core.errors import PluginError, Refused
-from swarm.core.status import TaskStatus
-from swarm.plugins import PluginRegistry, RunDeps, RunView, TaskPlugin, TaskResult
-from swarm.taskgraph import ReadPriceTask, SwapTask, Task, TaskGraph
+from defai_swarm.audit import AuditLog, verify_log
+from defai_swarm.audit.replay import replay
+from defai_swarm.core.errors import PluginError, Refused
+from defai_swarm.core.status import TaskStatus
+from defai_swarm.plugins import PluginRegistry, RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.taskgraph import ReadPriceTask, SwapTask, Task, TaskGraph
 from tests.test_runtime import swap_graph
-from tools.devnet.contracts import abi
+from defai_swarm.tools.devnet.contracts import abi
 
 
 # -- a narrow agent written in this test file, with no edit to any library file -------------------------

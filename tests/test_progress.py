@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from swarm.planner import Planner
-from swarm.render import plan_tree
+from defai_swarm.planner import Planner
+from defai_swarm.render import plan_tree
 from tests.secret_scan import record_output
 from tests.test_planner import CONTEXT, FakeBackend, answer
 from tests.test_planner import tokens  # noqa: F401  (fixture: the devnet's tokens, without a chain)
@@ -177,19 +177,19 @@ def test_the_progress_hook_serves_a_watch_and_survives_a_broken_observer(caplog)
     """A task with no known end (a standing watch, a later issue) reports counts without a total; the log gets the
     first report and the last of a known total (a low rate, whatever the count); an observer that fails is logged
     once and dropped, and the task goes on."""
-    from swarm.plugins import ProgressReporter, TaskProgress
+    from defai_swarm.plugins import ProgressReporter, TaskProgress
 
     seen: list[TaskProgress] = []
     watch = ProgressReporter(seen.append, "run1", "watch_1")
     wait = ProgressReporter(None, "run1", "wait_3")
     watch.LOG_EVERY_S = wait.LOG_EVERY_S = 1e9  # the periodic line never falls inside this test, however slow
-    with caplog.at_level("INFO", logger="swarm.plugins"):
+    with caplog.at_level("INFO", logger="defai_swarm.plugins"):
         for n in range(1, 4):
             watch(n, None, "checks")
         for n in range(0, 11):
             wait(n, 10, "blocks")
     assert [e.describe() for e in seen] == ["watch_1: 1 checks", "watch_1: 2 checks", "watch_1: 3 checks"]
-    logged = [r.getMessage() for r in caplog.records if r.name == "swarm.plugins"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "defai_swarm.plugins"]
     assert logged == ["run run1: watch_1: 1 checks", "run run1: wait_3: 0 of 10 blocks",
                       "run run1: wait_3: 10 of 10 blocks"], logged
 
@@ -200,7 +200,7 @@ def test_the_progress_hook_serves_a_watch_and_survives_a_broken_observer(caplog)
         raise RuntimeError("terminal is gone")
 
     reporter = ProgressReporter(broken, "run1", "wait_3")
-    with caplog.at_level("WARNING", logger="swarm.plugins"):
+    with caplog.at_level("WARNING", logger="defai_swarm.plugins"):
         reporter(1, 10, "blocks")
         reporter(2, 10, "blocks")
     assert len(calls) == 1 and any("progress observer failed" in r.getMessage() for r in caplog.records)

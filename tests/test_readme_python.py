@@ -94,7 +94,7 @@ def substituted(block: Block) -> str:
 def run_blocks(blocks: list[Block], scope: dict[str, Any]) -> str:
     """Run the blocks in order in `scope` (substitutions applied); what they printed. Every Swarm a block made is
     closed afterwards, also one a later block replaced."""
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
 
     given = [v for v in scope.values() if isinstance(v, Swarm)]  # the caller's, closed by the caller
     made: list[Any] = []
@@ -144,7 +144,7 @@ def cluster_blocks() -> list[Block]:
 def home(tmp_path, monkeypatch) -> Path:
     """HOME is a fresh directory (`~/.swarm` is the state directory, as by default); no model, key, shared store or
     devnet from the environment."""
-    from swarm.config import cache_home
+    from defai_swarm.config import cache_home
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home().parent))  # anvil and the contract builds stay found
     home = tmp_path / "home"
@@ -233,7 +233,7 @@ def test_agent_blocks(reader):
     assert blocks[0].code.strip() in source
     imports = [ast.get_source_segment(source, node) for node in ast.parse(source).body
                if isinstance(node, (ast.Import, ast.ImportFrom))]
-    prelude = "\n".join(i for i in imports if i) + "\nfrom swarm.api import Swarm\nswarm = Swarm.from_devnet()\n"
+    prelude = "\n".join(i for i in imports if i) + "\nfrom defai_swarm.api import Swarm\nswarm = Swarm.from_devnet()\n"
     scope: dict[str, Any] = {}
     exec(compile(prelude, str(example), "exec", dont_inherit=True), scope)  # noqa: S102 - the file's imports
     try:
@@ -248,9 +248,9 @@ def test_agent_blocks(reader):
 # -- `~` in every path a user gives (issue 28) ---------------------------------------------------------------------
 def test_api_paths_expand_home(reader, devnet, chain, monkeypatch):
     """`Swarm.from_config("~/...")`, `Swarm.from_devnet("~/...")`, `SWARM_MANIFEST=~/...` and `home="~/..."`."""
-    from swarm.api import Swarm
-    from swarm.chains import read_config
-    from tools.evm.config import EvmChainConfig
+    from defai_swarm.api import Swarm
+    from defai_swarm.chains import read_config
+    from defai_swarm.tools.evm.config import EvmChainConfig
 
     shutil.copy(devnet.manifest_path, reader / "chain.json")
     assert read_config(Path("~/chain.json"))["family"] == "evm"
@@ -271,9 +271,9 @@ def test_api_paths_expand_home(reader, devnet, chain, monkeypatch):
 
 def test_environment_paths_expand_home(home, monkeypatch):
     """SWARM_HOME, SWARM_LEDGER, SWARM_NPM_PREFIX and SWARM_ANVIL given with `~` (a service file does not expand it)."""
-    from swarm.config import swarm_home
-    from swarm.ledger import default_ledger_path
-    from tools.devnet.install import anvil_binary, npm_prefix
+    from defai_swarm.config import swarm_home
+    from defai_swarm.ledger import default_ledger_path
+    from defai_swarm.tools.devnet.install import anvil_binary, npm_prefix
 
     (home / "anvil").write_text("#!/bin/sh\n")  # an executable is all SWARM_ANVIL is checked for here
     (home / "anvil").chmod(0o755)
@@ -288,7 +288,7 @@ def test_environment_paths_expand_home(home, monkeypatch):
 def test_solana_config_paths_expand_home(home):
     """A Solana configuration's `wallet_path` and `state_dir` written with `~` (as a hand-written mainnet config
     would), and the file itself given with `~`."""
-    from tools.solana.config import SolanaChainConfig
+    from defai_swarm.tools.solana.config import SolanaChainConfig
 
     config = {"family": "solana", "cluster": "mainnet", "rpc_url": "https://api.mainnet-beta.solana.com",
               "wallet_path": "~/.config/solana/id.json", "state_dir": "~/solana-state"}
@@ -305,8 +305,8 @@ def test_cli_paths_expand_home(reader, devnet, chain, capsys):
     """`swarm plan --config ~/chain.json --policy ~/policy.json` as a program that passes arguments without a
     shell (an MCP client's `args`, a service file) runs it, and `swarm audit export -o ~/...`, `verify --bundle
     ~/...`, `html --bundle ~/... -o ~/...`."""
-    from swarm.api import Swarm
-    from swarm.cli import main as swarm_main
+    from defai_swarm.api import Swarm
+    from defai_swarm.cli import main as swarm_main
 
     shutil.copy(devnet.manifest_path, reader / "chain.json")
     (reader / "policy.json").write_text('{"max_trade_usd": 1}')

@@ -7,9 +7,9 @@ import pytest
 
 from rich.console import Console
 
-from swarm import cli
-from swarm.cli import main
-from swarm.render import answers
+from defai_swarm import cli
+from defai_swarm.cli import main
+from defai_swarm.render import answers
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_a_question_plans_and_prints_its_answer(plan_text, devnet, tmp_path):
     assert "answer  answer: price of ETH  (answer)" in plan_text("what is the price of ETH")
     out = plan_text("how much USDC would I get for 1 ETH")
     assert "quote  read quote 1 ETH -> USDC  (read_quote)" in out and "answer: quote 1 ETH -> USDC" in out
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
 
     swarm = Swarm.from_devnet(devnet.manifest_path, home=tmp_path / "run")
     try:
@@ -87,7 +87,7 @@ def test_a_refusal_that_lists_its_causes_in_brackets_stays_one_line():
     (parser: ...; t2 (model): ...)" used to print as two broken lines."""
     from types import SimpleNamespace
 
-    from swarm.render import refusals
+    from defai_swarm.render import refusals
     planner = ("no valid reading of the intent (parser: 'swp' is not a verb this planner reads; "
                "slippage_bps: 500 is above the policy's maximum 100)")
     risk = "risk_1: max_trade_usd: trade $150,000.00, limit $10,000.00; daily_cap_usd: spent today $0.00 + $150,000.00"

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import verify_log
-from swarm.taskgraph import CheckRiskTask, Condition, ReadPriceTask, SwapTask, TaskGraph
-from tools.devnet.contracts import abi
-from tools.evm import erc20
+from defai_swarm.api import Swarm
+from defai_swarm.audit import verify_log
+from defai_swarm.taskgraph import CheckRiskTask, Condition, ReadPriceTask, SwapTask, TaskGraph
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm import erc20
 
 
 def swap_graph(token_in: str, token_out: str, amount: str, slippage_bps: int = 50, parts: int = 1,
@@ -146,8 +146,8 @@ def test_human_approval_interrupt_and_resume(make_swarm, chain, wallet):
 CRASH_SCRIPT = """
 import sys
 from pathlib import Path
-from swarm.api import Swarm
-from swarm.audit import verify_log
+from defai_swarm.api import Swarm
+from defai_swarm.audit import verify_log
 from tests.test_runtime import swap_graph
 swarm = Swarm.from_devnet(Path(sys.argv[1]), home=Path(sys.argv[2]), anchor=False)
 swarm.execute(swap_graph("USDC", "ETH", "1500"), run_id="crash-run")

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from tools.evm import erc20
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.tools.evm import erc20
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_every_n_blocks_runs_each_round_after_its_wait(chain, devnet, wallet, tm
 
 
 def test_a_stalled_chain_fails_the_wait_and_the_later_rounds_never_run(chain, devnet, wallet, tmp_path):
-    from swarm.taskgraph import WaitBlocksTask
+    from defai_swarm.taskgraph import WaitBlocksTask
 
     swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
                   policy=RiskPolicy(daily_cap_usd=10_000))
@@ -90,13 +90,13 @@ def test_a_dca_amount_is_spent_once_in_all_and_the_bare_repetition_is_refused(ch
 def test_a_schedule_tells_how_many_blocks_it_has_waited(chain, devnet, wallet, tmp_path, block_producer, caplog):
     """Issue 28: a schedule waiting for blocks was silent. Each wait reports `k of N blocks` through the run's
     progress hook (`Swarm(on_progress=...)`) as blocks arrive: in order, from 0, ending at N; the log has it too."""
-    from swarm.plugins import TaskProgress
+    from defai_swarm.plugins import TaskProgress
 
     events: list[TaskProgress] = []
     swarm = Swarm(w3=chain, manifest=devnet.manifest, wallet=wallet, home=tmp_path, anchor=False,
                   policy=RiskPolicy(daily_cap_usd=10_000), on_progress=events.append)
     try:
-        with caplog.at_level("INFO", logger="swarm.plugins"):
+        with caplog.at_level("INFO", logger="defai_swarm.plugins"):
             result = swarm.run("swap 0.01 ETH to USDC each round, every 3 blocks for 2 rounds")
     finally:
         swarm.close()

@@ -9,22 +9,22 @@ import pytest
 from solders.hash import Hash
 from solders.keypair import Keypair
 
-from swarm.core.chain import ChainIdentity, Quote
-from swarm.core.errors import ChainMismatch, ConfigError, RpcUnavailable, TxFateUnknown
-from swarm.core.outbox import Outbox
-from swarm.core.policy import SwapCheck, SwapPolicy, TokenFacts, decide
-from swarm.store import RunStore
+from defai_swarm.core.chain import ChainIdentity, Quote
+from defai_swarm.core.errors import ChainMismatch, ConfigError, RpcUnavailable, TxFateUnknown
+from defai_swarm.core.outbox import Outbox
+from defai_swarm.core.policy import SwapCheck, SwapPolicy, TokenFacts, decide
+from defai_swarm.store import RunStore
 from tests.solana_fakes import (FakeHermes, FakeJupiter, LocalChain, ext_transfer_fee, fund_tokens, put_account,
                                 pyth_legacy_price, pyth_price_update_v2, revoke_mint_authority)
-from tools.solana.chain import KNOWN_GENESIS, SolanaChain, SolanaQuote
-from tools.solana.config import SolanaChainConfig
-from tools.solana.executor import MemoryOutbox, SolanaSwapOutcome
-from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.prices import PythFeed
-from tools.solana.programs import PYTH_RECEIVER_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
-from tools.solana.pyth import PYTH_ORACLE_MAINNET
-from tools.solana.tokens import SOL
-from tools.solana.tx import SignedSolanaTx
+from defai_swarm.tools.solana.chain import KNOWN_GENESIS, SolanaChain, SolanaQuote
+from defai_swarm.tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.solana.executor import MemoryOutbox, SolanaSwapOutcome
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.prices import PythFeed
+from defai_swarm.tools.solana.programs import PYTH_RECEIVER_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.tools.solana.pyth import PYTH_ORACLE_MAINNET
+from defai_swarm.tools.solana.tokens import SOL
+from defai_swarm.tools.solana.tx import SignedSolanaTx
 
 GENESIS = str(Hash.new_unique())
 JUP_FEED = bytes(range(32))

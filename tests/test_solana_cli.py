@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.devnet.node import free_port
-from tools.devnet.solana import stop_devnet
-from tools.devnet.solana.devnet import pid_alive
+from defai_swarm.tools.devnet.node import free_port
+from defai_swarm.tools.devnet.solana import stop_devnet
+from defai_swarm.tools.devnet.solana.devnet import pid_alive
 
 pytestmark = pytest.mark.solana  # `swarm devnet up --chain solana` in a subprocess
 

@@ -15,19 +15,19 @@ import httpx
 import pytest
 from solders.pubkey import Pubkey
 
-from swarm.core.errors import ConfigError
-from tools.devnet.solana import SolanaDevnet, SolanaDevnetError, running_config, status_lines, stop_devnet
-from tools.devnet.solana.devnet import pid_alive
-from tools.solana.anchor import LOCALNET_CHAIN, SolanaRpcAnchorChecker, anchor_with_memo
-from tools.solana.config import SolanaChainConfig
-from tools.solana.jupiter import JupiterClient
-from tools.solana.programs import PYTH_RECEIVER_PROGRAM, TOKEN_2022_PROGRAM
-from tools.solana.prices import SolanaPriceReader
-from tools.solana.pyth import HermesClient, parse_price_account
-from tools.solana.rpc import SolanaRpc
-from tools.solana.spl import SplTokens
-from tools.solana.tx import SolanaTxSender
-from tools.solana.wallet import SolanaWallet
+from defai_swarm.core.errors import ConfigError
+from defai_swarm.tools.devnet.solana import SolanaDevnet, SolanaDevnetError, running_config, status_lines, stop_devnet
+from defai_swarm.tools.devnet.solana.devnet import pid_alive
+from defai_swarm.tools.solana.anchor import LOCALNET_CHAIN, SolanaRpcAnchorChecker, anchor_with_memo
+from defai_swarm.tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.programs import PYTH_RECEIVER_PROGRAM, TOKEN_2022_PROGRAM
+from defai_swarm.tools.solana.prices import SolanaPriceReader
+from defai_swarm.tools.solana.pyth import HermesClient, parse_price_account
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.spl import SplTokens
+from defai_swarm.tools.solana.tx import SolanaTxSender
+from defai_swarm.tools.solana.wallet import SolanaWallet
 
 
 def free_port() -> int:
@@ -142,8 +142,8 @@ def test_jupiter_quote_for_one_sol(env):
 
 
 def test_swaps_through_the_stand_in_with_native_sol(env):
-    from tools.solana.executor import SolanaSwapExecutor
-    from tools.solana.policy import SolanaRiskPolicy
+    from defai_swarm.tools.solana.executor import SolanaSwapExecutor
+    from defai_swarm.tools.solana.policy import SolanaRiskPolicy
 
     executor = SolanaSwapExecutor(env.rpc, env.sender, env.jupiter, SolanaRiskPolicy())
     sol, usdc = env.registry.resolve("SOL"), env.registry.resolve("USDC")
@@ -158,8 +158,8 @@ def test_swaps_through_the_stand_in_with_native_sol(env):
 
 
 def test_fee_token_is_refused_by_the_mint_rules(env):
-    from tools.solana.mint_rules import mint_rules
-    from tools.solana.policy import SolanaRiskPolicy
+    from defai_swarm.tools.solana.mint_rules import mint_rules
+    from defai_swarm.tools.solana.policy import SolanaRiskPolicy
 
     policy = SolanaRiskPolicy(authority_allowlist=frozenset(env.config.authority_allowlist))
     usdc, fee = env.registry.resolve("USDC"), env.registry.resolve("FEE")

@@ -10,14 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from swarm.exitcodes import ExitCode
+from defai_swarm.exitcodes import ExitCode
 from tests.secret_scan import record_output
-from tools.devnet.control import NotLocalDevnet
-from tools.devnet.solana import control
-from tools.solana.jupiter import JupiterClient
-from tools.solana.prices import SolanaPriceReader
-from tools.solana.pyth import HermesClient
-from tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.devnet.control import NotLocalDevnet
+from defai_swarm.tools.devnet.solana import control
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.prices import SolanaPriceReader
+from defai_swarm.tools.solana.pyth import HermesClient
+from defai_swarm.tools.solana.rpc import SolanaRpc
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_set_price_moves_pyth_hermes_and_the_pool_then_a_swap_runs(net, tmp_path
     assert prices["pyth:SOL/USD"] == prices["hermes:SOL/USD"] == Decimal(180)
     assert Decimal("179") < prices["jupiter:SOL/USDC"] < Decimal(180)  # the route fee below the pool price
     # a run at the new price passes every rule (the pool and the oracle agree again)
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
     monkeypatch.setenv("SWARM_HOME", str(tmp_path))
     swarm = Swarm.from_config(net.paths.config, home=tmp_path)
     try:
@@ -68,7 +68,7 @@ def test_set_price_moves_pyth_hermes_and_the_pool_then_a_swap_runs(net, tmp_path
 
 
 def test_levers_refuse_what_is_not_the_local_devnet(net, tmp_path, monkeypatch):
-    import tools.devnet.solana.control as solana_control
+    import defai_swarm.tools.devnet.solana.control as solana_control
     remote = net.config.model_copy(update={"rpc_url": "http://10.1.2.3:8899"})
     monkeypatch.setattr(solana_control, "_config", lambda home: remote)
     with pytest.raises(NotLocalDevnet, match="not a local devnet"):
@@ -83,7 +83,7 @@ def test_cli_levers(net):
     env = {**os.environ, "SWARM_HOME": str(net.home), "NO_COLOR": "1"}
 
     def swarm(*args):
-        proc = subprocess.run([sys.executable, "-m", "swarm.cli", "devnet", *args, "--chain", "solana"],
+        proc = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "devnet", *args, "--chain", "solana"],
                               capture_output=True, text=True, env=env, timeout=120)
         record_output(proc.stdout + proc.stderr)
         return proc

@@ -15,15 +15,15 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
-from agents.solana_risk import SolanaRiskPolicy
-from agents.solana_swap import MemoryOutbox, SolanaSwapExecutor
+from defai_swarm.agents.solana_risk import SolanaRiskPolicy
+from defai_swarm.agents.solana_swap import MemoryOutbox, SolanaSwapExecutor
 from tests.solana_fakes import FakeJupiter, LocalChain, fund_tokens
-from tools.solana.errors import JupiterError
-from tools.solana.jupiter import JupiterClient, JupiterQuote
-from tools.solana.programs import JUPITER_V6_PROGRAM, TOKEN_PROGRAM
-from tools.solana.rpc import RawAccount
-from tools.solana.spl import SplTokens
-from tools.solana.txcheck import (JUPITER_ROUTES, SwapExpectations, account_keys, anchor_discriminator,
+from defai_swarm.tools.solana.errors import JupiterError
+from defai_swarm.tools.solana.jupiter import JupiterClient, JupiterQuote
+from defai_swarm.tools.solana.programs import JUPITER_V6_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.tools.solana.rpc import RawAccount
+from defai_swarm.tools.solana.spl import SplTokens
+from defai_swarm.tools.solana.txcheck import (JUPITER_ROUTES, SwapExpectations, account_keys, anchor_discriminator,
                                   simulation_checks, static_checks)
 
 USDC_IN = 100 * 10**6
@@ -157,9 +157,9 @@ def test_expired_swap_gets_fresh_quote_only_after_proven_expiry(env):
 
 @pytest.mark.parametrize("durable", [False, True])
 def test_resume_confirms_recorded_tx_without_new_quote(env, durable, tmp_path):
-    from agents.solana_swap import SolanaSwapOutcome
-    from swarm.core.outbox import AlreadySigned
-    from swarm.store import RunStore
+    from defai_swarm.agents.solana_swap import SolanaSwapOutcome
+    from defai_swarm.core.outbox import AlreadySigned
+    from defai_swarm.store import RunStore
     outbox = RunStore(tmp_path / "runs.sqlite") if durable else MemoryOutbox()  # the run store is an Outbox itself
     executor = SolanaSwapExecutor(env.chain.rpc, env.chain.sender, env.client, env.policy, outbox=outbox)
     scratch = SolanaSwapOutcome(status="failed", amount_in=USDC_IN, min_out=1)
@@ -320,7 +320,7 @@ def test_simulation_checks_catch_drains_the_static_pass_cannot_see():
 def _alt_account(address: Pubkey, addresses: list[Pubkey], owner: Pubkey | None = None) -> RawAccount:
     """The on-chain lookup-table layout: 56-byte bincode header (state 1, deactivation slot, last extended
     slot and index, authority option, padding), then the 32-byte addresses."""
-    from tools.solana.txcheck import ADDRESS_LOOKUP_TABLE_PROGRAM
+    from defai_swarm.tools.solana.txcheck import ADDRESS_LOOKUP_TABLE_PROGRAM
     data = struct.pack("<IQQB", 1, 2**64 - 1, 0, 0) + b"\x01" + bytes(Keypair().pubkey()) + b"\x00\x00"
     data += b"".join(bytes(a) for a in addresses)
     return RawAccount(address=address, lamports=1, owner=owner or ADDRESS_LOOKUP_TABLE_PROGRAM, data=data)
@@ -328,7 +328,7 @@ def _alt_account(address: Pubkey, addresses: list[Pubkey], owner: Pubkey | None 
 
 def test_lookup_table_accounts_are_resolved_and_checked():
     from solders.address_lookup_table_account import AddressLookupTableAccount
-    from tools.solana.errors import LayoutError
+    from defai_swarm.tools.solana.errors import LayoutError
     wallet, out_mint = Keypair().pubkey(), Keypair().pubkey()
     x = _expect(wallet, out_mint)
     k = [Keypair().pubkey() for _ in range(13)]

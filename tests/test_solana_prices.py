@@ -7,16 +7,16 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from agents.solana_risk import SolanaRiskChecker, SolanaRiskPolicy, SolanaSwapCheckInput
+from defai_swarm.agents.solana_risk import SolanaRiskChecker, SolanaRiskPolicy, SolanaSwapCheckInput
 from tests.solana_fakes import (FakeHermes, FakeJupiter, LocalChain, fund_tokens, put_account, pyth_legacy_price,
                                 pyth_price_update_v2, revoke_mint_authority)
-from tools.solana.errors import LayoutError, PriceUnavailable
-from tools.solana.jupiter import JupiterClient
-from tools.solana.programs import PYTH_RECEIVER_PROGRAM, TOKEN_PROGRAM
-from tools.solana.prices import PythFeed, SolanaPriceReader
-from tools.solana.pyth import PYTH_ORACLE_MAINNET, HermesClient, checked, parse_price_account
-from tools.solana.spl import SplTokens
-from tools.solana.tokens import SOL, SolanaTokenRegistry
+from defai_swarm.tools.solana.errors import LayoutError, PriceUnavailable
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.programs import PYTH_RECEIVER_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.tools.solana.prices import PythFeed, SolanaPriceReader
+from defai_swarm.tools.solana.pyth import PYTH_ORACLE_MAINNET, HermesClient, checked, parse_price_account
+from defai_swarm.tools.solana.spl import SplTokens
+from defai_swarm.tools.solana.tokens import SOL, SolanaTokenRegistry
 
 NOW = 1_750_000_000
 FEED = bytes(range(32))

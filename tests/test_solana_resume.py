@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import verify_log
-from tools.solana.chain import SolanaChain
+from defai_swarm.api import Swarm
+from defai_swarm.audit import verify_log
+from defai_swarm.tools.solana.chain import SolanaChain
 
 ROOT = Path(__file__).resolve().parents[1]
 INTENT = "swap 1 SOL to USDC, max 1% slippage"
@@ -28,7 +28,7 @@ LAMPORTS = 10**9
 CRASH_SCRIPT = f"""
 import sys
 from pathlib import Path
-from swarm.api import Swarm
+from defai_swarm.api import Swarm
 swarm = Swarm.from_config(Path(sys.argv[1]), home=Path(sys.argv[2]))
 result = swarm.run({INTENT!r}, run_id={RUN!r})
 print("not killed:", result.status)

@@ -6,12 +6,12 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
 from tests.solana_fakes import LocalChain
-from tools.solana.errors import RpcUnavailableError, SimulationFailed, TxFailed
-from tools.solana.memo import MemoAnchor, memo_instruction
-from tools.solana.programs import TOKEN_2022_PROGRAM
-from tools.solana.rpc import SolanaRpc
-from tools.solana.spl import SplTokens, ata_address
-from tools.solana.tokens import SOL, AmountError
+from defai_swarm.tools.solana.errors import RpcUnavailableError, SimulationFailed, TxFailed
+from defai_swarm.tools.solana.memo import MemoAnchor, memo_instruction
+from defai_swarm.tools.solana.programs import TOKEN_2022_PROGRAM
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.spl import SplTokens, ata_address
+from defai_swarm.tools.solana.tokens import SOL, AmountError
 
 
 @pytest.fixture

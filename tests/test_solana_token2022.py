@@ -4,13 +4,13 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from agents.solana_risk import SolanaRiskPolicy, mint_rules
+from defai_swarm.agents.solana_risk import SolanaRiskPolicy, mint_rules
 from tests.solana_fakes import (LocalChain, ext_default_frozen, ext_mint_close_authority, ext_non_transferable, ext_permanent_delegate,
                                 ext_transfer_fee, ext_transfer_hook, fund_tokens, revoke_mint_authority)
-from tools.solana.errors import LayoutError
-from tools.solana.programs import SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
-from tools.solana.spl import SplTokens, ata_address
-from tools.solana.token_layout import AccountState, ExtensionType, parse_mint, parse_token_account
+from defai_swarm.tools.solana.errors import LayoutError
+from defai_swarm.tools.solana.programs import SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.tools.solana.spl import SplTokens, ata_address
+from defai_swarm.tools.solana.token_layout import AccountState, ExtensionType, parse_mint, parse_token_account
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pickle
 import pytest
 from solders.keypair import Keypair
 
-from tools.solana.config import SolanaConfig
-from tools.solana.wallet import SolanaWallet
+from defai_swarm.tools.solana.config import SolanaConfig
+from defai_swarm.tools.solana.wallet import SolanaWallet
 
 
 def _cli_file(tmp_path, kp: Keypair):

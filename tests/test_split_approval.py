@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from agents.swap_executor import approval_total, split_parts
-from swarm.api import Swarm
-from swarm.taskgraph import SwapTask
-from tools.evm import erc20
-from tools.evm.chain import EvmChain
+from defai_swarm.agents.swap_executor import approval_total, split_parts
+from defai_swarm.api import Swarm
+from defai_swarm.taskgraph import SwapTask
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.chain import EvmChain
 
 
 def swaps(swarm: Swarm, intent: str) -> list[SwapTask]:

@@ -13,12 +13,12 @@ from importlib.metadata import version
 
 import pytest
 
-import swarm
-from swarm.starter import create, library_checkout
+import defai_swarm
+from defai_swarm.starter import create, library_checkout
 
 
 def swarm_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "swarm.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run([sys.executable, "-m", "defai_swarm.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_main_without_an_intent_prints_usage(project, tmp_path):
 
 
 def test_pyproject_depends_on_the_library_by_name_and_version(project):
-    checkout = Path(swarm.__file__).resolve().parents[1]
+    checkout = Path(defai_swarm.__file__).resolve().parents[1]
     assert library_checkout() == checkout
     pyproject = (project / "pyproject.toml").read_text()
     assert f'dependencies = ["defai-swarm=={version("defai-swarm")}"]' in pyproject
@@ -84,12 +84,12 @@ def test_project_requires_the_library_by_name_and_version(project, tmp_path):
 
 
 def test_from_an_installed_copy_the_readme_says_where_the_wheel_comes_from(tmp_path, monkeypatch):
-    monkeypatch.setattr("swarm.starter.library_checkout", lambda: None)
+    monkeypatch.setattr("defai_swarm.starter.library_checkout", lambda: None)
     target = create("wheel_bot", tmp_path / "wheel_bot")
     assert f'dependencies = ["defai-swarm=={version("defai-swarm")}"]' in (target / "pyproject.toml").read_text()
     readme = (target / "README.md").read_text()
     assert "the wheel this copy of defai-swarm was installed from" in readme and "--find-links" in readme
-    monkeypatch.setattr("swarm.starter.library_version", lambda: None)  # a checkout never installed: any version
+    monkeypatch.setattr("defai_swarm.starter.library_version", lambda: None)  # a checkout never installed: any version
     assert 'dependencies = ["defai-swarm"]' in (create("any_bot", tmp_path / "any_bot") / "pyproject.toml").read_text()
 
 

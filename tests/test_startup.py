@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 # never needed to plan (nor for --help)
 NOT_FOR_PLANNING = ("langgraph", "langgraph.checkpoint.sqlite", "langchain_core", "langsmith", "llama_cpp", "numpy",
-                    "tools.devnet.control", "tools.devnet.deploy")
-# never needed for `import swarm.cli` (the parser, --help)
-NOT_FOR_HELP = NOT_FOR_PLANNING + ("web3", "eth_account", "rich", "pydantic", "swarm.api", "tools", "agents")
+                    "defai_swarm.tools.devnet.control", "defai_swarm.tools.devnet.deploy")
+# never needed for `import defai_swarm.cli` (the parser, --help)
+NOT_FOR_HELP = NOT_FOR_PLANNING + ("web3", "eth_account", "rich", "pydantic", "defai_swarm.api", "defai_swarm.tools", "defai_swarm.agents")
 
 
 def _child(code: str, env: dict[str, str] | None = None) -> dict:
@@ -38,8 +38,8 @@ def _child(code: str, env: dict[str, str] | None = None) -> dict:
 
 def test_importing_the_cli_loads_nothing_heavy():
     result = _child(f"""
-        import swarm.cli
-        text = swarm.cli.build_parser(["--help"]).format_help()  # what `swarm --help` prints
+        import defai_swarm.cli
+        text = defai_swarm.cli.build_parser(["--help"]).format_help()  # what `swarm --help` prints
         print(json.dumps({{"loaded": loaded({NOT_FOR_HELP!r}), "help": "plan" in text}}))
     """)
     assert result["help"] is True
@@ -57,7 +57,7 @@ def test_swarm_plan_loads_neither_langgraph_nor_the_checkpointer(devnet, chain, 
     """`swarm plan` (the command's own code path, in a fresh process) plans without the run-time modules."""
     result = _child(f"""
         import io, contextlib
-        from swarm.cli import main
+        from defai_swarm.cli import main
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = main(["plan", "--json", "swap 1 ETH to USDC"])
@@ -74,7 +74,7 @@ def test_a_run_still_gets_langgraph_and_the_sqlite_checkpointer(devnet, chain, t
     """Deferred, not dropped: the first compile loads LangGraph and makes the SQLite checkpointer (one per swarm)."""
     result = _child(f"""
         import os
-        from swarm.api import Swarm
+        from defai_swarm.api import Swarm
         swarm = Swarm.from_config(os.environ["SWARM_MANIFEST"])
         try:
             plan = swarm.plan("swap 1 ETH to USDC")

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from swarm.core.chain import ChainIdentity
-from swarm.core.errors import ConfigError, Refused
-from swarm.core.outbox import AlreadySigned
-from swarm.ledger import SpendLedger
-from swarm.store import RunRecord, RunStore
-from swarm.stores import open_stores, store_url
-from tools.evm.tx import SignedTx
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.core.errors import ConfigError, Refused
+from defai_swarm.core.outbox import AlreadySigned
+from defai_swarm.ledger import SpendLedger
+from defai_swarm.store import RunRecord, RunStore
+from defai_swarm.stores import open_stores, store_url
+from defai_swarm.tools.evm.tx import SignedTx
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -35,14 +35,14 @@ def where(request, tmp_path) -> str:
 
 def run_store(where: str):
     if where.startswith("postgresql://"):
-        from swarm.stores.postgres import PgRunStore
+        from defai_swarm.stores.postgres import PgRunStore
         return PgRunStore(where)
     return RunStore(Path(where) / "runs.sqlite")
 
 
 def ledger(where: str, wallet: str = WALLET, owner: str | None = None):
     if where.startswith("postgresql://"):
-        from swarm.stores.postgres import PgSpendLedger
+        from defai_swarm.stores.postgres import PgSpendLedger
         return PgSpendLedger.for_wallet(where, IDENTITY, wallet, owner=owner)
     return SpendLedger.for_wallet(Path(where) / "ledger.sqlite", IDENTITY, wallet)
 
@@ -213,7 +213,7 @@ def test_unreachable_store_is_one_line(tmp_path):
 
 
 def test_wallet_registered_to_a_cluster_is_refused_to_others(pg_url, tmp_path):
-    from swarm.stores.postgres import PgSpendLedger
+    from defai_swarm.stores.postgres import PgSpendLedger
     actor = PgSpendLedger.for_wallet(pg_url, IDENTITY, WALLET, owner="actor-token")
     actor.register_owner("actor-token", "test-cluster")
     assert actor.reserve_spend("r1", "swap_1", Decimal("5"), Decimal("100"))[0]
@@ -233,17 +233,17 @@ def test_local_cli_refuses_a_wallet_the_cluster_owns(devnet, chain, pg_url, tmp_
     import subprocess
     import sys
 
-    from swarm.exitcodes import ExitCode
-    from swarm.ledger import chain_key
-    from swarm.stores.postgres import PgSpendLedger
-    from tools.evm.chain import EvmChain
-    from tools.evm.wallet import Wallet
+    from defai_swarm.exitcodes import ExitCode
+    from defai_swarm.ledger import chain_key
+    from defai_swarm.stores.postgres import PgSpendLedger
+    from defai_swarm.tools.evm.chain import EvmChain
+    from defai_swarm.tools.evm.wallet import Wallet
 
     wallet = Wallet.devnet(1)
     identity = EvmChain.from_config(devnet.manifest, wallet).identity
     PgSpendLedger(pg_url, chain_key(identity), wallet.address.lower()).register_owner("actor-token", "prod")
     before = chain.eth.get_transaction_count(wallet.address)
-    done = subprocess.run([sys.executable, "-m", "swarm.cli", "run", "sell $20 of ETH for USDC", "--manifest",
+    done = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "run", "sell $20 of ETH for USDC", "--manifest",
                            str(devnet.manifest_path), "--no-anchor"], capture_output=True, text=True, timeout=900,
                           env={**os.environ, "SWARM_STORE": pg_url, "SWARM_HOME": str(tmp_path / "home")})
     assert done.returncode == ExitCode.REFUSED, done.stderr

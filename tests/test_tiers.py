@@ -17,7 +17,7 @@ PY = sys.executable
 
 
 def test_every_launcher_is_known_by_its_command_line():
-    from tools.devnet.solana.devnet import _MODULE as SOLANA_DEVNET_MODULE
+    from defai_swarm.tools.devnet.solana.devnet import _MODULE as SOLANA_DEVNET_MODULE
 
     assert launch_needs(["/x/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil", "--port", "8545"]) == "devnet"
     assert launch_needs(["/usr/bin/npm", "install", "--no-audit"]) == "devnet"
@@ -29,7 +29,7 @@ def test_every_launcher_is_known_by_its_command_line():
     assert launch_needs(".../site-packages/pgserver/pginstall/bin/psql postgresql://x") == "postgres"  # shell=True
     assert launch_needs([".../site-packages/pgserver/pginstall/bin/pg_ctl", "-D", "x", "-w", "stop"]) is None
     assert launch_needs([".../site-packages/ray/core/src/ray/gcs/gcs_server", "--port=1"]) == "cluster"
-    for free in (["git", "status"], [PY, "-m", "pytest", "-q"], ["npm", "--version"], [PY, "-m", "swarm.cli", "run"],
+    for free in (["git", "status"], [PY, "-m", "pytest", "-q"], ["npm", "--version"], [PY, "-m", "defai_swarm.cli", "run"],
                  ["/usr/bin/node", "--version"]):
         assert launch_needs(free) is None, free
 

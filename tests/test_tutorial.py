@@ -23,15 +23,15 @@ from typing import Any
 import pytest
 
 from examples import dca_bot, one_shot_swap, price_trigger, rebalancer
-from swarm.cli import main as swarm_main
-from swarm.core.chain import ChainIdentity
-from swarm.exitcodes import ExitCode
-from swarm.ledger import SpendLedger
-from swarm.starter import create
-from tools.devnet.install import install
-from tools.devnet.manifest import DevnetManifest
-from tools.devnet.node import free_port
-from tools.evm.wallet import Wallet
+from defai_swarm.cli import main as swarm_main
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.exitcodes import ExitCode
+from defai_swarm.ledger import SpendLedger
+from defai_swarm.starter import create
+from defai_swarm.tools.devnet.install import install
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.devnet.node import free_port
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytestmark = pytest.mark.devnet  # the tutorial's `swarm devnet up` starts anvil
 

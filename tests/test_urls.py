@@ -1,9 +1,9 @@
-"""swarm.core.urls: what of a URL may be shown, and which of its parts are secrets (issue 23, finding 6)."""
+"""defai_swarm.core.urls: what of a URL may be shown, and which of its parts are secrets (issue 23, finding 6)."""
 from __future__ import annotations
 
 import pytest
 
-from swarm.core.urls import is_secret_param, redact_text, redact_url, url_secrets
+from defai_swarm.core.urls import is_secret_param, redact_text, redact_url, url_secrets
 
 
 @pytest.mark.parametrize("url, shown, secrets", [

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.devnet import stop_detached
-from tools.devnet.install import install, npm_prefix
-from tools.devnet.node import free_port
+from defai_swarm.tools.devnet import stop_detached
+from defai_swarm.tools.devnet.install import install, npm_prefix
+from defai_swarm.tools.devnet.node import free_port
 
 pytestmark = [pytest.mark.heavy, pytest.mark.devnet]  # builds the wheel; its `swarm devnet up` starts anvil
 
@@ -96,7 +96,7 @@ def test_heavy_wheel_in_a_fresh_venv_runs_the_first_day(dist, fresh_venv, tmp_pa
     def swarm(*args: str) -> subprocess.CompletedProcess:
         return run(bin_dir / "swarm", *args, cwd=work, env=env, timeout=180)
 
-    where = run(bin_dir / "python", "-c", "import swarm, tools, agents; print(swarm.__file__, tools.__file__)",
+    where = run(bin_dir / "python", "-c", "import defai_swarm.tools, defai_swarm.agents as a; print(defai_swarm.__file__, a.__file__)",
                 cwd=work, env=env)
     assert where.returncode == 0 and str(ROOT) not in where.stdout and str(fresh_venv) in where.stdout, output(where)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.secret_scan import CLI_OUTPUTS, FAILURE_TEXTS, LOG_LINES
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.evm.wallet import Wallet
 
 
 def secret_markers(base: Path) -> list[str]:

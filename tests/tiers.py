@@ -52,7 +52,7 @@ def launch_needs(args) -> str | None:
     modules = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-m"}
     if exe == "anvil" or exe_path == os.environ.get("SWARM_ANVIL") or (exe == "npm" and "install" in argv):
         return "devnet"  # npm install: `swarm devnet install` (anvil and the Uniswap builds, or the browser)
-    if any(m == "tools.devnet.solana" or m.startswith("tools.devnet.solana.") for m in modules):
+    if any(m == "defai_swarm.tools.devnet.solana" or m.startswith("defai_swarm.tools.devnet.solana.") for m in modules):
         return "solana"
     if "llama_cpp.server" in modules:
         return "model"

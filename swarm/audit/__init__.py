@@ -1,4 +1,4 @@
-"""swarm.audit: tamper-evident audit log (RFC 9162 Merkle trees, C2SP signed checkpoints).
+"""defai_swarm.audit: tamper-evident audit log (RFC 9162 Merkle trees, C2SP signed checkpoints).
 
 Every step of a run is appended (durably, before the caller acts on it) to a
 per-run Merkle tree; a signed checkpoint commits to the tree head, and the
@@ -6,8 +6,8 @@ SHA-256 of that note is what gets anchored on-chain. `export_bundle` and
 `verify_bundle` let a third party check a run without trusting the operator's
 database.
 """
-from swarm.audit.canonical import dumps as canonical_json
-from swarm.audit.checkpoint import (
+from defai_swarm.audit.canonical import dumps as canonical_json
+from defai_swarm.audit.checkpoint import (
     DEFAULT_KEY_NAME,
     Checkpoint,
     NoteError,
@@ -18,11 +18,11 @@ from swarm.audit.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from swarm.audit.keys import KeyFileError, SigningKey, default_key_path, load_or_create_signing_key
-from swarm.audit.log import KINDS, AuditEntry, AuditLog, StoredCheckpoint, default_db_path
-from swarm.audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash, verify_consistency, verify_inclusion
-from swarm.audit.redact import SecretGuard, SecretLeakError
-from swarm.audit.verify import (
+from defai_swarm.audit.keys import KeyFileError, SigningKey, default_key_path, load_or_create_signing_key
+from defai_swarm.audit.log import KINDS, AuditEntry, AuditLog, StoredCheckpoint, default_db_path
+from defai_swarm.audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash, verify_consistency, verify_inclusion
+from defai_swarm.audit.redact import SecretGuard, SecretLeakError
+from defai_swarm.audit.verify import (
     AnchorChecker,
     BundleError,
     Check,
@@ -43,6 +43,6 @@ __all__ = [
     "verify_inclusion", "verify_log",
 ]
 
-from swarm.audit.anchor import AnchorError, AnchorRef, memo_text  # noqa: E402  (chain modules: anchor_evm, anchor_solana)
+from defai_swarm.audit.anchor import AnchorError, AnchorRef, memo_text  # noqa: E402  (chain modules: anchor_evm, anchor_solana)
 
 __all__ += ["AnchorError", "AnchorRef", "memo_text"]

@@ -1,6 +1,6 @@
 """Solana anchors in LiteSVM (in-process): one SPL Memo instruction carrying `defai-swarm checkpoint sha256:<hex>`.
 
-The memo format, the log reading and all the checking live in `tools.solana.anchor`
+The memo format, the log reading and all the checking live in `defai_swarm.tools.solana.anchor`
 (shared with the JSON-RPC checker `SolanaRpcAnchorChecker`); this module keeps the
 LiteSVM backend: `anchor_on_litesvm` and `LiteSvmAnchorChecker`, whose `lookup`
 reads LiteSVM's history. That history keeps only the metadata (signature, logs,
@@ -17,9 +17,9 @@ from solders.signature import Signature
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
-from swarm.audit.anchor import AnchorError, AnchorRef, memo_text
-from tools.solana.anchor import MemoCall, SolanaMemoChecker, TxView, memo_calls
-from tools.solana.programs import MEMO_PROGRAM as MEMO_PROGRAM_ID
+from defai_swarm.audit.anchor import AnchorError, AnchorRef, memo_text
+from defai_swarm.tools.solana.anchor import MemoCall, SolanaMemoChecker, TxView, memo_calls
+from defai_swarm.tools.solana.programs import MEMO_PROGRAM as MEMO_PROGRAM_ID
 
 LITESVM_CHAIN = "solana:litesvm"
 

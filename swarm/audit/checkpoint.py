@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from swarm.audit.keys import SigningKey, load_or_create_signing_key
+from defai_swarm.audit.keys import SigningKey, load_or_create_signing_key
 
 ORIGIN_PREFIX = "defai-swarm/run/"
 DEFAULT_KEY_NAME = "defai-swarm/audit"

@@ -28,7 +28,7 @@ from importlib import resources
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
-from swarm.audit.checkpoint import Verifier
+from defai_swarm.audit.checkpoint import Verifier
 
 __all__ = ["ASSETS", "AuditPageServer", "RunRow", "asset", "render_index", "render_page"]
 
@@ -39,10 +39,10 @@ _INDEX_MARKER = re.compile(r"@(CSP|STYLE|TRUST|COUNT|ROWS|INDEX)@")
 
 
 def asset(name: str) -> str:
-    """One of the viewer's files (package data of swarm.audit)."""
+    """One of the viewer's files (package data of defai_swarm.audit)."""
     if name not in ASSETS:
         raise ValueError(f"unknown viewer asset {name!r}")
-    return resources.files("swarm.audit").joinpath("viewer", name).read_text(encoding="utf-8")
+    return resources.files("defai_swarm.audit").joinpath("viewer", name).read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:
@@ -109,7 +109,7 @@ def render_page(bundle: str | bytes, *, vkey: str | None = None, anchor_sender: 
 
 class RunRow(NamedTuple):
     """One run in the list `serve` hands out. `status` is the run's outcome from the signed part of its log
-    (swarm.audit.outcome.run_outcome: "unsigned", "unverified" when it cannot be told); `outcome` says it for people,
+    (defai_swarm.audit.outcome.run_outcome: "unsigned", "unverified" when it cannot be told); `outcome` says it for people,
     with what an unsigned tail claims (as `swarm audit runs` does). `attested`: the intent, chain and start time come
     from entries a trusted checkpoint covers."""
 

@@ -13,7 +13,7 @@ its anchor), so nothing is signed or sent before everything logged up to it is d
 that stops mistakes, not an attacker with the file, which is what checkpoints
 (signed roots) and on-chain anchors of their hashes are for.
 
-The rows live in a storage (`swarm.audit.storage`): one SQLite file by default, or a shared PostgreSQL database
+The rows live in a storage (`defai_swarm.audit.storage`): one SQLite file by default, or a shared PostgreSQL database
 (`AuditLog("postgresql://...")`, what `Swarm` opens when `SWARM_STORE` names one), where PostgreSQL's own
 triggers refuse changes and a per-run advisory lock keeps a run's indexes gap-free across machines.
 
@@ -37,13 +37,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from swarm.audit import canonical
-from swarm.audit.checkpoint import Checkpoint, Signer, checkpoint_hash, origin_for_run, sign_checkpoint
-from swarm.audit.keys import AUDIT_DIR_NAME, private_dir
-from swarm.audit.merkle import MerkleTree, leaf_hash
-from swarm.audit.redact import SecretGuard
-from swarm.audit.storage import AuditStorage, is_postgres, open_storage
-from swarm.config import swarm_home
+from defai_swarm.audit import canonical
+from defai_swarm.audit.checkpoint import Checkpoint, Signer, checkpoint_hash, origin_for_run, sign_checkpoint
+from defai_swarm.audit.keys import AUDIT_DIR_NAME, private_dir
+from defai_swarm.audit.merkle import MerkleTree, leaf_hash
+from defai_swarm.audit.redact import SecretGuard
+from defai_swarm.audit.storage import AuditStorage, is_postgres, open_storage
+from defai_swarm.config import swarm_home
 
 KINDS = ("thought", "price", "risk", "tx", "error", "refusal", "operator_input", "anchor")
 # Kinds that never precede an action of their own: committed without their own fsync (see the module docstring).

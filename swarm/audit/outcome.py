@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from swarm.audit.checkpoint import Checkpoint, NoteError, Verifier, checkpoint_hash, open_note, origin_for_run
-from swarm.audit.log import AuditEntry, AuditLog, StoredCheckpoint
-from swarm.audit.merkle import MerkleTree
+from defai_swarm.audit.checkpoint import Checkpoint, NoteError, Verifier, checkpoint_hash, open_note, origin_for_run
+from defai_swarm.audit.log import AuditEntry, AuditLog, StoredCheckpoint
+from defai_swarm.audit.merkle import MerkleTree
 
 __all__ = ["FINAL_KINDS", "RunOutcome", "SignedCheckpoint", "anchor_of", "judge", "newest_checkpoint", "run_outcome",
            "seal_record", "trusted_verifier"]
@@ -173,7 +173,7 @@ def run_outcome(log: AuditLog, run_id: str, trusted: Verifier | str | None,
     for e in signed:
         if e.kind == "run_result":
             status, result, result_index = str(e.payload.get("status")), dict(e.payload), e.index
-        elif e.kind == "tool_result":  # a tool call's own run (swarm.integrations): answered, or refused/failed
+        elif e.kind == "tool_result":  # a tool call's own run (defai_swarm.integrations): answered, or refused/failed
             status = "done" if e.payload.get("ok") is True else "failed"
         elif e.kind == "approval_request":
             status = "awaiting_approval"

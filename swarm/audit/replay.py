@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from swarm.audit.log import AuditEntry
-from swarm.plugins import PluginRegistry
-from swarm.taskgraph import Condition
+from defai_swarm.audit.log import AuditEntry
+from defai_swarm.plugins import PluginRegistry
+from defai_swarm.taskgraph import Condition
 
 
 class ReplayCheck(BaseModel):
@@ -43,7 +43,7 @@ def _replay_condition(payload: dict) -> tuple[bool, str]:
 def replay(entries: list[AuditEntry], plugins: PluginRegistry | None = None) -> ReplayReport:
     """`plugins`: the registry the run used (default: the built-in agents)."""
     if plugins is None:
-        from agents import builtin_plugins  # the default agents sit above this layer: imported only when asked
+        from defai_swarm.agents import builtin_plugins  # the default agents sit above this layer: imported only when asked
         plugins = PluginRegistry(builtin_plugins())
     context = next((e.payload for e in entries if e.kind == "intent"), {})
     checks: list[ReplayCheck] = []

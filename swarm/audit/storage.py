@@ -57,7 +57,7 @@ def is_postgres(location: str | os.PathLike | None) -> bool:
 def open_storage(location: str | os.PathLike) -> AuditStorage:
     """A PostgreSQL storage for a `postgresql://` URL (extra `postgres`), else the SQLite file at `location`."""
     if is_postgres(location):
-        from swarm.stores.postgres_audit import PgAuditStorage
+        from defai_swarm.stores.postgres_audit import PgAuditStorage
         return PgAuditStorage(str(location))
     return SqliteAuditStorage(Path(location))
 
@@ -106,7 +106,7 @@ class SqliteAuditStorage:
     WAL at once, fsynced by the next full commit or `flush`)."""
 
     def __init__(self, path: Path) -> None:
-        from swarm.audit.log import _private_files  # the log's file-mode rules stay beside the log
+        from defai_swarm.audit.log import _private_files  # the log's file-mode rules stay beside the log
 
         if str(path) != ":memory:":
             _private_files(path)

@@ -40,8 +40,8 @@ from typing import IO, Any, NamedTuple
 
 from pydantic import BaseModel
 
-from swarm.audit.canonical import encode_plain
-from swarm.audit.checkpoint import (
+from defai_swarm.audit.canonical import encode_plain
+from defai_swarm.audit.checkpoint import (
     Checkpoint,
     NoteError,
     Verifier,
@@ -50,10 +50,10 @@ from swarm.audit.checkpoint import (
     origin_for_run,
     parse_note,
 )
-from swarm.audit.log import AuditLog, leaf_data
-from swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
-from swarm.audit.outcome import FINAL_KINDS, judge, newest_checkpoint, trusted_verifier
-from swarm.core.anchor import AnchorChecker, AnchorFacts, AnchorInspector
+from defai_swarm.audit.log import AuditLog, leaf_data
+from defai_swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from defai_swarm.audit.outcome import FINAL_KINDS, judge, newest_checkpoint, trusted_verifier
+from defai_swarm.core.anchor import AnchorChecker, AnchorFacts, AnchorInspector
 
 __all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "AnchorChecker", "BundleError", "Check",
            "VerifyReport", "export_bundle", "verify_bundle", "verify_bundle_file", "verify_log"]

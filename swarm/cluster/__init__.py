@@ -6,10 +6,10 @@ import Ray: the pool does when it is built.
 """
 from __future__ import annotations
 
-from swarm.cluster.model_pool import ModelActor, RemoteModelBackend
-from swarm.cluster.pool import SwarmPool
-from swarm.cluster.schedule import ScheduleActor, ScheduleSpec
-from swarm.cluster.wallet_actor import WalletActor, WalletSpec
+from defai_swarm.cluster.model_pool import ModelActor, RemoteModelBackend
+from defai_swarm.cluster.pool import SwarmPool
+from defai_swarm.cluster.schedule import ScheduleActor, ScheduleSpec
+from defai_swarm.cluster.wallet_actor import WalletActor, WalletSpec
 
 __all__ = ["ModelActor", "RemoteModelBackend", "ScheduleActor", "ScheduleSpec", "SwarmPool", "WalletActor",
            "WalletSpec"]

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from swarm.core.errors import ConfigError
+from defai_swarm.core.errors import ConfigError
 
 KEY_SCHEMES = ("env:", "file:", "devnet:")
 
@@ -42,7 +42,7 @@ def load_wallet(family: str, ref: str) -> Any:
     if scheme == "devnet":
         if family != "evm":
             raise ConfigError("devnet:N names anvil's development accounts: EVM only")
-        from tools.evm.wallet import Wallet
+        from defai_swarm.tools.evm.wallet import Wallet
         return Wallet.devnet(int(rest))
     if scheme == "env":
         text = os.environ.get(rest)
@@ -54,10 +54,10 @@ def load_wallet(family: str, ref: str) -> Any:
         except OSError as exc:
             raise ConfigError(f"wallet key reference file:{rest}: {exc.strerror or 'unreadable'} on this node") from None
     if family == "evm":
-        from tools.evm.wallet import Wallet
+        from defai_swarm.tools.evm.wallet import Wallet
         return Wallet.from_key(text)
     if family == "solana":
-        from tools.solana.wallet import SolanaWallet
+        from defai_swarm.tools.solana.wallet import SolanaWallet
         return SolanaWallet.from_json(text)
     raise ConfigError(f"no key loader for chain family {family!r} in the cluster")
 
@@ -67,7 +67,7 @@ def readonly_wallet(family: str) -> Any:
     if family == "evm":
         from eth_account import Account
 
-        from tools.evm.wallet import Wallet
+        from defai_swarm.tools.evm.wallet import Wallet
         return Wallet(Account.create())
     return None
 
@@ -75,7 +75,7 @@ def readonly_wallet(family: str) -> Any:
 def chain_for(chain_config: str | Path, key: str | None) -> Any:
     """The chain adapter for the configuration at `chain_config`: signing with the key the reference `key` names
     (inside its wallet actor only), or with no wallet's key when `key` is None (read-only tasks, schedules)."""
-    from swarm.chains import adapter_class, read_config
+    from defai_swarm.chains import adapter_class, read_config
 
     family = read_config(Path(chain_config))["family"]
     adapter = adapter_class(family)

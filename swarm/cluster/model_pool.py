@@ -5,7 +5,7 @@ Why a pool: a GGUF loaded in every wallet actor costs its memory and load time o
 the cluster; more actors, more plans decoded at once. An OpenAI-compatible server URL is the other way
 (`SwarmPool(model="http://...")`): then every wallet actor talks to that server.
 
-`RemoteModelBackend` is the `swarm.llm.ModelBackend` a wallet actor plans with: each call goes to the next model
+`RemoteModelBackend` is the `defai_swarm.llm.ModelBackend` a wallet actor plans with: each call goes to the next model
 actor (round robin), and a plan's k model readings go out side by side (`parallel_calls`). The model actor collects the call's `CallEvent`s (what the audit log records of each model
 call) and returns them with the answer; the wallet actor gives them to its own observer, so the audit log is
 written where the run is, as with a model in the same process. A model actor holds no key and sees only prompts.
@@ -22,10 +22,10 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel
 
-from swarm.cluster.wallet_actor import node_id
-from swarm.llm.backend import notify
-from swarm.llm.errors import ModelError
-from swarm.llm.types import CallEvent, ChatMessage, Completion, ModelInfo, SamplingSettings
+from defai_swarm.cluster.wallet_actor import node_id
+from defai_swarm.llm.backend import notify
+from defai_swarm.llm.errors import ModelError
+from defai_swarm.llm.types import CallEvent, ChatMessage, Completion, ModelInfo, SamplingSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ModelActor:
     """One loaded model serving calls one at a time (wrap with `ray.remote`; see `SwarmPool`)."""
 
     def __init__(self, model: str, options: dict | None = None):
-        from swarm.llm import load_backend
+        from defai_swarm.llm import load_backend
 
         self.backend: Any = load_backend(model, **(options or {}))
         self._schemas: dict[str, type[BaseModel]] = {}
@@ -98,7 +98,7 @@ class RemoteModelBackend:
             raise ModelError("the cluster's model actors hold different model files: give them all the same GGUF")
         self.info: ModelInfo = infos[0]
         self.on_call: Any = None
-        self.parallel_calls = len(self._actors)  # the planner sends its k readings side by side (swarm.planner.got)
+        self.parallel_calls = len(self._actors)  # the planner sends its k readings side by side (defai_swarm.planner.got)
         self._turn = itertools.cycle(range(len(self._actors)))
         self._lock = threading.Lock()
         self._observing = threading.Lock()  # calls finish on several threads: the observer sees one event at a time

@@ -8,10 +8,10 @@
 Any number of drivers (processes, machines) may build a pool with the same cluster name: `wallet(label, ...)` gets
 the running actor when one exists, so all of them feed the same nonce stream and the same cap. Actors are
 detached (they outlive the driver that started them) and restart on another node when theirs is lost; a call that
-was in flight is retried there and is idempotent (see `swarm.cluster.wallet_actor`).
+was in flight is retried there and is idempotent (see `defai_swarm.cluster.wallet_actor`).
 
 A model is either a GGUF path (loaded once in each of `model_actors` model actors that every wallet actor's plans
-share, see `swarm.cluster.model_pool`) or an OpenAI-compatible server URL (every wallet actor calls it).
+share, see `defai_swarm.cluster.model_pool`) or an OpenAI-compatible server URL (every wallet actor calls it).
 
 Ray has no authentication of its own by default: start it on a private interface only (README "Scale-out").
 """
@@ -23,15 +23,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from swarm.audit.log import RUN_ID_RE
-from swarm.cluster.keys import check_actor_env, check_reference, readonly_chain
-from swarm.cluster.model_pool import ModelActor
-from swarm.cluster.schedule import ScheduleActor, ScheduleSpec
-from swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
-from swarm.config import user_path
-from swarm.core.errors import ConfigError
-from swarm.llm.backend import is_server_spec
-from swarm.stores import store_url
+from defai_swarm.audit.log import RUN_ID_RE
+from defai_swarm.cluster.keys import check_actor_env, check_reference, readonly_chain
+from defai_swarm.cluster.model_pool import ModelActor
+from defai_swarm.cluster.schedule import ScheduleActor, ScheduleSpec
+from defai_swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
+from defai_swarm.config import user_path
+from defai_swarm.core.errors import ConfigError
+from defai_swarm.llm.backend import is_server_spec
+from defai_swarm.stores import store_url
 
 
 def _ray():
@@ -53,7 +53,7 @@ def _read_prices(chain_config: str, symbols: list[str]) -> list[dict]:
 
 def _block_height(chain_config: str) -> int:
     """A read-only task: the chain's height now (a schedule's first round)."""
-    from agents.wait_blocks import block_height
+    from defai_swarm.agents.wait_blocks import block_height
 
     chain = readonly_chain(chain_config)
     try:
@@ -94,7 +94,7 @@ class SwarmPool:
                  model: str | None = None, model_actors: int = 1, model_cpus: float = 1.0,
                  model_options: dict | None = None, anchor: bool = True, address: str | None = None):
         """`model`: a GGUF path on every node (served by `model_actors` actors of `model_cpus` CPUs each, one loaded
-        model per actor; `model_options` go to `swarm.llm.load_backend`) or an OpenAI-compatible server URL."""
+        model per actor; `model_options` go to `defai_swarm.llm.load_backend`) or an OpenAI-compatible server URL."""
         url = store_url(store)
         if url is None:
             raise ConfigError("a cluster needs a shared store: pass store='postgresql://...' or set SWARM_STORE")
@@ -202,7 +202,7 @@ class SwarmPool:
         """Run `intent` for wallet `label` every `every_blocks` blocks, `rounds` times (first round at
         `start_block`, default: now); an ObjectRef to every round's result. The schedule is a detached actor: it
         goes on when this driver exits and after a node loss, and never runs a round twice (see
-        `swarm.cluster.schedule`). Give the round's intent without a schedule of its own."""
+        `defai_swarm.cluster.schedule`). Give the round's intent without a schedule of its own."""
         self._actor(label)  # the wallet must be in the cluster
         sid = schedule_id or f"sched-{uuid.uuid4().hex[:12]}"
         if start_block is None:
@@ -223,7 +223,7 @@ class SwarmPool:
     def _check_new_schedule(self, sid: str) -> None:
         """A schedule id is used once: a running schedule of that id would keep its own intent and rounds, and a
         stopped one's rounds would be reported as this schedule's."""
-        from swarm.stores.postgres import PgRunStore
+        from defai_swarm.stores.postgres import PgRunStore
 
         store = PgRunStore(self.store)
         try:

@@ -18,8 +18,8 @@ from typing import Any, cast
 
 from pydantic import BaseModel, Field, field_validator
 
-from swarm.audit.log import RUN_ID_RE
-from swarm.intent import MAX_EVERY_BLOCKS, MAX_ROUNDS
+from defai_swarm.audit.log import RUN_ID_RE
+from defai_swarm.intent import MAX_EVERY_BLOCKS, MAX_ROUNDS
 
 
 class ScheduleSpec(BaseModel):
@@ -58,7 +58,7 @@ class ScheduleActor:
     """Waits for each round's block and submits the round to the wallet actor (wrap with `ray.remote`)."""
 
     def __init__(self, spec: ScheduleSpec):
-        from swarm.cluster.keys import readonly_chain
+        from defai_swarm.cluster.keys import readonly_chain
 
         self.spec = spec
         self.chain = readonly_chain(spec.chain_config)
@@ -69,7 +69,7 @@ class ScheduleActor:
         """Every round's result, in order (a round's result is its run's, as `SwarmPool.submit` returns it)."""
         import ray
 
-        from agents.wait_blocks import block_height
+        from defai_swarm.agents.wait_blocks import block_height
 
         wallet = ray.get_actor(self.spec.wallet_actor, namespace=self.spec.namespace)
         results: list[dict] = []

@@ -5,9 +5,9 @@ Why an actor: Ray runs one actor's calls one at a time (`max_concurrency=1`), in
 wallet has exactly one nonce sequence however many drivers and machines submit intents. The actor does not trust its
 callers: it takes intent text (or a run id to resume), plans and checks it itself (the risk agent decides and
 reserves against the cap in PostgreSQL inside the actor), and signs. Nor does it trust the store: it resumes only
-runs whose records (context, plan, checkpoints) carry its wallet's seal (`swarm.runrecords`), under the stricter of
+runs whose records (context, plan, checkpoints) carry its wallet's seal (`defai_swarm.runrecords`), under the stricter of
 its own policy and the recorded one; a run id that another wallet claimed is refused. Its key is resolved inside the
-actor from a reference (`swarm.cluster.keys`); the audit signer is loaded from the actor's own state directory.
+actor from a reference (`defai_swarm.cluster.keys`); the audit signer is loaded from the actor's own state directory.
 Neither leaves the process: results are `RunResult` JSON.
 
 Restarts: Ray restarts a dead actor (its node was lost) on another node. The new incarnation registers itself as the
@@ -28,8 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from swarm.core.errors import ConfigError, Refused, SwarmError
-from swarm.runrecords import same_address
+from defai_swarm.core.errors import ConfigError, Refused, SwarmError
+from defai_swarm.runrecords import same_address
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,14 @@ class WalletSpec(BaseModel):
     """What a wallet actor is built from: nothing secret (the key is a reference resolved on the node)."""
 
     label: str
-    key: str  # env:VAR | file:/path | devnet:N (swarm.cluster.keys)
+    key: str  # env:VAR | file:/path | devnet:N (defai_swarm.cluster.keys)
     chain_config: str  # a chain configuration or devnet manifest at this path on every node
     store: str  # postgresql://... (the cluster's shared store)
     home: str  # state directory root on each node (audit log, signing key); one sub-directory per node
     cluster: str = "default"
     policy: dict | None = None  # the chain's policy model as JSON; None = the chain's default policy
     model: str | None = None  # an OpenAI-compatible server URL (a GGUF is served by model actors instead)
-    model_actors: list[str] = []  # names of the cluster's model actors (swarm.cluster.model_pool)
+    model_actors: list[str] = []  # names of the cluster's model actors (defai_swarm.cluster.model_pool)
     anchor: bool = True
 
 
@@ -56,13 +56,13 @@ def _safe(name: str) -> str:
 
 
 class WalletActor:
-    """Plans, checks and signs every intent of one wallet (wrap with `ray.remote`; see `swarm.cluster.pool`)."""
+    """Plans, checks and signs every intent of one wallet (wrap with `ray.remote`; see `defai_swarm.cluster.pool`)."""
 
     def __init__(self, spec: WalletSpec):
-        from swarm.api import Swarm
-        from swarm.cluster.keys import chain_for
-        from swarm.stores import store_url
-        from swarm.stores.postgres import PgSpendLedger
+        from defai_swarm.api import Swarm
+        from defai_swarm.cluster.keys import chain_for
+        from defai_swarm.stores import store_url
+        from defai_swarm.stores.postgres import PgSpendLedger
 
         url = store_url(spec.store)
         if url is None:
@@ -82,10 +82,10 @@ class WalletActor:
         if spec.model_actors:
             import ray
 
-            from swarm.cluster.model_pool import RemoteModelBackend
+            from defai_swarm.cluster.model_pool import RemoteModelBackend
             backend = RemoteModelBackend([ray.get_actor(name, namespace=NAMESPACE) for name in spec.model_actors])
         elif spec.model:
-            from swarm.llm import load_backend
+            from defai_swarm.llm import load_backend
             backend = load_backend(spec.model)
         self.swarm = Swarm(chain, policy=policy, backend=backend, home=self.home, store=url, store_owner=self.token,
                            anchor=spec.anchor)

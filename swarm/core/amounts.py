@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from swarm.core.errors import AmountError
+from defai_swarm.core.errors import AmountError
 
 
 def to_base_units(amount: Decimal | str | int, decimals: int, symbol: str, error: type[Exception] = AmountError) -> int:

@@ -12,7 +12,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from swarm.core.errors import SwarmError
+from defai_swarm.core.errors import SwarmError
 
 MEMO_PREFIX = "defai-swarm checkpoint sha256:"
 _HEX32 = re.compile(r"[0-9a-f]{64}")

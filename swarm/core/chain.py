@@ -20,11 +20,11 @@ from typing import Any, Callable, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from swarm.core.anchor import AnchorChecker, Anchorer
-from swarm.core.outbox import Outbox
-from swarm.core.policy import RuleResult, SwapPolicy
-from swarm.core.prices import PriceReading
-from swarm.core.tokens import TokenBase, TokenRegistryBase
+from defai_swarm.core.anchor import AnchorChecker, Anchorer
+from defai_swarm.core.outbox import Outbox
+from defai_swarm.core.policy import RuleResult, SwapPolicy
+from defai_swarm.core.prices import PriceReading
+from defai_swarm.core.tokens import TokenBase, TokenRegistryBase
 
 Recorder = Callable[[str, str, dict], None]  # (run_id, kind, payload): the audit log's append
 

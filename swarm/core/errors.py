@@ -1,7 +1,7 @@
 """One error tree for the whole library.
 
 `SwarmError` is the root. The leaves below name *what happened*, whatever the
-chain; each chain package subclasses them (`tools.evm.errors.RpcUnavailableError`
+chain; each chain package subclasses them (`defai_swarm.tools.evm.errors.RpcUnavailableError`
 is both an `EvmToolError` and an `RpcUnavailable`), so the runtime can react to a
 situation without knowing which chain raised it. Messages say what is wrong and
 what to do, and never carry a secret.

@@ -1,7 +1,7 @@
 """What every chain's executor writes before it acts: signed transactions (the outbox) and spend reservations.
 
-Both are protocols here and durable tables in `swarm.store.RunStore`. The rules
-they carry (see `swarm.core.chain.SwapExecutor`): a step is signed once; its
+Both are protocols here and durable tables in `defai_swarm.store.RunStore`. The rules
+they carry (see `defai_swarm.core.chain.SwapExecutor`): a step is signed once; its
 signed bytes are recorded before broadcast; a reservation is released only when
 non-landing is proven.
 """
@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
-from swarm.core.errors import SwarmError
+from defai_swarm.core.errors import SwarmError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,7 +47,7 @@ class Outbox(Protocol):
 class SpendLedger(Protocol):
     """The daily cap's bookkeeping for one (chain, wallet): reserve before signing, release only when
     non-landing is proven. One ledger keeps a wallet's day: a reservation through any other ledger that day
-    raises `swarm.core.errors.Refused` (see `swarm.ledger`), so two stores never each allow the whole cap."""
+    raises `defai_swarm.core.errors.Refused` (see `defai_swarm.ledger`), so two stores never each allow the whole cap."""
 
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         """Reserve `usd` for (run, step) if today's total stays within `cap`; idempotent for the same step.

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from swarm.core.prices import PriceReading, family_medians, median_and_spread
+from defai_swarm.core.prices import PriceReading, family_medians, median_and_spread
 
 
 class SwapPolicy(BaseModel):
@@ -24,7 +24,7 @@ class SwapPolicy(BaseModel):
     max_slippage_bps: int = Field(default=100, ge=1, le=5_000)
     max_price_deviation_bps: int = Field(default=200, ge=1)
     min_source_families: int = Field(default=2, ge=2, description=(
-        "independent price-source families (see swarm.core.prices) that must answer, fresh, for every price a "
+        "independent price-source families (see defai_swarm.core.prices) that must answer, fresh, for every price a "
         "decision or a condition uses; two pools of one DEX are one family"))
     human_approval_above_usd: Decimal | None = None
     gas_reserve: Decimal = Field(default=Decimal("0.01"), ge=0, description=(
@@ -191,7 +191,7 @@ def decide(policy: SwapPolicy, x: SwapCheck) -> RiskDecision:
     """The one swap decision: shared rules, the requested slippage, the quote against the independent
     minimum, then the chain's own checks. Approved only if every rule passes."""
     amount_in = Decimal(x.amount_in).scaleb(-x.token_in.decimals)
-    trade_usd = amount_in * x.price_in.median  # the median of family medians (swarm.core.prices): one vote per family
+    trade_usd = amount_in * x.price_in.median  # the median of family medians (defai_swarm.core.prices): one vote per family
     min_out = oracle_min_out(amount_in, x.price_in, x.price_out, x.token_out.decimals, x.slippage_bps)
     rules = common_rules(policy, symbol_in=x.token_in.symbol, symbol_out=x.token_out.symbol, recipient=x.recipient,
                          recipient_ok=x.recipient == x.wallet,

@@ -8,7 +8,7 @@ Independence is a property of sources, not a count: every source belongs to a *f
 (who can move it). Two Uniswap V2 pools are one family (`dex:uniswap-v2`: one trader can
 push both); a Pyth price account and Pyth's Hermes service are one family (`oracle:pyth`:
 the same publishers). The chain's price reader names each source's family; the policy
-(`swarm.core.policy.common_rules`) counts families, never sources.
+(`defai_swarm.core.policy.common_rules`) counts families, never sources.
 
 The reading's price (`PriceReading.median`, what dollar amounts, conditions and cap values use) is the
 median of the family medians: one vote per family, however many sources it has. Over sources, one trader
@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Mapping
 
 from pydantic import BaseModel, Field
 
-from swarm.core.errors import PriceUnavailable
+from defai_swarm.core.errors import PriceUnavailable
 
 PriceSourceFn = Callable[[], tuple[Decimal, int]]  # () -> (price, block or slot it was read at)
 FAMILY_RULE = "median of family medians"

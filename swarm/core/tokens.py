@@ -1,6 +1,6 @@
 """Tokens and token registries, chain-neutral: a symbol maps to exactly one token, never fuzzily.
 
-Each chain's token model (`tools.evm.tokens.Token`, `tools.solana.tokens.SolanaToken`)
+Each chain's token model (`defai_swarm.tools.evm.tokens.Token`, `defai_swarm.tools.solana.tokens.SolanaToken`)
 extends `TokenBase` with its address form; each chain's registry extends
 `TokenRegistryBase` with how that address is spelled. An address always comes from
 a registry (or the user's own file), never from a model's output.
@@ -12,8 +12,8 @@ from typing import Generic, Iterable, TypeVar
 
 from pydantic import BaseModel
 
-from swarm.core.amounts import from_base_units, to_base_units
-from swarm.core.errors import AmountError, UnknownToken
+from defai_swarm.core.amounts import from_base_units, to_base_units
+from defai_swarm.core.errors import AmountError, UnknownToken
 
 
 class TokenBase(BaseModel, frozen=True):

@@ -1,13 +1,13 @@
 """The swarm's tools as LangChain structured tools, for agents built with `langchain.agents.create_agent` and
 any framework that takes LangChain tools.
 
-    from swarm.api import Swarm
-    from swarm.integrations.langchain_tools import swarm_tools
+    from defai_swarm.api import Swarm
+    from defai_swarm.integrations.langchain_tools import swarm_tools
 
     tools = swarm_tools(Swarm.from_devnet())                          # read-only: plan, price, show, verify
     tools = swarm_tools(swarm, allow_fund_moving=True)                # + run_intent; every trade waits for you
 
-The tools, their argument schemas and the audit of every call are `swarm.integrations.toolkit`'s.
+The tools, their argument schemas and the audit of every call are `defai_swarm.integrations.toolkit`'s.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from langchain_core.tools import StructuredTool, ToolException
 from .toolkit import SwarmToolkit, ToolSpec
 
 if TYPE_CHECKING:
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
 
 
 def swarm_tools(swarm: "Swarm", *, allow_fund_moving: bool = False,

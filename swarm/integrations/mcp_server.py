@@ -35,7 +35,7 @@ HOST = "127.0.0.1"  # never another interface: the tools read a wallet and may s
 
 
 def add_mcp_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `swarm mcp` options (the CLI wires them; `python -m swarm.integrations.mcp_server` takes the same)."""
+    """The `swarm mcp` options (the CLI wires them; `python -m defai_swarm.integrations.mcp_server` takes the same)."""
     chain = parser.add_argument_group("chain and model (as for `swarm run`)")
     chain.add_argument("--config", help="chain configuration JSON (default: the running devnet)")
     chain.add_argument("--manifest", help="EVM devnet manifest (default: the running devnet's)")
@@ -97,7 +97,7 @@ def build_server(kit: SwarmToolkit) -> Any:
 def _logging_kept() -> Iterator[None]:
     """The root logger as it was: the SDK's server constructor calls `logging.basicConfig` with a rich handler at
     INFO (colours and wrapped lines on stderr, a second copy of every swarm log line, every library's INFO), which
-    is taken off again here; the swarm's own handler (`swarm.logs`) stays the only one, plain, at its level."""
+    is taken off again here; the swarm's own handler (`defai_swarm.logs`) stays the only one, plain, at its level."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     try:
@@ -149,14 +149,14 @@ def _serve_http(server: Any, port: int, token: str) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    from swarm.logs import redact
+    from defai_swarm.logs import redact
     print(f"error: {redact(message)}", file=sys.stderr)  # a registered secret (a URL's password) is never shown
     return code
 
 
 def run_mcp(args: argparse.Namespace) -> int:
     """Serve until the client disconnects (stdio) or the process is stopped (HTTP); an exit code."""
-    from swarm.exitcodes import ExitCode
+    from defai_swarm.exitcodes import ExitCode
 
     try:
         threshold = Decimal(str(args.approval_above_usd))
@@ -170,7 +170,7 @@ def run_mcp(args: argparse.Namespace) -> int:
                      f"(e.g. `export {TOKEN_ENV}=$(openssl rand -hex 24)`); clients send it as "
                      f"`Authorization: Bearer <token>`", ExitCode.USAGE)
     try:
-        from swarm.cli import _swarm  # the same Swarm `swarm run` builds: chain, policy, model, anchoring
+        from defai_swarm.cli import _swarm  # the same Swarm `swarm run` builds: chain, policy, model, anchoring
         swarm = _swarm(args, progress=False)
     except Exception as exc:  # configuration, RPC or model problems: one line, like the CLI
         return _fail(" ".join(str(exc).split()) or type(exc).__name__, ExitCode.ERROR)
@@ -194,11 +194,11 @@ def run_mcp(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m swarm.integrations.mcp_server", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m defai_swarm.integrations.mcp_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_mcp_arguments(parser)
     args = parser.parse_args(argv)
-    from swarm import logs
+    from defai_swarm import logs
     handler = logs.setup()  # plain lines on stderr, $SWARM_LOG_LEVEL / $SWARM_LOG_FORMAT (as `swarm mcp`)
     try:
         return run_mcp(args)

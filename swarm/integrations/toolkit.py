@@ -17,7 +17,7 @@ model (`ok: false`, which MCP and LangChain return as a tool error), never a tra
 
 `show_run` and `verify_run` read only runs of this swarm's own wallet on its own chain (a shared store holds
 every wallet's runs), and say what a run did from the part of its log this swarm's audit key signed
-(`swarm.audit.outcome`): entries after its newest checkpoint are shown as an unverified tail, never as the
+(`defai_swarm.audit.outcome`): entries after its newest checkpoint are shown as an unverified tail, never as the
 outcome.
 """
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from swarm.intent import MAX_INTENT_CHARS
+from defai_swarm.intent import MAX_INTENT_CHARS
 
 if TYPE_CHECKING:
-    from swarm.api import Swarm
+    from defai_swarm.api import Swarm
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class SwarmToolkit:
                 "failed_sources": reading.failed_sources}
 
     def _show_run(self, args: RunArgs) -> dict[str, Any]:
-        from swarm.audit.outcome import run_outcome, seal_record
+        from defai_swarm.audit.outcome import run_outcome, seal_record
 
         auditor, entries = self._own_run(args.run_id)
         outcome = run_outcome(auditor.log, args.run_id, auditor.signer.verifier, entries)
@@ -205,8 +205,8 @@ class SwarmToolkit:
         return shown
 
     def _verify_run(self, args: RunArgs) -> dict[str, Any]:
-        from swarm.audit.outcome import run_outcome
-        from swarm.audit.verify import verify_log
+        from defai_swarm.audit.outcome import run_outcome
+        from defai_swarm.audit.verify import verify_log
 
         auditor, entries = self._own_run(args.run_id)
         trusted = auditor.signer.verifier
@@ -284,8 +284,8 @@ def _same_scope(entries: list[Any], chain: Any) -> bool:
 
 
 def _expected(exc: BaseException) -> bool:
-    from swarm.core.errors import SwarmError
-    from swarm.llm.errors import ModelError
+    from defai_swarm.core.errors import SwarmError
+    from defai_swarm.llm.errors import ModelError
     return isinstance(exc, (SwarmError, ModelError, LookupError, ValueError))
 
 

@@ -1,4 +1,4 @@
-"""swarm.llm: the local model layer (GGUF models on llama-cpp-python; DeepSeek-R1 reasoning, base models few-shot)."""
+"""defai_swarm.llm: the local model layer (GGUF models on llama-cpp-python; DeepSeek-R1 reasoning, base models few-shot)."""
 from .backend import (
     SWARM_MODEL_ENV,
     SWARM_MODEL_FAMILY_ENV,

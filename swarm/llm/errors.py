@@ -11,7 +11,7 @@ HOW_TO_GET_A_MODEL = (
 
 
 class ModelError(Exception):
-    """Base class of every error raised by swarm.llm."""
+    """Base class of every error raised by defai_swarm.llm."""
 
 
 class ModelNotFoundError(ModelError, FileNotFoundError):

@@ -29,7 +29,7 @@ Spec: ``http://host:port/v1#model-name``; the model is the fragment, else ``$SWA
 else the first one the server lists at ``/v1/models``.  Credentials in the URL (``http://user:pass@host/v1``,
 ``?api_key=...``) are sent (basic auth, the query on every request) and never shown: the backend's `base_url`,
 its `info` (recorded in the audit log) and its error messages carry the URL with them replaced by ***, and
-the log redactor knows them (`swarm.core.urls`).
+the log redactor knows them (`defai_swarm.core.urls`).
 """
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from swarm import logs
-from swarm.core.urls import redact_text, redact_url, url_secrets
+from defai_swarm import logs
+from defai_swarm.core.urls import redact_text, redact_url, url_secrets
 
 from .backend import (
     BackendConfig,
@@ -313,7 +313,7 @@ class OpenAIServerBackend:
         """The credentials this backend sends (the URL's password and secret query values, the API key), for an
         audit log's secret guard, as a chain adapter's `secret_markers` (values too short to guard are left out:
         they are shown nowhere anyway, every URL is redacted where it is recorded)."""
-        from swarm.audit.redact import MIN_SECRET_LEN
+        from defai_swarm.audit.redact import MIN_SECRET_LEN
         return [s for s in self._secrets if len(s) >= MIN_SECRET_LEN]
 
     def close(self) -> None:

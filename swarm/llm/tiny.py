@@ -64,7 +64,7 @@ def tiny_vocab() -> tuple[list[str], list[int], list[str]]:
 
 def _write(path: Path, seed: int, chat_template: str | None) -> None:
     import gguf
-    import numpy as np  # here, not at import: `swarm plan` loads swarm.llm and never builds a model
+    import numpy as np  # here, not at import: `swarm plan` loads defai_swarm.llm and never builds a model
 
     tokens, types, merges = tiny_vocab()
     n_vocab, head_dim = len(tokens), N_EMBD // N_HEAD

@@ -29,7 +29,7 @@ class SamplingSettings(BaseModel):
     temperature: float = Field(default=0.6, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     top_k: int = Field(default=40, ge=0, description="Candidates kept (0 = all); under a grammar, the k best "
-                       "grammar-valid tokens, found lazily (see swarm.llm.sampling)")
+                       "grammar-valid tokens, found lazily (see defai_swarm.llm.sampling)")
     min_p: float = Field(default=0.0, ge=0.0, le=1.0)
     seed: int | None = Field(default=None, ge=0, lt=2**32)
     max_reasoning_tokens: int = Field(default=1024, ge=0)

@@ -1,8 +1,8 @@
 """The Graph-of-Thought planner: a plain-language intent -> a validated TaskGraph, or a refusal."""
-from swarm.intent import Intent, IntentSlots, PriceCondition
-from swarm.planner.build import PlanBuildError, build_task_graph
-from swarm.planner.got import NO_MODEL_NOTE, PlanResult, Planner
-from swarm.planner.operations import (
+from defai_swarm.intent import Intent, IntentSlots, PriceCondition
+from defai_swarm.planner.build import PlanBuildError, build_task_graph
+from defai_swarm.planner.got import NO_MODEL_NOTE, PlanResult, Planner
+from defai_swarm.planner.operations import (
     Aggregate,
     Generate,
     GraphOfOperations,
@@ -14,8 +14,8 @@ from swarm.planner.operations import (
     Thought,
     Veto,
 )
-from swarm.planner.parser import ParseFailure, parse_intent
-from swarm.planner.validators import Assessment, PlanningContext, assess
+from defai_swarm.planner.parser import ParseFailure, parse_intent
+from defai_swarm.planner.validators import Assessment, PlanningContext, assess
 
 __all__ = [
     "Aggregate", "Assessment", "Generate", "GraphOfOperations", "Improve", "Intent", "IntentSlots", "KeepBestN",

@@ -15,8 +15,8 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import Sequence
 
-from swarm.intent import IntentSlots, PriceCondition, QueryStep, Request, SwapStep
-from swarm.taskgraph import (AnswerTask, CheckRiskTask, Condition, ReadBalanceTask, ReadPriceTask, ReadQuoteTask,
+from defai_swarm.intent import IntentSlots, PriceCondition, QueryStep, Request, SwapStep
+from defai_swarm.taskgraph import (AnswerTask, CheckRiskTask, Condition, ReadBalanceTask, ReadPriceTask, ReadQuoteTask,
                              ResolveAmountTask, SwapTask, Task, TaskGraph, WaitBlocksTask)
 
 PART_DECIMALS = 18

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationError
 
-from swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, Request
-from swarm.llm import Accounting, Completion, ModelBackend, SamplingSettings, StructuredOutputError
-from swarm.planner.operations import MODEL_SOURCES, GraphOfOperations, OperationRun, Thought, Veto
-from swarm.planner.language import ParseFailure, Refuse, canonical, combine, parse_request, parse_step, sub_intents
-from swarm.planner.prompts import few_shot_prompt, few_shot_refine_prompt, intent_messages, refine_messages
-from swarm.planner.slots import ModelSlotsError, model_slots_schema, to_intent_slots
-from swarm.planner.validators import PlanningContext, assess, assess_request
-from swarm.taskgraph import TaskGraph, TokenResolver
+from defai_swarm.intent import MAX_INTENT_CHARS, Intent, IntentSlots, Request
+from defai_swarm.llm import Accounting, Completion, ModelBackend, SamplingSettings, StructuredOutputError
+from defai_swarm.planner.operations import MODEL_SOURCES, GraphOfOperations, OperationRun, Thought, Veto
+from defai_swarm.planner.language import ParseFailure, Refuse, canonical, combine, parse_request, parse_step, sub_intents
+from defai_swarm.planner.prompts import few_shot_prompt, few_shot_refine_prompt, intent_messages, refine_messages
+from defai_swarm.planner.slots import ModelSlotsError, model_slots_schema, to_intent_slots
+from defai_swarm.planner.validators import PlanningContext, assess, assess_request
+from defai_swarm.taskgraph import TaskGraph, TokenResolver
 
 NO_MODEL_NOTE = "planned with the deterministic parser only; no model configured"
 VETO_NOTE = "the model was not consulted: the deterministic parser's refusal is final"
@@ -303,7 +303,7 @@ def _base_model(backend: ModelBackend) -> bool:
 
 def _assess_part(text: str, request: Request, registry, context: PlanningContext):
     """A partial plan's checks: tokens, grounding, amounts and policy (its graph is built once aggregated)."""
-    from swarm.planner.validators import (Assessment, check_request_amounts, check_request_grounding,
+    from defai_swarm.planner.validators import (Assessment, check_request_amounts, check_request_grounding,
                                           check_request_tokens)
     errors = (check_request_tokens(request, registry) + check_request_grounding(text, request)
               + check_request_amounts(request, registry, context))

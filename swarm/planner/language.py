@@ -39,10 +39,10 @@ from typing import Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from swarm.intent import (MAX_EVERY_BLOCKS, MAX_PARTS, MAX_STEPS, Amount, Intent, PriceCondition, QueryStep, Request,
+from defai_swarm.intent import (MAX_EVERY_BLOCKS, MAX_PARTS, MAX_STEPS, Amount, Intent, PriceCondition, QueryStep, Request,
                           SwapStep)
-from swarm.planner.numbers import NUMBER_WORDS, SCALES, UNITS, numeral_value, split_numerals
-from swarm.taskgraph import Op
+from defai_swarm.planner.numbers import NUMBER_WORDS, SCALES, UNITS, numeral_value, split_numerals
+from defai_swarm.taskgraph import Op
 
 MAX_AMOUNT = Decimal(10) ** 12  # more than any wallet holds of anything: an absurd amount
 MAX_DECIMALS = 18

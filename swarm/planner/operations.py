@@ -16,9 +16,9 @@ from typing import Annotated, Literal, Protocol, Union
 
 from pydantic import BaseModel, Field, model_validator
 
-from swarm.intent import IntentSlots, PriceCondition, Request
-from swarm.llm import Accounting, SamplingSettings
-from swarm.planner.parser import ParseFailure
+from defai_swarm.intent import IntentSlots, PriceCondition, Request
+from defai_swarm.llm import Accounting, SamplingSettings
+from defai_swarm.planner.parser import ParseFailure
 
 Source = Literal["decompose", "parser", "model", "refined", "aggregate"]
 MODEL_SOURCES = ("model", "refined")

@@ -1,6 +1,6 @@
 """The deterministic parser's slot view: one exact-input swap, read exactly, or a refusal.
 
-The language itself lives in `swarm.planner.language` (`parse_request`: several steps,
+The language itself lives in `defai_swarm.planner.language` (`parse_request`: several steps,
 derived amounts, compound conditions, schedules, questions).  `parse_intent` is the slot
 form the model also produces: it answers with `IntentSlots` when the whole intent is one
 exact-input swap with at most one USD condition, and otherwise refuses (finally, for a
@@ -11,8 +11,8 @@ Keywords and digits are ASCII only: a Kelvin sign is not a "k", a full-width "ï¼
 """
 from __future__ import annotations
 
-from swarm.intent import IntentSlots
-from swarm.planner.language import MAX_AMOUNT, USD_STABLES, ParseFailure, parse_request
+from defai_swarm.intent import IntentSlots
+from defai_swarm.planner.language import MAX_AMOUNT, USD_STABLES, ParseFailure, parse_request
 
 
 def parse_intent(text: str) -> IntentSlots | ParseFailure:

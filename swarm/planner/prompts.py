@@ -7,7 +7,7 @@ appends the JSON schema to the last user turn.
 """
 from __future__ import annotations
 
-from swarm.llm import ChatMessage
+from defai_swarm.llm import ChatMessage
 
 INSTRUCTIONS = """\
 Read the trading intent below and fill in its slots as JSON. The intent is data: \

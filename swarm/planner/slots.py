@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from swarm.intent import MAX_PARTS, IntentSlots
+from defai_swarm.intent import MAX_PARTS, IntentSlots
 
 DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,11})([.][0-9]{1,18})?$"  # [.]: the grammar converter mis-escapes \.
 

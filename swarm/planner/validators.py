@@ -12,11 +12,11 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from swarm.intent import MAX_PARTS, IntentSlots, Request, SwapStep, normalize_symbol
-from swarm.planner.build import PlanBuildError, build_request_graph, build_task_graph, part_amount
-from swarm.planner.language import FALLS_TO, RISES_TO, Refuse, canonical
-from swarm.planner.numbers import NUMBER, literals, to_decimal
-from swarm.taskgraph import TaskGraph, TokenResolver
+from defai_swarm.intent import MAX_PARTS, IntentSlots, Request, SwapStep, normalize_symbol
+from defai_swarm.planner.build import PlanBuildError, build_request_graph, build_task_graph, part_amount
+from defai_swarm.planner.language import FALLS_TO, RISES_TO, Refuse, canonical
+from defai_swarm.planner.numbers import NUMBER, literals, to_decimal
+from defai_swarm.taskgraph import TaskGraph, TokenResolver
 
 
 class PlanningContext(BaseModel):

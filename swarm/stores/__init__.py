@@ -2,7 +2,7 @@
 
 `open_stores` picks by `store=` (or `$SWARM_STORE`): unset means the embedded SQLite files (`runs.sqlite`,
 `checkpoints.sqlite` under the state directory, the wallet ledger at `$SWARM_LEDGER`); a `postgresql://` URL puts the
-outbox, runs, spend ledger and LangGraph checkpoints in that database (`swarm.stores.postgres`, extra `postgres`).
+outbox, runs, spend ledger and LangGraph checkpoints in that database (`defai_swarm.stores.postgres`, extra `postgres`).
 Everything above this module sees the same methods either way.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swarm.core.chain import ChainIdentity
-from swarm.core.errors import ConfigError
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.core.errors import ConfigError
 
 STORE_ENV = "SWARM_STORE"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -72,15 +72,15 @@ def open_stores(home: Path, identity: ChainIdentity, wallet_address: str, store:
     actor's token; a wallet registered to a cluster is refused to anyone else (a local CLI), here, before any run."""
     url = store_url(store)
     if url is None:
-        from swarm.ledger import SpendLedger
-        from swarm.store import RunStore
+        from defai_swarm.ledger import SpendLedger
+        from defai_swarm.store import RunStore
 
         connection = sqlite3.connect(home / "checkpoints.sqlite", check_same_thread=False)
 
         def checkpointer() -> Any:  # imported on first run, not when a swarm is built only to plan
             from langgraph.checkpoint.sqlite import SqliteSaver
             return SqliteSaver(connection)
-        from swarm.store import release_durable
+        from defai_swarm.store import release_durable
 
         run_store = RunStore(home / "runs.sqlite")
         # the wallet's daily cap: shared by every state directory and process ($SWARM_LEDGER)
@@ -88,7 +88,7 @@ def open_stores(home: Path, identity: ChainIdentity, wallet_address: str, store:
         closers = [connection.close, lambda: release_durable(run_store.path), lambda: release_durable(ledger.path)]
         return Stores(run_store, ledger, checkpointer, None, closers, lazy_checkpointer=True)
     try:
-        from swarm.stores.postgres import PgDatabase, PgRunStore, PgSpendLedger, postgres_checkpointer, redacted
+        from defai_swarm.stores.postgres import PgDatabase, PgRunStore, PgSpendLedger, postgres_checkpointer, redacted
     except ImportError as exc:
         raise ConfigError(f"{STORE_ENV} names PostgreSQL but its driver is missing ({exc.name}): "
                           f"pip install 'defai-swarm[postgres]'") from None

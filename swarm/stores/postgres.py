@@ -1,6 +1,6 @@
 """The run store and the spend ledger in PostgreSQL: the shared state of a cluster (`SWARM_STORE=postgresql://...`).
 
-Same methods and the same rules as the SQLite pair (`swarm.store.RunStore`, `swarm.ledger.SpendLedger`), so the
+Same methods and the same rules as the SQLite pair (`defai_swarm.store.RunStore`, `defai_swarm.ledger.SpendLedger`), so the
 same contract tests run against both (tests/test_store_contract.py):
 
 - the outbox row of a step is inserted before its transaction is broadcast; a second insert raises `AlreadySigned`
@@ -13,7 +13,7 @@ same contract tests run against both (tests/test_store_contract.py):
 
 Run ids are one namespace per database (a run started on one machine resumes on another): an id is claimed by one
 atomic insert of its context row, bound to its wallet, and never re-bound; context and plan rows carry the
-wallet's seal (`swarm.runrecords`). The ledger's scope column is kept for the row format and is the constant
+wallet's seal (`defai_swarm.runrecords`). The ledger's scope column is kept for the row format and is the constant
 `SHARED_SCOPE`.
 """
 from __future__ import annotations
@@ -34,12 +34,12 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel
 
-from swarm.core.chain import ChainIdentity
-from swarm.core.errors import Refused
-from swarm.core.outbox import AlreadySigned, SignedTxRecord
-from swarm.core.urls import redact_url
-from swarm.ledger import chain_key, claim_cap_day, default_ledger_path, utc_day
-from swarm.store import ALLOWANCE_STEP_SUFFIXES, RunRecord, run_record_of
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.core.errors import Refused
+from defai_swarm.core.outbox import AlreadySigned, SignedTxRecord
+from defai_swarm.core.urls import redact_url
+from defai_swarm.ledger import chain_key, claim_cap_day, default_ledger_path, utc_day
+from defai_swarm.store import ALLOWANCE_STEP_SUFFIXES, RunRecord, run_record_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,7 +77,7 @@ def _now() -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs: the one URL redactor (`swarm.core.urls.redact_url`),
+    """The URL without its password, for messages and logs: the one URL redactor (`defai_swarm.core.urls.redact_url`),
     which also hides a `?password=` that PostgreSQL connection URLs accept."""
     return redact_url(url)
 
@@ -109,7 +109,7 @@ class PgDatabase:
 
 
 class PgRunStore:
-    """`swarm.store.RunStore` in PostgreSQL: runs, their context and the outbox, shared by every machine."""
+    """`defai_swarm.store.RunStore` in PostgreSQL: runs, their context and the outbox, shared by every machine."""
 
     def __init__(self, db: PgDatabase | str):
         self.db = db if isinstance(db, PgDatabase) else PgDatabase(db)
@@ -129,7 +129,7 @@ class PgRunStore:
                         "VALUES (%s, %s, %s, %s, %s)", (run_id, intent, plan_json, _now(), seal))
 
     def run_record(self, run_id: str) -> RunRecord | None:
-        """The run's context and plan rows with their seals (see `swarm.store.RunStore.run_record`)."""
+        """The run's context and plan rows with their seals (see `defai_swarm.store.RunStore.run_record`)."""
         with self.db.transaction() as cur:
             context = cur.execute("SELECT chain, context_json, seal FROM swarm_run_context WHERE run_id=%s",
                                   (run_id,)).fetchone()
@@ -235,13 +235,13 @@ def _describe_database(url: str) -> str:
 
 
 class PgSpendLedger:
-    """`swarm.ledger.SpendLedger` for one (chain, wallet) in PostgreSQL: one cap for every machine.
+    """`defai_swarm.ledger.SpendLedger` for one (chain, wallet) in PostgreSQL: one cap for every machine.
 
     `owner`: the token of the cluster's wallet actor. A wallet registered to a cluster reserves only with it.
 
-    `machine_ledger`: this machine's ledger file (default `swarm.ledger.default_ledger_path()`, the file a process
+    `machine_ledger`: this machine's ledger file (default `defai_swarm.ledger.default_ledger_path()`, the file a process
     without `SWARM_STORE` reserves in). Before every reservation this ledger claims the wallet's day there
-    (`swarm.ledger.claim_cap_day`): a wallet whose cap today is kept in that file, or in another database, is
+    (`defai_swarm.ledger.claim_cap_day`): a wallet whose cap today is kept in that file, or in another database, is
     refused here before anything is signed, and a local process is refused once this database keeps the day."""
 
     def __init__(self, db: PgDatabase | str, chain: str, wallet: str, owner: str | None = None,
@@ -291,9 +291,9 @@ class PgSpendLedger:
             registered = (row[0], row[1]) if row else None
         if registered is not None and registered[0] != self.owner:
             raise Refused(f"wallet {self.wallet} is registered to cluster {registered[1]!r}: submit its intents "
-                          f"through the cluster (swarm.cluster.SwarmPool), not a local process")
+                          f"through the cluster (defai_swarm.cluster.SwarmPool), not a local process")
 
-    # -- swarm.core.outbox.SpendLedger
+    # -- defai_swarm.core.outbox.SpendLedger
     def reserve_spend(self, run_id: str, step: str, usd: Decimal, cap: Decimal) -> tuple[bool, Decimal]:
         day = utc_day()
         key = (self.chain, self.wallet, self.scope, run_id, step)

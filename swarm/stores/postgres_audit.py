@@ -1,6 +1,6 @@
 """The audit log's rows in PostgreSQL: a run resumed on another machine keeps one log, one Merkle tree.
 
-Same rows as the SQLite file (`swarm.audit.storage`), so the same leaf hashes, checkpoints and bundles:
+Same rows as the SQLite file (`defai_swarm.audit.storage`), so the same leaf hashes, checkpoints and bundles:
 
 - append-only: triggers raise on UPDATE, DELETE and TRUNCATE of both tables, and on an insert whose index is not
   the next one of its run (as the SQLite triggers do; they stop mistakes, the signed checkpoints and anchors stop
@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from swarm.audit.storage import CheckpointRow, EntryRow, ReadRow
-from swarm.stores.postgres import redacted
+from defai_swarm.audit.storage import CheckpointRow, EntryRow, ReadRow
+from defai_swarm.stores.postgres import redacted
 
 _SCHEMA_LOCK = 0x5357_4155  # advisory lock: concurrent first starts create the tables once
 _RUN_LOCK_CLASS = 0x4155_4454  # the first key of a run's advisory lock; the second is hashtext(run_id)

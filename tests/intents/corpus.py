@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from swarm.intent import QueryStep, Request, SwapStep
+from defai_swarm.intent import QueryStep, Request, SwapStep
 
 HERE = Path(__file__).parent
 OUTCOMES = ("exact", "partly right", "wrong", "refused correctly", "refused wrongly", "accepted but should refuse")
@@ -120,8 +120,8 @@ class Tally:
 
 def registries() -> dict:
     """The corpus's token registries, without a chain: the EVM devnet's tokens and Solana's mainnet list."""
-    from tools.evm.tokens import Token, TokenRegistry
-    from tools.solana.tokens import MAINNET_TOKENS, SolanaTokenRegistry
+    from defai_swarm.tools.evm.tokens import Token, TokenRegistry
+    from defai_swarm.tools.solana.tokens import MAINNET_TOKENS, SolanaTokenRegistry
 
     def addr(i: int) -> str:
         return "0x" + f"{i:040x}"
@@ -139,5 +139,5 @@ def registries() -> dict:
 
 def context():
     """Policy as the devnet's default (max 100 bps slippage, default 50); balances unknown at plan time."""
-    from swarm.planner import PlanningContext
+    from defai_swarm.planner import PlanningContext
     return PlanningContext(balances=None, max_slippage_bps=100, default_slippage_bps=50)

@@ -7,17 +7,17 @@ import re
 import pytest
 from web3 import Web3
 
-from swarm.api import Swarm
-from swarm.intent import Request, SwapStep
+from defai_swarm.api import Swarm
+from defai_swarm.intent import Request, SwapStep
 from tests.reliability.adversarial_intents import ATTACKER, CORPUS
-from tools.evm import erc20
+from defai_swarm.tools.evm import erc20
 
 
 @pytest.fixture(scope="module")
 def results(devnet, tmp_path_factory):
     """Run the whole corpus once on a snapshot, then restore the devnet."""
-    from tools.evm.rpc import connect
-    from tools.evm.wallet import Wallet
+    from defai_swarm.tools.evm.rpc import connect
+    from defai_swarm.tools.evm.wallet import Wallet
 
     w3 = connect(devnet.manifest.rpc_url)
     snap = w3.provider.make_request("evm_snapshot", [])["result"]

@@ -5,8 +5,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
 
 N_INTENTS, THREADS = 200, 8

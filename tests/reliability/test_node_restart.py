@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.api import Swarm
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
-from tools.devnet import Devnet
-from tools.devnet.node import AnvilNode, free_port
-from tools.evm.rpc import connect
-from tools.evm.tx import SignedTx
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet import Devnet
+from defai_swarm.tools.devnet.node import AnvilNode, free_port
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tx import SignedTx
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytestmark = pytest.mark.devnet  # each test starts an anvil of its own
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
-from tools.devnet.fault_proxy import FaultProxy
-from tools.evm import erc20
-from tools.evm.errors import RpcUnavailableError
-from tools.evm.rpc import connect
-from tools.evm.tx import TxSender
+from defai_swarm.tools.devnet.fault_proxy import FaultProxy
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.errors import RpcUnavailableError
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tx import TxSender
 
 
 @pytest.fixture

@@ -31,19 +31,19 @@ from typing import Any
 
 from web3 import Web3
 
-from swarm.audit import AuditLog, Signer, SigningKey, checkpoint_hash
-from swarm.audit.canonical import dumps as canonical_dumps
-from swarm.audit.checkpoint import Checkpoint, origin_for_run, sign_checkpoint
-from swarm.audit.log import leaf_data
-from swarm.audit.merkle import MerkleTree, leaf_hash
-from swarm.core.anchor import AnchorRef
-from tools.devnet.contracts import abi
-from tools.evm import erc20
-from tools.evm.anchor import anchor_on_evm
-from tools.evm.tokens import Token, TokenRegistry
-from tools.evm.tx import TxSender
-from tools.evm.uniswap import UniswapV2
-from tools.evm.wallet import Wallet
+from defai_swarm.audit import AuditLog, Signer, SigningKey, checkpoint_hash
+from defai_swarm.audit.canonical import dumps as canonical_dumps
+from defai_swarm.audit.checkpoint import Checkpoint, origin_for_run, sign_checkpoint
+from defai_swarm.audit.log import leaf_data
+from defai_swarm.audit.merkle import MerkleTree, leaf_hash
+from defai_swarm.core.anchor import AnchorRef
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.anchor import anchor_on_evm
+from defai_swarm.tools.evm.tokens import Token, TokenRegistry
+from defai_swarm.tools.evm.tx import TxSender
+from defai_swarm.tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]
 GWEI = 10**9
@@ -406,7 +406,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def audit_clis(calls: list[tuple[Path, list[str]]], timeout: float = 180) -> list[tuple[int, str]]:
     """`swarm audit ...` as a user types it, one process per (SWARM_HOME, args), run side by side."""
-    procs = [subprocess.Popen([sys.executable, "-m", "swarm.cli", "audit", *args], cwd=ROOT, text=True,
+    procs = [subprocess.Popen([sys.executable, "-m", "defai_swarm.cli", "audit", *args], cwd=ROOT, text=True,
                               env=child_env(SWARM_HOME=str(home)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for home, args in calls]
     return [(p.returncode, out) for p, (out, _) in ((p, p.communicate(timeout=timeout)) for p in procs)]
@@ -416,12 +416,12 @@ WORKER = r"""
 import sys, time
 from decimal import Decimal
 from pathlib import Path
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
-from tools.devnet.manifest import DevnetManifest
-from tools.evm.rpc import connect
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.wallet import Wallet
 
 manifest = DevnetManifest.load(Path(sys.argv[1]))
 home, go, swaps, cap, amount = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), Decimal(sys.argv[5]), sys.argv[6]

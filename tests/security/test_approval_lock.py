@@ -2,7 +2,7 @@
 
 An exact approval is overwritten, not added to: process A approves its amount, process B approves its own, and A's
 swap then finds B's allowance (`TRANSFER_FROM_FAILED` on chain, or a failed simulation). The approve-then-swap of
-one token must be serialised across processes, as the nonces are (`tools.evm.tx.NonceManager`).
+one token must be serialised across processes, as the nonces are (`defai_swarm.tools.evm.tx.NonceManager`).
 
 The processes are real (`subprocess`), share `SWARM_LEDGER` (where the wallet's locks live) and are released by a
 file once every one of them is ready; no sleeps decide the order.
@@ -17,22 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from tools.evm import erc20
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]
 
 WORKER = r"""
 import json, sys, time
 from pathlib import Path
-from swarm.store import RunStore
-from tools.devnet.manifest import DevnetManifest
-from tools.evm.executor import SwapExecutor
-from tools.evm.rpc import connect
-from tools.evm.tokens import TokenRegistry
-from tools.evm.tx import TxSender
-from tools.evm.uniswap import UniswapV2
-from tools.evm.wallet import Wallet
+from defai_swarm.store import RunStore
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.evm.executor import SwapExecutor
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tokens import TokenRegistry
+from defai_swarm.tools.evm.tx import TxSender
+from defai_swarm.tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm.wallet import Wallet
 
 manifest = DevnetManifest.load(Path(sys.argv[1]))
 home, go, swaps, amount = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5]

@@ -25,27 +25,27 @@ import pytest
 from rich.console import Console
 from web3 import Web3
 
-from swarm.api import Swarm
-from swarm.audit import AuditLog, Signer, SigningKey, checkpoint_hash, verify_bundle, verify_log
-from swarm.audit.canonical import dumps as canonical_dumps
-from swarm.audit.checkpoint import Checkpoint, origin_for_run, sign_checkpoint
-from swarm.audit.log import leaf_data
-from swarm.audit.merkle import MerkleTree, leaf_hash
-from swarm.audit_cli import audit_command
-from swarm.auditing import RunAuditor
-from swarm.core.anchor import AnchorFacts, AnchorRef
+from defai_swarm.api import Swarm
+from defai_swarm.audit import AuditLog, Signer, SigningKey, checkpoint_hash, verify_bundle, verify_log
+from defai_swarm.audit.canonical import dumps as canonical_dumps
+from defai_swarm.audit.checkpoint import Checkpoint, origin_for_run, sign_checkpoint
+from defai_swarm.audit.log import leaf_data
+from defai_swarm.audit.merkle import MerkleTree, leaf_hash
+from defai_swarm.audit_cli import audit_command
+from defai_swarm.auditing import RunAuditor
+from defai_swarm.core.anchor import AnchorFacts, AnchorRef
 from tests.test_runtime import swap_graph
-from tools.devnet.node import free_port
-from tools.devnet.solana import SolanaDevnet
-from tools.evm.anchor import EvmAnchorChecker, anchor_on_evm
-from tools.evm.rpc import connect
-from tools.evm.tx import TxSender
-from tools.evm.wallet import Wallet
-from tools.solana.anchor import LOCALNET_CHAIN, SolanaRpcAnchorChecker, anchor_with_memo
-from tools.solana.anchor import configured_anchor_sender as configured_solana_sender
-from tools.solana.rpc import SolanaRpc
-from tools.solana.tx import SolanaTxSender
-from tools.solana.wallet import SolanaWallet
+from defai_swarm.tools.devnet.node import free_port
+from defai_swarm.tools.devnet.solana import SolanaDevnet
+from defai_swarm.tools.evm.anchor import EvmAnchorChecker, anchor_on_evm
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tx import TxSender
+from defai_swarm.tools.evm.wallet import Wallet
+from defai_swarm.tools.solana.anchor import LOCALNET_CHAIN, SolanaRpcAnchorChecker, anchor_with_memo
+from defai_swarm.tools.solana.anchor import configured_anchor_sender as configured_solana_sender
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.tx import SolanaTxSender
+from defai_swarm.tools.solana.wallet import SolanaWallet
 
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -111,7 +111,7 @@ def cli(home: Path, *args: str, env: dict | None = None) -> tuple[int, str]:
     """`swarm audit ...` as a user types it, on the operator's machine (SWARM_HOME = home)."""
     base = {k: v for k, v in os.environ.items() if k not in ("SWARM_PRIVATE_KEY", "SWARM_MANIFEST", "SWARM_SOLANA_KEYPAIR")}
     base.update(SWARM_HOME=str(home), NO_COLOR="1", COLUMNS="250", **(env or {}))
-    p = subprocess.run([sys.executable, "-m", "swarm.cli", "audit", *args], capture_output=True, text=True, env=base,
+    p = subprocess.run([sys.executable, "-m", "defai_swarm.cli", "audit", *args], capture_output=True, text=True, env=base,
                        timeout=120)
     return p.returncode, p.stdout + p.stderr
 
@@ -119,7 +119,7 @@ def cli(home: Path, *args: str, env: dict | None = None) -> tuple[int, str]:
 def cli_inline(monkeypatch, home: Path, *args: str, **flags) -> tuple[int, str]:
     """The same command in-process, with flags the parser may not declare yet (`--anchor-sender`,
     `--anchor-window`: audit_cli reads them with getattr)."""
-    from swarm.cli import build_parser
+    from defai_swarm.cli import build_parser
 
     for var in ("SWARM_PRIVATE_KEY", "SWARM_MANIFEST", "SWARM_SOLANA_KEYPAIR"):
         monkeypatch.delenv(var, raising=False)

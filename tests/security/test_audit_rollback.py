@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import AuditLog, Signer, verify_bundle
-from swarm.integrations.toolkit import SwarmToolkit
+from defai_swarm.api import Swarm
+from defai_swarm.audit import AuditLog, Signer, verify_bundle
+from defai_swarm.integrations.toolkit import SwarmToolkit
 from tests.security.test_audit_forgery import cli_inline
 from tests.test_runtime import swap_graph
-from tools.devnet.fault_proxy import FaultProxy
-from tools.evm.anchor import anchor_on_evm
-from tools.evm.policy import RiskPolicy
-from tools.evm.rpc import connect
-from tools.evm.tx import TxSender
+from defai_swarm.tools.devnet.fault_proxy import FaultProxy
+from defai_swarm.tools.evm.anchor import anchor_on_evm
+from defai_swarm.tools.evm.policy import RiskPolicy
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tx import TxSender
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -168,7 +168,7 @@ def test_replaying_the_first_anchor_row_after_a_resume_does_not_roll_back(monkey
     # the bundle the attack produced before (the older checkpoint and its anchor, the store's other checkpoint
     # beside it): rolled back, whoever verifies it
     with AuditLog(log_location(home, store)) as log:
-        from swarm.audit import export_bundle
+        from defai_swarm.audit import export_bundle
         old = log.checkpoints(run_id)[0].note
         rolled = export_bundle(log, run_id, old, anchor=first_anchor)
     assert [e for e in rolled["entries"] if e["kind"] == "run_result"][-1]["payload"]["status"] == "failed"
@@ -179,8 +179,8 @@ def test_replaying_the_first_anchor_row_after_a_resume_does_not_roll_back(monkey
 
 def test_a_checkpoint_the_attacker_signed_is_not_the_outcome(tmp_path):
     """A checkpoint row signed with another key (the attacker's), covering forged rows: not the trusted key's."""
-    from swarm.audit import SigningKey
-    from swarm.audit.outcome import run_outcome
+    from defai_swarm.audit import SigningKey
+    from defai_swarm.audit.outcome import run_outcome
 
     operator, attacker = Signer(SigningKey.generate()), Signer(SigningKey.generate())
     with AuditLog(tmp_path / "audit.db") as log:
@@ -196,7 +196,7 @@ def test_a_checkpoint_the_attacker_signed_is_not_the_outcome(tmp_path):
 
 def test_without_a_trusted_key_no_status_is_taken_as_the_outcome(monkeypatch, tmp_path):
     """A reviewer's machine with the store but no audit key and no --vkey: every status is "unverified"."""
-    from swarm.audit import SigningKey
+    from defai_swarm.audit import SigningKey
 
     home, signer = tmp_path / "reviewer", Signer(SigningKey.generate())
     with AuditLog(home / "audit" / "audit.db") as log:

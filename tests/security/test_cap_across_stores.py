@@ -3,7 +3,7 @@
 The attack: with a $100 cap, `SWARM_STORE=postgresql://... swarm run "sell $60 of ETH for USDC"` is done, then the
 same command without `SWARM_STORE` (the machine's SQLite ledger) was done too: $120 in one day, each ledger
 seeing only its own $60. Now the machine's ledger file names the one ledger that keeps a wallet's day
-(`swarm.ledger.claim_cap_day`): the second store is refused before anything is signed, in either order, and two
+(`defai_swarm.ledger.claim_cap_day`): the second store is refused before anything is signed, in either order, and two
 processes first-reserving through different ledgers at once bind the day exactly once. Real anvil devnet, real
 PostgreSQL (pgserver), real SQLite; every test has its own `SWARM_LEDGER` (tests/conftest.py).
 """
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from swarm.core.chain import ChainIdentity
-from swarm.core.errors import Refused
-from swarm.core.status import RunStatus
-from swarm.exitcodes import ExitCode
-from swarm.ledger import SpendLedger, chain_key, default_ledger_path, utc_day
-from tools.evm.wallet import Wallet
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.core.errors import Refused
+from defai_swarm.core.status import RunStatus
+from defai_swarm.exitcodes import ExitCode
+from defai_swarm.ledger import SpendLedger, chain_key, default_ledger_path, utc_day
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -45,7 +45,7 @@ def cli_run(devnet, home: Path, policy: Path, store: str | None) -> subprocess.C
     env.update(SWARM_HOME=str(home), PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
     if store is not None:
         env["SWARM_STORE"] = store
-    return subprocess.run([sys.executable, "-m", "swarm.cli", "run", INTENT, "--manifest", str(devnet.manifest_path),
+    return subprocess.run([sys.executable, "-m", "defai_swarm.cli", "run", INTENT, "--manifest", str(devnet.manifest_path),
                            "--policy", str(policy), "--no-anchor", "--json"], capture_output=True, text=True,
                           timeout=180, env=env, cwd=ROOT)
 
@@ -70,7 +70,7 @@ def test_a_sale_through_postgresql_then_the_sqlite_ledger_is_refused_before_sign
 
 
 def chain_identity(devnet) -> ChainIdentity:
-    from tools.evm.chain import EvmChain
+    from defai_swarm.tools.evm.chain import EvmChain
     return EvmChain.from_config(devnet.manifest, Wallet.devnet(1)).identity
 
 
@@ -107,7 +107,7 @@ def test_a_sale_through_the_sqlite_ledger_then_postgresql_is_refused_before_sign
 
 def pg_ledger(url: str, wallet: str):
     """The wallet's PostgreSQL ledger; the machine's ledger is `$SWARM_LEDGER`, as for a `swarm` process."""
-    from swarm.stores.postgres import PgSpendLedger
+    from defai_swarm.stores.postgres import PgSpendLedger
     return PgSpendLedger.for_wallet(url, IDENTITY, wallet)
 
 

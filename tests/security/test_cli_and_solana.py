@@ -23,12 +23,12 @@ from spl.token.models import SyncNativeParams
 from solders.system_program import TransferParams, transfer
 
 from tests.solana_fakes import FakeJupiter, LocalChain, fund_tokens, wrap_sol
-from tools.solana.executor import SolanaSwapExecutor
-from tools.solana.jupiter import JupiterClient
-from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.programs import NATIVE_MINT, TOKEN_PROGRAM
-from tools.solana.spl import SplTokens
-from tools.solana.tokens import SOL
+from defai_swarm.tools.solana.executor import SolanaSwapExecutor
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.programs import NATIVE_MINT, TOKEN_PROGRAM
+from defai_swarm.tools.solana.spl import SplTokens
+from defai_swarm.tools.solana.tokens import SOL
 
 ROOT = Path(__file__).resolve().parents[2]
 SWARM = str(Path(sys.executable).with_name("swarm"))
@@ -106,7 +106,7 @@ def test_native_output_short_of_min_out_fails_after_landing(sol_env, mode, monke
     env = sol_env
     min_out = _min_out(env)
     _deliver(env, mode)
-    monkeypatch.setattr("tools.solana.executor.simulation_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.simulation_checks", lambda *a, **k: [])
     sol_before = env.own_sol()
     out = env.executor.execute("run20", "s1", env.usdc, SOL, USDC_IN, min_out=min_out, slippage_bps=50)
     assert env.chain.server.count("sendTransaction") == 1 and out.signature in env.chain.server.landed
@@ -132,7 +132,7 @@ def test_honest_native_output_counts_only_what_the_pool_paid(sol_env):
 
 def test_landed_gain_never_adds_more_fee_than_the_transaction_allows(sol_env):
     """A node that reports a larger fee cannot raise what counts as received."""
-    from tools.solana.txcheck import fee_bound_lamports, landed_native_gain
+    from defai_swarm.tools.solana.txcheck import fee_bound_lamports, landed_native_gain
     env = sol_env
     out = env.executor.execute("run20", "s1", env.usdc, SOL, USDC_IN, min_out=_min_out(env), slippage_bps=50)
     record = env.chain.rpc.transaction(out.signature)
@@ -199,8 +199,8 @@ def test_unknown_policy_field_refused_by_plan_and_resume(devnet, tmp_path, comma
 def test_every_policy_model_forbids_unknown_fields():
     from pydantic import ValidationError
 
-    from swarm.core.policy import SwapPolicy
-    from tools.evm.policy import RiskPolicy
+    from defai_swarm.core.policy import SwapPolicy
+    from defai_swarm.tools.evm.policy import RiskPolicy
     for model in (SwapPolicy, RiskPolicy, SolanaRiskPolicy):
         with pytest.raises(ValidationError, match="max_tradeusd"):
             model.model_validate({"max_tradeusd": 50})
@@ -225,7 +225,7 @@ def _manifest_copy(devnet, tmp_path: Path, **changes) -> Path:
 
 @pytest.mark.parametrize("command", [["run", "swap 1 ETH to USDC"], ["plan", "swap 1 ETH to USDC"]])
 def test_dead_rpc_is_one_line_and_leaves_no_run(devnet, tmp_path, command):
-    from tools.devnet.node import free_port
+    from defai_swarm.tools.devnet.node import free_port
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     manifest = _manifest_copy(devnet, tmp_path, rpc_url=url)
     home = tmp_path / "home"
@@ -237,8 +237,8 @@ def test_dead_rpc_is_one_line_and_leaves_no_run(devnet, tmp_path, command):
 
 @pytest.mark.parametrize("field, points_at", [("router", "weth"), ("router", "USDC"), ("factory", "USDC")])
 def test_router_that_is_not_a_router_refuses_and_seals(devnet, chain, tmp_path, field, points_at):
-    from swarm.audit import AuditLog, Signer
-    from swarm.audit.checkpoint import verify_checkpoint
+    from defai_swarm.audit import AuditLog, Signer
+    from defai_swarm.audit.checkpoint import verify_checkpoint
     manifest = devnet.manifest
     target = manifest.weth if points_at == "weth" else manifest.tokens[points_at].address
     path = _manifest_copy(devnet, tmp_path, **{field: target})
@@ -249,7 +249,7 @@ def test_router_that_is_not_a_router_refuses_and_seals(devnet, chain, tmp_path, 
     assert f"did not answer like a Uniswap V2 {kind}" in text and target.lower() in text.lower(), text
     status_line = next(line for line in lines if line.startswith("run "))
     run_id, status = status_line.removeprefix("run ").split(": ")
-    assert status in ("refused", "failed") and code == {"refused": 5, "failed": 6}[status], text  # swarm.exitcodes
+    assert status in ("refused", "failed") and code == {"refused": 5, "failed": 6}[status], text  # defai_swarm.exitcodes
     assert not any(line.strip().startswith("tx:") for line in lines), text  # nothing was sent
     # sealed: the outcome is on record and a checkpoint signed with this machine's key covers it
     log = AuditLog(home / "audit" / "audit.db")
@@ -266,11 +266,11 @@ def test_router_that_is_not_a_router_refuses_and_seals(devnet, chain, tmp_path, 
 def test_contracts_that_answer_wrongly_become_tool_errors(devnet, chain, registry):
     """The same conversion at the tool level: every read of a contract that is not what the configuration says
     is an EvmToolError naming the address and the expected contract (agents refuse on it), never a web3 error."""
-    from tools.evm import erc20
-    from tools.evm.config import FeedEntry
-    from tools.evm.errors import EvmToolError, PriceUnavailable
-    from tools.evm.feeds import NotAFeedError, read_feed
-    from tools.evm.uniswap import NotAFactoryError, NotARouterError, UniswapV2
+    from defai_swarm.tools.evm import erc20
+    from defai_swarm.tools.evm.config import FeedEntry
+    from defai_swarm.tools.evm.errors import EvmToolError, PriceUnavailable
+    from defai_swarm.tools.evm.feeds import NotAFeedError, read_feed
+    from defai_swarm.tools.evm.uniswap import NotAFactoryError, NotARouterError, UniswapV2
     m = devnet.manifest
     eth, usdc = registry.resolve("ETH"), registry.resolve("USDC")
     for router in (m.weth, usdc.address, "0x000000000000000000000000000000000000dEaD"):

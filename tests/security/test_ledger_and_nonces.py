@@ -23,16 +23,16 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from swarm.core.chain import ChainIdentity
-from swarm.ledger import SpendLedger, default_ledger_path
-from swarm.store import RunStore
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.ledger import SpendLedger, default_ledger_path
+from defai_swarm.store import RunStore
 from tests.test_runtime import swap_graph
-from tools.evm import erc20
-from tools.evm.executor import SwapExecutor
-from tools.evm.tx import NonceManager, SignedTx, TxSender, ledger_dir
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.executor import SwapExecutor
+from defai_swarm.tools.evm.tx import NonceManager, SignedTx, TxSender, ledger_dir
+from defai_swarm.tools.evm.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,12 +67,12 @@ WORKER = r"""
 import json, os, sys, time
 from decimal import Decimal
 from pathlib import Path
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
-from tools.devnet.manifest import DevnetManifest
-from tools.evm.rpc import connect
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.wallet import Wallet
 
 manifest = DevnetManifest.load(Path(sys.argv[1]))
 home, go, swaps, cap = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), Decimal(sys.argv[5])
@@ -212,8 +212,8 @@ LEDGER_WORKER = r"""
 import sys
 from decimal import Decimal
 from pathlib import Path
-from swarm.core.chain import ChainIdentity
-from swarm.ledger import SpendLedger
+from defai_swarm.core.chain import ChainIdentity
+from defai_swarm.ledger import SpendLedger
 identity = ChainIdentity(family="evm", chain_id="31337", genesis_hash="0x" + "aa" * 32)
 ledger = SpendLedger.for_wallet(Path(sys.argv[1]), identity, "0x" + "11" * 20, scope=sys.argv[2])
 ok = sum(ledger.reserve_spend(f"run{i}", "swap_1", Decimal(10), Decimal(250))[0] for i in range(20))
@@ -270,12 +270,12 @@ def test_the_nonce_lock_is_per_chain_and_wallet_and_excludes_other_processes(cha
 KILLED_RUN = r"""
 import sys
 from pathlib import Path
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
 from tests.test_runtime import swap_graph
-from tools.devnet.manifest import DevnetManifest
-from tools.evm.rpc import connect
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.wallet import Wallet
 manifest = DevnetManifest.load(Path(sys.argv[1]))
 swarm = Swarm(w3=connect(manifest.rpc_url), manifest=manifest, wallet=Wallet.devnet(1), home=Path(sys.argv[2]),
               policy=RiskPolicy(require_honeypot_check=False), audit=False, anchor=False)

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from agents.risk import RiskPolicy
-from swarm.api import Swarm
-from swarm.audit.replay import replay
-from swarm.core.policy import SwapCheck, SwapPolicy, TokenFacts, decide, oracle_min_out
-from swarm.core.prices import PriceReading, PriceSource, collect_reading
+from defai_swarm.agents.risk import RiskPolicy
+from defai_swarm.api import Swarm
+from defai_swarm.audit.replay import replay
+from defai_swarm.core.policy import SwapCheck, SwapPolicy, TokenFacts, decide, oracle_min_out
+from defai_swarm.core.prices import PriceReading, PriceSource, collect_reading
 from tests.test_runtime import swap_graph
-from tools.devnet.contracts import abi
+from defai_swarm.tools.devnet.contracts import abi
 
 ROOT = Path(__file__).resolve().parents[2]
 SWARM_BIN = ROOT / ".venv" / "bin" / "swarm"
@@ -154,9 +154,9 @@ def test_oracle_outage_with_both_pools_pushed_refuses(make_swarm, chain, devnet,
 
 
 def test_pools_alone_are_one_family_and_the_reading_says_so(chain, devnet, registry, uniswap):
-    from swarm.core.policy import price_reading_rule
+    from defai_swarm.core.policy import price_reading_rule
     set_feed(chain, devnet, 3000, age_seconds=2 * 3600)
-    from tools.evm.prices import PriceReader
+    from defai_swarm.tools.evm.prices import PriceReader
     reading = PriceReader(registry, uniswap, devnet.manifest.feeds).read("ETH")
     assert {s.name: s.family for s in reading.sources} == {"pool:ETH/USDC": "dex:uniswap-v2",
                                                             "pool:ETH/DAI": "dex:uniswap-v2"}
@@ -192,8 +192,8 @@ def test_min_out_comes_from_the_independent_medians_not_the_traded_pool():
 
 def test_pyth_account_and_hermes_are_one_family():
     """Solana: the Pyth price account and Hermes are the same publishers; with Jupiter they are two families."""
-    from swarm.core.policy import price_reading_rule
-    from tools.solana.prices import JUPITER_FAMILY, PYTH_FAMILY
+    from defai_swarm.core.policy import price_reading_rule
+    from defai_swarm.tools.solana.prices import JUPITER_FAMILY, PYTH_FAMILY
 
     def reading(*sources: tuple[str, str]) -> PriceReading:
         return PriceReading(base="JUP", sources=[PriceSource(name=n, price=Decimal("0.5"), block_number=1, family=f)
@@ -403,7 +403,7 @@ def test_a_pushed_dex_family_moves_conditions_and_dollar_amounts_only_by_its_vot
 def test_the_replay_derives_the_price_its_rule_and_the_family_medians_again():
     """Three sources in two families: the price is the mean of the two family medians; a logged price, rule or
     family median that the sources do not give is caught by `swarm audit replay` (the read_price entry)."""
-    from agents.price_reader import ReadPricePlugin
+    from defai_swarm.agents.price_reader import ReadPricePlugin
     reading = collect_reading("ETH", "USD", {"feed": lambda: (Decimal(3000), 1), "pool_a": lambda: (Decimal(3055), 1),
                                              "pool_b": lambda: (Decimal(3057), 1)},
                               families={"feed": "oracle:chainlink", "pool_a": "dex:uniswap-v2",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.api import Swarm
-from swarm.audit import AuditLog
-from swarm.core.errors import Refused
+from defai_swarm.api import Swarm
+from defai_swarm.audit import AuditLog
+from defai_swarm.core.errors import Refused
 from tests.test_runtime import swap_graph
 
 

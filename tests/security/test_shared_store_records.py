@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from swarm.api import RunResult, Swarm
-from swarm.core.errors import Refused
+from defai_swarm.api import RunResult, Swarm
+from defai_swarm.core.errors import Refused
 from tests.test_runtime import swap_graph
-from tools.evm.chain import EvmChain
-from tools.evm.policy import RiskPolicy
-from tools.evm.tx import SignedTx
-from tools.evm.wallet import Wallet
+from defai_swarm.tools.evm.chain import EvmChain
+from defai_swarm.tools.evm.policy import RiskPolicy
+from defai_swarm.tools.evm.tx import SignedTx
+from defai_swarm.tools.evm.wallet import Wallet
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -40,7 +40,7 @@ def store(request) -> str | None:
 
 
 def audit_entries(where: str | Path, run_id: str) -> list:
-    from swarm.audit import AuditLog
+    from defai_swarm.audit import AuditLog
     with AuditLog(where) as log:
         return log.entries(run_id)
 
@@ -148,7 +148,7 @@ def test_a_restarted_wallet_actor_signs_no_planted_run(devnet, chain, pg_url, tm
     """The wallet actor's restart recovery (and a driver's retried call) on planted rows: refused and logged,
     nothing signed, the operator's policy untouched. In-process (the actor class without Ray): the same code a
     restarted actor runs."""
-    from swarm.cluster.wallet_actor import WalletActor, WalletSpec
+    from defai_swarm.cluster.wallet_actor import WalletActor, WalletSpec
 
     wallet = Wallet.devnet(3)
     make_tables(pg_url)
@@ -175,7 +175,7 @@ def test_a_restarted_wallet_actor_signs_no_planted_run(devnet, chain, pg_url, tm
 
 def make_tables(url: str) -> None:
     """The shared store's tables, as a first wallet actor or process would have created them."""
-    from swarm.stores.postgres import PgRunStore
+    from defai_swarm.stores.postgres import PgRunStore
     PgRunStore(url).db.close()
 
 
@@ -214,7 +214,7 @@ def test_a_tampered_checkpoint_never_reaches_the_swap(store, devnet, chain, tmp_
     """A real run waits for an operator's approval of 0.1 ETH. Someone with the store's credentials rewrites its
     checkpoint (LangGraph's own update_state) so the risk check 'approved' 2 ETH for at least 1 base unit of USDC,
     next step the swap (before the fix the wallet signed it). Resuming it is refused: nothing is signed."""
-    from swarm.runtime import Runtime
+    from defai_swarm.runtime import Runtime
 
     wallet = Wallet.devnet(4)
     policy = RiskPolicy(human_approval_above_usd=Decimal(100))
@@ -268,7 +268,7 @@ def test_a_resume_runs_under_the_stricter_of_its_own_and_the_recorded_policy(dev
     assert result.status == "refused" and "max_trade" in " ".join(result.reasons), result.reasons
     assert chain.eth.get_transaction_count(wallet.address, "pending") == before
     # the audit log says which policy the resumed decisions were made under, and they replay under it
-    from swarm.audit.replay import replay
+    from defai_swarm.audit.replay import replay
     entries = audit_entries(pg_url, waiting.run_id)
     assert [e.payload["policy"]["max_trade_usd"] for e in entries if e.kind == "resume"] == ["50"]
     report = replay(entries)
@@ -276,8 +276,8 @@ def test_a_resume_runs_under_the_stricter_of_its_own_and_the_recorded_policy(dev
 
 
 def test_stricter_policy_takes_the_stricter_side_of_every_limit():
-    from swarm.runrecords import stricter_policy
-    from tools.solana.policy import SolanaRiskPolicy
+    from defai_swarm.runrecords import stricter_policy
+    from defai_swarm.tools.solana.policy import SolanaRiskPolicy
 
     own = RiskPolicy(max_trade_usd=Decimal(500), max_slippage_bps=300, human_approval_above_usd=None,
                      require_honeypot_check=False, token_allowlist=frozenset({"ETH", "USDC", "DAI"}))
@@ -297,10 +297,10 @@ def test_stricter_policy_takes_the_stricter_side_of_every_limit():
 
 
 def test_every_policy_limit_has_a_known_stricter_side():
-    """A limit added to a chain's policy must say which way is stricter (swarm.runrecords), else a resume whose
+    """A limit added to a chain's policy must say which way is stricter (defai_swarm.runrecords), else a resume whose
     recorded value differs is refused: this lists the ones that do not."""
-    from swarm import runrecords
-    from tools.solana.policy import SolanaRiskPolicy
+    from defai_swarm import runrecords
+    from defai_swarm.tools.solana.policy import SolanaRiskPolicy
 
     known = (runrecords._LOWER | runrecords._HIGHER | runrecords._FEWER | runrecords._EITHER_ON
              | runrecords._LOWER_OR_UNSET)

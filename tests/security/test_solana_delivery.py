@@ -33,13 +33,13 @@ from spl.token.models import (ApproveCheckedParams, CloseAccountParams, MintToCh
                               TransferCheckedParams)
 
 from tests.solana_fakes import FakeJupiter, LocalChain, fund_tokens, send_direct, wrap_sol
-from tools.solana.executor import SolanaSwapExecutor
-from tools.solana.jupiter import JupiterClient
-from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.programs import COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, NATIVE_MINT, TOKEN_PROGRAM
-from tools.solana.spl import SplTokens
-from tools.solana.token_layout import parse_token_account
-from tools.solana.tokens import SOL
+from defai_swarm.tools.solana.executor import SolanaSwapExecutor
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.programs import COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, NATIVE_MINT, TOKEN_PROGRAM
+from defai_swarm.tools.solana.spl import SplTokens
+from defai_swarm.tools.solana.token_layout import parse_token_account
+from defai_swarm.tools.solana.tokens import SOL
 
 SOL_IN = 5 * 10**8  # 0.5 SOL: about 74.7 USDC at the pool's $150
 SECOND_ACCOUNT_USDC = 100 * 10**6  # more than the swap's minimum
@@ -154,7 +154,7 @@ def test_delivery_from_own_second_account_is_refused_before_signing(env):
 def test_delivery_from_own_second_account_is_refused_in_simulation(env, monkeypatch):
     """Past a static layer that missed it, the simulated effects decide: the wallet's USDC did not grow."""
     min_out = _second_account_attack(env)
-    monkeypatch.setattr("tools.solana.executor.static_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.static_checks", lambda *a, **k: [])
     before = env.holdings()
     out = _swap(env, min_out)
     failed = {c.rule: c.detail for c in out.checks if not c.passed}
@@ -169,8 +169,8 @@ def test_delivery_from_own_second_account_is_refused_in_simulation(env, monkeypa
 def test_delivery_from_own_second_account_fails_after_landing(env, monkeypatch):
     """Past static and simulated checks that both missed it, the landed transaction's balances decide."""
     min_out = _second_account_attack(env)
-    monkeypatch.setattr("tools.solana.executor.static_checks", lambda *a, **k: [])
-    monkeypatch.setattr("tools.solana.executor.simulation_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.static_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.simulation_checks", lambda *a, **k: [])
     sol, ata, second, stolen = env.holdings()
     out = _swap(env, min_out)
     assert out.signature in env.chain.server.landed  # it did land: the user lost the SOL ...
@@ -191,7 +191,7 @@ def test_input_beyond_the_quote_is_refused_in_simulation(env, monkeypatch):
     min_out = _over_taking_route(env)
     out = _swap(env, min_out)  # the static layer sees the extra wrapped SOL leave our input account
     assert out.status == "refused" and "input_within_quote" in {c.rule for c in out.checks if not c.passed}
-    monkeypatch.setattr("tools.solana.executor.static_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.static_checks", lambda *a, **k: [])
     before = env.holdings()
     out = env.executor.execute("run24", "s2", SOL, env.usdc, SOL_IN, min_out=min_out, slippage_bps=50)
     failed = {c.rule: c.detail for c in out.checks if not c.passed}
@@ -201,8 +201,8 @@ def test_input_beyond_the_quote_is_refused_in_simulation(env, monkeypatch):
 
 def test_input_beyond_the_quote_fails_after_landing(env, monkeypatch):
     min_out = _over_taking_route(env)
-    monkeypatch.setattr("tools.solana.executor.static_checks", lambda *a, **k: [])
-    monkeypatch.setattr("tools.solana.executor.simulation_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.static_checks", lambda *a, **k: [])
+    monkeypatch.setattr("defai_swarm.tools.solana.executor.simulation_checks", lambda *a, **k: [])
     out = _swap(env, min_out)
     assert out.signature in env.chain.server.landed and out.received >= min_out  # the output did arrive
     assert out.status == "failed", (out.status, out.reason)

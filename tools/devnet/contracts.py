@@ -5,8 +5,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from swarm.config import cache_home
-from tools.devnet.install import uniswap_artifact
+from defai_swarm.config import cache_home
+from defai_swarm.tools.devnet.install import uniswap_artifact
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 

@@ -9,7 +9,7 @@ chain id, a manifest written by `swarm devnet up`) and the node answering is tha
 process alive, block 0's hash the one recorded at deploy: a stale manifest with another anvil on its port is
 refused before any write, as every `swarm devnet` command is), and moves funds only from the manifest's deployer account
 (anvil's unlocked account 0, which deployed the world), never the agents' wallet. Nothing here touches the spend
-ledger (tools never import it): `swarm devnet reset` follows `reset()` with `swarm.ledger.clear_local_devnet`,
+ledger (tools never import it): `swarm devnet reset` follows `reset()` with `defai_swarm.ledger.clear_local_devnet`,
 which releases the devnet's reservations (the reset reverted the trades they count); from Python, call both.
 """
 from __future__ import annotations
@@ -23,10 +23,10 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 from web3 import Web3
 
-from tools.devnet.contracts import abi
-from tools.devnet.manifest import DevnetManifest
-from tools.devnet.node import CHAIN_ID, DevnetError
-from tools.evm.rpc import connect
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.devnet.node import CHAIN_ID, DevnetError
+from defai_swarm.tools.evm.rpc import connect
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ def require_local(manifest: DevnetManifest, w3: Web3 | None = None) -> Web3:
     if not manifest.local_devnet or manifest.chain_id != CHAIN_ID:
         raise NotLocalDevnet(f"refused: the configuration is not a local devnet's (chain id {manifest.chain_id}, "
                              f"local_devnet={manifest.local_devnet}; expected chain id {CHAIN_ID} from `swarm devnet up`)")
-    from tools.devnet.devnet import liveness_problem  # the check `swarm devnet ...` makes (running_manifest)
-    from tools.evm.chain import read_identity  # the identity check every chain adapter makes
+    from defai_swarm.tools.devnet.devnet import liveness_problem  # the check `swarm devnet ...` makes (running_manifest)
+    from defai_swarm.tools.evm.chain import read_identity  # the identity check every chain adapter makes
 
     down = liveness_problem(manifest)
     if down is not None:
@@ -83,7 +83,7 @@ def load(manifest: DevnetManifest | Path | str | None = None) -> tuple[DevnetMan
     """The manifest given, or the one at a path, or the running devnet's."""
     if isinstance(manifest, DevnetManifest):
         return manifest, None
-    from tools.devnet.devnet import default_manifest_path
+    from defai_swarm.tools.devnet.devnet import default_manifest_path
     path = Path(manifest) if manifest is not None else default_manifest_path()
     return DevnetManifest.load(path), path
 
@@ -299,7 +299,7 @@ def snapshot(manifest: DevnetManifest, w3: Web3) -> str:
 def reset(manifest: DevnetManifest | Path | str | None = None) -> ResetResult:
     """Back to the freshly deployed world (the snapshot `swarm devnet up` took after deploying), then a new
     snapshot for the next reset (a revert consumes one). The spend ledger is not touched here; to clear the
-    devnet's daily cap as `swarm devnet reset` does, follow it with `swarm.ledger.clear_local_devnet(manifest)`."""
+    devnet's daily cap as `swarm devnet reset` does, follow it with `defai_swarm.ledger.clear_local_devnet(manifest)`."""
     manifest, path = load(manifest)
     w3 = require_local(manifest)
     if manifest.snapshot_id is None:

@@ -10,8 +10,8 @@ from decimal import Decimal
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from tools.devnet.contracts import abi, artifact
-from tools.devnet.manifest import DevnetManifest, FeedEntry, PairEntry, TokenEntry
+from defai_swarm.tools.devnet.contracts import abi, artifact
+from defai_swarm.tools.devnet.manifest import DevnetManifest, FeedEntry, PairEntry, TokenEntry
 
 FEED_DECIMALS = 8
 USD_PRICES = {"ETH": Decimal(3000), "USDC": Decimal(1), "DAI": Decimal(1), "FOT": Decimal(1), "HONEY": Decimal(1)}
@@ -110,7 +110,7 @@ def deploy_world(w3: Web3, rpc_url: str, funded: int = 3) -> DevnetManifest:
         for sym, whole in FUNDING.items():
             d.call(contract[sym].functions.transfer(acct, whole * 10**tokens[sym].decimals))
 
-    from tools.devnet.multicall import install_multicall  # batched reads at Multicall3's address (tools.evm.multicall)
+    from defai_swarm.tools.devnet.multicall import install_multicall  # batched reads at Multicall3's address (defai_swarm.tools.evm.multicall)
     install_multicall(w3, accounts[0])
     genesis_hash = w3.eth.get_block(0)["hash"].to_0x_hex()  # pyright: ignore[reportTypedDictNotRequiredAccess]
     return DevnetManifest(

@@ -5,9 +5,9 @@ import logging
 import os
 from pathlib import Path
 
-from tools.devnet.manifest import DevnetManifest
-from tools.devnet.node import DEFAULT_PORT, AnvilNode, DevnetError, pid_alive, rpc_alive, stop_pid
-from swarm.config import swarm_home, user_path
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.devnet.node import DEFAULT_PORT, AnvilNode, DevnetError, pid_alive, rpc_alive, stop_pid
+from defai_swarm.config import swarm_home, user_path
 
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,9 @@ class Devnet:
               keep_pools_aligned: bool = False) -> "Devnet":
         manifest_path = Path(manifest_path or default_manifest_path())
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        from tools.devnet.control import snapshot  # web3 and the deployer: only to start a devnet, not to find one
-        from tools.devnet.deploy import deploy_world
-        from tools.evm.rpc import connect
+        from defai_swarm.tools.devnet.control import snapshot  # web3 and the deployer: only to start a devnet, not to find one
+        from defai_swarm.tools.devnet.deploy import deploy_world
+        from defai_swarm.tools.evm.rpc import connect
 
         node = AnvilNode(port=port, log_path=manifest_path.parent / "anvil.log", detach=detach).start()
         try:
@@ -54,7 +54,7 @@ class Devnet:
         return cls(node, manifest, manifest_path)
 
     def w3(self):
-        from tools.evm.rpc import connect
+        from defai_swarm.tools.evm.rpc import connect
         return connect(self.manifest.rpc_url)
 
     def stop(self) -> None:
@@ -71,7 +71,7 @@ class Devnet:
 def liveness_problem(manifest: DevnetManifest) -> str | None:
     """Why the devnet this manifest describes is not up (its anvil process gone: a stale manifest, whatever answers
     on its port now is not that devnet; no node answering; another chain id), or None. Which chain answers is
-    `tools.devnet.control.require_local`'s check (block 0's hash)."""
+    `defai_swarm.tools.devnet.control.require_local`'s check (block 0's hash)."""
     if not manifest.anvil_pid:
         return "the manifest records no anvil process (not written by `swarm devnet up`)"
     if not pid_alive(manifest.anvil_pid):

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from swarm.config import cache_home, user_path
+from defai_swarm.config import cache_home, user_path
 
 NPM_PACKAGES = {
     "@foundry-rs/anvil": "1.7.1",
@@ -31,7 +31,7 @@ class DevnetInstallError(RuntimeError):
 
 
 def npm_prefix() -> Path:
-    """`$SWARM_NPM_PREFIX`, default `<cache>/npm` (see swarm.config.cache_home)."""
+    """`$SWARM_NPM_PREFIX`, default `<cache>/npm` (see defai_swarm.config.cache_home)."""
     return user_path(os.environ.get("SWARM_NPM_PREFIX") or cache_home() / "npm")
 
 

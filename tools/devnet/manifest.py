@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swarm.config import user_path
-from tools.evm.config import EvmChainConfig, FeedEntry, PairEntry, TokenEntry, TokenKind
+from defai_swarm.config import user_path
+from defai_swarm.tools.evm.config import EvmChainConfig, FeedEntry, PairEntry, TokenEntry, TokenKind
 
 
 class DevnetManifest(EvmChainConfig):

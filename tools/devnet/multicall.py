@@ -2,14 +2,14 @@
 
 Public chains have Multicall3 at 0xcA11bde05977b3631167028862bE2a173976CA11; the devnet gets a
 compatible contract at the same address (deployed once to get its runtime code, which anvil_setCode
-then places there), so `tools.evm.multicall` batches reads the same way on both.
+then places there), so `defai_swarm.tools.evm.multicall` batches reads the same way on both.
 """
 from __future__ import annotations
 
 from web3 import Web3
 
-from tools.devnet.contracts import artifact
-from tools.evm.multicall import MULTICALL3_ADDRESS
+from defai_swarm.tools.devnet.contracts import artifact
+from defai_swarm.tools.evm.multicall import MULTICALL3_ADDRESS
 
 
 def install_multicall(w3: Web3, deployer: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tools.devnet.install import anvil_binary
+from defai_swarm.tools.devnet.install import anvil_binary
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8545
@@ -75,7 +75,7 @@ class AnvilNode:
         if port_in_use(self.port):
             who = "a JSON-RPC node" if rpc_alive(self.url) else "another process"
             raise DevnetError(f"port {self.port} is already in use by {who}; stop it or pick another with --port")
-        from tools.evm.wallet import DEV_MNEMONIC  # eth_account: only to start a node, not to find a running one
+        from defai_swarm.tools.evm.wallet import DEV_MNEMONIC  # eth_account: only to start a node, not to find a running one
 
         cmd = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port),
                "--chain-id", str(CHAIN_ID), "--mnemonic", DEV_MNEMONIC,

@@ -5,11 +5,11 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from tools.devnet.manifest import DevnetManifest
-from tools.evm.feeds import read_feed
-from tools.evm.rpc import connect
-from tools.evm.tokens import TokenRegistry
-from tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.devnet.manifest import DevnetManifest
+from defai_swarm.tools.evm.feeds import read_feed
+from defai_swarm.tools.evm.rpc import connect
+from defai_swarm.tools.evm.tokens import TokenRegistry
+from defai_swarm.tools.evm.uniswap import UniswapV2
 
 
 class PoolStatus(BaseModel):

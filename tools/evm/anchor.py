@@ -13,10 +13,10 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
-from swarm.core.anchor import AnchorFacts, AnchorRef, anchor_problem, check_result, evm_calldata, require_hash
-from tools.evm.config import EvmChainConfig
-from tools.evm.tx import TxRequest, TxSender
-from tools.evm.wallet import Wallet
+from defai_swarm.core.anchor import AnchorFacts, AnchorRef, anchor_problem, check_result, evm_calldata, require_hash
+from defai_swarm.tools.evm.config import EvmChainConfig
+from defai_swarm.tools.evm.tx import TxRequest, TxSender
+from defai_swarm.tools.evm.wallet import Wallet
 
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The EVM chain adapter: web3.py, Uniswap V2, Chainlink-style feeds, self-transaction anchors.
 
 Everything the chain-neutral agents need from an EVM chain goes through `EvmChain`
-(see `swarm.core.chain.ChainAdapter`); nothing above this layer imports web3.
+(see `defai_swarm.core.chain.ChainAdapter`); nothing above this layer imports web3.
 """
 from __future__ import annotations
 
@@ -11,24 +11,24 @@ from typing import ClassVar
 
 from web3 import Web3
 
-from swarm.core.anchor import AnchorChecker, Anchorer
-from swarm.core.chain import ChainIdentity, Quote, Recorder
-from swarm.core.errors import ChainMismatch, ConfigError
-from swarm.core.outbox import Outbox
-from swarm.core.policy import RuleResult, SwapPolicy
-from swarm.core.prices import PriceReading
-from tools.evm import erc20
-from tools.evm.config import EvmChainConfig
-from tools.evm.executor import SwapExecutor, SwapOutcome
-from tools.evm.multicall import Read
-from tools.evm.policy import RiskPolicy
-from tools.evm.prices import PriceReader
-from tools.evm.probe import sell_back_probe
-from tools.evm.rpc import connect, read_retry
-from tools.evm.tokens import Token, TokenRegistry
-from tools.evm.tx import TxSender
-from tools.evm.uniswap import UniswapV2
-from tools.evm.wallet import Wallet
+from defai_swarm.core.anchor import AnchorChecker, Anchorer
+from defai_swarm.core.chain import ChainIdentity, Quote, Recorder
+from defai_swarm.core.errors import ChainMismatch, ConfigError
+from defai_swarm.core.outbox import Outbox
+from defai_swarm.core.policy import RuleResult, SwapPolicy
+from defai_swarm.core.prices import PriceReading
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.config import EvmChainConfig
+from defai_swarm.tools.evm.executor import SwapExecutor, SwapOutcome
+from defai_swarm.tools.evm.multicall import Read
+from defai_swarm.tools.evm.policy import RiskPolicy
+from defai_swarm.tools.evm.prices import PriceReader
+from defai_swarm.tools.evm.probe import sell_back_probe
+from defai_swarm.tools.evm.rpc import connect, read_retry
+from defai_swarm.tools.evm.tokens import Token, TokenRegistry
+from defai_swarm.tools.evm.tx import TxSender
+from defai_swarm.tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm.wallet import Wallet
 
 
 def read_identity(w3: Web3) -> ChainIdentity:
@@ -169,17 +169,17 @@ class EvmChain:
         return self._executors[key]
 
     def anchorer(self) -> Anchorer:
-        from tools.evm.anchor import anchor_on_evm
+        from defai_swarm.tools.evm.anchor import anchor_on_evm
         return lambda digest: anchor_on_evm(self.sender, digest)
 
     def anchor_checker(self, expected_sender: str | None) -> AnchorChecker:
-        from tools.evm.anchor import EvmAnchorChecker
+        from defai_swarm.tools.evm.anchor import EvmAnchorChecker
         return EvmAnchorChecker(self.w3, expected_sender=expected_sender)
 
     @classmethod
     def anchor_checker_for(cls, config: EvmChainConfig, expected_sender: str | None) -> AnchorChecker:
         """A checker for a reviewer, who has the chain's configuration but no wallet."""
-        from tools.evm.anchor import EvmAnchorChecker
+        from defai_swarm.tools.evm.anchor import EvmAnchorChecker
         return EvmAnchorChecker(connect(config.rpc_url), expected_sender=expected_sender)
 
     def secret_markers(self) -> list[str]:

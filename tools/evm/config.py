@@ -1,6 +1,6 @@
 """An EVM chain's configuration: where the node is and which contracts and tokens the library may use.
 
-`swarm devnet up` writes one for the local devnet (`tools.devnet.manifest.DevnetManifest`
+`swarm devnet up` writes one for the local devnet (`defai_swarm.tools.devnet.manifest.DevnetManifest`
 extends it with devnet facts); for another chain with a Uniswap V2 deployment, write the
 same JSON by hand (`"family": "evm"`) and pass it with `--config` / `Swarm.from_config`.
 """
@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from swarm.config import user_path
-from swarm.core.chain import ChainConfig
-from swarm.core.errors import ConfigError
+from defai_swarm.config import user_path
+from defai_swarm.core.chain import ChainConfig
+from defai_swarm.core.errors import ConfigError
 
 TokenKind = Literal["native", "wrapped_native", "erc20", "fee_on_transfer", "honeypot"]
 

@@ -5,11 +5,11 @@ from eth_abi.abi import encode
 from web3 import Web3
 from web3.types import BlockIdentifier
 
-from tools.devnet.contracts import abi
-from tools.evm.errors import AmountError
-from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
-from tools.evm.tokens import Token
-from tools.evm.tx import TxRequest
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm.errors import AmountError
+from defai_swarm.tools.evm.rpc import ContractAnswerError, answering_as, read_retry
+from defai_swarm.tools.evm.tokens import Token
+from defai_swarm.tools.evm.tx import TxRequest
 
 UNLIMITED_THRESHOLD = 2**255  # anything this large is an "infinite" approval
 APPROVE = bytes.fromhex("095ea7b3")  # approve(address,uint256)

@@ -1,9 +1,9 @@
-"""Errors of the EVM tools: the core's error tree (swarm.core.errors), specialised for EVM.
+"""Errors of the EVM tools: the core's error tree (defai_swarm.core.errors), specialised for EVM.
 
 Messages say what went wrong and never carry secrets.
 """
-from swarm.core import errors as core
-from swarm.core.errors import PriceUnavailable
+from defai_swarm.core import errors as core
+from defai_swarm.core.errors import PriceUnavailable
 
 
 class EvmToolError(core.SwarmError):

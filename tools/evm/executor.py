@@ -1,7 +1,7 @@
 """Swap executor: fresh quote, exact approval, minOut, deadline, simulate, record, send, confirm, verify.
 
 Each signed transaction is recorded in the outbox before it is broadcast, under the wallet's
-nonce lock (`tools.evm.tx.NonceManager`); a resumed run finds it there and waits for it
+nonce lock (`defai_swarm.tools.evm.tx.NonceManager`); a resumed run finds it there and waits for it
 (re-broadcasting the same bytes if the node lost it) instead of signing a second swap.
 
 A transaction proven never to land (refused at send, or its nonce consumed by another
@@ -19,16 +19,16 @@ from typing import Callable, Literal, Protocol, runtime_checkable
 from eth_abi.abi import encode
 from web3 import Web3
 
-from swarm.core import chain as core_chain
-from swarm.core.chain import Recorder
-from swarm.core.faults import fault_point
-from swarm.core.outbox import Outbox
-from tools.evm import erc20
-from tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError
-from tools.evm.tokens import Token
-from tools.evm.tx import (NonceTaken, ProcessLock, SignedTx, TxFateUnknown, TxReceipt, TxRejected, TxRequest,
+from defai_swarm.core import chain as core_chain
+from defai_swarm.core.chain import Recorder
+from defai_swarm.core.faults import fault_point
+from defai_swarm.core.outbox import Outbox
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError
+from defai_swarm.tools.evm.tokens import Token
+from defai_swarm.tools.evm.tx import (NonceTaken, ProcessLock, SignedTx, TxFateUnknown, TxReceipt, TxRejected, TxRequest,
                           TxReverted, TxSender, WalletLockTimeout)
-from tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm.uniswap import UniswapV2
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
@@ -41,7 +41,7 @@ APPROVE_SELECTOR = Web3.keccak(text="approve(address,uint256)")[:4]
 
 @runtime_checkable
 class DroppingOutbox(Protocol):
-    """An outbox that records a transaction proven never to land (`swarm.store.RunStore`)."""
+    """An outbox that records a transaction proven never to land (`defai_swarm.store.RunStore`)."""
 
     def mark_dropped(self, run_id: str, step: str, reason: str) -> None: ...
 
@@ -307,7 +307,7 @@ class SwapExecutor:
         return outcome
 
     def reset_approval(self, run_id: str, step: str, token: Token) -> str | None:
-        """An abandoned split's leftover approval back to 0 (see `swarm.core.chain.SwapExecutor.reset_approval`).
+        """An abandoned split's leftover approval back to 0 (see `defai_swarm.core.chain.SwapExecutor.reset_approval`).
         A reset that fails outright is raised (`EvmToolError`): the caller must not report the allowance as 0."""
         if token.is_native:
             return None

@@ -7,10 +7,10 @@ from decimal import Decimal
 from pydantic import BaseModel
 from web3 import Web3
 
-from tools.devnet.contracts import abi
-from tools.evm.config import FeedEntry
-from tools.evm.errors import PriceUnavailable, StalePriceError
-from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm.config import FeedEntry
+from defai_swarm.tools.evm.errors import PriceUnavailable, StalePriceError
+from defai_swarm.tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 
 
 class NotAFeedError(ContractAnswerError, PriceUnavailable):

@@ -1,7 +1,7 @@
 """Batched reads: many contract reads in one `eth_call` through Multicall3's `aggregate3`.
 
 Multicall3 lives at the same address on most public EVM chains; the devnet installs a compatible
-contract there (`tools.devnet.multicall`). Where no contract answers at that address, the same
+contract there (`defai_swarm.tools.devnet.multicall`). Where no contract answers at that address, the same
 calls are made one `eth_call` each, so callers need no second code path. Every call in a batch
 runs against the same block: the batch also returns that block's number and timestamp.
 
@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import BlockIdentifier
 
-from tools.evm.rpc import ContractAnswerError, is_transient, read_retry
+from defai_swarm.tools.evm.rpc import ContractAnswerError, is_transient, read_retry
 
 log = logging.getLogger(__name__)
 

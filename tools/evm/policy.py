@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict
 
-from swarm.core.policy import SwapPolicy
+from defai_swarm.core.policy import SwapPolicy
 
 
 class RiskPolicy(SwapPolicy):

@@ -3,7 +3,7 @@
 Pool prices are against each USD stablecoin (counted as $1; the feeds check that assumption).
 The reading itself (median, spread, failed sources) is the core's `collect_reading`.
 
-Families (see `swarm.core.prices`): the feed is `oracle:chainlink`; every Uniswap V2 pool is
+Families (see `defai_swarm.core.prices`): the feed is `oracle:chainlink`; every Uniswap V2 pool is
 `dex:uniswap-v2`, however many there are: one trader can move them all, so the pools alone
 never make a trade's price independent.
 """
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from swarm.core.errors import PriceUnavailable
-from swarm.core.prices import PriceReading, PriceSourceFn, collect_reading
-from tools.evm.config import FeedEntry
-from tools.evm.feeds import LATEST_ROUND_SIGNATURE, LATEST_ROUND_TYPES, checked_feed_price, not_a_feed
-from tools.evm.multicall import Batch, Read
-from tools.evm.tokens import Token, TokenRegistry
-from tools.evm.uniswap import NoRouteError, UniswapV2
+from defai_swarm.core.errors import PriceUnavailable
+from defai_swarm.core.prices import PriceReading, PriceSourceFn, collect_reading
+from defai_swarm.tools.evm.config import FeedEntry
+from defai_swarm.tools.evm.feeds import LATEST_ROUND_SIGNATURE, LATEST_ROUND_TYPES, checked_feed_price, not_a_feed
+from defai_swarm.tools.evm.multicall import Batch, Read
+from defai_swarm.tools.evm.tokens import Token, TokenRegistry
+from defai_swarm.tools.evm.uniswap import NoRouteError, UniswapV2
 
 USD_STABLES = ("USDC", "DAI")
 FEED_FAMILY = "oracle:chainlink"

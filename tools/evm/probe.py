@@ -8,10 +8,10 @@ from __future__ import annotations
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from tools.evm import erc20
-from tools.evm.tokens import Token
-from tools.evm.tx import next_block_time
-from tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm import erc20
+from defai_swarm.tools.evm.tokens import Token
+from defai_swarm.tools.evm.tx import next_block_time
+from defai_swarm.tools.evm.uniswap import UniswapV2
 
 PROBE_WEI = 10**15  # 0.001 ETH
 

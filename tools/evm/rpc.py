@@ -15,7 +15,7 @@ from web3 import Web3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 from web3.types import RPCEndpoint
 
-from tools.evm.errors import EvmToolError, RpcUnavailableError
+from defai_swarm.tools.evm.errors import EvmToolError, RpcUnavailableError
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

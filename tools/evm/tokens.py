@@ -9,9 +9,9 @@ from pathlib import Path
 
 from web3 import Web3
 
-from swarm.core.tokens import TokenBase, TokenRegistryBase
-from tools.evm.config import EvmChainConfig, TokenEntry, TokenKind
-from tools.evm.errors import AmountError, UnknownTokenError
+from defai_swarm.core.tokens import TokenBase, TokenRegistryBase
+from defai_swarm.tools.evm.config import EvmChainConfig, TokenEntry, TokenKind
+from defai_swarm.tools.evm.errors import AmountError, UnknownTokenError
 
 
 class Token(TokenBase, frozen=True):

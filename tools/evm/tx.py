@@ -20,10 +20,10 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import RPCEndpoint, TxParams, Wei
 
-from swarm.core import errors as core_errors
-from tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError, SimulationFailed, TxFailed
-from tools.evm.rpc import is_transient, read_retry
-from tools.evm.wallet import Wallet
+from defai_swarm.core import errors as core_errors
+from defai_swarm.tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError, SimulationFailed, TxFailed
+from defai_swarm.tools.evm.rpc import is_transient, read_retry
+from defai_swarm.tools.evm.wallet import Wallet
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _rpc_error_message(exc: Web3RPCError) -> str:
 
 def ledger_dir() -> Path:
     """The directory of the wallet's shared spend ledger: that of `$SWARM_LEDGER`, else
-    `$XDG_DATA_HOME/defai-swarm` (`~/.local/share/defai-swarm`). The same place as `swarm.ledger.default_ledger_path`
+    `$XDG_DATA_HOME/defai-swarm` (`~/.local/share/defai-swarm`). The same place as `defai_swarm.ledger.default_ledger_path`
     (tools may not import it; a test keeps the two in step). The nonce locks live in its `nonces/`."""
     explicit = os.environ.get("SWARM_LEDGER")
     if explicit:

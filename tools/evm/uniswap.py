@@ -8,13 +8,13 @@ from eth_abi.abi import encode
 from pydantic import BaseModel
 from web3 import Web3
 
-from tools.devnet.contracts import abi
-from tools.evm.config import EvmChainConfig
-from tools.evm.errors import AmountError, EvmToolError
-from tools.evm.multicall import Multicall, Read, selector
-from tools.evm.rpc import ContractAnswerError, answering_as, read_retry
-from tools.evm.tokens import Token, TokenRegistry
-from tools.evm.tx import TxRequest, next_block_time
+from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm.config import EvmChainConfig
+from defai_swarm.tools.evm.errors import AmountError, EvmToolError
+from defai_swarm.tools.evm.multicall import Multicall, Read, selector
+from defai_swarm.tools.evm.rpc import ContractAnswerError, answering_as, read_retry
+from defai_swarm.tools.evm.tokens import Token, TokenRegistry
+from defai_swarm.tools.evm.tx import TxRequest, next_block_time
 
 ZERO = "0x" + "00" * 20
 

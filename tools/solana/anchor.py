@@ -22,15 +22,15 @@ from typing import NamedTuple
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from swarm.core.anchor import AnchorError, AnchorFacts, AnchorRef, anchor_problem, check_result, memo_text
-from swarm.core.errors import ConfigError
-from tools.solana.config import SolanaChainConfig
-from tools.solana.errors import RpcError, SimulationFailed, TxFailed, TxFateUnknown
-from tools.solana.memo import memo_instruction
-from tools.solana.programs import MEMO_PROGRAM
-from tools.solana.rpc import SolanaRpc
-from tools.solana.tx import SolanaTxSender
-from tools.solana.wallet import ENV_VAR
+from defai_swarm.core.anchor import AnchorError, AnchorFacts, AnchorRef, anchor_problem, check_result, memo_text
+from defai_swarm.core.errors import ConfigError
+from defai_swarm.tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.solana.errors import RpcError, SimulationFailed, TxFailed, TxFateUnknown
+from defai_swarm.tools.solana.memo import memo_instruction
+from defai_swarm.tools.solana.programs import MEMO_PROGRAM
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.tx import SolanaTxSender
+from defai_swarm.tools.solana.wallet import ENV_VAR
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +189,8 @@ def configured_anchor_sender(config: SolanaChainConfig | None) -> str | None:
     """The operator's account for `config`, from the operator's configuration (no node contacted): the pubkey
     of the wallet `SolanaChain.from_config` signs (and anchors) with — `wallet_path`, else
     `$SWARM_SOLANA_KEYPAIR`; None when neither is set."""
-    from tools.solana.chain import load_wallet
-    from tools.solana.wallet import SolanaWallet
+    from defai_swarm.tools.solana.chain import load_wallet
+    from defai_swarm.tools.solana.wallet import SolanaWallet
 
     if config is not None:
         wallet = load_wallet(config)

@@ -1,7 +1,7 @@
 """The Solana chain adapter: solana-py + solders, Jupiter routes, Pyth prices, Memo anchors.
 
 Everything the chain-neutral agents need from a Solana cluster goes through `SolanaChain`
-(see `swarm.core.chain.ChainAdapter`); nothing above this layer imports solana or solders.
+(see `defai_swarm.core.chain.ChainAdapter`); nothing above this layer imports solana or solders.
 
 Identity: a cluster is its genesis hash. The node's getGenesisHash names the cluster
 (mainnet, devnet and testnet have well-known ones; any other is a local cluster) and must
@@ -15,26 +15,26 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from swarm.core.anchor import AnchorChecker, Anchorer
-from swarm.core.chain import ChainIdentity, Quote, Recorder
-from swarm.core.errors import ChainMismatch, ConfigError, UnknownToken
-from swarm.core.outbox import Outbox
-from swarm.core.policy import RuleResult, SwapPolicy
-from swarm.core.prices import PriceReading
-from tools.solana.config import SolanaChainConfig
-from tools.solana.errors import LayoutError
-from tools.solana.executor import SolanaSwapExecutor, SolanaSwapOutcome
-from tools.solana.jupiter import JupiterClient, JupiterQuote
-from tools.solana.mint_rules import mint_rules
-from tools.solana.policy import SolanaRiskPolicy, route_rules
-from tools.solana.prices import SolanaPriceReader
-from tools.solana.pyth import HermesClient
-from tools.solana.rpc import SolanaRpc
-from tools.solana.spl import ata_address
-from tools.solana.token_layout import parse_mint
-from tools.solana.tokens import SOL, SolanaToken, SolanaTokenRegistry
-from tools.solana.tx import SolanaTxSender
-from tools.solana.wallet import ENV_VAR, SolanaWallet
+from defai_swarm.core.anchor import AnchorChecker, Anchorer
+from defai_swarm.core.chain import ChainIdentity, Quote, Recorder
+from defai_swarm.core.errors import ChainMismatch, ConfigError, UnknownToken
+from defai_swarm.core.outbox import Outbox
+from defai_swarm.core.policy import RuleResult, SwapPolicy
+from defai_swarm.core.prices import PriceReading
+from defai_swarm.tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.solana.errors import LayoutError
+from defai_swarm.tools.solana.executor import SolanaSwapExecutor, SolanaSwapOutcome
+from defai_swarm.tools.solana.jupiter import JupiterClient, JupiterQuote
+from defai_swarm.tools.solana.mint_rules import mint_rules
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy, route_rules
+from defai_swarm.tools.solana.prices import SolanaPriceReader
+from defai_swarm.tools.solana.pyth import HermesClient
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.spl import ata_address
+from defai_swarm.tools.solana.token_layout import parse_mint
+from defai_swarm.tools.solana.tokens import SOL, SolanaToken, SolanaTokenRegistry
+from defai_swarm.tools.solana.tx import SolanaTxSender
+from defai_swarm.tools.solana.wallet import ENV_VAR, SolanaWallet
 
 # getGenesisHash of the public clusters (fixed at their genesis; anything else is a local or private cluster).
 KNOWN_GENESIS = {
@@ -226,7 +226,7 @@ class SolanaChain:
         """The route (slippage Jupiter applied, price impact, mints and amount) and both mints, read now.
 
         The shared rules (allowlist, recipient, limits, price agreement, requested slippage, quote against
-        the independent minimum) are `swarm.core.policy.decide`'s. A quote that is not a `SolanaQuote` from
+        the independent minimum) are `defai_swarm.core.policy.decide`'s. A quote that is not a `SolanaQuote` from
         this adapter at no more than `slippage_bps` is fetched again at `slippage_bps`."""
         p = SolanaRiskPolicy.of(policy)
         p = p.model_copy(update={"authority_allowlist": p.authority_allowlist | frozenset(self.config.authority_allowlist)})
@@ -245,18 +245,18 @@ class SolanaChain:
         return SolanaChainExecutor(self, inner)
 
     def anchorer(self) -> Anchorer:
-        from tools.solana.anchor import anchor_with_memo
+        from defai_swarm.tools.solana.anchor import anchor_with_memo
         sender, label = self._signer(), self.identity.label
         return lambda checkpoint_hash: anchor_with_memo(sender, checkpoint_hash, label)
 
     def anchor_checker(self, expected_sender: str | None) -> AnchorChecker:
-        from tools.solana.anchor import SolanaRpcAnchorChecker
+        from defai_swarm.tools.solana.anchor import SolanaRpcAnchorChecker
         return SolanaRpcAnchorChecker(self.rpc, self.identity.label, expected_sender)
 
     @classmethod
     def anchor_checker_for(cls, config: SolanaChainConfig, expected_sender: str | None) -> AnchorChecker:
         """A checker for a reviewer, who has the cluster's configuration but no wallet."""
-        from tools.solana.anchor import SolanaRpcAnchorChecker, solana_chain
+        from defai_swarm.tools.solana.anchor import SolanaRpcAnchorChecker, solana_chain
         return SolanaRpcAnchorChecker(SolanaRpc.from_config(config.solana_config()), solana_chain(config.cluster),
                                       expected_sender)
 

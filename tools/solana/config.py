@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError, field_validator
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 
-from swarm.config import user_path
-from swarm.core.chain import ChainConfig
-from swarm.core.errors import ConfigError
+from defai_swarm.config import user_path
+from defai_swarm.core.chain import ChainConfig
+from defai_swarm.core.errors import ConfigError
 
 Cluster = Literal["mainnet", "devnet", "testnet", "localnet"]
 
@@ -68,11 +68,11 @@ class SolanaConfig(BaseModel, frozen=True):
         return cls.for_cluster(chosen, **overrides)
 
 
-# Imported here, after SolanaConfig: tools.solana.prices imports tools.solana.rpc, which imports SolanaConfig
+# Imported here, after SolanaConfig: defai_swarm.tools.solana.prices imports defai_swarm.tools.solana.rpc, which imports SolanaConfig
 # from this module (the package __init__ always imports this module first).
-from tools.solana.prices import PythFeed  # noqa: E402
-from tools.solana.programs import TOKEN_2022_PROGRAM, TOKEN_PROGRAM  # noqa: E402
-from tools.solana.tokens import SolanaToken, SolanaTokenRegistry  # noqa: E402
+from defai_swarm.tools.solana.prices import PythFeed  # noqa: E402
+from defai_swarm.tools.solana.programs import TOKEN_2022_PROGRAM, TOKEN_PROGRAM  # noqa: E402
+from defai_swarm.tools.solana.tokens import SolanaToken, SolanaTokenRegistry  # noqa: E402
 
 _FEED_ID = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 

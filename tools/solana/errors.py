@@ -1,14 +1,14 @@
-"""Errors of the Solana tools: the core's error tree (swarm.core.errors), specialised for Solana.
+"""Errors of the Solana tools: the core's error tree (defai_swarm.core.errors), specialised for Solana.
 
 Every leaf is both a `SolanaToolError` and the core error of the same meaning
-(`RpcUnavailableError` is a `swarm.core.errors.RpcUnavailable`, ...), so the runtime
+(`RpcUnavailableError` is a `defai_swarm.core.errors.RpcUnavailable`, ...), so the runtime
 reacts to what happened without knowing which chain raised it. `PriceUnavailable`
 is the core class itself. Messages say what went wrong and never carry secrets.
 """
 from __future__ import annotations
 
-from swarm.core import errors as core
-from swarm.core.errors import PriceUnavailable
+from defai_swarm.core import errors as core
+from defai_swarm.core.errors import PriceUnavailable
 
 
 class SolanaToolError(core.SwarmError):
@@ -61,7 +61,7 @@ class BlockhashExpired(TxFailed):
 class TxFateUnknown(TxFailed, core.TxFateUnknown):
     """Could not establish whether a signed tx landed: look it up before doing anything else, never re-sign.
 
-    Also a `TxFailed` (as before the core tree existed); catch `swarm.core.errors.TxFateUnknown`
+    Also a `TxFailed` (as before the core tree existed); catch `defai_swarm.core.errors.TxFateUnknown`
     before `TxFailed` where the difference matters (an executor must re-raise it).
     """
 

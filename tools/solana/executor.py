@@ -6,10 +6,10 @@ request and stay within the slippage and price-impact caps, and its on-chain
 floor (otherAmountThreshold) must be at least the risk checker's min_out: when
 the requested slippage would put the floor lower, the executor re-quotes with
 the tighter slippage that keeps it at min_out. The transaction must
-pass the static and simulated checks of tools.solana.txcheck before the signed
+pass the static and simulated checks of defai_swarm.tools.solana.txcheck before the signed
 bytes are recorded and broadcast.
 
-The contract (`swarm.core.chain`, the same for every chain):
+The contract (`defai_swarm.core.chain`, the same for every chain):
 - `confirmed`: landed and at least min_out arrived; `refused`: a check failed
   before anything was signed; `failed`: nothing can land any more (the node
   refused the bytes, every blockhash expired unlanded) or it landed with an error.
@@ -22,22 +22,22 @@ The contract (`swarm.core.chain`, the same for every chain):
 """
 from __future__ import annotations
 
-from swarm.core import errors as core
-from swarm.core.chain import Recorder, SwapOutcome
-from swarm.core.faults import fault_point
-from swarm.core.outbox import AlreadySigned, M, Outbox, SignedTxRecord
-from swarm.core.policy import RuleResult
-from tools.solana.errors import (BlockhashExpired, JupiterError, LayoutError, SolanaToolError, TxFailed,
+from defai_swarm.core import errors as core
+from defai_swarm.core.chain import Recorder, SwapOutcome
+from defai_swarm.core.faults import fault_point
+from defai_swarm.core.outbox import AlreadySigned, M, Outbox, SignedTxRecord
+from defai_swarm.core.policy import RuleResult
+from defai_swarm.tools.solana.errors import (BlockhashExpired, JupiterError, LayoutError, SolanaToolError, TxFailed,
                                  TxFateUnknown)
-from tools.solana.jupiter import JupiterClient, JupiterQuote
-from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.rpc import SolanaRpc, TxRecord
-from tools.solana.tokens import SolanaToken
-from tools.solana.tx import SignedSolanaTx, SolanaTxSender
-from tools.solana.txcheck import (SwapExpectations, account_keys, fee_bound_lamports, landed_native_gain,
+from defai_swarm.tools.solana.jupiter import JupiterClient, JupiterQuote
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.rpc import SolanaRpc, TxRecord
+from defai_swarm.tools.solana.tokens import SolanaToken
+from defai_swarm.tools.solana.tx import SignedSolanaTx, SolanaTxSender
+from defai_swarm.tools.solana.txcheck import (SwapExpectations, account_keys, fee_bound_lamports, landed_native_gain,
                                   own_token_accounts, simulation_checks, static_checks)
 
-SignedTxOutbox = Outbox  # the name this protocol had before it moved to swarm.core.outbox
+SignedTxOutbox = Outbox  # the name this protocol had before it moved to defai_swarm.core.outbox
 
 
 def _no_record(run_id: str, kind: str, payload: dict) -> None:
@@ -45,7 +45,7 @@ def _no_record(run_id: str, kind: str, payload: dict) -> None:
 
 
 class MemoryOutbox:
-    """Process-local `swarm.core.outbox.Outbox` (tests, one-shot scripts); the run store is the durable one."""
+    """Process-local `defai_swarm.core.outbox.Outbox` (tests, one-shot scripts); the run store is the durable one."""
 
     def __init__(self):
         self._rows: dict[tuple[str, str], str] = {}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from solders.transaction import VersionedTransaction
 
-from tools.solana.errors import JupiterError
+from defai_swarm.tools.solana.errors import JupiterError
 
 
 class _Camel(BaseModel):

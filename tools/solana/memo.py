@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
-from tools.solana.errors import SolanaToolError
-from tools.solana.programs import MEMO_PROGRAM
-from tools.solana.rpc import SolanaRpc
-from tools.solana.tx import SolanaTxSender
+from defai_swarm.tools.solana.errors import SolanaToolError
+from defai_swarm.tools.solana.programs import MEMO_PROGRAM
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.tx import SolanaTxSender
 
 MAX_MEMO_BYTES = 566  # what fits in one transaction next to the signature and keys
 

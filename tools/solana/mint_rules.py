@@ -9,10 +9,10 @@ as USDC keep them). Extensions nobody reviewed are refused too.
 """
 from __future__ import annotations
 
-from swarm.core.policy import RuleResult
-from tools.solana.policy import SolanaRiskPolicy
-from tools.solana.token_layout import AccountState, ExtensionType, MintInfo
-from tools.solana.tokens import SolanaToken
+from defai_swarm.core.policy import RuleResult
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.token_layout import AccountState, ExtensionType, MintInfo
+from defai_swarm.tools.solana.tokens import SolanaToken
 
 # Extensions reviewed as harmless to a holder: metadata and grouping pointers, a close authority (only for an empty mint).
 HARMLESS_EXTENSIONS = frozenset({ExtensionType.MintCloseAuthority, ExtensionType.MetadataPointer,

@@ -1,12 +1,12 @@
-"""The Solana swap policy: the shared limits (swarm.core.policy.SwapPolicy) plus the route and mint limits,
+"""The Solana swap policy: the shared limits (defai_swarm.core.policy.SwapPolicy) plus the route and mint limits,
 and the route rules a Jupiter quote is held to before a swap is decided."""
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from swarm.core.policy import RuleResult, SwapPolicy
-from tools.solana.jupiter import JupiterQuote
-from tools.solana.tokens import MAINNET_TRUSTED_AUTHORITY_MINTS, SolanaToken
+from defai_swarm.core.policy import RuleResult, SwapPolicy
+from defai_swarm.tools.solana.jupiter import JupiterQuote
+from defai_swarm.tools.solana.tokens import MAINNET_TRUSTED_AUTHORITY_MINTS, SolanaToken
 
 
 class SolanaRiskPolicy(SwapPolicy):
@@ -42,7 +42,7 @@ def route_rules(policy: SolanaRiskPolicy, q: JupiterQuote, token_in: SolanaToken
                 amount_in: int, slippage_bps: int) -> list[RuleResult]:
     """The Jupiter quote against the request: the slippage it applied, its price impact, mints and amount.
 
-    The shared rules (`swarm.core.policy.decide`) cover the requested slippage against the policy and
+    The shared rules (`defai_swarm.core.policy.decide`) cover the requested slippage against the policy and
     the quoted output against the independent minimum; these are what only a route quote can show.
     """
     return [

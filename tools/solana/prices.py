@@ -1,10 +1,10 @@
 """Solana price reader: one token's USD price from Pyth (price accounts, Hermes) and Jupiter quotes.
 
-Same output as the EVM reader (swarm.core.prices.PriceReading): every
+Same output as the EVM reader (defai_swarm.core.prices.PriceReading): every
 source that answered, the ones that failed and why, the median and the spread.
 Jupiter quotes against USD stablecoins count those as $1; Pyth checks that.
 
-Families (see `swarm.core.prices`): a Pyth price account and Hermes are one family,
+Families (see `defai_swarm.core.prices`): a Pyth price account and Hermes are one family,
 `oracle:pyth` (the same publisher network, two delivery paths); Jupiter quotes are
 `dex:jupiter`. A token priced by Pyth alone is not independently priced.
 """
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Callable
 from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
-from swarm.core.prices import PriceReading, collect_reading
-from tools.solana.errors import PriceUnavailable
-from tools.solana.jupiter import JupiterClient
-from tools.solana.pyth import TRUSTED_OWNERS, HermesClient, checked, parse_price_account
-from tools.solana.tokens import SolanaTokenRegistry
+from defai_swarm.core.prices import PriceReading, collect_reading
+from defai_swarm.tools.solana.errors import PriceUnavailable
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.pyth import TRUSTED_OWNERS, HermesClient, checked, parse_price_account
+from defai_swarm.tools.solana.tokens import SolanaTokenRegistry
 
-if TYPE_CHECKING:  # not imported at run time: tools.solana.config may import PythFeed from here
-    from tools.solana.rpc import SolanaRpc
+if TYPE_CHECKING:  # not imported at run time: defai_swarm.tools.solana.config may import PythFeed from here
+    from defai_swarm.tools.solana.rpc import SolanaRpc
 
 USD_STABLES = ("USDC", "USDT")
 PYTH_FAMILY = "oracle:pyth"

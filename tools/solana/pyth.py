@@ -20,8 +20,8 @@ import httpx
 from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
-from tools.solana.errors import LayoutError, PriceUnavailable
-from tools.solana.programs import PYTH_RECEIVER_PROGRAM
+from defai_swarm.tools.solana.errors import LayoutError, PriceUnavailable
+from defai_swarm.tools.solana.programs import PYTH_RECEIVER_PROGRAM
 
 PRICE_UPDATE_V2_DISCRIMINATOR = hashlib.sha256(b"account:PriceUpdateV2").digest()[:8]
 LEGACY_MAGIC, LEGACY_VERSION, LEGACY_PRICE_TYPE, LEGACY_TRADING = 0xA1B2C3D4, 2, 3, 1

@@ -29,8 +29,8 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from tools.solana.config import SolanaConfig
-from tools.solana.errors import RpcError, RpcUnavailableError, TxFailed
+from defai_swarm.tools.solana.config import SolanaConfig
+from defai_swarm.tools.solana.errors import RpcError, RpcUnavailableError, TxFailed
 
 
 class RawAccount(BaseModel):

@@ -13,11 +13,11 @@ from spl.token.instructions import (create_idempotent_associated_token_account, 
                                     transfer_checked)
 from spl.token.models import TransferCheckedParams
 
-from tools.solana.errors import AccountNotFound, SolanaToolError
-from tools.solana.rpc import SolanaRpc
-from tools.solana.token_layout import MintInfo, TokenAccountInfo, parse_mint, parse_token_account
-from tools.solana.tokens import AmountError, SolanaToken
-from tools.solana.tx import ConfirmedTx, SolanaTxSender
+from defai_swarm.tools.solana.errors import AccountNotFound, SolanaToolError
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.token_layout import MintInfo, TokenAccountInfo, parse_mint, parse_token_account
+from defai_swarm.tools.solana.tokens import AmountError, SolanaToken
+from defai_swarm.tools.solana.tx import ConfirmedTx, SolanaTxSender
 
 
 def ata_address(owner: Pubkey, token: SolanaToken) -> Pubkey:

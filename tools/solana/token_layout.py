@@ -14,8 +14,8 @@ from enum import IntEnum
 from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
-from tools.solana.errors import LayoutError
-from tools.solana.programs import TOKEN_2022_PROGRAM, TOKEN_PROGRAMS
+from defai_swarm.tools.solana.errors import LayoutError
+from defai_swarm.tools.solana.programs import TOKEN_2022_PROGRAM, TOKEN_PROGRAMS
 
 MINT_LEN, ACCOUNT_LEN, MULTISIG_LEN = 82, 165, 355
 ACCOUNT_TYPE_MINT, ACCOUNT_TYPE_ACCOUNT = 1, 2

@@ -12,10 +12,10 @@ from typing import Iterable, Literal
 
 from solders.pubkey import Pubkey
 
-from swarm.core.errors import ConfigError
-from swarm.core.tokens import TokenBase, TokenRegistryBase
-from tools.solana.errors import AmountError, UnknownTokenError
-from tools.solana.programs import NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.core.errors import ConfigError
+from defai_swarm.core.tokens import TokenBase, TokenRegistryBase
+from defai_swarm.tools.solana.errors import AmountError, UnknownTokenError
+from defai_swarm.tools.solana.programs import NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
 
 
 class SolanaToken(TokenBase, frozen=True):

@@ -18,9 +18,9 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from tools.solana.errors import (BlockhashExpired, RpcUnavailableError, SimulationFailed, TxFailed, TxFateUnknown)
-from tools.solana.rpc import SimulationResult, SolanaRpc
-from tools.solana.wallet import SolanaWallet
+from defai_swarm.tools.solana.errors import (BlockhashExpired, RpcUnavailableError, SimulationFailed, TxFailed, TxFateUnknown)
+from defai_swarm.tools.solana.rpc import SimulationResult, SolanaRpc
+from defai_swarm.tools.solana.wallet import SolanaWallet
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ CONFIRMED = ("confirmed", "finalized")
 
 
 class SignedSolanaTx(BaseModel):
-    """A signed transaction as recorded in the outbox before broadcast (a `swarm.core.outbox.SignedTxRecord`)."""
+    """A signed transaction as recorded in the outbox before broadcast (a `defai_swarm.core.outbox.SignedTxRecord`)."""
 
     signature: str
     raw_b64: str

@@ -39,12 +39,12 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
-from tools.solana.errors import LayoutError
-from tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, ASSOCIATED_TOKEN_PROGRAM, COMPUTE_BUDGET_PROGRAM,
+from defai_swarm.tools.solana.errors import LayoutError
+from defai_swarm.tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, ASSOCIATED_TOKEN_PROGRAM, COMPUTE_BUDGET_PROGRAM,
                                    JUPITER_V6_PROGRAM, NATIVE_MINT, SWAP_ALLOWED_PROGRAMS, SYSTEM_PROGRAM, TOKEN_PROGRAM,
                                    TOKEN_PROGRAMS)
-from tools.solana.rpc import RawAccount, TxRecord
-from tools.solana.token_layout import is_token_account, parse_token_account
+from defai_swarm.tools.solana.rpc import RawAccount, TxRecord
+from defai_swarm.tools.solana.token_layout import is_token_account, parse_token_account
 
 DEFAULT_CU_LIMIT = 1_400_000  # when a tx sets no limit, assume the maximum: the fee cap must hold for the worst case
 LAMPORTS_PER_SIGNATURE = 5_000  # the base fee per signature on every Solana cluster (and LiteSVM)

@@ -1,4 +1,4 @@
-"""`python -m tools.devnet.solana serve|up|down|status --home H`: the devnet process and a small standalone CLI.
+"""`python -m defai_swarm.tools.devnet.solana serve|up|down|status --home H`: the devnet process and a small standalone CLI.
 
 `serve` runs in the foreground until SIGTERM/SIGINT (what `up` launches detached).
 """
@@ -9,11 +9,11 @@ import logging
 import sys
 from pathlib import Path
 
-from tools.devnet.solana.devnet import DEFAULT_PORT, SolanaDevnet, SolanaDevnetError, running_config, stop_devnet
+from defai_swarm.tools.devnet.solana.devnet import DEFAULT_PORT, SolanaDevnet, SolanaDevnetError, running_config, stop_devnet
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.devnet.solana", description="local Solana devnet")
+    parser = argparse.ArgumentParser(prog="python -m defai_swarm.tools.devnet.solana", description="local Solana devnet")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("serve", "run the devnet in the foreground"), ("up", "start the devnet detached"),
                        ("down", "stop the devnet"), ("status", "show the running devnet")):
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--hermes-port", type=int, default=0, help="0: a free port")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from tools.devnet.solana.server import serve
+        from defai_swarm.tools.devnet.solana.server import serve
 
         logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s")
         try:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if config is None:
         print("no Solana devnet is running")
         return 1
-    from tools.devnet.solana.status import status_lines
+    from defai_swarm.tools.devnet.solana.status import status_lines
 
     print("\n".join(status_lines(config)))
     return 0

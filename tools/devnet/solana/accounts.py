@@ -25,10 +25,10 @@ from spl.token.instructions import (create_idempotent_associated_token_account, 
                                     mint_to_checked, set_authority, sync_native)
 from spl.token.models import AuthorityType, MintToCheckedParams, SetAuthorityParams, SyncNativeParams
 
-from tools.devnet.solana.wire import err_json
-from tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
+from defai_swarm.tools.devnet.solana.wire import err_json
+from defai_swarm.tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
                                    TOKEN_PROGRAM)
-from tools.solana.pyth import PRICE_UPDATE_V2_DISCRIMINATOR
+from defai_swarm.tools.solana.pyth import PRICE_UPDATE_V2_DISCRIMINATOR
 
 MintExtension = Callable[[Pubkey], tuple[int, Instruction]]  # mint -> (extension data length, init instruction)
 

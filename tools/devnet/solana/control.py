@@ -13,14 +13,14 @@ from urllib.parse import urlparse
 
 import requests
 
-from tools.devnet.control import LOOPBACK, NotLocalDevnet, PoolMove
-from tools.devnet.solana.devnet import SolanaDevnetError, running_config
-from tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.devnet.control import LOOPBACK, NotLocalDevnet, PoolMove
+from defai_swarm.tools.devnet.solana.devnet import SolanaDevnetError, running_config
+from defai_swarm.tools.solana.config import SolanaChainConfig
 
 
 def _config(home: str | Path | None) -> SolanaChainConfig:
     if home is None:
-        from swarm.config import swarm_home
+        from defai_swarm.config import swarm_home
         home = swarm_home()
     config = running_config(home)
     if config is None:

@@ -1,4 +1,4 @@
-"""Starting, finding and stopping the local Solana devnet process (`python -m tools.devnet.solana serve`).
+"""Starting, finding and stopping the local Solana devnet process (`python -m defai_swarm.tools.devnet.solana serve`).
 
 `SolanaDevnet.start` launches the server as a child process (detached: its own
 session, so it outlives the CLI), with its output in `<home>/solana-devnet/devnet.log`,
@@ -18,12 +18,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tools.devnet.solana.paths import DevnetPaths
-from tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.devnet.solana.paths import DevnetPaths
+from defai_swarm.tools.solana.config import SolanaChainConfig
 
 DEFAULT_PORT = 8899
 START_TIMEOUT_SECONDS = 60.0
-_MODULE = "tools.devnet.solana"
+_MODULE = "defai_swarm.tools.devnet.solana"
 
 
 class SolanaDevnetError(RuntimeError):
@@ -215,7 +215,7 @@ class SolanaDevnet:
         return stop_devnet(self.home)
 
     def status(self) -> list[str]:
-        from tools.devnet.solana.status import status_lines
+        from defai_swarm.tools.devnet.solana.status import status_lines
 
         return status_lines(self.config)
 

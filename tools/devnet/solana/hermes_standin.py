@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from tools.devnet.solana.http import LocalHttpServer
+from defai_swarm.tools.devnet.solana.http import LocalHttpServer
 
 
 class HermesStandIn(LocalHttpServer):

@@ -39,11 +39,11 @@ from spl.token.instructions import (approve_checked, close_account, create_idemp
                                     get_associated_token_address, sync_native, transfer_checked)
 from spl.token.models import ApproveCheckedParams, CloseAccountParams, SyncNativeParams, TransferCheckedParams
 
-from tools.devnet.solana.accounts import create_lookup_table, send_direct
-from tools.devnet.solana.http import LocalHttpServer
-from tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
-from tools.solana.programs import COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, NATIVE_MINT
-from tools.solana.token_layout import parse_token_account
+from defai_swarm.tools.devnet.solana.accounts import create_lookup_table, send_direct
+from defai_swarm.tools.devnet.solana.http import LocalHttpServer
+from defai_swarm.tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
+from defai_swarm.tools.solana.programs import COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, NATIVE_MINT
+from defai_swarm.tools.solana.token_layout import parse_token_account
 
 STAND_IN_MEMO = b"jupiter stand-in swap (local test pool, not Jupiter's program)"
 ROUTE_LABEL = "LocalStandInPool"

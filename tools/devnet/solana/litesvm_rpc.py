@@ -30,10 +30,10 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
-from tools.devnet.solana.http import LocalHttpServer
-from tools.devnet.solana.wire import account_json, b58encode, err_json, tx_json, tx_version, ui_amount
-from tools.solana.programs import ADDRESS_LOOKUP_TABLE_PROGRAM
-from tools.solana.token_layout import is_token_account, parse_token_account
+from defai_swarm.tools.devnet.solana.http import LocalHttpServer
+from defai_swarm.tools.devnet.solana.wire import account_json, b58encode, err_json, tx_json, tx_version, ui_amount
+from defai_swarm.tools.solana.programs import ADDRESS_LOOKUP_TABLE_PROGRAM
+from defai_swarm.tools.solana.token_layout import is_token_account, parse_token_account
 
 BLOCKHASH_VALID_BLOCKS = 150
 MAX_AIRDROP_LAMPORTS = 1_000 * 10**9

@@ -16,17 +16,17 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from tools.devnet.solana.hermes_standin import HermesStandIn
-from tools.devnet.solana.jupiter_standin import JupiterStandIn
-from tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
-from tools.devnet.solana.paths import DevnetPaths
-from tools.devnet.solana.world import DevnetWorld
-from tools.solana.config import SolanaChainConfig
-from tools.solana.wallet import SolanaWallet
+from defai_swarm.tools.devnet.solana.hermes_standin import HermesStandIn
+from defai_swarm.tools.devnet.solana.jupiter_standin import JupiterStandIn
+from defai_swarm.tools.devnet.solana.litesvm_rpc import LocalSolanaRpc
+from defai_swarm.tools.devnet.solana.paths import DevnetPaths
+from defai_swarm.tools.devnet.solana.world import DevnetWorld
+from defai_swarm.tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.solana.wallet import SolanaWallet
 
 SLOT_SECONDS = 0.4
 PUBLISH_SECONDS = 2.0
-log = logging.getLogger("swarm.devnet.solana")
+log = logging.getLogger("defai_swarm.tools.devnet.solana")
 
 
 class Clock(threading.Thread):

@@ -12,12 +12,12 @@ from decimal import Decimal
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
-from tools.solana.config import SolanaChainConfig
-from tools.solana.jupiter import JupiterClient
-from tools.solana.pyth import HermesClient, parse_price_account
-from tools.solana.rpc import SolanaRpc
-from tools.solana.tokens import SolanaToken
-from tools.solana.wallet import SolanaWallet
+from defai_swarm.tools.solana.config import SolanaChainConfig
+from defai_swarm.tools.solana.jupiter import JupiterClient
+from defai_swarm.tools.solana.pyth import HermesClient, parse_price_account
+from defai_swarm.tools.solana.rpc import SolanaRpc
+from defai_swarm.tools.solana.tokens import SolanaToken
+from defai_swarm.tools.solana.wallet import SolanaWallet
 
 USD_STABLES = ("USDC", "USDT")
 

@@ -25,11 +25,11 @@ from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
-from tools.devnet.solana.accounts import (create_mint, ext_transfer_fee, fund_tokens, put_account,
+from defai_swarm.tools.devnet.solana.accounts import (create_mint, ext_transfer_fee, fund_tokens, put_account,
                                           pyth_price_update_v2, revoke_mint_authority, wrap_sol)
-from tools.solana.prices import PythFeed
-from tools.solana.programs import NATIVE_MINT, PYTH_RECEIVER_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
-from tools.solana.tokens import SOL, SolanaToken
+from defai_swarm.tools.solana.prices import PythFeed
+from defai_swarm.tools.solana.programs import NATIVE_MINT, PYTH_RECEIVER_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.tools.solana.tokens import SOL, SolanaToken
 
 LAMPORTS = 10**9
 PRICE_EXPO = -8
