@@ -189,8 +189,7 @@ def configured_anchor_sender(config: SolanaChainConfig | None) -> str | None:
     """The operator's account for `config`, from the operator's configuration (no node contacted): the pubkey
     of the wallet `SolanaChain.from_config` signs (and anchors) with — `wallet_path`, else
     `$SWARM_SOLANA_KEYPAIR`; None when neither is set."""
-    from defai_swarm.tools.solana.chain import load_wallet
-    from defai_swarm.tools.solana.wallet import SolanaWallet
+    from defai_swarm.tools.solana.wallet import SolanaWallet, load_wallet
 
     if config is not None:
         wallet = load_wallet(config)

@@ -10,7 +10,6 @@ expected when the configuration leaves it out).
 """
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
 from pydantic import Field
@@ -34,7 +33,7 @@ from defai_swarm.tools.solana.spl import ata_address
 from defai_swarm.tools.solana.token_layout import parse_mint
 from defai_swarm.tools.solana.tokens import SOL, SolanaToken, SolanaTokenRegistry
 from defai_swarm.tools.solana.tx import SolanaTxSender
-from defai_swarm.tools.solana.wallet import ENV_VAR, SolanaWallet
+from defai_swarm.tools.solana.wallet import ENV_VAR, SolanaWallet, load_wallet
 
 # getGenesisHash of the public clusters (fixed at their genesis; anything else is a local or private cluster).
 KNOWN_GENESIS = {
@@ -100,20 +99,6 @@ def _registry(config: SolanaChainConfig) -> SolanaTokenRegistry:
     if not any(t.is_native for t in tokens) and "SOL" not in {t.symbol.upper() for t in tokens}:
         tokens.insert(0, SOL)
     return SolanaTokenRegistry(tokens)
-
-
-def load_wallet(config: SolanaChainConfig) -> SolanaWallet | None:
-    """The configured keypair file, else `$SWARM_SOLANA_KEYPAIR`, else None (a read-only adapter).
-
-    Errors name the file or variable, never the key."""
-    try:
-        if config.wallet_path:
-            return SolanaWallet.from_file(config.wallet_path)
-        if (os.environ.get(ENV_VAR) or "").strip():
-            return SolanaWallet.from_env()
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return None
 
 
 class SolanaChain:

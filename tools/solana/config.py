@@ -22,6 +22,8 @@ from solders.pubkey import Pubkey
 from defai_swarm.config import user_path
 from defai_swarm.core.chain import ChainConfig
 from defai_swarm.core.errors import ConfigError
+from defai_swarm.tools.solana.programs import TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from defai_swarm.tools.solana.tokens import SolanaToken, SolanaTokenRegistry
 
 Cluster = Literal["mainnet", "devnet", "testnet", "localnet"]
 
@@ -68,11 +70,14 @@ class SolanaConfig(BaseModel, frozen=True):
         return cls.for_cluster(chosen, **overrides)
 
 
-# Imported here, after SolanaConfig: defai_swarm.tools.solana.prices imports defai_swarm.tools.solana.rpc, which imports SolanaConfig
-# from this module (the package __init__ always imports this module first).
-from defai_swarm.tools.solana.prices import PythFeed  # noqa: E402
-from defai_swarm.tools.solana.programs import TOKEN_2022_PROGRAM, TOKEN_PROGRAM  # noqa: E402
-from defai_swarm.tools.solana.tokens import SolanaToken, SolanaTokenRegistry  # noqa: E402
+class PythFeed(BaseModel):
+    """Where a symbol's SYM/USD price lives: an on-chain account, a Hermes feed id, or both (read by
+    `defai_swarm.tools.solana.prices`, which re-exports it; defined here so the configuration imports no reader)."""
+
+    account: str | None = None
+    feed_id: str | None = None
+
+
 
 _FEED_ID = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 

@@ -14,28 +14,21 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
 
-from pydantic import BaseModel
 from solders.pubkey import Pubkey
 
 from defai_swarm.core.prices import PriceReading, collect_reading
+from defai_swarm.tools.solana.config import PythFeed  # defined beside the configuration that names the feeds
 from defai_swarm.tools.solana.errors import PriceUnavailable
 from defai_swarm.tools.solana.jupiter import JupiterClient
 from defai_swarm.tools.solana.pyth import TRUSTED_OWNERS, HermesClient, checked, parse_price_account
 from defai_swarm.tools.solana.tokens import SolanaTokenRegistry
 
-if TYPE_CHECKING:  # not imported at run time: defai_swarm.tools.solana.config may import PythFeed from here
+if TYPE_CHECKING:
     from defai_swarm.tools.solana.rpc import SolanaRpc
 
 USD_STABLES = ("USDC", "USDT")
 PYTH_FAMILY = "oracle:pyth"
 JUPITER_FAMILY = "dex:jupiter"
-
-
-class PythFeed(BaseModel):
-    """Where a symbol's SYM/USD price lives: an on-chain account, a Hermes feed id, or both."""
-
-    account: str | None = None
-    feed_id: str | None = None
 
 
 class SolanaPriceReader:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -11,6 +12,11 @@ from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
+
+from defai_swarm.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from defai_swarm.tools.solana.config import SolanaChainConfig
 
 ENV_VAR = "SWARM_SOLANA_KEYPAIR"
 
@@ -115,3 +121,17 @@ class SolanaWallet:
 
     def __reduce__(self):  # no pickling a secret into caches or checkpoints by accident
         raise TypeError("SolanaWallet cannot be pickled")
+
+
+def load_wallet(config: SolanaChainConfig) -> SolanaWallet | None:
+    """The configured keypair file, else `$SWARM_SOLANA_KEYPAIR`, else None (a read-only adapter).
+
+    Errors name the file or variable, never the key."""
+    try:
+        if config.wallet_path:
+            return SolanaWallet.from_file(config.wallet_path)
+        if (os.environ.get(ENV_VAR) or "").strip():
+            return SolanaWallet.from_env()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return None
