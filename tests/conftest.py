@@ -212,7 +212,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: Path(log).unlink(missing_ok=True))
     tiers.install_popen_guard()
 
-    from defai_swarm.llm.backend import LlamaCppBackend
+    from defai_swarm.llm import LlamaCppBackend
 
     load = LlamaCppBackend.__init__
 

@@ -171,7 +171,7 @@ def test_failing_observer_is_logged_not_fatal(backend, caplog):
 
     backend.on_call = broken
     try:
-        with caplog.at_level(logging.WARNING, logger="defai_swarm.llm.backend"):
+        with caplog.at_level(logging.WARNING, logger="defai_swarm.llm.calls"):
             c = backend.complete_prompt(FEW_SHOT, GREEDY)
     finally:
         backend.on_call = None

@@ -186,7 +186,7 @@ def test_a_failing_observer_is_logged_and_never_breaks_the_call(backend, caplog)
 
     backend.on_call = broken  # type: ignore[attr-defined]
     try:
-        with caplog.at_level("WARNING", logger="defai_swarm.llm.backend"):
+        with caplog.at_level("WARNING", logger="defai_swarm.llm.calls"):
             completion = backend.chat(ASK, FAST)
     finally:
         backend.on_call = None  # type: ignore[attr-defined]
@@ -247,7 +247,7 @@ def test_a_failing_progress_observer_is_logged_once_and_never_breaks_the_call(ba
         calls.append(event)
         raise RuntimeError("terminal is gone")
 
-    with caplog.at_level("WARNING", logger="defai_swarm.llm.backend"):
+    with caplog.at_level("WARNING", logger="defai_swarm.llm.calls"):
         backend.on_progress = broken  # type: ignore[attr-defined]
         try:
             completion = backend.chat(ASK, FAST)

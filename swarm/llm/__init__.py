@@ -1,16 +1,8 @@
 """defai_swarm.llm: the local model layer (GGUF models on llama-cpp-python; DeepSeek-R1 reasoning, base models few-shot)."""
-from .backend import (
-    SWARM_MODEL_ENV,
-    SWARM_MODEL_FAMILY_ENV,
-    BackendConfig,
-    CallObserver,
-    LlamaCppBackend,
-    ModelBackend,
-    ProgressObserver,
-    file_sha256,
-    load_backend,
-    resolve_model_path,
-)
+from .calls import notify
+from .factory import is_server_spec, load_backend
+from .llamacpp_backend import LlamaCppBackend, file_sha256, resolve_model_path
+from .protocol import SWARM_MODEL_ENV, SWARM_MODEL_FAMILY_ENV, BackendConfig, CallObserver, ModelBackend, ProgressObserver
 from .errors import (
     ModelError,
     ModelLoadError,
@@ -40,6 +32,6 @@ __all__ = [
     "ModelNotFoundError", "ProgressObserver", "PromptFormatError", "ReasoningSplit", "SWARM_MODEL_ENV", "SWARM_MODEL_FAMILY_ENV",
     "SamplingSettings",
     "SchemaGrammarError", "StructuredCompletion", "StructuredOutputError", "build_tiny_model",
-    "file_sha256", "fold_system", "grammar_for", "load_backend", "resolve_model_path",
+    "file_sha256", "fold_system", "grammar_for", "is_server_spec", "load_backend", "notify", "resolve_model_path",
     "split_reasoning",
 ]

@@ -29,12 +29,12 @@ def json_schema_of(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
         raise SchemaGrammarError(f"no JSON schema for {schema!r}: {e}") from e
 
 
-def _int_range_as_enum(node: Any) -> Any:
+def int_range_as_enum(node: Any) -> Any:
     if isinstance(node, list):
-        return [_int_range_as_enum(x) for x in node]
+        return [int_range_as_enum(x) for x in node]
     if not isinstance(node, dict):
         return node
-    node = {k: _int_range_as_enum(v) for k, v in node.items()}
+    node = {k: int_range_as_enum(v) for k, v in node.items()}
     if node.get("type") == "integer" and "enum" not in node and "const" not in node:
         lo = node.get("minimum", node["exclusiveMinimum"] + 1 if "exclusiveMinimum" in node else None)
         hi = node.get("maximum", node["exclusiveMaximum"] - 1 if "exclusiveMaximum" in node else None)
@@ -52,7 +52,7 @@ def grammar_for(schema: type[BaseModel] | dict[str, Any], llama: Any = None):
     import llama_cpp
     from llama_cpp import LlamaGrammar
 
-    js = _int_range_as_enum(json_schema_of(schema))
+    js = int_range_as_enum(json_schema_of(schema))
     name = getattr(schema, "__name__", "schema")
     try:
         grammar = LlamaGrammar.from_json_schema(json.dumps(js), verbose=False)

@@ -37,7 +37,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, overload
+from typing import Any, Callable, Literal, overload
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import httpx
@@ -47,19 +47,18 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from defai_swarm import logs
 from defai_swarm.core.urls import redact_text, redact_url, url_secrets
 
-from .backend import (
-    BackendConfig,
+from .calls import (
     CallMeter,
-    ProgressObserver,
-    _describe,
-    _effective,
-    _structured,
-    _validated_once,
-    _with_schema_instruction,
+    describe_validation_error,
+    effective_settings,
     notify,
+    structured_completion,
+    validated_once,
+    with_schema_instruction,
 )
 from .errors import ModelError, StructuredOutputError
-from .grammar import _int_range_as_enum, grammar_for, json_schema_of
+from .grammar import grammar_for, int_range_as_enum, json_schema_of
+from .protocol import SWARM_MODEL_FAMILY_ENV, BackendConfig, Messages, ProgressObserver, T
 from .template import THINK_CLOSE, THINK_OPEN, ChatTemplate, as_messages, fold_system, sha256_text, split_reasoning
 from .types import (
     Accounting,
@@ -74,12 +73,8 @@ from .types import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T", bound=BaseModel)
-Messages = Sequence[ChatMessage | Mapping[str, str]]
-
 SWARM_MODEL_NAME_ENV = "SWARM_MODEL_NAME"
 SWARM_MODEL_API_ENV = "SWARM_MODEL_API"  # "completions" or "chat" (default: completions if the format is known)
-SWARM_MODEL_FAMILY_ENV = "SWARM_MODEL_FAMILY"  # the prompt format, as for a GGUF file (see template.FAMILIES)
 SWARM_MODEL_TIMEOUT_ENV = "SWARM_MODEL_TIMEOUT"  # seconds one request may take
 SWARM_MODEL_API_KEY_ENV = "SWARM_MODEL_API_KEY"  # sent as a bearer token, never logged
 DEFAULT_TIMEOUT = 300.0  # R1 on a CPU can reason for minutes
@@ -238,7 +233,7 @@ class OpenAIServerBackend:
         return self._template.render(messages)
 
     def chat(self, messages: Messages, settings: SamplingSettings | None = None) -> Completion:
-        settings = _effective(settings)
+        settings = effective_settings(settings)
         if self.api == "chat":
             prompt, completion = self._chat_call(as_messages(messages), settings, schema=None)
         else:
@@ -260,10 +255,10 @@ class OpenAIServerBackend:
         up to `max_retries` times; then `StructuredOutputError` with every attempt."""
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        settings = _effective(settings)
+        settings = effective_settings(settings)
         convo = as_messages(messages)
         if instruct:
-            convo = _with_schema_instruction(convo, schema)
+            convo = with_schema_instruction(convo, schema)
         grammar = self._grammar(schema) if self.api == "completions" else None
         attempts: list[Attempt] = []
         for number in range(1, max_retries + 2):
@@ -275,7 +270,7 @@ class OpenAIServerBackend:
             try:
                 value = schema.model_validate_json(completion.answer)
             except ValidationError as e:
-                error = _describe(e)
+                error = describe_validation_error(e)
                 self._notify("structured", prompt, completion, schema, number, error)
                 attempts.append(Attempt(completion=completion, error=error))
                 convo = [*convo, ChatMessage(role="assistant", content=completion.answer),
@@ -284,7 +279,7 @@ class OpenAIServerBackend:
                 continue
             self._notify("structured", prompt, completion, schema, number)
             attempts.append(Attempt(completion=completion))
-            return _structured(schema, completion, value, attempts)
+            return structured_completion(schema, completion, value, attempts)
         raise StructuredOutputError(
             f"No valid {schema.__name__} after {len(attempts)} attempts; last error: {attempts[-1].error}", attempts)
 
@@ -301,13 +296,13 @@ class OpenAIServerBackend:
         """Continue `prompt` exactly as given (e.g. a few-shot prompt for a base model), as in-process: a prompt
         ending in `<think>` decodes in two phases, any other only the answer; with `schema` the answer is
         grammar-constrained JSON validated once (an invalid one is a `StructuredOutputError`)."""
-        settings = _effective(settings)
+        settings = effective_settings(settings)
         grammar = self._grammar(schema) if schema is not None else None
         completion = self._complete(prompt, settings, grammar, two_phase=prompt.rstrip().endswith(THINK_OPEN))
         if schema is None:
             self._notify("complete", prompt, completion)
             return completion
-        return _validated_once(schema, prompt, completion, self._notify)
+        return validated_once(schema, prompt, completion, self._notify)
 
     def secret_markers(self) -> list[str]:
         """The credentials this backend sends (the URL's password and secret query values, the API key), for an
@@ -424,7 +419,7 @@ class OpenAIServerBackend:
         return prompt_text, completion
 
     def _response_format(self, schema: type[BaseModel]) -> dict[str, Any]:
-        js = _int_range_as_enum(json_schema_of(schema))  # as for the local grammar: small int ranges enforced
+        js = int_range_as_enum(json_schema_of(schema))  # as for the local grammar: small int ranges enforced
         if self._schema_form == "json_object":
             return {"type": "json_object", "schema": js}
         return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": js, "strict": True}}
@@ -517,7 +512,7 @@ class OpenAIServerBackend:
             resp = _Response.model_validate(self._json(r, path))
         except ValidationError as e:
             raise ModelServerError(f"model server at {self.base_url} sent a malformed {path} response: "
-                                   f"{_describe(e)}") from None
+                                   f"{describe_validation_error(e)}") from None
         if not resp.choices:
             raise ModelServerError(f"model server at {self.base_url} sent a {path} response without choices")
         return resp
@@ -558,7 +553,7 @@ class OpenAIServerBackend:
                     chunk = _Chunk.model_validate_json(data)
                 except ValidationError as e:
                     raise ModelServerError(f"model server at {self.base_url} sent a malformed {path} stream "
-                                           f"chunk: {_describe(e)}") from None
+                                           f"chunk: {describe_validation_error(e)}") from None
                 usage = chunk.usage or usage
                 for choice in chunk.choices[:1]:
                     finish = choice.finish_reason or finish
