@@ -5,7 +5,7 @@ from eth_abi.abi import encode
 from web3 import Web3
 from web3.types import BlockIdentifier
 
-from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm.abi import abi
 from defai_swarm.tools.evm.errors import AmountError
 from defai_swarm.tools.evm.rpc import ContractAnswerError, answering_as, read_retry
 from defai_swarm.tools.evm.tokens import Token

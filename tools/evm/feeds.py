@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 from web3 import Web3
 
-from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm.abi import abi
 from defai_swarm.tools.evm.config import FeedEntry
 from defai_swarm.tools.evm.errors import PriceUnavailable, StalePriceError
 from defai_swarm.tools.evm.rpc import ContractAnswerError, answering_as, read_retry
@@ -31,7 +31,7 @@ def _latest_round(w3: Web3, feed: FeedEntry) -> tuple[tuple, int, int]:
     block = w3.eth.get_block("latest")
     # web3 types every block field as optional, but a mined block always has its number and timestamp
     number, timestamp = block["number"], block["timestamp"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
-    contract = w3.eth.contract(address=Web3.to_checksum_address(feed.address), abi=abi("PriceFeed"))
+    contract = w3.eth.contract(address=Web3.to_checksum_address(feed.address), abi=abi("AggregatorV3"))
     with answering_as(f"{feed.pair} feed at {feed.address} did not answer like a Chainlink AggregatorV3 feed "
                       f"(latestRoundData)", NotAFeedError, f"check the {feed.pair} feed in the chain configuration"):
         return contract.functions.latestRoundData().call(block_identifier=number), number, timestamp

@@ -8,7 +8,7 @@ from eth_abi.abi import encode
 from pydantic import BaseModel
 from web3 import Web3
 
-from defai_swarm.tools.devnet.contracts import abi
+from defai_swarm.tools.evm.abi import abi
 from defai_swarm.tools.evm.config import EvmChainConfig
 from defai_swarm.tools.evm.errors import AmountError, EvmToolError
 from defai_swarm.tools.evm.multicall import Multicall, Read, selector
