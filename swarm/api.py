@@ -36,7 +36,7 @@ from defai_swarm.plugins import PluginRegistry, ProgressObserver, RunDeps, TaskP
 from defai_swarm.runrecords import RecordNotAuthentic, RecordSeal, same_address, seal_checkpointer, stricter_policy
 from defai_swarm.runtime import Runtime
 from defai_swarm.store import RunRecord, RunStore
-from defai_swarm.stores import open_stores
+from defai_swarm.stores import audit_storage, open_stores
 from defai_swarm.taskgraph import SwapTask, TaskGraph
 
 if TYPE_CHECKING:  # langchain/langgraph load lazily: planning needs neither (see bench_overhead's start-up rows)
@@ -133,7 +133,7 @@ class Swarm:
         self.auditor: RunAuditor | None = None
         if audit:
             # with a shared store, the audit log is in the same database: a resumed run keeps one log
-            log = AuditLog(self.stores.url or self.home / "audit" / "audit.db")
+            log = AuditLog(audit_storage(self.stores.url or self.home / "audit" / "audit.db"))
             for secret in chain.secret_markers():
                 log.register_secret(secret)
             self.auditor = RunAuditor(log, Signer.load(self.home / "audit" / "signing.key"),

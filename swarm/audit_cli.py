@@ -181,11 +181,8 @@ def _anchor_window(args: argparse.Namespace) -> float:
 
 def _plugins():
     """The built-in agents plus those installed packages declare (their entries replay too)."""
-    from defai_swarm.agents import builtin_plugins
-    from defai_swarm.plugins import PluginRegistry
-    registry = PluginRegistry(builtin_plugins())
-    registry.load_entry_points()
-    return registry
+    from defai_swarm.auditing import default_plugins
+    return default_plugins()
 
 
 def _print_report(console, report: VerifyReport, title: str) -> int:
@@ -228,6 +225,12 @@ def run_bundle(log: AuditLog, run_id: str, trusted: Verifier | None = None) -> d
     return export_bundle(log, run_id, newest.stored.note, anchor=anchored[1] if anchored else None)
 
 
+def _open_log(source: Path | str) -> AuditLog:
+    """The audit log at a `_log_source` (its storage picked by `defai_swarm.stores`: SQLite file or PostgreSQL)."""
+    from defai_swarm.stores import open_audit_log
+    return open_audit_log(source)
+
+
 def _log_source(db: Path) -> tuple[Path | str, str]:
     """Where the audit log is: the shared store when SWARM_STORE names one (a cluster's runs are all there),
     else this machine's SQLite file; and how to name it in messages (a URL without its password)."""
@@ -255,7 +258,7 @@ def _html(args: argparse.Namespace, console, db: Path) -> int:
         if not args.run_id:
             return _error(console, args, "a run id or --bundle FILE is required (see `swarm audit runs`)")
         source, where = _log_source(db)
-        with AuditLog(source) as log:
+        with _open_log(source) as log:
             if args.run_id not in log.runs():
                 return _error(console, args, f"no run {args.run_id} in {where} (see `swarm audit runs`)")
             try:
@@ -333,7 +336,7 @@ def _serve(args: argparse.Namespace, console, db: Path) -> int:
                  + ("Each run's page checks its log against it too." if args.vkey else
                     "Each run's page pins no key (serve with --vkey to pin one): it says self-signed, unpinned."))
     source, where = _log_source(db)
-    log = AuditLog(source)
+    log = _open_log(source)
 
     def page(run_id: str) -> str | None:
         if run_id not in log.runs():
@@ -498,7 +501,7 @@ def audit_command(args: argparse.Namespace, console) -> int:
                 console.print(f"no runs yet (no audit log at {db}); start one with `swarm run \"...\"`")
             return ExitCode.DONE
         return _error(console, args, f"no audit log at {db}: no runs on this machine (SWARM_HOME={swarm_home()})")
-    with AuditLog(source) as log:
+    with _open_log(source) as log:
         if args.action == "runs":
             runs = sorted((run_summary(log, r, trusted) for r in log.runs()), key=lambda r: (r["started_at"], r["run_id"]))
             if as_json:

@@ -1,9 +1,32 @@
-"""Connect a run to the audit log: record every step, then sign the checkpoint, anchor it, record the anchor."""
+"""Connect a run to the audit log: record every step, then sign the checkpoint, anchor it, record the anchor.
+
+Also what the audit package leaves to the layer above it: the default replay plugins (`default_plugins`: the
+built-in agents and those installed packages declare) and `replay` with them.
+"""
 from __future__ import annotations
 
-from defai_swarm.audit import AuditLog, Signer, Verifier, checkpoint_hash
+from defai_swarm.audit import AuditEntry, AuditLog, Signer, Verifier, checkpoint_hash
+from defai_swarm.audit.replay import ReplayReport
+from defai_swarm.audit.replay import replay as replay_with
 from defai_swarm.audit.outcome import newest_checkpoint, run_outcome, seal_record
 from defai_swarm.core.anchor import Anchorer  # checkpoint hash -> AnchorRef
+from defai_swarm.plugins import PluginRegistry
+
+
+def default_plugins() -> PluginRegistry:
+    """The built-in agents plus those installed packages declare (`defai_swarm.tasks` entry points): the registry
+    `swarm audit replay` replays a run with, and `replay`'s default."""
+    from defai_swarm.agents import builtin_plugins
+
+    registry = PluginRegistry(builtin_plugins())
+    registry.load_entry_points()
+    return registry
+
+
+def replay(entries: list[AuditEntry], plugins: PluginRegistry | None = None) -> ReplayReport:
+    """`defai_swarm.audit.replay.replay` with `plugins`, the registry the run used (`Swarm.plugins`); by default
+    `default_plugins()`."""
+    return replay_with(entries, plugins if plugins is not None else default_plugins())
 
 
 def floats_as_text(value):

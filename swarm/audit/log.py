@@ -1,4 +1,4 @@
-"""AuditLog: an append-only, durable log with one RFC 9162 Merkle tree per run, in SQLite or PostgreSQL.
+"""AuditLog: an append-only, durable log with one RFC 9162 Merkle tree per run, in the storage it is given.
 
 `append` returns only after the entry is committed (WAL, synchronous=FULL), so a
 caller that acts on a step after `append` returns can always show the step was
@@ -13,9 +13,11 @@ its anchor), so nothing is signed or sent before everything logged up to it is d
 that stops mistakes, not an attacker with the file, which is what checkpoints
 (signed roots) and on-chain anchors of their hashes are for.
 
-The rows live in a storage (`defai_swarm.audit.storage`): one SQLite file by default, or a shared PostgreSQL database
-(`AuditLog("postgresql://...")`, what `Swarm` opens when `SWARM_STORE` names one), where PostgreSQL's own
-triggers refuse changes and a per-run advisory lock keeps a run's indexes gap-free across machines.
+The rows live in a storage passed in (the `AuditStorage` protocol, `defai_swarm.audit.storage`): `AuditLog(path)`
+opens one SQLite file; `AuditLog(storage)` takes any other, such as the shared PostgreSQL database of a cluster
+(`AuditLog(defai_swarm.stores.audit_storage("postgresql://..."))`, what `Swarm` opens when `SWARM_STORE` names one),
+where PostgreSQL's own triggers refuse changes and a per-run advisory lock keeps a run's indexes gap-free across
+machines. This package never picks a database from a URL: that is `defai_swarm.stores`' job.
 
 Each leaf is the canonical JSON of {run_id, index, kind, created_at, salt, payload}.
 The per-entry random salt means a published leaf hash or root does not let anyone
@@ -27,7 +29,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -39,10 +40,9 @@ from pydantic import BaseModel, ConfigDict
 
 from defai_swarm.audit import canonical
 from defai_swarm.audit.checkpoint import Checkpoint, Signer, checkpoint_hash, origin_for_run, sign_checkpoint
-from defai_swarm.audit.keys import AUDIT_DIR_NAME, private_dir
 from defai_swarm.audit.merkle import MerkleTree, leaf_hash
 from defai_swarm.audit.redact import SecretGuard
-from defai_swarm.audit.storage import AuditStorage, is_postgres, open_storage
+from defai_swarm.audit.storage import AuditStorage, SqliteAuditStorage
 from defai_swarm.config import swarm_home
 
 KINDS = ("thought", "price", "risk", "tx", "error", "refusal", "operator_input", "anchor")
@@ -57,23 +57,7 @@ DEFERRED_KINDS = frozenset({"intent", "plan", "thought", "model_call", "price", 
                             "swap", "run_result"})
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 KIND_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-
-def _private_files(db: Path) -> None:
-    """The log's directory 0700 (see `private_dir`) and its files 0600: salts and payloads are not public.
-
-    SQLite gives the -wal and -shm files the database file's mode, so creating that file 0600 first is enough;
-    in the audit directory, files left readable by an older version are tightened too."""
-    directory = private_dir(db.parent)
-    fd = os.open(db, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    if os.name == "posix" and directory.name == AUDIT_DIR_NAME:
-        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-            try:
-                st = os.stat(f, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
-                os.chmod(f, stat.S_IMODE(st.st_mode) & 0o600)
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def default_db_path() -> Path:
@@ -149,12 +133,19 @@ def _check_run_id(run_id: str) -> None:
 
 
 class AuditLog:
-    """Append-only audit log in one SQLite file (a path) or a PostgreSQL database (a `postgresql://` URL);
-    thread-safe."""
+    """Append-only audit log over a storage: a SQLite file (a path; default `$SWARM_HOME/audit/audit.db`) or any
+    `AuditStorage` passed in (`defai_swarm.stores.audit_storage(url)` for a PostgreSQL database); thread-safe."""
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
-        location = path if path is not None else default_db_path()
-        self._store: AuditStorage = open_storage(location if is_postgres(location) else Path(location))
+    def __init__(self, storage: AuditStorage | str | os.PathLike | None = None) -> None:
+        if storage is None:
+            storage = default_db_path()
+        if isinstance(storage, str) and _URL_RE.match(storage):
+            scheme = storage.split("://", 1)[0]
+            raise ValueError(f"AuditLog opens a SQLite file path or takes a storage, not a {scheme}:// URL: open the "
+                             f"database with defai_swarm.stores.audit_storage(url) and pass that, or use "
+                             f"defai_swarm.stores.open_audit_log(url)")
+        self._store: AuditStorage = (SqliteAuditStorage(storage) if isinstance(storage, (str, os.PathLike))
+                                     else storage)
         self.path = self._store.path  # the file, or the URL without its password
         self._lock = threading.RLock()
         self._trees: dict[str, MerkleTree] = {}

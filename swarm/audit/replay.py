@@ -4,6 +4,9 @@ Each task plugin replays its own entries (`TaskPlugin.replay`: risk decisions
 recomputed with the run's recorded policy and inputs, price medians and spreads
 from the logged sources); conditions are recomputed here from the logged price.
 A tampered decision (or input) shows up as the first entry whose replay differs.
+
+The plugins are passed in: the registry the run used (`Swarm.plugins`), or the built-in agents plus the installed
+ones that `defai_swarm.auditing.replay` and `swarm audit replay` assemble. This package knows no agent.
 """
 from __future__ import annotations
 
@@ -40,11 +43,9 @@ def _replay_condition(payload: dict) -> tuple[bool, str]:
     return holds == payload["holds"], f"{condition.describe()} at {payload['price']}: {holds} (logged {payload['holds']})"
 
 
-def replay(entries: list[AuditEntry], plugins: PluginRegistry | None = None) -> ReplayReport:
-    """`plugins`: the registry the run used (default: the built-in agents)."""
-    if plugins is None:
-        from defai_swarm.agents import builtin_plugins  # the default agents sit above this layer: imported only when asked
-        plugins = PluginRegistry(builtin_plugins())
+def replay(entries: list[AuditEntry], plugins: PluginRegistry) -> ReplayReport:
+    """Replay `entries` with `plugins`, the registry the run used: each entry of a kind it holds is replayed by
+    that kind's plugin; conditions here. An entry of a kind no plugin holds is not replayed (and not checked)."""
     context = next((e.payload for e in entries if e.kind == "intent"), {})
     checks: list[ReplayCheck] = []
     if "policy" not in context:

@@ -1,9 +1,12 @@
-"""Where the audit log's rows live: one SQLite file (one machine) or a shared PostgreSQL database (a cluster).
+"""Where the audit log's rows live: the `AuditStorage` protocol, and its SQLite implementation (one file, one machine).
 
 `AuditLog` owns the format (leaf bytes, salts, the Merkle tree, checkpoints) and the durability rule; a storage
 only keeps rows, append-only, and serialises the appends of one run so its indexes stay gap-free across every
-process and machine that writes to it. Both storages give the same rows, so the same leaf hashes, checkpoints,
-exports and `verify` hold for either (tests/test_audit_store_contract.py).
+process and machine that writes to it. The storage is passed in: `AuditLog(path)` opens the SQLite file here,
+`AuditLog(storage)` takes any other. The shared PostgreSQL storage of a cluster lives with the other PostgreSQL
+stores (`defai_swarm.stores.postgres_audit`); `defai_swarm.stores.audit_storage(path_or_url)` picks one from a
+location. Both give the same rows, so the same leaf hashes, checkpoints, exports and `verify` hold for either
+(tests/test_audit_store_contract.py).
 
 The seam: `appending(run_id, deferred)` opens the write transaction of one run (SQLite: BEGIN IMMEDIATE, the
 file's write lock; PostgreSQL: a transaction holding that run's advisory lock), inside which `next_index`,
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+from defai_swarm.audit.keys import AUDIT_DIR_NAME, private_dir
 
 # (run_id, idx, kind, created_at, salt, payload_json, leaf_hash)
 EntryRow = tuple[str, int, str, str, bytes, str, bytes]
@@ -50,16 +54,22 @@ class AuditStorage(Protocol):
     def close(self) -> None: ...
 
 
-def is_postgres(location: str | os.PathLike | None) -> bool:
-    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+def private_files(db: Path) -> None:
+    """The log's directory 0700 (see `private_dir`) and its files 0600: salts and payloads are not public.
 
-
-def open_storage(location: str | os.PathLike) -> AuditStorage:
-    """A PostgreSQL storage for a `postgresql://` URL (extra `postgres`), else the SQLite file at `location`."""
-    if is_postgres(location):
-        from defai_swarm.stores.postgres_audit import PgAuditStorage
-        return PgAuditStorage(str(location))
-    return SqliteAuditStorage(Path(location))
+    SQLite gives the -wal and -shm files the database file's mode, so creating that file 0600 first is enough;
+    in the audit directory, files left readable by an older version are tightened too."""
+    directory = private_dir(db.parent)
+    fd = os.open(db, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if os.name == "posix" and directory.name == AUDIT_DIR_NAME:
+        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            try:
+                st = os.stat(f, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
+                os.chmod(f, stat.S_IMODE(st.st_mode) & 0o600)
 
 
 _SCHEMA = """
@@ -105,12 +115,10 @@ class SqliteAuditStorage:
     """One SQLite file in WAL mode, synchronous=FULL except for deferred transactions (synchronous=NORMAL: in the
     WAL at once, fsynced by the next full commit or `flush`)."""
 
-    def __init__(self, path: Path) -> None:
-        from defai_swarm.audit.log import _private_files  # the log's file-mode rules stay beside the log
-
-        if str(path) != ":memory:":
-            _private_files(path)
-        self.path = path
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if str(self.path) != ":memory:":
+            private_files(self.path)
         self._db: sqlite3.Connection | None = None
         self.db.executescript(_SCHEMA)
         self._unsynced = False  # deferred entries committed since the last fsync of the WAL

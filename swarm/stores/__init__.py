@@ -4,19 +4,28 @@
 `checkpoints.sqlite` under the state directory, the wallet ledger at `$SWARM_LEDGER`); a `postgresql://` URL puts the
 outbox, runs, spend ledger and LangGraph checkpoints in that database (`defai_swarm.stores.postgres`, extra `postgres`).
 Everything above this module sees the same methods either way.
+
+The audit log is chosen here too: `audit_storage(path_or_url)` gives the SQLite file's storage
+(`defai_swarm.audit.storage`) or the PostgreSQL one (`defai_swarm.stores.postgres_audit`), which `AuditLog` takes;
+`open_audit_log(path_or_url)` is both steps.
 """
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from defai_swarm.core.chain import ChainIdentity
 from defai_swarm.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from defai_swarm.audit.log import AuditLog
+    from defai_swarm.audit.storage import AuditStorage
 
 STORE_ENV = "SWARM_STORE"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -105,4 +114,27 @@ def open_stores(home: Path, identity: ChainIdentity, wallet_address: str, store:
     return Stores(PgRunStore(db), ledger, saver, url, [connection.close, db.close])
 
 
-__all__ = ["STORE_ENV", "Stores", "open_stores", "store_url"]
+def audit_storage(location: str | os.PathLike) -> AuditStorage:
+    """The audit log's storage at `location`: a `postgresql://` URL (a cluster's shared database, extra
+    `postgres`), else the SQLite file at that path."""
+    if isinstance(location, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", location):
+        if not location.startswith(POSTGRES_SCHEMES):
+            raise ConfigError(f"{location.split('://')[0]}://... is not an audit log store this library knows: use a "
+                              f"postgresql://user@host/db URL or a SQLite file path")
+        try:
+            from defai_swarm.stores.postgres_audit import PgAuditStorage
+        except ImportError as exc:
+            raise ConfigError(f"the audit log is in PostgreSQL but its driver is missing ({exc.name}): "
+                              f"pip install 'defai-swarm[postgres]'") from None
+        return PgAuditStorage(location)
+    from defai_swarm.audit.storage import SqliteAuditStorage
+    return SqliteAuditStorage(location)
+
+
+def open_audit_log(location: str | os.PathLike) -> AuditLog:
+    """The audit log at a SQLite file path or a `postgresql://` URL: `AuditLog(audit_storage(location))`."""
+    from defai_swarm.audit.log import AuditLog
+    return AuditLog(audit_storage(location))
+
+
+__all__ = ["STORE_ENV", "Stores", "audit_storage", "open_audit_log", "open_stores", "store_url"]

@@ -1,6 +1,7 @@
 """The audit log's rows in PostgreSQL: a run resumed on another machine keeps one log, one Merkle tree.
 
-Same rows as the SQLite file (`defai_swarm.audit.storage`), so the same leaf hashes, checkpoints and bundles:
+An `AuditStorage` (the protocol in `defai_swarm.audit.storage`; `defai_swarm.stores.audit_storage(url)` opens it
+for `AuditLog`). Same rows as the SQLite file, so the same leaf hashes, checkpoints and bundles:
 
 - append-only: triggers raise on UPDATE, DELETE and TRUNCATE of both tables, and on an insert whose index is not
   the next one of its run (as the SQLite triggers do; they stop mistakes, the signed checkpoints and anchors stop

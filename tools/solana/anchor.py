@@ -1,4 +1,6 @@
-"""Solana anchors over JSON-RPC: one SPL Memo instruction carrying `defai-swarm checkpoint sha256:<hex>`.
+"""Solana anchors: one SPL Memo instruction carrying `defai-swarm checkpoint sha256:<hex>`, sent over JSON-RPC
+(`anchor_with_memo`, `SolanaRpcAnchorChecker`) or into an in-process LiteSVM (`anchor_on_litesvm`,
+`LiteSvmAnchorChecker`).
 
 The payer is listed as a signer account of the memo instruction, so the memo
 program itself refuses the memo unless the payer signed, and logs
@@ -8,19 +10,26 @@ Checking reads those logs (getTransaction's `meta.logMessages`). That is sound
 because a program can write only `Program log: ...` lines; the runtime alone
 writes the `Program <id> invoke [n]` / `success` frame lines, so a log line
 inside a frame of the memo program really came from the memo program. The same
-check serves LiteSVM's in-process history (swarm/audit/anchor_solana.py), which
-keeps only logs, not messages.
+check serves LiteSVM's in-process history (`LiteSvmAnchorChecker`), which keeps
+only the metadata (signature, logs, error), not the transaction.
 """
 from __future__ import annotations
 
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.transaction import Transaction
+from solders.transaction_metadata import FailedTransactionMetadata
 
 from defai_swarm.core.anchor import AnchorError, AnchorFacts, AnchorRef, anchor_problem, check_result, memo_text
 from defai_swarm.core.errors import ConfigError
@@ -35,6 +44,7 @@ from defai_swarm.tools.solana.wallet import ENV_VAR
 log = logging.getLogger(__name__)
 
 LOCALNET_CHAIN = "solana:localnet"
+LITESVM_CHAIN = "solana:litesvm"
 
 _INVOKE = re.compile(r"Program (\S+) invoke \[\d+\]")
 _END = re.compile(r"Program (\S+) (?:success|failed: .*)")
@@ -218,3 +228,41 @@ def anchor_with_memo(sender: SolanaTxSender, checkpoint_hash: bytes, chain: str)
              confirmed.slot)
     return AnchorRef(chain=chain, tx_id=confirmed.signature, checkpoint_hash=checkpoint_hash.hex(),
                      block=confirmed.slot, sender=str(signer))
+
+
+# ---- LiteSVM (the real Solana VM in-process) ------------------------------------------------------------------
+
+def memo_with_signers(text: str, signers: Sequence[Pubkey]) -> Instruction:
+    """A memo the program accepts only if every listed account signed the transaction (none listed: anyone's)."""
+    return Instruction(MEMO_PROGRAM, text.encode("utf-8"), [AccountMeta(s, True, False) for s in signers])
+
+
+def anchor_on_litesvm(svm: LiteSVM, payer: Keypair, checkpoint_hash: bytes) -> AnchorRef:
+    """Send the memo transaction to LiteSVM (payer must hold lamports for the fee)."""
+    text = memo_text(checkpoint_hash)  # refuses a hash that is not 32 bytes
+    blockhash = svm.latest_blockhash()
+    msg = Message.new_with_blockhash([memo_with_signers(text, [payer.pubkey()])], payer.pubkey(), blockhash)
+    result = svm.send_transaction(Transaction([payer], msg, blockhash))
+    if isinstance(result, FailedTransactionMetadata):
+        raise AnchorError(f"memo transaction failed: {result.err()}")
+    return AnchorRef(chain=LITESVM_CHAIN, tx_id=str(result.signature()), checkpoint_hash=checkpoint_hash.hex(),
+                     block=svm.get_clock().slot, sender=str(payer.pubkey()))
+
+
+class LiteSvmAnchorChecker(SolanaMemoChecker):
+    """Looks anchors up in a LiteSVM's transaction history (in-process, the same VM that anchored). That history
+    keeps only the metadata (signature, logs, error), which is why checking reads the memo program's logs."""
+
+    chain = LITESVM_CHAIN
+
+    def __init__(self, svm: LiteSVM, expected_signer: Pubkey | None = None):
+        super().__init__(expected_signer)
+        self.svm = svm
+
+    def lookup(self, signature: Signature) -> TxView | None:
+        result = self.svm.get_transaction(signature)
+        if result is None:
+            return None
+        if isinstance(result, FailedTransactionMetadata):
+            return TxView(str(result.err()), list(result.meta().logs()))
+        return TxView(None, list(result.logs()))
