@@ -2,9 +2,17 @@
    SHA-512 it needs (FIPS 180-4), for the audit page when the browser's WebCrypto has no Ed25519 (or no WebCrypto at
    all). Verify only: there is no private key anywhere in the page, so nothing here needs to be constant time.
 
-   The check is the one OpenSSL and BoringSSL make (and so the Python verifier, `cryptography`): S must be below the
-   group order L, A must decode to a curve point, and the encoding of [S]B - [k]A must equal the R bytes of the
-   signature, with k = SHA-512(R || A || message) mod L. */
+   The check (cofactorless, as OpenSSL's): S must be below the group order L, A must decode to a curve point as RFC
+   8032 5.1.3 says, and the encoding of [S]B - [k]A must equal the R bytes of the signature, with
+   k = SHA-512(R || A || message) mod L.
+
+   What is tested (tests/test_page_crypto_vectors.py, this file as the audit page loads it, in headless Chromium): all
+   151 Wycheproof Ed25519 verification vectors and the five of RFC 8032 section 7.1 (plus one-bit alterations of them)
+   give the same verdict as Python's `cryptography` (OpenSSL), with this file's SHA-512 and with WebCrypto's; the
+   SHA-512 matches NIST's SHA512ShortMsg vectors; and one-line mutants of this file are each caught by some vector.
+   One known difference from OpenSSL (and from Chromium's WebCrypto Ed25519), outside those vector sets: a public key
+   encoded non-canonically (y >= p, or x = 0 with the sign bit set) is rejected here, as RFC 8032 5.1.3 requires,
+   and accepted there. Only a crafted key shows it (a signer encodes its own key canonically); the test pins both. */
 (function (root) {
   'use strict';
 
