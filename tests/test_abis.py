@@ -264,3 +264,45 @@ def test_reads_on_a_chain_need_no_npm_and_no_vyper(devnet, tmp_path):
                           env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("ok ")
+
+
+# ---- the devnet package: no import circle, one error root ------------------------------------------------------
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle of `graph` (module -> modules it imports), each from its smallest member."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(start: str, node: str, path: list[str]) -> None:
+        for nxt in graph.get(node, ()):
+            if nxt == start:
+                found.add(tuple(path))
+            elif nxt > start and nxt not in path:
+                walk(start, nxt, path + [nxt])
+    for module in sorted(graph):
+        walk(module, module, [module])
+    return [list(c) for c in sorted(found)]
+
+
+def test_the_devnet_modules_import_no_circle():
+    """`devnet` (starting one) and `control` (steering one) both need to find a running devnet: that is `running`,
+    below both, so neither imports the other back (imports inside functions count: they are circles at run time)."""
+    modules = {m: p for m, p in _shipped_modules().items() if _within(m, DEVNET)}
+    graph = {m: {i for _, i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+    assert "defai_swarm.tools.devnet.control" in graph["defai_swarm.tools.devnet.devnet"]
+    assert _circles(graph) == []
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]  # the check itself finds one
+
+
+def test_the_devnet_errors_are_swarm_errors():
+    """One error root for the library: `except SwarmError` catches a devnet that cannot start (still RuntimeErrors,
+    as callers caught them before)."""
+    from defai_swarm.core.errors import SwarmError
+    from defai_swarm.tools.devnet.control import NotLocalDevnet
+    from defai_swarm.tools.devnet.install import DevnetInstallError
+    from defai_swarm.tools.devnet.node import DevnetError
+    from defai_swarm.tools.devnet.solana.accounts import SetupError
+    from defai_swarm.tools.devnet.solana.devnet import SolanaDevnetError
+    from defai_swarm.tools.devnet.solana.litesvm_rpc import RpcFault
+
+    for error in (DevnetError, NotLocalDevnet, DevnetInstallError, SolanaDevnetError, SetupError, RpcFault):
+        assert issubclass(error, SwarmError) and issubclass(error, RuntimeError), error

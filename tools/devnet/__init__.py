@@ -7,12 +7,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from defai_swarm.tools.devnet.devnet import Devnet, DevnetError, default_manifest_path, running_manifest, stop_detached
+    from defai_swarm.tools.devnet.devnet import Devnet
     from defai_swarm.tools.devnet.manifest import DevnetManifest
+    from defai_swarm.tools.devnet.node import DevnetError
+    from defai_swarm.tools.devnet.running import default_manifest_path, running_manifest, stop_detached
 
-_HOME = {"Devnet": "defai_swarm.tools.devnet.devnet", "DevnetError": "defai_swarm.tools.devnet.devnet",
-         "default_manifest_path": "defai_swarm.tools.devnet.devnet", "running_manifest": "defai_swarm.tools.devnet.devnet",
-         "stop_detached": "defai_swarm.tools.devnet.devnet", "DevnetManifest": "defai_swarm.tools.devnet.manifest"}
+_HOME = {"Devnet": "defai_swarm.tools.devnet.devnet", "DevnetError": "defai_swarm.tools.devnet.node",
+         "default_manifest_path": "defai_swarm.tools.devnet.running", "running_manifest": "defai_swarm.tools.devnet.running",
+         "stop_detached": "defai_swarm.tools.devnet.running", "DevnetManifest": "defai_swarm.tools.devnet.manifest"}
 
 __all__ = ["Devnet", "DevnetError", "DevnetManifest", "default_manifest_path", "running_manifest", "stop_detached"]
 

@@ -26,6 +26,7 @@ from web3 import Web3
 from defai_swarm.tools.devnet.contracts import abi
 from defai_swarm.tools.devnet.manifest import DevnetManifest
 from defai_swarm.tools.devnet.node import CHAIN_ID, DevnetError
+from defai_swarm.tools.devnet.running import default_manifest_path, liveness_problem
 from defai_swarm.tools.evm.rpc import connect
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,9 @@ def require_local(manifest: DevnetManifest, w3: Web3 | None = None) -> Web3:
     if not manifest.local_devnet or manifest.chain_id != CHAIN_ID:
         raise NotLocalDevnet(f"refused: the configuration is not a local devnet's (chain id {manifest.chain_id}, "
                              f"local_devnet={manifest.local_devnet}; expected chain id {CHAIN_ID} from `swarm devnet up`)")
-    from defai_swarm.tools.devnet.devnet import liveness_problem  # the check `swarm devnet ...` makes (running_manifest)
     from defai_swarm.tools.evm.chain import read_identity  # the identity check every chain adapter makes
 
-    down = liveness_problem(manifest)
+    down = liveness_problem(manifest)  # the check `swarm devnet ...` makes (running_manifest)
     if down is not None:
         raise DevnetError(f"refused: {down}; start the devnet with `swarm devnet up` (or point at its manifest)")
     w3 = w3 or connect(manifest.rpc_url)
@@ -83,7 +83,6 @@ def load(manifest: DevnetManifest | Path | str | None = None) -> tuple[DevnetMan
     """The manifest given, or the one at a path, or the running devnet's."""
     if isinstance(manifest, DevnetManifest):
         return manifest, None
-    from defai_swarm.tools.devnet.devnet import default_manifest_path
     path = Path(manifest) if manifest is not None else default_manifest_path()
     return DevnetManifest.load(path), path
 

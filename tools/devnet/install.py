@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from defai_swarm.config import cache_home, user_path
+from defai_swarm.core.errors import SwarmError
 
 NPM_PACKAGES = {
     "@foundry-rs/anvil": "1.7.1",
@@ -26,8 +27,8 @@ NPM_PACKAGES = {
 BROWSER_PACKAGES = ("@sparticuz/chromium", "puppeteer-core")
 
 
-class DevnetInstallError(RuntimeError):
-    """A devnet dependency is missing or could not be installed."""
+class DevnetInstallError(SwarmError):
+    """A devnet dependency is missing or could not be installed (a RuntimeError, through the library's root)."""
 
 
 def npm_prefix() -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from defai_swarm.core.errors import SwarmError
 from defai_swarm.tools.devnet.install import anvil_binary
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,8 @@ CHAIN_ID = 31337
 # anvil's public, well-known development mnemonic: its accounts are devnet-only.
 
 
-class DevnetError(RuntimeError):
-    """The devnet could not be started, reached or stopped."""
+class DevnetError(SwarmError):
+    """The devnet could not be started, reached or stopped (a RuntimeError, through the library's root)."""
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

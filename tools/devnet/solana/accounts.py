@@ -25,6 +25,7 @@ from spl.token.instructions import (create_idempotent_associated_token_account, 
                                     mint_to_checked, set_authority, sync_native)
 from spl.token.models import AuthorityType, MintToCheckedParams, SetAuthorityParams, SyncNativeParams
 
+from defai_swarm.core.errors import SwarmError
 from defai_swarm.tools.devnet.solana.wire import err_json
 from defai_swarm.tools.solana.programs import (ADDRESS_LOOKUP_TABLE_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
                                    TOKEN_PROGRAM)
@@ -33,7 +34,7 @@ from defai_swarm.tools.solana.pyth import PRICE_UPDATE_V2_DISCRIMINATOR
 MintExtension = Callable[[Pubkey], tuple[int, Instruction]]  # mint -> (extension data length, init instruction)
 
 
-class SetupError(RuntimeError):
+class SetupError(SwarmError):  # a RuntimeError, through the library's root
     """A setup transaction failed: the world could not be built as asked."""
 
 

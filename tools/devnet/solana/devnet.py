@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from defai_swarm.core.errors import SwarmError
 from defai_swarm.tools.devnet.solana.paths import DevnetPaths
 from defai_swarm.tools.solana.config import SolanaChainConfig
 
@@ -26,8 +27,8 @@ START_TIMEOUT_SECONDS = 60.0
 _MODULE = "defai_swarm.tools.devnet.solana"
 
 
-class SolanaDevnetError(RuntimeError):
-    """The devnet could not be started, reached or stopped."""
+class SolanaDevnetError(SwarmError):
+    """The devnet could not be started, reached or stopped (a RuntimeError, through the library's root)."""
 
 
 def _proc_state(pid: int) -> str | None:

@@ -30,6 +30,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
+from defai_swarm.core.errors import SwarmError
 from defai_swarm.tools.devnet.solana.http import LocalHttpServer
 from defai_swarm.tools.devnet.solana.wire import account_json, b58encode, err_json, tx_json, tx_version, ui_amount
 from defai_swarm.tools.solana.programs import ADDRESS_LOOKUP_TABLE_PROGRAM
@@ -44,8 +45,9 @@ NOT_LANDED = {"BlockhashNotFound", "AlreadyProcessed", "AccountNotFound", "Insuf
               "InvalidAddressLookupTableIndex"}
 
 
-class RpcFault(Exception):
-    """Raised by an rpc_* method: answer with this JSON-RPC error (or drop the connection)."""
+class RpcFault(SwarmError):
+    """Raised by an rpc_* method: answer with this JSON-RPC error (or drop the connection). Caught by the server
+    loop, never seen by a client (under the library's root all the same)."""
 
     def __init__(self, error, drop_connection: bool = False):
         super().__init__("rpc fault")
