@@ -30,8 +30,11 @@ from defai_swarm.tools.devnet.node import free_port
 pytestmark = [pytest.mark.heavy, pytest.mark.devnet]  # builds the wheel; its `swarm devnet up` starts anvil
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_DATA = ["swarm/audit/viewer/page.html", "swarm/audit/viewer/viewer.js", "swarm/audit/viewer/style.css",
-                "swarm/audit/viewer/ed25519.js", "tools/devnet/contracts/HoneypotToken.vy",
+PACKAGE_DATA = ["swarm/audit/viewer/page.html", "swarm/audit/viewer/verify.js", "swarm/audit/viewer/summaries.js",
+                "swarm/audit/viewer/render.js", "swarm/audit/viewer/style.css", "swarm/audit/viewer/ed25519.js",
+                "swarm/starter_template/pyproject.toml.tmpl", "swarm/starter_template/README.md.tmpl",
+                "swarm/starter_template/starter_project/liquidity_guard.py",
+                "swarm/starter_template/tests/test_starter_project.py", "tools/devnet/contracts/HoneypotToken.vy",
                 "tools/devnet/contracts/Multicall3.vy", "tools/devnet/contracts/PriceFeed.vy",
                 "tools/devnet/contracts/TestToken.vy"]
 

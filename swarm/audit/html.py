@@ -1,7 +1,8 @@
 """`swarm audit html`: one self-contained HTML page that shows a run and verifies its log in the browser.
 
 The page carries the bundle (the JSON `swarm audit export` writes, or the bundle file given, as it is but for "<"
-written as its JSON escape) and the viewer (viewer/: page.html, style.css, ed25519.js, viewer.js), all inline: no
+written as its JSON escape) and the viewer (viewer/: page.html, style.css, ed25519.js, and the viewer script made of
+verify.js, summaries.js and render.js joined in that order in one function scope: `viewer_script`), all inline: no
 CDN, no network. Its Content-Security-Policy allows only those two inline scripts (by hash) and the inline style, and
 no connection of any kind.
 
@@ -30,9 +31,10 @@ from urllib.parse import quote, unquote
 
 from defai_swarm.audit.checkpoint import Verifier
 
-__all__ = ["ASSETS", "AuditPageServer", "RunRow", "asset", "render_index", "render_page"]
+__all__ = ["ASSETS", "VIEWER_PARTS", "AuditPageServer", "RunRow", "asset", "render_index", "render_page", "viewer_script"]
 
-ASSETS = ("page.html", "style.css", "ed25519.js", "viewer.js", "index.html", "index.js")
+VIEWER_PARTS = ("verify.js", "summaries.js", "render.js")  # the viewer script, in order: each sees the names above it
+ASSETS = ("page.html", "style.css", "ed25519.js", *VIEWER_PARTS, "index.html", "index.js")
 GENERATOR = "swarm audit html (defai-swarm)"
 _MARKER = re.compile(r"@(CSP|TITLE|STYLE|CONFIG|BUNDLE|ED25519|VIEWER)@")
 _INDEX_MARKER = re.compile(r"@(CSP|STYLE|TRUST|COUNT|ROWS|INDEX)@")
@@ -43,6 +45,13 @@ def asset(name: str) -> str:
     if name not in ASSETS:
         raise ValueError(f"unknown viewer asset {name!r}")
     return resources.files("defai_swarm.audit").joinpath("viewer", name).read_text(encoding="utf-8")
+
+
+def viewer_script() -> str:
+    """The page's viewer script: its parts (VIEWER_PARTS) in order inside one strict function scope, so their
+    names stay private to the page (only `window.AuditViewer`, for the tests, is exposed)."""
+    body = "\n".join(asset(name) for name in VIEWER_PARTS)
+    return "(function () {\n  'use strict';\n\n" + body + "})();\n"
 
 
 def _csp_hash(text: str) -> str:
@@ -80,7 +89,7 @@ def render_page(bundle: str | bytes, *, vkey: str | None = None, anchor_sender: 
     if vkey is not None:
         vkey = Verifier.from_vkey(vkey).vkey  # raises NoteError on a malformed key
     text = bundle if isinstance(bundle, str) else bytes(bundle).decode("utf-8")  # raises on bytes that are not UTF-8
-    scripts = {"ED25519": asset("ed25519.js"), "VIEWER": asset("viewer.js")}
+    scripts = {"ED25519": asset("ed25519.js"), "VIEWER": viewer_script()}
     style = asset("style.css")
     csp = _inline(scripts, style)
     config = {
