@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
+from typing import Any, Mapping
+
 from defai_swarm.core.errors import SwarmError
 from defai_swarm.core.policy import price_reading_rule
 from defai_swarm.core.prices import FAMILY_RULE, PriceReading, median_and_spread
 from defai_swarm.core.status import TaskStatus
-from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, amount_text, generic_description, is_result
 from defai_swarm.taskgraph import ResolveAmountTask
 
 
@@ -61,6 +63,23 @@ class ResolveAmountPlugin(TaskPlugin[ResolveAmountTask]):
     kind = "resolve_amount"
     task_model = ResolveAmountTask
     result_model = AmountResult
+
+    described = frozenset({"mode", "token_in", "value", "parts", "previous_swaps"})  # what describe(task) says
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """resolve amount: $100 of ETH | 30% of the USDC balance | all ETH | 50% of what swap_1 received; and the
+        parts. A result: the amount per part."""
+        if is_result(data):
+            if data.get("amount") is not None:
+                parts = data.get("parts")
+                return (f"{data.get('status')}: {data.get('amount')} {data.get('token')}"
+                        + (f" per part, {parts} parts" if parts is not None and str(parts) != "1" else ""))
+            return generic_description(self.kind, data)
+        token, value, mode = data.get("token_in"), data.get("value"), data.get("mode")
+        what = {"usd": f"${amount_text(value)} of {token}", "percent": f"{amount_text(value)}% of the {token} balance",
+                "all": f"all {token}", "previous": (f"{amount_text(value)}% of " if value else "") + "what "
+                + ", ".join(data.get("previous_swaps") or ()) + f" received ({token})"}.get(str(mode), str(mode))
+        return "resolve amount: " + what + (f", in {data['parts']} parts" if (data.get("parts") or 1) > 1 else "")
 
     def handle(self, task: ResolveAmountTask, run: RunView, deps: RunDeps) -> AmountResult:
         try:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from typing import Any, Mapping
+
 from defai_swarm.core.status import TaskStatus
-from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, generic_description, is_result
 from defai_swarm.taskgraph import AnswerTask, ReadBalanceTask, ReadPriceTask, ReadQuoteTask
 
 
@@ -26,6 +28,16 @@ class AnswerPlugin(TaskPlugin[AnswerTask]):
     kind = "answer"
     task_model = AnswerTask
     result_model = AnswerResult
+
+    described = frozenset({"question"})  # what describe(task) says
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """`answer: what is ETH worth?`; a result: the answer."""
+        if is_result(data):
+            if data.get("answer"):
+                return f"{data.get('status')}: {data.get('answer')}"
+            return generic_description(self.kind, data)
+        return f"answer: {data.get('question')}"
 
     def handle(self, task: AnswerTask, run: RunView, deps: RunDeps) -> AnswerResult:
         tasks = run.graph.by_id()

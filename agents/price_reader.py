@@ -9,10 +9,12 @@ each family's median, and `replay` derives all of them again from the logged sou
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from defai_swarm.core.errors import SwarmError
 from defai_swarm.core.prices import PriceReading, PriceSource, collect_reading, median_and_spread, reading_price
 from defai_swarm.core.status import TaskStatus
-from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, generic_description, is_result
 from defai_swarm.taskgraph import ReadPriceTask
 
 
@@ -24,6 +26,19 @@ class ReadPricePlugin(TaskPlugin[ReadPriceTask]):
     kind = "read_price"
     task_model = ReadPriceTask
     result_model = PriceResult
+
+    described = frozenset({"base", "quote"})  # what describe(task) says
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """`read price ETH/USD`; a result: its median, sources and spread."""
+        reading = data.get("reading")
+        if is_result(data) and isinstance(reading, dict):
+            return (f"{data.get('status')}: {reading.get('base')}/{reading.get('quote')} median "
+                    f"{reading.get('median')} from {len(reading.get('sources') or [])} sources, "
+                    f"spread {reading.get('max_deviation_bps')} bps")
+        if is_result(data):
+            return generic_description(self.kind, data)
+        return f"read price {data.get('base')}/{data.get('quote', 'USD')}"
 
     def handle(self, task: ReadPriceTask, run: RunView, deps: RunDeps) -> PriceResult:
         if task.quote != "USD":

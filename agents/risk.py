@@ -30,12 +30,14 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
+from typing import Any, Mapping
+
 from defai_swarm.core.errors import Refused, SwarmError
 from defai_swarm.core.policy import (RiskDecision, RuleResult, SwapCheck, SwapPolicy, TokenFacts, cap_refusal, common_rules,
                                decide, oracle_min_out, price_reading_rule, reference_price, refusal_reason)
 from defai_swarm.core.prices import PriceReading
 from defai_swarm.core.status import TaskStatus
-from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, generic_description, is_result
 from defai_swarm.runtime import interrupt
 from defai_swarm.taskgraph import CheckRiskTask, ReadPriceTask, SwapTask
 from defai_swarm.tools.evm.policy import RiskPolicy
@@ -65,6 +67,14 @@ class CheckRiskPlugin(TaskPlugin[CheckRiskTask]):
     kind = "check_risk"
     task_model = CheckRiskTask
     result_model = RiskResult
+
+    described = frozenset({"swap_task"})  # what describe(task) says
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """`check risk of swap_1`; a result: its status and reason (every rule's verdict)."""
+        if is_result(data):
+            return generic_description(self.kind, data)
+        return f"check risk of {data.get('swap_task')}"
 
     def handle(self, task: CheckRiskTask, run: RunView, deps: RunDeps) -> RiskResult:
         tasks = run.graph.by_id()

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from defai_swarm.core.status import TaskStatus
-from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, amount_text, generic_description, is_result
 from defai_swarm.taskgraph import SwapTask, TaskGraph, WaitBlocksTask
 
 _PART = re.compile(r"^(?P<prefix>.*swap_)(?P<n>\d+)$")
@@ -74,6 +74,22 @@ class SwapPlugin(TaskPlugin[SwapTask]):
     task_model = SwapTask
     result_model = SwapResult
     effectful = True
+
+    described = frozenset({"amount_in", "amount_out", "amount_task", "token_in", "token_out", "combine"})  # said by describe
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """swap 1 ETH -> USDC | buy exactly 100 USDC with ETH | swap ETH -> DAI, the amount from task X; a result:
+        its status and reason."""
+        if is_result(data):
+            return generic_description(self.kind, data)
+        token_in, token_out = data.get("token_in"), data.get("token_out")
+        if data.get("amount_in") is not None:
+            return f"swap {amount_text(data['amount_in'])} {token_in} -> {token_out}"
+        if data.get("amount_out") is not None:
+            return f"buy exactly {amount_text(data['amount_out'])} {token_out} with {token_in}"
+        if data.get("amount_task"):
+            return f"swap {token_in} -> {token_out}, the amount from task {data['amount_task']}"
+        return f"swap {token_in} -> {token_out}, amount unknown"
 
     def handle(self, task: SwapTask, run: RunView, deps: RunDeps) -> SwapResult:
         risk = run.result(task.risk_task)

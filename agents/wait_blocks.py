@@ -9,10 +9,10 @@ through the run's progress hook: the CLI's status line, a Python caller's `on_pr
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from defai_swarm.core.status import TaskStatus
-from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult
+from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, generic_description, is_result
 from defai_swarm.taskgraph import WaitBlocksTask
 
 POLL_S = 0.2
@@ -40,6 +40,16 @@ class WaitBlocksPlugin(TaskPlugin[WaitBlocksTask]):
     kind = "wait_blocks"
     task_model = WaitBlocksTask
     result_model = WaitResult
+
+    described = frozenset({"blocks"})  # what describe(task) says
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """`wait 3 blocks`; a result: the block it started at and the one it reached."""
+        if is_result(data):
+            if data.get("reached") is not None:
+                return f"{data.get('status')}: block {data.get('start')} -> {data.get('reached')}"
+            return generic_description(self.kind, data)
+        return f"wait {data.get('blocks')} blocks"
 
     def handle(self, task: WaitBlocksTask, run: RunView, deps: RunDeps) -> WaitResult:
         try:

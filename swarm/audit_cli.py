@@ -418,8 +418,19 @@ def _status_text(summary: dict, brief: bool = False) -> str:
     return text
 
 
-def summarize(kind: str, payload: dict) -> str:
-    """A one-line summary of any entry kind (unknown kinds show their first plain fields)."""
+_DESCRIBER: list = []  # the registry `summarize` describes task kinds with, built on first use
+
+
+def _describer():
+    """The registry whose plugins describe task kinds' entries (built once: entry points are read once)."""
+    if not _DESCRIBER:
+        _DESCRIBER.append(_plugins())
+    return _DESCRIBER[0]
+
+
+def summarize(kind: str, payload: dict, plugins: Any = None) -> str:
+    """A one-line summary of any entry kind: a task kind's entry through its plugin's `describe` (`plugins`: a
+    PluginRegistry, by default the built-in and installed agents); unknown kinds show their first plain fields."""
     p = payload
     if kind == "intent":
         return f"\"{p.get('text', '')}\" on {p.get('chain', '?')}, wallet {p.get('wallet', '?')}"
@@ -447,10 +458,6 @@ def summarize(kind: str, payload: dict) -> str:
             tasks = len((p.get("task_graph") or {}).get("tasks", []))
             return f"plan ok: {tasks} tasks" + (f" ({p['note']})" if p.get("note") else "")
         return f"no plan: {p.get('refusal_reason')}"
-    if kind == "read_price" and isinstance(p.get("reading"), dict):
-        r = p["reading"]
-        return f"{p.get('status')}: {r.get('base')}/{r.get('quote')} median {r.get('median')} from " \
-               f"{len(r.get('sources', []))} sources, spread {r.get('max_deviation_bps')} bps"
     if kind == "anchor":
         return f"checkpoint hash anchored in tx {p.get('tx_id') or p.get('tx_hash') or '?'}"
     if kind == "checkpoint":
@@ -460,6 +467,9 @@ def summarize(kind: str, payload: dict) -> str:
             f"; {p['reasons'][0]}" if p.get("reasons") else "")
     if kind == "approval_request":
         return f"waiting for a human: {len(p.get('requests', []))} request(s)"
+    registry = plugins if plugins is not None else _describer()
+    if kind in registry:  # a task kind: its plugin says it (TaskPlugin.describe), as `swarm plan` and the page do
+        return registry.describe(kind, p)
     status, reason = p.get("status"), p.get("reason")
     if status or reason:
         return ": ".join(str(x) for x in (status, reason) if x)

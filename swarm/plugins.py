@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar, Generic, Iterable, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Iterable, Mapping, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -161,6 +162,48 @@ class TaskPlugin(Generic[TaskT]):
     def supports(self, family: str) -> bool:
         return self.chains is None or family in self.chains
 
+    # the task fields the line `describe(task)` already says (`swarm plan` lists the task's other fields under it)
+    described: ClassVar[frozenset[str]] = frozenset()
+
+    def describe(self, data: Mapping[str, Any]) -> str:
+        """One line for people about a task of this kind; the one place its wording lives (`swarm plan`'s tree,
+        `swarm audit show`, and the audit page, whose summaries.js `describe` is checked against it by
+        tests/test_describe.py).
+
+        `data` is either the task (its fields as the plan holds them: it has an `id`) or the audit payload of the
+        task's result (`status`, `reason`, the result model's fields; no `id`). By default: the kind in words for a
+        task, `status: reason` for a result."""
+        return generic_description(self.kind, data)
+
+
+DISPLAY_PLACES = 4  # amounts in descriptions: at most this many decimals (never more than the token has)
+
+
+def amount_text(value: Any, decimals: int | None = None, symbol: str = "") -> str:
+    """`value` (human units) at display precision: 996.0070 DAI, 1 ETH, 3,000 USDC."""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return f"{value} {symbol}".strip()
+    places = DISPLAY_PLACES if decimals is None else min(decimals, DISPLAY_PLACES)
+    text = f"{d:,.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {symbol}".strip()
+
+
+def is_result(data: Mapping[str, Any]) -> bool:
+    """Whether `describe` was given a task's result (an audit payload: a `status`, no task `id`)."""
+    return "status" in data and "id" not in data
+
+
+def generic_description(kind: str, data: Mapping[str, Any]) -> str:
+    """`TaskPlugin.describe`'s default: a task as its kind in words ("read_price" -> "read price"), a result as
+    `status: reason` (what of the two it has)."""
+    if is_result(data):
+        return ": ".join(str(x) for x in (data.get("status"), data.get("reason")) if x) or kind.replace("_", " ")
+    return kind.replace("_", " ")
+
 
 class PluginRegistry:
     """Task kind -> plugin. Registering a kind twice is an error, never a silent replacement."""
@@ -189,6 +232,16 @@ class PluginRegistry:
 
     def __contains__(self, kind: str) -> bool:
         return kind in self._plugins
+
+    def describe(self, kind: str, data: Mapping[str, Any]) -> str:
+        """`describe(data)` of the plugin for `kind`; a kind no plugin registers gets the generic line."""
+        plugin = self._plugins.get(kind)
+        return plugin.describe(data) if plugin is not None else generic_description(kind, data)
+
+    def described(self, kind: str) -> frozenset[str]:
+        """The task fields `describe(task)` of `kind` already says (none for an unknown kind)."""
+        plugin = self._plugins.get(kind)
+        return plugin.described if plugin is not None else frozenset()
 
     def kinds(self) -> list[str]:
         return sorted(self._plugins)

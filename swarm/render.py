@@ -1,19 +1,20 @@
 """What `swarm plan|run|resume` show people: the task graph as a tree, amounts at display precision, labelled
 transactions, each refusal once with its rule, threshold and value in human units.
 
-Rendering reads the task models generically (any task kind a plugin or the planner adds shows its own fields),
-so a new kind needs nothing here. Scripts use `--json` instead, which prints the models themselves.
+Rendering reads the task models generically: each task's line is its kind's `TaskPlugin.describe` (the plugin
+registry's), and its other fields are listed under it, so a new kind needs nothing here. Scripts use `--json` instead, which prints the models themselves.
 """
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 
 from rich.markup import escape
 from rich.tree import Tree
 
-DISPLAY_PLACES = 4  # amounts: at most this many decimals (never more than the token has)
+from defai_swarm.plugins import amount_text
+
 _HUMAN_AMOUNT = re.compile(r"(?<![\w.])(\d[\d,]*\.\d{5,})(\s+)([A-Z][A-Z0-9]{1,9})\b")
 _RAW_MIN_OUT = re.compile(r"quote (\d+), independent minimum (\d+)")
 _LONG_DECIMAL = re.compile(r"(?<![\w.])(\d[\d,]*\.\d{5,})(?![\d\w])")  # no token named: display precision
@@ -21,16 +22,8 @@ _INTERNAL = ("kind", "id", "depends_on")
 
 
 def amount(value: Any, decimals: int | None = None, symbol: str = "") -> str:
-    """`value` (human units) at display precision: 996.0070 DAI, 1 ETH, 3,000 USDC."""
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return f"{value} {symbol}".strip()
-    places = DISPLAY_PLACES if decimals is None else min(decimals, DISPLAY_PLACES)
-    text = f"{d:,.{places}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} {symbol}".strip()
+    """`value` (human units) at display precision: 996.0070 DAI, 1 ETH, 3,000 USDC (the plugins' `amount_text`)."""
+    return amount_text(value, decimals, symbol)
 
 
 def base_units(raw: Any, decimals: int, symbol: str) -> str:
@@ -69,54 +62,14 @@ def _condition(cond: Any, lead: str = "only if") -> str:
     return f"{lead} {text}" + (f" (price from {source})" if source else "")
 
 
-def _swap_what(task: dict) -> str:
-    """swap 1 ETH -> USDC | buy exactly 100 USDC with ETH | swap ETH -> DAI, the amount from task X."""
-    token_in, token_out = task.get("token_in"), task.get("token_out")
-    if task.get("amount_in") is not None:
-        return f"swap {amount(task['amount_in'])} {token_in} -> {token_out}"
-    if task.get("amount_out") is not None:
-        return f"buy exactly {amount(task['amount_out'])} {token_out} with {token_in}"
-    if task.get("amount_task"):
-        return f"swap {token_in} -> {token_out}, the amount from task {task['amount_task']}"
-    return f"swap {token_in} -> {token_out}, amount unknown"
-
-
-def _resolve_what(task: dict) -> str:
-    """$100 of ETH | 30% of the USDC balance | all ETH | 50% of what swap_1 received; and the parts."""
-    token, value, mode = task.get("token_in"), task.get("value"), task.get("mode")
-    what = {"usd": f"${amount(value)} of {token}", "percent": f"{amount(value)}% of the {token} balance",
-            "all": f"all {token}", "previous": (f"{amount(value)}% of " if value else "") + "what "
-            + ", ".join(task.get("previous_swaps") or ()) + f" received ({token})"}.get(str(mode), str(mode))
-    return what + (f", in {task['parts']} parts" if (task.get("parts") or 1) > 1 else "")
-
-
-def _task_line(task: dict) -> str:
+def _task_line(task: dict, plugins: Any) -> str:
     kind, tid = task.get("kind", "?"), task.get("id", "?")
-    if kind == "swap":
-        what = _swap_what(task)
-    elif kind == "read_price":
-        what = f"read price {task.get('base')}/{task.get('quote', 'USD')}"
-    elif kind == "read_balance":
-        what = f"read balance {task.get('token')}"
-    elif kind == "check_risk":
-        what = f"check risk of {task.get('swap_task')}"
-    elif kind == "read_quote":
-        what = f"read quote {amount(task.get('amount_in'))} {task.get('token_in')} -> {task.get('token_out')}"
-    elif kind == "resolve_amount":
-        what = "resolve amount: " + _resolve_what(task)
-    elif kind == "answer":
-        what = f"answer: {task.get('question')}"
-    else:
-        what = kind.replace("_", " ")
+    what = plugins.describe(str(kind), task)  # the task kind's own wording (TaskPlugin.describe)
     return f"[bold]{escape(tid)}[/bold]  {escape(what)}  [dim]({escape(kind)})[/dim]"
 
 
-def _task_details(task: dict) -> list[str]:
-    shown = {"swap": {"amount_in", "amount_out", "amount_task", "token_in", "token_out", "combine"}, "read_price": {"base", "quote"},
-             "read_balance": {"token"}, "check_risk": {"swap_task"}, "answer": {"question"},
-             "read_quote": {"amount_in", "token_in", "token_out"},
-             "resolve_amount": {"mode", "token_in", "value", "parts", "previous_swaps"}}.get(str(task.get("kind")),
-                                                                                                set())
+def _task_details(task: dict, plugins: Any) -> list[str]:
+    shown = plugins.described(str(task.get("kind")))  # what the task's line already says
     lines = []
     if task.get("depends_on"):
         lines.append("after " + ", ".join(task["depends_on"]))
@@ -135,9 +88,13 @@ def _task_details(task: dict) -> list[str]:
     return lines
 
 
-def plan_tree(plan: Any) -> Tree:
+def plan_tree(plan: Any, plugins: Any = None) -> Tree:
     """The plan as a tree: the intent, how it was planned (model or parser only), then every task in order with
-    what it needs, its condition and its slippage; or the refusal."""
+    what it needs, its condition and its slippage; or the refusal. Each task's line is its kind's `describe`
+    (`plugins`: the swarm's PluginRegistry; by default the built-in agents and the installed ones)."""
+    if plugins is None:
+        from defai_swarm.auditing import default_plugins
+        plugins = default_plugins()
     data = plan.model_dump(mode="json", exclude={"thoughts", "trace", "operations"})
     verdict = "[green]plan ok[/green]" if data.get("ok") else "[red]refused[/red]"
     root = Tree(f"{verdict}  {escape(data.get('intent', ''))}")
@@ -152,8 +109,8 @@ def plan_tree(plan: Any) -> Tree:
         return root
     graph = root.add(f"task graph ({len(data['task_graph']['tasks'])} tasks)")
     for task in data["task_graph"]["tasks"]:
-        node = graph.add(_task_line(task))
-        for line in _task_details(task):
+        node = graph.add(_task_line(task, plugins))
+        for line in _task_details(task, plugins):
             node.add(escape(line))
     return root
 
