@@ -306,3 +306,26 @@ def test_the_devnet_errors_are_swarm_errors():
 
     for error in (DevnetError, NotLocalDevnet, DevnetInstallError, SolanaDevnetError, SetupError, RpcFault):
         assert issubclass(error, SwarmError) and issubclass(error, RuntimeError), error
+
+
+def test_the_devnet_without_vyper_says_which_extra_to_install(tmp_path):
+    """Vyper is the `devnet` extra now: a plain install that starts a devnet is told what to install, in one line."""
+    script = textwrap.dedent("""
+        import sys
+        class NoVyper:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "vyper":
+                    raise ImportError("vyper is not installed here")
+        sys.meta_path.insert(0, NoVyper())
+        from defai_swarm.core.errors import SwarmError
+        from defai_swarm.tools.devnet.contracts import vyper_artifact
+        try:
+            vyper_artifact("PriceFeed")
+        except SwarmError as exc:
+            print(type(exc).__name__, exc)
+    """)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("DevnetInstallError ") and "pip install 'defai-swarm[devnet]'" in done.stdout

@@ -6,14 +6,19 @@ import json
 from pathlib import Path
 
 from defai_swarm.config import cache_home
-from defai_swarm.tools.devnet.install import uniswap_artifact
+from defai_swarm.tools.devnet.install import DevnetInstallError, uniswap_artifact
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 
 
 def vyper_artifact(name: str) -> dict:
-    """Compile `contracts/<name>.vy` (cached by source hash and compiler version)."""
-    import vyper
+    """Compile `contracts/<name>.vy` (cached by source hash and compiler version). Only the devnet needs this:
+    production code reads its ABIs from `defai_swarm.tools.evm.abi`, and Vyper is the `devnet` extra."""
+    try:
+        import vyper
+    except ImportError:
+        raise DevnetInstallError(f"the devnet compiles its own contracts ({name}.vy) with Vyper, which is not "
+                                 f"installed: pip install 'defai-swarm[devnet]'") from None
 
     source = (CONTRACTS_DIR / f"{name}.vy").read_text()
     key = hashlib.sha256(f"{vyper.__version__}\0{source}".encode()).hexdigest()[:16]
