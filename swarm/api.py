@@ -25,7 +25,7 @@ from defai_swarm.auditing import RunAuditor
 from defai_swarm.chains import adapter_class, read_config
 from defai_swarm.config import swarm_home, user_path
 from defai_swarm.core.chain import ChainAdapter, Recorder
-from defai_swarm.core.errors import ChainMismatch, Refused, SwarmError
+from defai_swarm.core.errors import ChainMismatch, Refused, SwarmError, UnknownRun
 from defai_swarm.core.faults import fault_point
 from defai_swarm.core.policy import SwapPolicy
 from defai_swarm.core.status import RunStatus, TaskStatus
@@ -343,7 +343,7 @@ class Swarm:
         one. Only records this wallet sealed are acted on: anything else in the store is refused, nothing signed."""
         record = self.store.run_record(run_id)
         if record is None or record.plan_json is None:
-            raise KeyError(f"no run {run_id} in {self.store.path}")
+            raise UnknownRun(f"no run {run_id} in {self.store.path}")
         try:
             policy = self._resume_policy(run_id, record)
             graph = self.plugins.parse_graph(record.plan_json)
@@ -464,7 +464,7 @@ class Swarm:
     def trace(self, run_id: str) -> list[dict]:
         stored = self.store.load_run(run_id)
         if stored is None:
-            raise KeyError(f"no run {run_id} in {self.store.path}")
+            raise UnknownRun(f"no run {run_id} in {self.store.path}")
         state = self._state(self.runtime.compile(self.plugins.parse_graph(stored[1])), run_id)
         return state.values.get("trace", [])
 

@@ -92,8 +92,8 @@ def configured_sender(adapter: Any, family: str, config: Any) -> str | None:
 def _chain_config(args: argparse.Namespace, adapter: Any, family: str) -> Any:
     """`--config` (it must be of the anchor's family), else the running devnet of that family, else None."""
     if getattr(args, "config", None):
-        from defai_swarm.cli import _chain_config_path
-        path, config_family = _chain_config_path(args)
+        from defai_swarm.session import chain_config_path
+        path, config_family = chain_config_path(args.config)
         if config_family != family:
             raise ConfigError(f"the anchor is on a {family} chain, but --config {path} is a {config_family} "
                               f"configuration")
@@ -372,7 +372,7 @@ def _emit_json(data: Any) -> None:
 
 def _error(console, args: argparse.Namespace, message: str, code: ExitCode = ExitCode.USAGE) -> int:
     """One line on stdout with a person's output; with --json on stderr, and a JSON error document on stdout."""
-    from defai_swarm.cli import fail
+    from defai_swarm.cli.output import fail
     return fail(args, message, code, console)
 
 

@@ -3,7 +3,6 @@ reporting a run, and the exit code of a run (the same numbers as the `swarm` com
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from defai_swarm.api import RunResult, Swarm
 from defai_swarm.exitcodes import ExitCode, for_status
@@ -19,12 +18,13 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def open_swarm(args: argparse.Namespace, **kwargs) -> Swarm:
-    if getattr(args, "policy", None) and "policy" not in kwargs:
-        from defai_swarm.cli import load_policy
-        from defai_swarm.tools.evm.policy import RiskPolicy
-        kwargs["policy"] = load_policy(Path(args.policy), RiskPolicy)
-    return Swarm.from_devnet(Path(args.manifest) if args.manifest else None,
-                             home=Path(args.home) if args.home else None, **kwargs)
+    """The bot's swarm (`defai_swarm.session`, as `swarm run` opens it): --manifest or the running devnet, --home,
+    --policy read strictly. A model only when the bot passes one (`backend=`): $SWARM_MODEL is not read here.
+    Other `kwargs` go to `Swarm` as they are."""
+    from defai_swarm.session import SessionOptions
+    from defai_swarm.session import open_swarm as open_session
+
+    return open_session(SessionOptions.from_args(args, model_from_env=False), **kwargs)
 
 
 def report(swarm: Swarm, result: RunResult) -> None:

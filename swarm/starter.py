@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from string import Template
 
+from defai_swarm.core.errors import SwarmError
+
 TEMPLATE = Path(__file__).resolve().parent / "starter_template"
 PLACEHOLDER = "starter_project"  # the package name the template's Python is written for
 
@@ -51,7 +53,7 @@ def project_files(name: str, values: dict[str, str]) -> dict[str, str]:
     return {Template(rel).substitute(name=name): text for rel, text in files.items()}
 
 
-class StarterError(ValueError):
+class StarterError(SwarmError, ValueError):
     """A name that cannot be a Python package, or a target that is not empty."""
 
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from defai_swarm.audit.keys import SigningKey, load_or_create_signing_key
+from defai_swarm.core.errors import SwarmError
 
 ORIGIN_PREFIX = "defai-swarm/run/"
 DEFAULT_KEY_NAME = "defai-swarm/audit"
@@ -37,7 +38,7 @@ _EM_DASH = "\u2014"
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
-class NoteError(ValueError):
+class NoteError(SwarmError, ValueError):
     """A note or checkpoint is malformed, or its signature does not verify."""
 
 

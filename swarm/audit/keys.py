@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from defai_swarm.config import swarm_home
+from defai_swarm.core.errors import SwarmError
 
 SEED_SIZE = 32
 
 
-class KeyFileError(Exception):
+class KeyFileError(SwarmError):
     """The key file is unreadable, malformed or too widely readable."""
 
 

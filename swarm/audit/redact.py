@@ -11,10 +11,12 @@ import re
 import threading
 from typing import Any
 
+from defai_swarm.core.errors import SwarmError
+
 MIN_SECRET_LEN = 8
 
 
-class SecretLeakError(ValueError):
+class SecretLeakError(SwarmError, ValueError):
     """A payload contains a registered secret; nothing was written."""
 
 

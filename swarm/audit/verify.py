@@ -54,6 +54,7 @@ from defai_swarm.audit.log import AuditLog, leaf_data
 from defai_swarm.audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from defai_swarm.audit.outcome import FINAL_KINDS, judge, newest_checkpoint, trusted_verifier
 from defai_swarm.core.anchor import AnchorChecker, AnchorFacts, AnchorInspector
+from defai_swarm.core.errors import SwarmError
 
 __all__ = ["BUNDLE_FORMAT", "DEFAULT_ANCHOR_WINDOW", "DEFAULT_CLOCK_SKEW", "AnchorChecker", "BundleError", "Check",
            "VerifyReport", "export_bundle", "verify_bundle", "verify_bundle_file", "verify_log"]
@@ -99,7 +100,7 @@ class VerifyReport(BaseModel):
         return "FAIL"
 
 
-class BundleError(ValueError):
+class BundleError(SwarmError, ValueError):
     """export_bundle was asked for something the log cannot back."""
 
 
@@ -353,7 +354,7 @@ def verify_bundle(
     return _verify(bundle, trusted_vkey, anchor_checker, anchor_window, clock_skew, own_key="bundle")
 
 
-class BundleFileError(ValueError):
+class BundleFileError(SwarmError, ValueError):
     """The bundle file is not one JSON object (cut short, or not JSON)."""
 
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import BaseModel
 
-from defai_swarm.cluster.wallet_actor import node_id
+from defai_swarm.cluster.node import node_id
 from defai_swarm.llm.backend import notify
 from defai_swarm.llm.errors import ModelError
 from defai_swarm.llm.types import CallEvent, ChatMessage, Completion, ModelInfo, SamplingSettings
@@ -45,9 +45,9 @@ class ModelActor:
     """One loaded model serving calls one at a time (wrap with `ray.remote`; see `SwarmPool`)."""
 
     def __init__(self, model: str, options: dict | None = None):
-        from defai_swarm.llm import load_backend
+        from defai_swarm.session import open_model
 
-        self.backend: Any = load_backend(model, **(options or {}))
+        self.backend: Any = open_model(model, **(options or {}))
         self._schemas: dict[str, type[BaseModel]] = {}
         self.served = 0
 

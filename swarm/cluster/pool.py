@@ -27,7 +27,8 @@ from defai_swarm.audit.log import RUN_ID_RE
 from defai_swarm.cluster.keys import check_actor_env, check_reference, readonly_chain
 from defai_swarm.cluster.model_pool import ModelActor
 from defai_swarm.cluster.schedule import ScheduleActor, ScheduleSpec
-from defai_swarm.cluster.wallet_actor import NAMESPACE, WalletActor, WalletSpec
+from defai_swarm.cluster.node import NAMESPACE
+from defai_swarm.cluster.wallet_actor import WalletActor, WalletSpec
 from defai_swarm.config import user_path
 from defai_swarm.core.errors import ConfigError
 from defai_swarm.llm.backend import is_server_spec

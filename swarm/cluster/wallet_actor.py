@@ -28,12 +28,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from defai_swarm.core.errors import ConfigError, Refused, SwarmError
+from defai_swarm.cluster.node import NAMESPACE, node_id
+from defai_swarm.core.errors import ConfigError, Refused, SwarmError, UnknownRun
 from defai_swarm.runrecords import same_address
 
 log = logging.getLogger(__name__)
-
-NAMESPACE = "defai-swarm"  # the Ray namespace of every named actor of the library
 
 
 class WalletSpec(BaseModel):
@@ -85,8 +84,8 @@ class WalletActor:
             from defai_swarm.cluster.model_pool import RemoteModelBackend
             backend = RemoteModelBackend([ray.get_actor(name, namespace=NAMESPACE) for name in spec.model_actors])
         elif spec.model:
-            from defai_swarm.llm import load_backend
-            backend = load_backend(spec.model)
+            from defai_swarm.session import open_model
+            backend = open_model(spec.model)
         self.swarm = Swarm(chain, policy=policy, backend=backend, home=self.home, store=url, store_owner=self.token,
                            anchor=spec.anchor)
         self.refused: list[dict] = []  # runs the restart recovery would not resume (not this wallet's seal)
@@ -168,8 +167,8 @@ class WalletActor:
             log.warning("wallet %s: resuming run %s (a signed transaction not yet mined)", self.spec.label, run_id)
             try:
                 self.swarm.resume(run_id)
-            except (Refused, ConfigError, KeyError) as exc:  # not this wallet's sealed run: never signed
-                reason = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            except (Refused, ConfigError, UnknownRun) as exc:  # not this wallet's sealed run: never signed
+                reason = str(exc)
                 log.warning("wallet %s: run %s not resumed: %s", self.spec.label, run_id, reason)
                 self.refused.append({"run_id": run_id, "reason": reason})
                 continue
@@ -183,16 +182,6 @@ def _model_summary(backend: Any) -> dict | None:
         return None
     via = {"RemoteModelBackend": "model actors", "OpenAIServerBackend": "server"}.get(type(backend).__name__, "local")
     return {"via": via, "sha256": backend.info.sha256, "path": backend.info.path}
-
-
-def node_id() -> str:
-    """The Ray node this actor runs on, or "local" outside Ray (the class used in-process): asked outside Ray,
-    `ray.get_runtime_context()` would start a local Ray instance."""
-    try:
-        import ray
-    except ImportError:
-        return "local"
-    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
 
 
 __all__ = ["NAMESPACE", "WalletActor", "WalletSpec", "node_id"]

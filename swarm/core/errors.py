@@ -63,3 +63,16 @@ class PluginError(SwarmError):
 class EffectRefused(Refused):
     """A task tried to move funds without its risk check's approval, or beyond it: nothing was signed.
     (The runtime hands every task an executor that enforces this, whoever wrote the task.)"""
+
+
+class UnknownRun(SwarmError, KeyError):
+    """A run id this store does not hold (resume, trace of a run never started here). Also a `KeyError`, which
+    callers caught before there was a class for it."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "unknown run"
+
+
+class NotRunning(SwarmError):
+    """A local service a command needs (a devnet) is not running: an environment problem, told in one line with
+    the command that starts it."""

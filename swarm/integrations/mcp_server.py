@@ -170,8 +170,8 @@ def run_mcp(args: argparse.Namespace) -> int:
                      f"(e.g. `export {TOKEN_ENV}=$(openssl rand -hex 24)`); clients send it as "
                      f"`Authorization: Bearer <token>`", ExitCode.USAGE)
     try:
-        from defai_swarm.cli import _swarm  # the same Swarm `swarm run` builds: chain, policy, model, anchoring
-        swarm = _swarm(args, progress=False)
+        from defai_swarm.session import SessionOptions, open_swarm  # the same Swarm `swarm run` opens
+        swarm = open_swarm(SessionOptions.from_args(args))
     except Exception as exc:  # configuration, RPC or model problems: one line, like the CLI
         return _fail(" ".join(str(exc).split()) or type(exc).__name__, ExitCode.ERROR)
     try:

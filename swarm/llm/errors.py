@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from defai_swarm.core.errors import SwarmError
+
 HOW_TO_GET_A_MODEL = (
     "No model is downloaded at run time. Download a DeepSeek-R1 distill GGUF yourself, "
     "e.g. DeepSeek-R1-Distill-Qwen-1.5B Q4_K_M (about 1.1 GB), "
@@ -10,7 +12,7 @@ HOW_TO_GET_A_MODEL = (
 )
 
 
-class ModelError(Exception):
+class ModelError(SwarmError):
     """Base class of every error raised by defai_swarm.llm."""
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import Sequence
 
+from defai_swarm.core.errors import SwarmError
 from defai_swarm.intent import IntentSlots, PriceCondition, QueryStep, Request, SwapStep
 from defai_swarm.taskgraph import (AnswerTask, CheckRiskTask, Condition, ReadBalanceTask, ReadPriceTask, ReadQuoteTask,
                              ResolveAmountTask, SwapTask, Task, TaskGraph, WaitBlocksTask)
@@ -23,7 +24,7 @@ PART_DECIMALS = 18
 NATIVE = frozenset({"ETH", "SOL"})
 
 
-class PlanBuildError(ValueError):
+class PlanBuildError(SwarmError, ValueError):
     """The request cannot become a task graph (e.g. an amount not divisible into equal parts)."""
 
 

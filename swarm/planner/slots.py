@@ -12,12 +12,13 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from defai_swarm.core.errors import SwarmError
 from defai_swarm.intent import MAX_PARTS, IntentSlots
 
 DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,11})([.][0-9]{1,18})?$"  # [.]: the grammar converter mis-escapes \.
 
 
-class ModelSlotsError(ValueError):
+class ModelSlotsError(SwarmError, ValueError):
     """The model's JSON does not make valid slots (e.g. an amount of zero)."""
 
 
