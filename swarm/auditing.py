@@ -6,9 +6,9 @@ built-in agents and those installed packages declare) and `replay` with them.
 from __future__ import annotations
 
 from defai_swarm.audit import AuditEntry, AuditLog, Signer, Verifier, checkpoint_hash
+from defai_swarm.audit.outcome import newest_checkpoint, run_outcome, seal_record
 from defai_swarm.audit.replay import ReplayReport
 from defai_swarm.audit.replay import replay as replay_with
-from defai_swarm.audit.outcome import newest_checkpoint, run_outcome, seal_record
 from defai_swarm.core.anchor import Anchorer  # checkpoint hash -> AnchorRef
 from defai_swarm.plugins import PluginRegistry
 
