@@ -33,7 +33,7 @@ def _library_classes() -> dict[str, type]:
         if info.name.endswith("__main__"):  # `python -m defai_swarm.cli` would run the command
             continue
         module = importlib.import_module(info.name)
-        for name, cls in inspect.getmembers(module, inspect.isclass):
+        for _name, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__:
                 found[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return found

@@ -1,10 +1,11 @@
 """The swarm's tools as LangChain structured tools, for agents built with `langchain.agents.create_agent` and
 any framework that takes LangChain tools.
 
-    from defai_swarm.api import Swarm
     from defai_swarm.integrations.langchain_tools import swarm_tools
+    from defai_swarm.session import SessionOptions, open_swarm
 
-    tools = swarm_tools(Swarm.from_devnet())                          # read-only: plan, price, show, verify
+    swarm = open_swarm(SessionOptions(policy="policy.json"))         # as `swarm run` opens it (defai_swarm.session)
+    tools = swarm_tools(swarm)                                        # read-only: plan, price, show, verify
     tools = swarm_tools(swarm, allow_fund_moving=True)                # + run_intent; every trade waits for you
 
 The tools, their argument schemas and the audit of every call are `defai_swarm.integrations.toolkit`'s.
