@@ -5,6 +5,11 @@ chain; each chain package subclasses them (`defai_swarm.tools.evm.errors.RpcUnav
 is both an `EvmToolError` and an `RpcUnavailable`), so the runtime can react to a
 situation without knowing which chain raised it. Messages say what is wrong and
 what to do, and never carry a secret.
+
+Every error the library raises on purpose derives from `SwarmError` (tests/test_error_root.py walks every
+module), keeping a builtin second base where callers catch one (`UnknownToken` and `UnknownRun` are KeyErrors,
+`ConfigError` a ValueError). The `swarm` command's exit code follows from the class alone
+(`defai_swarm.cli.errors.classify`): a `Refused` is 5, an `UnknownRun` 2, any other `SwarmError` 1.
 """
 from __future__ import annotations
 
