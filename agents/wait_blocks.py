@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
+from defai_swarm.core.chain import ChainAdapter
 from defai_swarm.core.status import TaskStatus
 from defai_swarm.plugins import RunDeps, RunView, TaskPlugin, TaskResult, generic_description, is_result
 from defai_swarm.taskgraph import WaitBlocksTask
@@ -18,17 +19,9 @@ from defai_swarm.taskgraph import WaitBlocksTask
 POLL_S = 0.2
 
 
-def block_height(chain: Any) -> int:
-    """The chain's current height: `block_number()` if the adapter has one, else EVM web3 or Solana's slot."""
-    if callable(getattr(chain, "block_number", None)):
-        return int(chain.block_number())
-    w3 = getattr(chain, "w3", None)
-    if w3 is not None:
-        return int(w3.eth.block_number)
-    rpc = getattr(chain, "rpc", None)
-    if rpc is not None and callable(getattr(rpc, "get_slot", None)):
-        return int(rpc.get_slot())
-    raise RuntimeError(f"{type(chain).__name__} has no block height to schedule by")
+def block_height(chain: ChainAdapter) -> int:
+    """The chain's current height (`ChainAdapter.block_height`: EVM block number, Solana slot)."""
+    return int(chain.block_height())
 
 
 class WaitResult(TaskResult):

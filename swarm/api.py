@@ -15,7 +15,7 @@ import logging
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel
 
@@ -95,8 +95,9 @@ def _initial_state(run_id: str) -> dict:
 class Swarm:
     """Plans an intent, runs it on one chain through narrow agents, and records every step.
 
-    `Swarm(chain=EvmChain(...))` or `Swarm(chain=SolanaChain(...))`; `Swarm(w3=..., manifest=..., wallet=...)`
-    is the EVM shortcut the tests and bots use.
+    `Swarm(chain=EvmChain(...))` or `Swarm(chain=SolanaChain(...))`; `Swarm(manifest=..., wallet=..., w3=...)`
+    is the shortcut the tests and bots use: the manifest's family's adapter (`defai_swarm.chains`) made from it
+    (`w3`, an EVM adapter's own connection, passed on when given).
     """
 
     def __init__(self, chain: ChainAdapter | None = None, *, w3=None, manifest=None, wallet=None,
@@ -106,9 +107,11 @@ class Swarm:
                  on_progress: ProgressObserver | None = None):
         if chain is None:
             if manifest is None or wallet is None:
-                raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... for an EVM chain")
-            from defai_swarm.tools.evm.chain import EvmChain
-            chain = EvmChain(manifest, wallet, w3=w3)
+                raise TypeError("Swarm needs chain=..., or manifest=... and wallet=... (a chain configuration and "
+                                "its family's wallet)")
+            made: ChainAdapter = adapter_class(manifest.family)(manifest, wallet,
+                                                                **({"w3": w3} if w3 is not None else {}))
+            chain = made
         self.chain: ChainAdapter = chain
         self.home = user_path(home) if home else swarm_home()
         self.policy = policy or chain.policy_model()
@@ -143,9 +146,9 @@ class Swarm:
         self.deps = self._deps(self.policy)
         # run before each run, never inside one: a local devnet started with --keep-pools-aligned re-aligns its pools
         self.before_run: list[Callable[[], None]] = []
-        if getattr(getattr(chain, "config", None), "keep_pools_aligned", False):
+        manifest = getattr(chain, "config", None)
+        if getattr(manifest, "keep_pools_aligned", False):
             from defai_swarm.tools.devnet.control import align_pools
-            manifest = cast(Any, chain).config
 
             def align() -> None:
                 align_pools(manifest)
@@ -167,9 +170,8 @@ class Swarm:
         A path may start with `~` (the home directory), here and in `from_config`."""
         from defai_swarm.tools.devnet import default_manifest_path
         from defai_swarm.tools.devnet.manifest import DevnetManifest
-        from defai_swarm.tools.evm.chain import EvmChain
         manifest = DevnetManifest.load(user_path(manifest_path or default_manifest_path()))
-        return cls(EvmChain.from_config(manifest, wallet), **kwargs)
+        return cls(adapter_class(manifest.family).from_config(manifest, wallet), **kwargs)
 
     @classmethod
     def from_config(cls, path: Path | str, wallet=None, **kwargs) -> "Swarm":
@@ -192,26 +194,38 @@ class Swarm:
         self.stores.close()
         self.chain.close()
 
-    # -- the chain's own parts, for bots and tests (EVM: w3, uniswap, sender; every chain: wallet, config) ----
+    # -- the chain adapter's own parts, for bots and tests: `swarm.chain.<part>` says the same ----------------
+    def _chain_part(self, name: str) -> Any:
+        """An attribute of this swarm's chain adapter that the adapter protocol does not declare (EVM: w3, uniswap,
+        sender; the built-in adapters: wallet, config). AttributeError naming the family where it has none."""
+        part = getattr(self.chain, name, None)
+        if part is None:
+            raise AttributeError(f"this swarm's chain ({self.chain.family}) has no {name}")
+        return part
+
     @property
     def wallet(self) -> Any:
-        return cast(Any, self.chain).wallet
+        return self._chain_part("wallet")
 
     @property
     def manifest(self) -> Any:
-        return cast(Any, self.chain).config
+        """The chain's configuration (`chain.config`)."""
+        return self._chain_part("config")
 
     @property
     def w3(self) -> Any:
-        return cast(Any, self.chain).w3
+        """An EVM chain's web3 connection (`chain.w3`)."""
+        return self._chain_part("w3")
 
     @property
     def uniswap(self) -> Any:
-        return cast(Any, self.chain).uniswap
+        """An EVM chain's Uniswap V2 client (`chain.uniswap`; its DEXes, Uniswap V2 among them: `chain.dexes()`)."""
+        return self._chain_part("uniswap")
 
     @property
     def sender(self) -> Any:
-        return cast(Any, self.chain).sender
+        """The chain's transaction sender (`chain.sender`)."""
+        return self._chain_part("sender")
 
     # -- planning and running -------------------------------------------------------------------------------
     def balances(self) -> dict:
@@ -447,7 +461,7 @@ class Swarm:
         identity = self.chain.identity
         return {"wallet": self.chain.wallet_address, "chain": identity.label,
                 "chain_identity": identity.model_dump(mode="json"),
-                "chain_id": int(identity.chain_id) if identity.family == "evm" else identity.chain_id,
+                "chain_id": identity.recorded_chain_id,
                 "policy": self.policy.model_dump(mode="json"), "model": model}
 
     def _finish(self, result: RunResult) -> RunResult:

@@ -52,6 +52,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from defai_swarm.chains import normalise_address
 from defai_swarm.core.chain import ChainIdentity
 from defai_swarm.core.errors import ConfigError, Refused
 from defai_swarm.store import durable_connection, release_durable
@@ -245,9 +246,10 @@ class SpendLedger:
                    scope: str | Path = "") -> "SpendLedger":
         """The ledger of `wallet_address` on `chain_identity`; `path` None means `default_ledger_path()`.
 
-        EVM addresses are compared case-insensitively; other families' addresses (base58) as given.
+        The address is keyed in its family's one spelling (`defai_swarm.chains.normalise_address`: a hex address
+        without its checksum case, a base58 one as given).
         """
-        wallet = wallet_address.lower() if chain_identity.family == "evm" else wallet_address
+        wallet = normalise_address(chain_identity.family, wallet_address)
         return cls(Path(path) if path is not None else default_ledger_path(), chain_key(chain_identity), wallet,
                    str(scope))
 

@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from defai_swarm import chains
 from defai_swarm.core.errors import Refused
 from defai_swarm.core.policy import SwapPolicy
 from defai_swarm.store import RunRecord
@@ -38,8 +39,9 @@ class RecordNotAuthentic(Refused):
 
 
 def same_address(a: str, b: str, family: str) -> bool:
-    """EVM addresses compare without their checksum case; other families' (base58) exactly."""
-    return a.lower() == b.lower() if family == "evm" else a == b
+    """Whether `a` and `b` are one wallet of chain family `family`, by the family's address form
+    (`defai_swarm.chains.same_address`: a hex address without its checksum case, base58 exactly)."""
+    return chains.same_address(family, a, b)
 
 
 class RecordSeal:

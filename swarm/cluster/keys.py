@@ -36,14 +36,24 @@ def check_actor_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _wallet_loader(family: str, name: str) -> Any:
+    """The family adapter's wallet loader `name` (`ChainAdapter.wallet_from_secret`, `dev_wallet`,
+    `readonly_wallet`); ConfigError when the adapter declares none."""
+    from defai_swarm.chains import adapter_class
+
+    loader = getattr(adapter_class(family), name, None)
+    if not callable(loader):
+        raise ConfigError(f"no key loader for chain family {family!r} in the cluster (its adapter has no {name})")
+    return loader
+
+
 def load_wallet(family: str, ref: str) -> Any:
-    """The family's wallet object for the reference (inside the actor only)."""
+    """The family's wallet object for the reference (inside the actor only), made by the family's adapter class:
+    `devnet:N` by its `dev_wallet(N)` (a family without development accounts refuses), a key's text (from the
+    variable or the file) by its `wallet_from_secret`."""
     scheme, _, rest = check_reference(ref).partition(":")
     if scheme == "devnet":
-        if family != "evm":
-            raise ConfigError("devnet:N names anvil's development accounts: EVM only")
-        from defai_swarm.tools.evm.wallet import Wallet
-        return Wallet.devnet(int(rest))
+        return _wallet_loader(family, "dev_wallet")(int(rest))
     if scheme == "env":
         text = os.environ.get(rest)
         if not text:
@@ -53,23 +63,13 @@ def load_wallet(family: str, ref: str) -> Any:
             text = Path(rest).expanduser().read_text().strip()
         except OSError as exc:
             raise ConfigError(f"wallet key reference file:{rest}: {exc.strerror or 'unreadable'} on this node") from None
-    if family == "evm":
-        from defai_swarm.tools.evm.wallet import Wallet
-        return Wallet.from_key(text)
-    if family == "solana":
-        from defai_swarm.tools.solana.wallet import SolanaWallet
-        return SolanaWallet.from_json(text)
-    raise ConfigError(f"no key loader for chain family {family!r} in the cluster")
+    return _wallet_loader(family, "wallet_from_secret")(text)
 
 
 def readonly_wallet(family: str) -> Any:
-    """What a read-only task builds its chain adapter with: no key of any wallet (EVM: a fresh empty account)."""
-    if family == "evm":
-        from eth_account import Account
-
-        from defai_swarm.tools.evm.wallet import Wallet
-        return Wallet(Account.create())
-    return None
+    """What a read-only task builds its chain adapter with: no key of any wallet (the adapter's
+    `readonly_wallet()`: EVM a fresh empty account, Solana none)."""
+    return _wallet_loader(family, "readonly_wallet")()
 
 
 def chain_for(chain_config: str | Path, key: str | None) -> Any:

@@ -16,11 +16,13 @@ The executor contract (the same for every chain, proven by one parameterised tes
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Literal, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from defai_swarm.core.anchor import AnchorChecker, Anchorer
+from defai_swarm.core.dex import Dex, Quote
 from defai_swarm.core.outbox import Outbox
 from defai_swarm.core.policy import RuleResult, SwapPolicy
 from defai_swarm.core.prices import PriceReading
@@ -29,11 +31,35 @@ from defai_swarm.core.tokens import TokenBase, TokenRegistryBase
 Recorder = Callable[[str, str, dict], None]  # (run_id, kind, payload): the audit log's append
 
 
+@dataclass(frozen=True)
+class AddressForm:
+    """How a chain family spells a wallet address, as far as comparing two spellings goes.
+
+    A family declares one (`ChainAdapter.address_form`, and the family's registration in `defai_swarm.chains`,
+    which the ledger and the run records read from a `ChainIdentity`'s family without importing the adapter):
+    `CASE_INSENSITIVE` for hex addresses whose letter case is only a checksum, `EXACT` for base58 and the like.
+    """
+
+    name: str
+    case_sensitive: bool
+
+    def normalise(self, address: str) -> str:
+        """The one spelling of `address` that ledgers and run records key on."""
+        return address if self.case_sensitive else address.lower()
+
+    def same(self, a: str, b: str) -> bool:
+        return self.normalise(a) == self.normalise(b)
+
+
+CASE_INSENSITIVE = AddressForm("case-insensitive", case_sensitive=False)
+EXACT = AddressForm("exact", case_sensitive=True)
+
+
 class ChainIdentity(BaseModel):
     """Which chain a node really is: checked at start against the configuration, recorded in every run."""
 
     model_config = ConfigDict(frozen=True)
-    family: str  # "evm", "solana", ...
+    family: str  # a registered chain family (defai_swarm.chains)
     chain_id: str  # EVM chain id; Solana cluster name
     genesis_hash: str  # EVM: hash of block 0; Solana: genesis hash
 
@@ -41,16 +67,10 @@ class ChainIdentity(BaseModel):
     def label(self) -> str:
         return f"{self.family}:{self.chain_id}"
 
-
-class Quote(BaseModel):
-    """What the route being traded offers for an exact input (`quote`), or needs for an exact output
-    (`quote_exact_out`: amount_in is the input the route needs for exactly amount_out), in base units."""
-
-    token_in: str
-    token_out: str
-    amount_in: int
-    amount_out: int
-    route: str = ""
+    @property
+    def recorded_chain_id(self) -> int | str:
+        """The chain id as a run's context records it: a number where it is one (EVM chain ids), else the name."""
+        return int(self.chain_id) if self.chain_id.isdecimal() else self.chain_id
 
 
 class SwapOutcome(BaseModel):
@@ -89,10 +109,36 @@ class SwapExecutor(Protocol):
 
 
 class ChainAdapter(Protocol):
-    """One chain, as the agents see it. Symbols are resolved through `registry`; amounts are base units."""
+    """One chain, as the agents see it. Symbols are resolved through `registry`; amounts are base units.
+
+    Construction and wallets are part of the contract, so front doors (the cluster's wallet actors, the CLI)
+    build any family's adapter without knowing it: `from_config(config, wallet)` (a wallet of None: the family's
+    own default, e.g. a key from the environment), `wallet_from_secret(text)` (the family's key text: EVM hex,
+    a Solana keypair's JSON), `dev_wallet(n)` (a local devnet's public development account; ConfigError where
+    the family has none) and `readonly_wallet()` (what a read-only adapter is built with)."""
 
     family: ClassVar[str]
     policy_model: ClassVar[type[SwapPolicy]]
+    # and `config_model`: the family's `ChainConfig` subclass, with `load(path)` (not declared here: a class
+    # attribute of a protocol is invariant, and each family's is its own subclass)
+    address_form: ClassVar[AddressForm]
+
+    @classmethod
+    def from_config(cls, config: Any, wallet: Any = None) -> ChainAdapter: ...
+
+    @classmethod
+    def wallet_from_secret(cls, text: str) -> Any: ...
+
+    @classmethod
+    def dev_wallet(cls, index: int) -> Any: ...
+
+    @classmethod
+    def readonly_wallet(cls) -> Any: ...
+
+    @classmethod
+    def normalise_address(cls, address: str) -> str:
+        """`address_form.normalise(address)`."""
+        ...
 
     @property
     def identity(self) -> ChainIdentity: ...  # checked against the configuration when the adapter is made
@@ -102,6 +148,19 @@ class ChainAdapter(Protocol):
 
     @property
     def wallet_address(self) -> str: ...
+
+    @property
+    def native_symbol(self) -> str:
+        """The chain's native coin (it pays the fees; 'all of it' keeps the policy's gas reserve back)."""
+        ...
+
+    def block_height(self) -> int:
+        """The chain's current height, the unit a schedule waits in (EVM: block number; Solana: slot)."""
+        ...
+
+    def dexes(self) -> Sequence[Dex]:
+        """The venues `quote` asks (every one; the best route wins) and the executor swaps through."""
+        ...
 
     def token(self, symbol: str) -> TokenBase: ...
 

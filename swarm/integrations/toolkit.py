@@ -278,7 +278,8 @@ def _same_scope(entries: list[Any], chain: Any) -> bool:
     identity = chain.identity
     recorded = first.get("chain_identity") or {}
     wallet, mine = str(first.get("wallet", "")), str(chain.wallet_address)
-    same_wallet = wallet.lower() == mine.lower() if identity.family == "evm" else wallet == mine
+    from defai_swarm.chains import same_address  # the family's address form (hex: no checksum case)
+    same_wallet = same_address(identity.family, wallet, mine)
     return (same_wallet and first.get("chain") == identity.label
             and recorded.get("genesis_hash", identity.genesis_hash) == identity.genesis_hash)
 

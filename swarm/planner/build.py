@@ -13,7 +13,7 @@ computes money except the equal split of an amount written in tokens.
 from __future__ import annotations
 
 from decimal import Decimal, localcontext
-from typing import Sequence
+from typing import Collection, Sequence
 
 from defai_swarm.core.errors import SwarmError
 from defai_swarm.intent import IntentSlots, PriceCondition, QueryStep, Request, SwapStep
@@ -21,7 +21,6 @@ from defai_swarm.taskgraph import (AnswerTask, CheckRiskTask, Condition, ReadBal
                              ResolveAmountTask, SwapTask, Task, TaskGraph, WaitBlocksTask)
 
 PART_DECIMALS = 18
-NATIVE = frozenset({"ETH", "SOL"})
 
 
 class PlanBuildError(SwarmError, ValueError):
@@ -56,8 +55,11 @@ def build_task_graph(intent_text: str, slots: IntentSlots, *, default_slippage_b
 
 
 def build_request_graph(intent_text: str, request: Request, *, default_slippage_bps: int = 50,
-                        symbols: Sequence[str] = (), gas_reserve: Decimal = Decimal("0.01")) -> TaskGraph:
-    """The task graph for a whole request; `symbols` lists the registry for 'every balance'."""
+                        symbols: Sequence[str] = (), gas_reserve: Decimal = Decimal("0.01"),
+                        native: Collection[str] = ()) -> TaskGraph:
+    """The task graph for a whole request; `symbols` lists the registry for 'every balance', `native` the symbol(s)
+    of the chain's native coin (the registry's native token: 'all' of it keeps `gas_reserve` back for fees)."""
+    native = frozenset(s.upper() for s in native)
     tasks: list[Task] = []
     after: tuple[str, ...] = ()  # the previous step's last task(s): the next step starts after them
     prev_swaps: tuple[str, ...] = ()
@@ -68,7 +70,7 @@ def build_request_graph(intent_text: str, request: Request, *, default_slippage_
         else:
             if step.recipient is not None:
                 raise PlanBuildError("a recipient other than the wallet itself is never planned")
-            new = _swap(step, prefix, after, prev_swaps, default_slippage_bps, gas_reserve)
+            new = _swap(step, prefix, after, prev_swaps, default_slippage_bps, gas_reserve, native)
             prev_swaps = tuple(t.id for t in new if isinstance(t, SwapTask))
         tasks += new
         after = (new[-1].id,)
@@ -100,7 +102,7 @@ def _condition(c: PriceCondition, reads: dict[str, str], suffix: str) -> Conditi
 
 
 def _swap(step: SwapStep, prefix: str, after: tuple[str, ...], prev_swaps: tuple[str, ...], default_bps: int,
-          gas_reserve: Decimal) -> list[Task]:
+          gas_reserve: Decimal, native: frozenset[str]) -> list[Task]:
     tasks: list[Task] = []
     needed = [step.token_in, step.token_out]
     for c in step.conditions:
@@ -134,7 +136,7 @@ def _swap(step: SwapStep, prefix: str, after: tuple[str, ...], prev_swaps: tuple
             id=amount_task, mode=amount.kind, token_in=step.token_in, value=amount.value, parts=step.parts,
             price_task=reads[step.token_in] if amount.kind == "usd" else None,
             previous_swaps=prev_swaps if amount.kind == "previous" else (),
-            gas_reserve=gas_reserve if amount.kind == "all" and step.token_in.upper() in NATIVE else Decimal(0),
+            gas_reserve=gas_reserve if amount.kind == "all" and step.token_in.upper() in native else Decimal(0),
             depends_on=tuple(dict.fromkeys(deps))))
     slippage = step.max_slippage_bps if step.max_slippage_bps is not None else default_bps
     for i in range(1, step.parts + 1):
@@ -160,5 +162,5 @@ def _swap(step: SwapStep, prefix: str, after: tuple[str, ...], prev_swaps: tuple
     return tasks
 
 
-__all__ = ["NATIVE", "PART_DECIMALS", "PlanBuildError", "build_request_graph", "build_task_graph", "part_amount",
+__all__ = ["PART_DECIMALS", "PlanBuildError", "build_request_graph", "build_task_graph", "part_amount",
            "price_task_id"]

@@ -351,6 +351,11 @@ def _refilled_earlier(request: Request, step: SwapStep) -> bool:
     return False
 
 
+def native_symbols(registry: TokenResolver, symbols: list[str]) -> list[str]:
+    """The registry's native coin(s) (`TokenBase.is_native`): the planner names no chain's coin itself."""
+    return [s for s in symbols if getattr(registry.resolve(s), "is_native", False)]
+
+
 def assess_request(text: str, request: Request, registry: TokenResolver, context: PlanningContext) -> Assessment:
     """Every check on one whole reading; no errors means the reading is a valid plan (with its task graph)."""
     errors = (check_request_tokens(request, registry) + check_request_grounding(text, request)
@@ -358,9 +363,10 @@ def assess_request(text: str, request: Request, registry: TokenResolver, context
     graph = None
     if not errors:
         try:
+            symbols = getattr(registry, "symbols", lambda: [])()
             graph = build_request_graph(text, request, default_slippage_bps=context.default_slippage_bps,
-                                        symbols=getattr(registry, "symbols", lambda: [])(),
-                                        gas_reserve=context.gas_reserve)
+                                        symbols=symbols, gas_reserve=context.gas_reserve,
+                                        native=native_symbols(registry, symbols))
             errors = graph.validate_structure(registry)
         except PlanBuildError as e:
             errors = [str(e)]

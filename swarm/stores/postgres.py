@@ -34,6 +34,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel
 
+from defai_swarm.chains import normalise_address
 from defai_swarm.core.chain import ChainIdentity
 from defai_swarm.core.errors import Refused
 from defai_swarm.core.outbox import AlreadySigned, SignedTxRecord
@@ -257,7 +258,7 @@ class PgSpendLedger:
     @classmethod
     def for_wallet(cls, db: PgDatabase | str, chain_identity: ChainIdentity, wallet_address: str,
                    owner: str | None = None, machine_ledger: Path | None = None) -> "PgSpendLedger":
-        wallet = wallet_address.lower() if chain_identity.family == "evm" else wallet_address
+        wallet = normalise_address(chain_identity.family, wallet_address)
         return cls(db, chain_key(chain_identity), wallet, owner, machine_ledger)
 
     # -- the cluster's claim on the wallet

@@ -5,30 +5,37 @@ Everything the chain-neutral agents need from an EVM chain goes through `EvmChai
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from web3 import Web3
 
 from defai_swarm.core.anchor import AnchorChecker, Anchorer
-from defai_swarm.core.chain import ChainIdentity, Quote, Recorder
+from defai_swarm.core.chain import CASE_INSENSITIVE, AddressForm, ChainIdentity, Quote, Recorder
+from defai_swarm.core.dex import best_quote
 from defai_swarm.core.errors import ChainMismatch, ConfigError
 from defai_swarm.core.outbox import Outbox
 from defai_swarm.core.policy import RuleResult, SwapPolicy
 from defai_swarm.core.prices import PriceReading
 from defai_swarm.tools.evm import erc20
 from defai_swarm.tools.evm.config import EvmChainConfig
-from defai_swarm.tools.evm.executor import SwapExecutor, SwapOutcome
+from defai_swarm.tools.evm.dex import DexVenue, EvmDex, EvmQuote, UniswapV2Dex, call_target, dex_quotes
+from defai_swarm.tools.evm.errors import EvmToolError
+from defai_swarm.tools.evm.executor import APPROVE_SELECTOR, SwapExecutor, SwapOutcome
 from defai_swarm.tools.evm.multicall import Read
 from defai_swarm.tools.evm.policy import RiskPolicy
 from defai_swarm.tools.evm.prices import PriceReader
 from defai_swarm.tools.evm.probe import sell_back_probe
 from defai_swarm.tools.evm.rpc import connect, read_retry
 from defai_swarm.tools.evm.tokens import Token, TokenRegistry
-from defai_swarm.tools.evm.tx import TxSender
-from defai_swarm.tools.evm.uniswap import UniswapV2
+from defai_swarm.tools.evm.tx import SignedTx, TxSender
+from defai_swarm.tools.evm.uniswap import NoRouteError, UniswapV2
 from defai_swarm.tools.evm.wallet import Wallet
+
+log = logging.getLogger(__name__)
+NATIVE_SYMBOL = "ETH"  # an EVM chain's coin when its configuration lists no native token
 
 
 def read_identity(w3: Web3) -> ChainIdentity:
@@ -39,39 +46,99 @@ def read_identity(w3: Web3) -> ChainIdentity:
 
 
 class EvmSwapExecutor:
-    """The chain-neutral executor face (symbols in, `SwapOutcome` out) over the Uniswap V2 executor."""
+    """The chain-neutral executor face (symbols in, `SwapOutcome` out) over the swap executor of the chain's DEXes.
 
-    def __init__(self, chain: "EvmChain", executor: SwapExecutor):
-        self.chain, self.inner = chain, executor
+    One DEX (the default, Uniswap V2): its executor, as it always was. Several: a step already begun (a signed
+    approval, swap or revoke in the outbox) continues on the DEX its transactions call; a split whose earlier part
+    left an approval continues on that DEX; otherwise every DEX is asked for a fresh quote, all of them are
+    recorded (audit kind `dex_quotes`) and the best route's DEX swaps (its own fresh quote, minOut and checks)."""
+
+    def __init__(self, chain: "EvmChain", outbox: Outbox, record: Recorder):
+        self.chain, self.outbox, self.record = chain, outbox, record
+
+    @property
+    def inner(self) -> SwapExecutor:
+        """The first DEX's executor (the only one on a chain with one DEX)."""
+        return self.chain._executor(self.outbox, self.record, self.chain.dexes()[0])
+
+    def _for(self, dex: EvmDex) -> SwapExecutor:
+        return self.chain._executor(self.outbox, self.record, dex)
+
+    def _recorded_dex(self, run_id: str, step: str) -> EvmDex | None:
+        """The DEX this step's recorded transactions call (swap: its `to`; approve/revoke: the spender argument)."""
+        spenders = {dex.spender.lower(): dex for dex in self.chain.dexes()}
+        for suffix in ("swap", "approve", "revoke"):
+            signed = self.outbox.signed_for(run_id, f"{step}:{suffix}", SignedTx)
+            if signed is None:
+                continue
+            to, data = call_target(signed.raw)
+            spender = to if suffix == "swap" else ("0x" + data[16:36].hex() if data[:4] == APPROVE_SELECTOR else "")
+            if spender.lower() in spenders:
+                return spenders[spender.lower()]
+        return None
+
+    def _approved_dex(self, token: str) -> EvmDex | None:
+        """The DEX an earlier part of a split left an allowance of `token` with."""
+        t = self.chain.token(token)
+        if t.is_native:
+            return None
+        for dex in self.chain.dexes():
+            if erc20.allowance(self.chain.w3, t, self.chain.wallet.address, dex.spender) > 0:
+                return dex
+        return None
+
+    def _choose(self, run_id: str, step: str, token_in: str, token_out: str, amount: int, exact_out: bool,
+                split: bool) -> SwapExecutor:
+        dexes = self.chain.dexes()
+        if len(dexes) == 1:
+            return self._for(dexes[0])
+        chosen = self._recorded_dex(run_id, step) or (self._approved_dex(token_in) if split else None)
+        if chosen is not None:
+            return self._for(chosen)
+        quotes, errors = self.chain.all_quotes(token_in, token_out, amount, exact_out)
+        if not quotes:  # the first DEX's own fresh quote says why, as with one DEX
+            return self._for(dexes[0])
+        best = best_quote(quotes, exact_out)
+        self.record(run_id, "dex_quotes", {"step": step, "exact_out": exact_out, "chosen": best.dex,
+                                           "rule": "least input" if exact_out else "most output",
+                                           "quotes": [q.model_dump(mode="json") for q in quotes], "errors": errors})
+        return self._for(next(d for d in dexes if d.name == best.dex))
 
     def execute(self, run_id: str, step: str, token_in: str, token_out: str, amount_in: int, min_out: int,
                 slippage_bps: int, approval_total: int | None = None) -> SwapOutcome:
-        return self.inner.execute(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
-                                  amount_in, min_out, approval_total=approval_total)
+        inner = self._choose(run_id, step, token_in, token_out, amount_in, False, approval_total is not None)
+        return inner.execute(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
+                             amount_in, min_out, approval_total=approval_total)
 
     def execute_exact_out(self, run_id: str, step: str, token_in: str, token_out: str, amount_out: int,
                           max_in: int, slippage_bps: int) -> SwapOutcome:
         """`max_in` is the cap (the router reverts above it); slippage is already inside it."""
-        return self.inner.execute_exact_out(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
-                                            amount_out, max_in)
+        inner = self._choose(run_id, step, token_in, token_out, amount_out, True, False)
+        return inner.execute_exact_out(run_id, step, self.chain.token(token_in), self.chain.token(token_out),
+                                       amount_out, max_in)
 
     def reset_approval(self, run_id: str, step: str, token: str) -> str | None:
-        return self.inner.reset_approval(run_id, step, self.chain.token(token))
+        dexes = self.chain.dexes()
+        dex = dexes[0] if len(dexes) == 1 else (self._recorded_dex(run_id, step) or self._approved_dex(token)
+                                                 or dexes[0])
+        return self._for(dex).reset_approval(run_id, step, self.chain.token(token))
 
 
 class EvmChain:
     family: ClassVar[str] = "evm"
     policy_model: ClassVar[type[SwapPolicy]] = RiskPolicy
     config_model: ClassVar[type[EvmChainConfig]] = EvmChainConfig
+    address_form: ClassVar[AddressForm] = CASE_INSENSITIVE  # hex; the letter case is only a checksum
 
     def __init__(self, config: EvmChainConfig, wallet: Wallet, w3: Web3 | None = None, verify: bool = True):
         self.config, self.wallet = config, wallet
         self.w3 = w3 or connect(config.rpc_url)
         self.registry = TokenRegistry.from_config(config)
         self.uniswap = UniswapV2.from_manifest(self.w3, config, self.registry)
+        self._dexes: list[EvmDex] = [UniswapV2Dex(self.uniswap)]
         self.sender = TxSender(self.w3, wallet)
         self.prices = PriceReader(self.registry, self.uniswap, config.feeds)
-        self._executors: dict[tuple[int, int], SwapExecutor] = {}
+        self._executors: dict[tuple[int, int, str], SwapExecutor] = {}
         self._balances: tuple[float, int, dict[str, int]] | None = None  # (monotonic time, sends seen, balances)
         self._balances_lock = threading.Lock()
         self.identity = self.verify_identity() if verify else ChainIdentity(
@@ -89,6 +156,36 @@ class EvmChain:
                                       "are used only on a local devnet") from None
                 wallet = Wallet.devnet(1)
         return cls(config, wallet)
+
+    # -- wallets (ChainAdapter's wallet loading: the cluster's actors build any family's wallet through these)
+    @classmethod
+    def wallet_from_secret(cls, text: str) -> Wallet:
+        """A wallet from its private key's hex text (ValueError, the key not shown, for anything else)."""
+        return Wallet.from_key(text)
+
+    @classmethod
+    def dev_wallet(cls, index: int) -> Wallet:
+        """anvil's public development account `index` (local devnets only)."""
+        return Wallet.devnet(index)
+
+    @classmethod
+    def readonly_wallet(cls) -> Wallet:
+        """A fresh empty account: reads need an address, and this one holds nothing and signs nothing of value."""
+        from eth_account import Account
+        return Wallet(Account.create())
+
+    @classmethod
+    def normalise_address(cls, address: str) -> str:
+        return cls.address_form.normalise(address)
+
+    @property
+    def native_symbol(self) -> str:
+        """The configured native coin's symbol (ETH unless the configuration names another)."""
+        return next((t.symbol for t in self.registry.tokens() if t.is_native), NATIVE_SYMBOL)
+
+    def block_height(self) -> int:
+        """The latest block's number."""
+        return int(self.w3.eth.block_number)
 
     def verify_identity(self) -> ChainIdentity:
         """Refuse a node that is not the configured chain (chain id and block 0 must both match)."""
@@ -140,15 +237,51 @@ class EvmChain:
     def read_price(self, symbol: str) -> PriceReading:
         return self.prices.read(symbol)
 
-    def quote(self, token_in: str, token_out: str, amount_in: int) -> Quote:
-        q = self.uniswap.quote(self.token(token_in), self.token(token_out), amount_in)
-        return Quote(token_in=q.token_in, token_out=q.token_out, amount_in=q.amount_in, amount_out=q.amount_out,
-                     route="uniswap-v2:" + ">".join(q.path))
+    # -- DEXes: every one is asked, the best route wins
+    def dexes(self) -> tuple[EvmDex, ...]:
+        return tuple(self._dexes)
 
-    def quote_exact_out(self, token_in: str, token_out: str, amount_out: int) -> Quote:
-        q = self.uniswap.quote_exact_out(self.token(token_in), self.token(token_out), amount_out)
-        return Quote(token_in=q.token_in, token_out=q.token_out, amount_in=q.amount_in, amount_out=q.amount_out,
-                     route="uniswap-v2:" + ">".join(q.path))
+    def add_dex(self, dex: EvmDex) -> None:
+        """Trade on `dex` too (`defai_swarm.tools.evm.dex.EvmDex`): quotes ask it, the executor may swap through it."""
+        if not isinstance(dex, EvmDex):
+            raise ConfigError(f"{type(dex).__name__} is not an EVM DEX (name, spender, quote, swap_call)")
+        if any(d.name == dex.name for d in self._dexes):
+            raise ConfigError(f"a DEX named {dex.name!r} is already registered on this chain")
+        self._dexes.append(dex)
+
+    def all_quotes(self, token_in: str, token_out: str, amount: int,
+                   exact_out: bool = False) -> tuple[list[EvmQuote], dict[str, str]]:
+        """Every route of every DEX, and why each DEX that gave none did not (with one DEX its error is raised)."""
+        t_in, t_out = self.token(token_in), self.token(token_out)
+        quotes: list[EvmQuote] = []
+        errors: dict[str, str] = {}
+        for dex in self._dexes:
+            try:
+                quotes += dex_quotes(dex, t_in, t_out, amount, exact_out)
+            except EvmToolError as exc:
+                if len(self._dexes) == 1:
+                    raise
+                errors[dex.name] = f"{type(exc).__name__}: {exc}"
+        return quotes, errors
+
+    def _best(self, token_in: str, token_out: str, amount: int, exact_out: bool) -> EvmQuote:
+        quotes, errors = self.all_quotes(token_in, token_out, amount, exact_out)
+        if not quotes:
+            raise NoRouteError(f"no DEX has a route between {token_in} and {token_out}: " + "; ".join(
+                f"{name}: {why}" for name, why in errors.items()))
+        best = cast(EvmQuote, best_quote(quotes, exact_out))
+        if len(self._dexes) > 1:
+            log.info("quotes %s -> %s (%s): %s; best %s", token_in, token_out, "exact out" if exact_out else "exact in",
+                     ", ".join(f"{q.route} in {q.amount_in} out {q.amount_out}" for q in quotes), best.route)
+        return best
+
+    def quote(self, token_in: str, token_out: str, amount_in: int) -> EvmQuote:
+        """The best route of every DEX for exactly `amount_in` (most output; the first DEX's of equals)."""
+        return self._best(token_in, token_out, amount_in, False)
+
+    def quote_exact_out(self, token_in: str, token_out: str, amount_out: int) -> EvmQuote:
+        """The best route of every DEX for exactly `amount_out` (least input)."""
+        return self._best(token_in, token_out, amount_out, True)
 
     def pre_trade_checks(self, policy: SwapPolicy, token_in: str, token_out: str, amount_in: int, quote: Quote,
                          slippage_bps: int) -> list[RuleResult]:
@@ -159,13 +292,16 @@ class EvmChain:
         return [RuleResult(rule="sell_back_simulation", passed=ok, detail=detail or "not checked")]
 
     def executor(self, outbox: Outbox, record: Recorder, policy: SwapPolicy) -> EvmSwapExecutor:
-        return EvmSwapExecutor(self, self._executor(outbox, record))
+        return EvmSwapExecutor(self, outbox, record)
 
-    def _executor(self, outbox: Outbox, record: Recorder) -> SwapExecutor:
-        # one per (outbox, recorder): it owns the per-token approval locks, so it is kept, not rebuilt per swap
-        key = (id(outbox), id(record))
+    def _executor(self, outbox: Outbox, record: Recorder, dex: EvmDex | None = None) -> SwapExecutor:
+        # one per (outbox, recorder, DEX): it owns the per-token approval locks, so it is kept, not rebuilt per swap
+        dex = dex or self._dexes[0]
+        key = (id(outbox), id(record), dex.name)
         if key not in self._executors:
-            self._executors[key] = SwapExecutor(self.uniswap, self.sender, outbox, record)
+            # the executor drives a DEX through the methods it always called on UniswapV2 (DexVenue provides them)
+            venue = cast(Any, DexVenue(dex, self.w3, self.registry))
+            self._executors[key] = SwapExecutor(venue, self.sender, outbox, record)
         return self._executors[key]
 
     def anchorer(self) -> Anchorer:

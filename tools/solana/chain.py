@@ -15,7 +15,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from defai_swarm.core.anchor import AnchorChecker, Anchorer
-from defai_swarm.core.chain import ChainIdentity, Quote, Recorder
+from defai_swarm.core.chain import EXACT, AddressForm, ChainIdentity, Quote, Recorder
 from defai_swarm.core.errors import ChainMismatch, ConfigError, UnknownToken
 from defai_swarm.core.outbox import Outbox
 from defai_swarm.core.policy import RuleResult, SwapPolicy
@@ -23,7 +23,7 @@ from defai_swarm.core.prices import PriceReading
 from defai_swarm.tools.solana.config import SolanaChainConfig
 from defai_swarm.tools.solana.errors import LayoutError
 from defai_swarm.tools.solana.executor import SolanaSwapExecutor, SolanaSwapOutcome
-from defai_swarm.tools.solana.jupiter import JupiterClient, JupiterQuote
+from defai_swarm.tools.solana.jupiter import JupiterClient, JupiterQuote, JupiterSwap
 from defai_swarm.tools.solana.mint_rules import mint_rules
 from defai_swarm.tools.solana.policy import SolanaRiskPolicy, route_rules
 from defai_swarm.tools.solana.prices import SolanaPriceReader
@@ -63,6 +63,29 @@ class SolanaQuote(Quote):
     price_impact_bps: int
     other_amount_threshold: int
     jupiter: JupiterQuote = Field(exclude=True)
+
+
+class JupiterDex:
+    """Jupiter (an aggregator: its one best route over the AMMs it knows) as the cluster's `Dex`. The executor
+    (`SolanaSwapExecutor`) asks Jupiter itself; this is what `dexes()` lists and what best execution would ask."""
+
+    name = "jupiter"
+
+    def __init__(self, chain: "SolanaChain", max_priority_fee_lamports: int | None = None):
+        self.chain, self.max_priority_fee_lamports = chain, max_priority_fee_lamports
+
+    def quote(self, token_in: str, token_out: str, amount: int, exact_out: bool = False) -> list[SolanaQuote]:
+        if exact_out:
+            return [self.chain.quote_exact_out(token_in, token_out, amount)]
+        return [self.chain.quote(token_in, token_out, amount)]
+
+    def swap_call(self, quote: SolanaQuote, limit: int, deadline: int, recipient: str) -> JupiterSwap:
+        """Jupiter's swap transaction for the quote (the route's own threshold binds it; `limit` and `deadline` are
+        checked by the executor: a Solana transaction's deadline is its blockhash)."""
+        fee = self.max_priority_fee_lamports
+        if fee is None:
+            fee = SolanaRiskPolicy().max_priority_fee_lamports
+        return self.chain.jupiter.swap(quote.jupiter, recipient, fee)
 
 
 class SolanaChainExecutor:
@@ -105,6 +128,7 @@ class SolanaChain:
     family: ClassVar[str] = "solana"
     policy_model: ClassVar[type[SwapPolicy]] = SolanaRiskPolicy
     config_model: ClassVar[type[SolanaChainConfig]] = SolanaChainConfig
+    address_form: ClassVar[AddressForm] = EXACT  # base58: every letter counts
 
     def __init__(self, config: SolanaChainConfig, wallet: SolanaWallet | None, rpc: SolanaRpc | None = None,
                  jupiter: JupiterClient | None = None, hermes: HermesClient | None = None, verify: bool = True):
@@ -132,6 +156,38 @@ class SolanaChain:
         The wallet: the one given, else the configuration's `wallet_path`, else `$SWARM_SOLANA_KEYPAIR`;
         without any, the adapter reads (prices, quotes, checks, anchors) but cannot sign."""
         return cls(config, wallet if wallet is not None else load_wallet(config))
+
+    # -- wallets (ChainAdapter's wallet loading: the cluster's actors build any family's wallet through these)
+    @classmethod
+    def wallet_from_secret(cls, text: str) -> SolanaWallet:
+        """A wallet from a keypair's JSON (the 64-byte array `solana-keygen` writes)."""
+        return SolanaWallet.from_json(text)
+
+    @classmethod
+    def dev_wallet(cls, index: int) -> SolanaWallet:
+        raise ConfigError("devnet:N names anvil's development accounts (EVM devnets); a Solana wallet is given "
+                          "by env:VAR or file:/path (a keypair's JSON)")
+
+    @classmethod
+    def readonly_wallet(cls) -> None:
+        """No wallet: the adapter reads (prices, quotes, checks) and signs nothing."""
+        return None
+
+    @classmethod
+    def normalise_address(cls, address: str) -> str:
+        return cls.address_form.normalise(address)
+
+    @property
+    def native_symbol(self) -> str:
+        """The native coin's symbol (SOL: `_registry` always lists it)."""
+        return next((t.symbol for t in self.registry.tokens() if t.is_native), SOL.symbol)
+
+    def block_height(self) -> int:
+        """The current slot: a schedule's "every N blocks" counts slots on Solana."""
+        return int(self.rpc.slot())
+
+    def dexes(self) -> tuple[JupiterDex]:
+        return (JupiterDex(self),)
 
     def verify_identity(self) -> ChainIdentity:
         """Refuse a node that is not the configured cluster (cluster and genesis hash must both match)."""
@@ -259,5 +315,5 @@ class SolanaChain:
         return f"SolanaChain({self.config.cluster}, {self.config.rpc_url}, wallet={self.wallet})"
 
 
-__all__ = ["KNOWN_GENESIS", "SolanaChain", "SolanaChainExecutor", "SolanaQuote", "cluster_of", "load_wallet",
+__all__ = ["KNOWN_GENESIS", "JupiterDex", "SolanaChain", "SolanaChainExecutor", "SolanaQuote", "cluster_of", "load_wallet",
            "read_identity"]
