@@ -30,6 +30,7 @@ from defai_swarm.core.prices import PriceReading, collect_reading
 from defai_swarm.core.tokens import TokenBase, TokenRegistryBase
 from defai_swarm.ledger import SpendLedger
 from defai_swarm.runrecords import same_address
+from defai_swarm.taskgraph import ResolveAmountTask
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = "toychain"  # the stand-in family's name: must appear in no core file
@@ -185,11 +186,11 @@ def test_a_family_registered_in_code_plans_and_answers_through_the_core(toy_fami
         # the native coin is the registry's: 'all' of it keeps the gas reserve back, of another token nothing
         everything = swarm.plan("swap all my TOY to PEB")
         assert everything.ok and everything.task_graph is not None, everything.refusal_reason
-        resolve = next(t for t in everything.task_graph.tasks if t.kind == "resolve_amount")
+        resolve = next(t for t in everything.task_graph.tasks if isinstance(t, ResolveAmountTask))
         assert resolve.gas_reserve == swarm.policy.gas_reserve > 0
         other = swarm.plan("swap all my PEB to TOY")
         assert other.task_graph is not None
-        assert next(t for t in other.task_graph.tasks if t.kind == "resolve_amount").gas_reserve == 0
+        assert next(t for t in other.task_graph.tasks if isinstance(t, ResolveAmountTask)).gas_reserve == 0
 
         result = swarm.run("what is the price of TOY?")
         assert result.status == "done", result.reasons
@@ -364,3 +365,28 @@ def test_the_scan_finds_a_family_check(tmp_path):
     (tmp_path / "swarm").mkdir()
     (tmp_path / "swarm" / "x.py").write_text('"""evm"""\ndef f(i):\n    return i.family == "evm"\n')
     assert chain_names_in(tmp_path / "swarm", tmp_path) == ["swarm/x.py:3: 'evm'"]
+
+
+# -- the Solana adapter's side of the seams ----------------------------------------------------------------------
+def test_a_solana_schedule_has_a_height_and_jupiter_is_its_dex(solana_devnet):
+    """wait_blocks asked a Solana adapter for `rpc.get_slot()`, which SolanaRpc does not have: a Solana schedule
+    failed with "has no block height". The adapter's block_height is the slot, and it moves as blocks are made."""
+    import httpx
+
+    from defai_swarm.agents.wait_blocks import block_height
+    from defai_swarm.tools.solana.chain import SolanaChain
+
+    adapter = SolanaChain.from_config(solana_devnet.config)
+    try:
+        start = block_height(adapter)
+        answer = httpx.post(solana_devnet.config.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "devnet_mine",
+                                                                "params": [3]}, timeout=30).json()
+        assert "error" not in answer, answer
+        assert block_height(adapter) >= start + 3
+        assert adapter.native_symbol == "SOL" and adapter.normalise_address("AbC") == "AbC"
+        (jupiter,) = adapter.dexes()
+        direct = adapter.quote("SOL", "USDC", 10**9)
+        via_dex = jupiter.quote("SOL", "USDC", 10**9)
+        assert [q.amount_out for q in via_dex] == [direct.amount_out] and via_dex[0].route.startswith("jupiter:")
+    finally:
+        adapter.close()
