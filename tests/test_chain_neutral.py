@@ -233,6 +233,20 @@ def test_address_forms_come_from_the_family_registration_without_the_adapter(toy
         chains.register_family("evm", f"{__name__}:ToyChain")
 
 
+def test_the_audit_reviewers_anchor_sender_comes_from_the_adapter(monkeypatch):
+    """`swarm audit verify` asks the adapter class for the operator's account (`anchor_sender_for`), not a family
+    branch; the built-in adapters answer it as their own anchor modules do."""
+    from defai_swarm.tools.evm.chain import EvmChain
+    from defai_swarm.tools.evm.wallet import Wallet
+    from defai_swarm.tools.solana.chain import SolanaChain
+
+    key = "0x" + "5a" * 32
+    monkeypatch.setenv("SWARM_PRIVATE_KEY", key)
+    monkeypatch.delenv("SWARM_SOLANA_KEYPAIR", raising=False)
+    assert EvmChain.anchor_sender_for(None) == Wallet.from_key(key).address
+    assert SolanaChain.anchor_sender_for(None) is None
+
+
 def test_wallets_load_through_the_family_adapter(toy_family, tmp_path):
     from defai_swarm.cluster.keys import load_wallet, readonly_wallet
 

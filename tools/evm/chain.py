@@ -318,6 +318,18 @@ class EvmChain:
         from defai_swarm.tools.evm.anchor import EvmAnchorChecker
         return EvmAnchorChecker(connect(config.rpc_url), expected_sender=expected_sender)
 
+    @classmethod
+    def anchor_checker_at(cls, rpc_url: str, expected_sender: str | None) -> AnchorChecker:
+        """A checker for a reviewer with only a node's URL (`swarm audit verify --rpc`)."""
+        from defai_swarm.tools.evm.anchor import EvmAnchorChecker
+        return EvmAnchorChecker(connect(rpc_url), expected_sender=expected_sender)
+
+    @classmethod
+    def anchor_sender_for(cls, config: EvmChainConfig | None) -> str | None:
+        """The operator's account for `config`, from the configuration in use (no node contacted)."""
+        from defai_swarm.tools.evm.anchor import configured_anchor_sender
+        return configured_anchor_sender(config)
+
     def secret_markers(self) -> list[str]:
         return self.wallet.secret_markers()
 

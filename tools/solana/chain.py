@@ -301,6 +301,12 @@ class SolanaChain:
         return SolanaRpcAnchorChecker(SolanaRpc.from_config(config.solana_config()), solana_chain(config.cluster),
                                       expected_sender)
 
+    @classmethod
+    def anchor_sender_for(cls, config: SolanaChainConfig | None) -> str | None:
+        """The operator's account for `config`, from the configuration in use (no node contacted)."""
+        from defai_swarm.tools.solana.anchor import configured_anchor_sender
+        return configured_anchor_sender(config)
+
     def secret_markers(self) -> list[str]:
         return self.wallet.secret_markers() if self.wallet is not None else []
 
