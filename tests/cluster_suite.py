@@ -152,7 +152,7 @@ def test_plans_share_a_model_actor_pool_and_their_thoughts_reach_the_audit_log(c
                                                                                tmp_path, tiny_model_path):
     """Two model actors (one loaded GGUF each) serve the wallet actors' plans; each model call is audited where
     the run is, with the model file's hash, and the wallet actors load no model of their own."""
-    from defai_swarm.audit import AuditLog
+    from defai_swarm.stores import open_audit_log
     from defai_swarm.llm import file_sha256
 
     pool = SwarmPool(devnet.manifest_path, store=pg_url, cluster="models", home=tmp_path / "nodes", anchor=False,
@@ -170,7 +170,7 @@ def test_plans_share_a_model_actor_pool_and_their_thoughts_reach_the_audit_log(c
     results = pool.run_many([("m1", INTENT), ("m2", INTENT)], timeout=PATIENCE)
     # the random-weight model's readings are scored invalid and dropped; the parser's plan runs
     assert [r["status"] for r in results] == ["done", "done"], [r["reasons"] for r in results]
-    log = AuditLog(pg_url)
+    log = open_audit_log(pg_url)
     try:
         for r in results:
             entries = log.entries(r["run_id"])

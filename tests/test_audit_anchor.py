@@ -13,21 +13,16 @@ from solders.signature import Signature
 from solders.transaction import Transaction
 
 from defai_swarm.audit.anchor import AnchorRef, memo_text, parse_memo
-from defai_swarm.audit.anchor_evm import EvmAnchorChecker, anchor_on_evm
-from defai_swarm.audit.anchor_solana import (
-    LITESVM_CHAIN,
-    MEMO_PROGRAM_ID,
-    LiteSvmAnchorChecker,
-    anchor_on_litesvm,
-    memo_calls,
-    memo_instruction,
-)
 from defai_swarm.audit.checkpoint import Signer, checkpoint_hash
 from defai_swarm.audit.keys import SigningKey
 from defai_swarm.audit.log import AuditLog
 from defai_swarm.audit.verify import export_bundle, verify_bundle
+from defai_swarm.tools.evm.anchor import EvmAnchorChecker, anchor_on_evm
 from defai_swarm.tools.evm.tx import TxRequest, TxSender
 from defai_swarm.tools.evm.wallet import Wallet
+from defai_swarm.tools.solana.anchor import LITESVM_CHAIN, LiteSvmAnchorChecker, anchor_on_litesvm, memo_calls
+from defai_swarm.tools.solana.anchor import memo_with_signers as memo_instruction
+from defai_swarm.tools.solana.programs import MEMO_PROGRAM as MEMO_PROGRAM_ID
 
 RUN = "run-anchor"
 

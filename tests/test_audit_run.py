@@ -10,8 +10,8 @@ import pytest
 
 from defai_swarm.api import Swarm
 from defai_swarm.audit import export_bundle, verify_bundle, verify_log
-from defai_swarm.audit.anchor_evm import EvmAnchorChecker
-from defai_swarm.audit.replay import replay
+from defai_swarm.auditing import replay
+from defai_swarm.tools.evm.anchor import EvmAnchorChecker
 from tests.test_runtime import swap_graph
 
 

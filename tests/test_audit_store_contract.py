@@ -14,6 +14,7 @@ import pytest
 from defai_swarm.audit import AuditLog, Signer, export_bundle, verify_bundle, verify_log
 from defai_swarm.audit.keys import SigningKey
 from defai_swarm.audit.merkle import MerkleTree, verify_consistency, verify_inclusion
+from defai_swarm.stores import open_audit_log
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -37,7 +38,7 @@ def fill(log: AuditLog, run_id: str, n: int) -> None:
 
 
 def test_append_entries_and_proofs(where):
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         first = log.append("run1", "tx", {"hash": "0xabc", "value": "10"})
         assert (first.index, first.leaf_hash) == (0, first.compute_leaf_hash().hex())
         fill(log, "run1", 6)
@@ -53,13 +54,13 @@ def test_append_entries_and_proofs(where):
         assert verify_inclusion(bytes.fromhex(entries[4].leaf_hash), 4, 7, log.inclusion_proof("run1", 4), root)
         assert verify_consistency(3, 7, log.consistency_proof("run1", 3), log.root("run1", 3), root)
         assert [e.index for e in log.entries("run1", 2, 5)] == [2, 3, 4]
-    with AuditLog(where) as again:  # another process (or machine) opening the same log
+    with open_audit_log(where) as again:  # another process (or machine) opening the same log
         assert again.entries("run1") == entries and again.root("run1") == root
         assert again.append("run1", "tx", {}).index == 7
 
 
 def test_checkpoint_export_and_verify(where, signer):
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         fill(log, "run1", 5)
         note = log.checkpoint("run1", signer)
         fill(log, "run1", 3)
@@ -80,7 +81,7 @@ def test_checkpoint_export_and_verify(where, signer):
 
 
 def test_deferred_entries_are_flushed_by_the_next_action(where, signer):
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         log.append("run1", "price", {"p": "1"})
         log.append("run1", "check_risk", {"ok": True})
         assert log.unsynced and log.size("run1") == 2  # committed and readable, its flush still to come
@@ -103,7 +104,7 @@ def _raw(where: str):
 
 
 def test_the_database_refuses_changes_and_gaps(where, signer):
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         fill(log, "run1", 3)
         log.checkpoint("run1", signer)
     raw, prefix, refused = _raw(where)
@@ -123,7 +124,7 @@ def test_the_database_refuses_changes_and_gaps(where, signer):
         raw.execute(f"INSERT INTO {prefix}entries VALUES ({', '.join([marker] * 7)})",
                     ("run1", 7, "tx", "t", salt, "{}", leaf))
     raw.close()
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         assert [e.index for e in log.entries("run1")] == [0, 1, 2]
         assert log.entries("run1")[1].payload["step"] == 1 and len(log.checkpoints("run1")) == 1
 
@@ -131,7 +132,7 @@ def test_the_database_refuses_changes_and_gaps(where, signer):
 def _append_from_another_process(where: str, tag: str, n: int, start, errors) -> None:
     start.wait()
     try:
-        with AuditLog(where) as log:
+        with open_audit_log(where) as log:
             for i in range(n):
                 log.append("shared", "tx" if i % 2 else "thought", {"writer": tag, "i": i})
     except BaseException as exc:  # the parent's assertion says why
@@ -140,7 +141,7 @@ def _append_from_another_process(where: str, tag: str, n: int, start, errors) ->
 
 
 def test_two_processes_appending_to_one_run_get_contiguous_indexes(where, signer):
-    AuditLog(where).close()  # the log exists, as on a running cluster; the writers race only for the run's indexes
+    open_audit_log(where).close()  # the log exists, as on a running cluster; the writers race only for the run's indexes
     ctx = multiprocessing.get_context("spawn")
     start, errors = ctx.Event(), ctx.Queue()
     writers = [ctx.Process(target=_append_from_another_process, args=(where, tag, 40, start, errors))
@@ -151,7 +152,7 @@ def test_two_processes_appending_to_one_run_get_contiguous_indexes(where, signer
     for w in writers:
         w.join(120)
     assert [w.exitcode for w in writers] == [0, 0], [errors.get(timeout=5) for w in writers if w.exitcode]
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         entries = log.entries("shared")
         assert [e.index for e in entries] == list(range(80))
         for tag in "ab":  # each writer's own entries in its own order, none lost
@@ -171,13 +172,13 @@ def test_same_rows_give_the_same_tree_in_both_stores(tmp_path, pg_url, signer):
     rows = sqlite3.connect(tmp_path / "audit.db").execute("SELECT * FROM entries ORDER BY idx").fetchall()
     cps = sqlite3.connect(tmp_path / "audit.db").execute(
         "SELECT run_id, size, root, note, note_hash, vkey, created_at FROM checkpoints").fetchall()
-    AuditLog(pg_url).close()  # creates the tables
+    open_audit_log(pg_url).close()  # creates the tables
     import psycopg
     with psycopg.connect(pg_url, autocommit=True) as raw:
         raw.cursor().executemany("INSERT INTO swarm_audit_entries VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
         raw.cursor().executemany("INSERT INTO swarm_audit_checkpoints (run_id, size, root, note, note_hash, vkey, "
                                  "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)", cps)
-    with AuditLog(pg_url) as pg:
+    with open_audit_log(pg_url) as pg:
         assert pg.root("run1") == root
         assert export_bundle(pg, "run1", note) == bundle
 
@@ -198,7 +199,7 @@ def test_a_swarm_on_postgres_keeps_its_audit_log_there(chain, devnet, wallet, pg
         vkey = swarm.auditor.signer.vkey
     finally:
         swarm.close()
-    with AuditLog(pg_url) as log:  # another machine's view of the run
+    with open_audit_log(pg_url) as log:  # another machine's view of the run
         kinds = [e.kind for e in log.entries(result.run_id)]
         assert kinds.count("tx") >= 2 and "run_result" in kinds and kinds[-1] == "anchor"
         bundle = export_bundle(log, result.run_id, note, anchor=anchor, vkey=vkey)
@@ -241,7 +242,7 @@ def test_the_newest_signed_checkpoint_decides(where, signer):
     def anchor(note: str) -> dict:
         return {"chain": "evm:31337", "tx_id": "0x" + checkpoint_hash(note).hex(), "checkpoint_hash": checkpoint_hash(note).hex()}
 
-    with AuditLog(where) as log:
+    with open_audit_log(where) as log:
         log.append("run1", "intent", {"text": "swap 1 ETH to USDC"})
         log.append("run1", "run_result", {"status": "failed", "tx_hashes": ["0x1"], "reasons": ["interrupted"]})
         first = log.checkpoint("run1", signer)

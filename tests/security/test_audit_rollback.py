@@ -24,6 +24,7 @@ import pytest
 from defai_swarm.api import Swarm
 from defai_swarm.audit import AuditLog, Signer, verify_bundle
 from defai_swarm.integrations.toolkit import SwarmToolkit
+from defai_swarm.stores import open_audit_log
 from tests.security.test_audit_forgery import cli_inline
 from tests.test_runtime import swap_graph
 from defai_swarm.tools.devnet.fault_proxy import FaultProxy
@@ -84,7 +85,7 @@ def test_a_row_appended_after_the_final_checkpoint_is_not_the_outcome(monkeypatc
         assert code == 0 and f"PASS run {run_id}" in out, out
 
         # the attacker: the store's credentials, no key
-        with AuditLog(log_location(home, store)) as log:
+        with open_audit_log(log_location(home, store)) as log:
             forged = log.append(run_id, "run_result", FORGED).index
         code, out = audit(monkeypatch, home, store, "verify", run_id, *config)
         assert code == 8 and "PASS" not in out, out
@@ -144,7 +145,7 @@ def test_replaying_the_first_anchor_row_after_a_resume_does_not_roll_back(monkey
     code, out = audit(monkeypatch, home, store, "verify", run_id, *config)
     assert code == 0 and f"PASS run {run_id}" in out, out
 
-    with AuditLog(log_location(home, store)) as log:  # the store's credentials, no key
+    with open_audit_log(log_location(home, store)) as log:  # the store's credentials, no key
         assert len(log.checkpoints(run_id)) == 2
         first_anchor = next(e.payload for e in log.entries(run_id) if e.kind == "anchor")
         assert first_anchor == failed.anchor
@@ -167,7 +168,7 @@ def test_replaying_the_first_anchor_row_after_a_resume_does_not_roll_back(monkey
 
     # the bundle the attack produced before (the older checkpoint and its anchor, the store's other checkpoint
     # beside it): rolled back, whoever verifies it
-    with AuditLog(log_location(home, store)) as log:
+    with open_audit_log(log_location(home, store)) as log:
         from defai_swarm.audit import export_bundle
         old = log.checkpoints(run_id)[0].note
         rolled = export_bundle(log, run_id, old, anchor=first_anchor)

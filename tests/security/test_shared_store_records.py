@@ -40,8 +40,8 @@ def store(request) -> str | None:
 
 
 def audit_entries(where: str | Path, run_id: str) -> list:
-    from defai_swarm.audit import AuditLog
-    with AuditLog(where) as log:
+    from defai_swarm.stores import open_audit_log
+    with open_audit_log(where) as log:
         return log.entries(run_id)
 
 
@@ -268,7 +268,7 @@ def test_a_resume_runs_under_the_stricter_of_its_own_and_the_recorded_policy(dev
     assert result.status == "refused" and "max_trade" in " ".join(result.reasons), result.reasons
     assert chain.eth.get_transaction_count(wallet.address, "pending") == before
     # the audit log says which policy the resumed decisions were made under, and they replay under it
-    from defai_swarm.audit.replay import replay
+    from defai_swarm.auditing import replay
     entries = audit_entries(pg_url, waiting.run_id)
     assert [e.payload["policy"]["max_trade_usd"] for e in entries if e.kind == "resume"] == ["50"]
     report = replay(entries)
