@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from defai_swarm.audit.keys import SigningKey, load_or_create_signing_key
+from defai_swarm.audit.weak_keys import weak_key_problem
 from defai_swarm.core.errors import SwarmError
 
 ORIGIN_PREFIX = "defai-swarm/run/"
@@ -77,6 +78,8 @@ class Verifier:
         _check_key_name(name)
         if len(public_key) != 32:
             raise NoteError("Ed25519 public key must be 32 bytes")
+        if problem := weak_key_problem(bytes(public_key)):
+            raise NoteError(f"refused Ed25519 public key: {problem}")
         self.name = name
         self.public_key = bytes(public_key)
         self.key_id = key_id(name, self.public_key)
