@@ -77,7 +77,8 @@ def test_heavy_the_distributions_carry_the_package_data(dist):
     [wheel] = dist.glob("defai_swarm-*.whl")
     [sdist] = dist.glob("defai_swarm-*.tar.gz")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert set(PACKAGE_DATA) <= names, sorted(set(PACKAGE_DATA) - names)
+    installed = {"defai_swarm/" + path.removeprefix("swarm/") for path in PACKAGE_DATA}  # swarm/ is defai_swarm/,
+    assert installed <= names, sorted(installed - names)  # tools/ is defai_swarm/tools/ (pyproject's package-dir)
     assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)  # the library only
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
