@@ -15,7 +15,7 @@ every checkpoint is a prefix of it). Whatever comes after that checkpoint is an 
 
 `run_outcome` is the one place that says what a run's outcome is; `swarm audit runs|show|replay|export|verify|html|
 serve`, the MCP and LangChain tools and `RunAuditor` all call it. `verify_bundle` applies `judge` to a bundle's
-`tail`, and the page's viewer.js ports it line for line.
+`tail`, and the page's verify.js ports it line for line.
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def plan(args: argparse.Namespace) -> int:
             emit_json(data)
             return code
         from defai_swarm.render import plan_tree
-        console.print(plan_tree(planned))
+        console.print(plan_tree(planned, swarm.plugins))
         if args.thoughts:
             for thought in planned.thoughts:
                 console.print_json(thought.model_dump_json())

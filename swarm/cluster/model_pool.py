@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 from pydantic import BaseModel
 
 from defai_swarm.cluster.node import node_id
-from defai_swarm.llm.backend import notify
+from defai_swarm.llm import notify
 from defai_swarm.llm.errors import ModelError
 from defai_swarm.llm.types import CallEvent, ChatMessage, Completion, ModelInfo, SamplingSettings
 

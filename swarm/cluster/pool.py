@@ -31,7 +31,7 @@ from defai_swarm.cluster.node import NAMESPACE
 from defai_swarm.cluster.wallet_actor import WalletActor, WalletSpec
 from defai_swarm.config import user_path
 from defai_swarm.core.errors import ConfigError
-from defai_swarm.llm.backend import is_server_spec
+from defai_swarm.llm import is_server_spec
 from defai_swarm.stores import store_url
 
 
