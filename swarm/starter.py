@@ -77,9 +77,10 @@ def library_version() -> str | None:
 
 
 def dependency() -> str:
-    """The project's requirement on the library: by name and this version (a wheel for it is what pip installs)."""
+    """The project's requirement on the library: by name and this version (a wheel for it is what pip installs),
+    with the `devnet` extra: the project's own tests start a local devnet, which compiles its contracts with Vyper."""
     found = library_version()
-    return f"defai-swarm=={found}" if found else "defai-swarm"
+    return f"defai-swarm[devnet]=={found}" if found else "defai-swarm[devnet]"
 
 
 def create(name: str, directory: Path | None = None) -> Path:

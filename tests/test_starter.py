@@ -1,5 +1,5 @@
 """`swarm new` makes a project whose own tests pass out of the box, whose custom agent is a task plugin,
-whose `python -m NAME` prints its usage, and which depends on the library by name and version (`defai-swarm==0.1.0`,
+whose `python -m NAME` prints its usage, and which depends on the library by name and version (`defai-swarm[devnet]==0.1.0`,
 found by `pip install --find-links DIR` until it is on an index), never by a path to one machine's checkout.
 tests/test_wheel_install.py installs such a project against the built wheel in a fresh virtualenv."""
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_pyproject_depends_on_the_library_by_name_and_version(project):
     checkout = Path(defai_swarm.__file__).resolve().parents[1]
     assert library_checkout() == checkout
     pyproject = (project / "pyproject.toml").read_text()
-    assert f'dependencies = ["defai-swarm=={version("defai-swarm")}"]' in pyproject
+    assert f'dependencies = ["defai-swarm[devnet]=={version("defai-swarm")}"]' in pyproject
     assert 'pythonpath = ["."]' in pyproject
     readme = (project / "README.md").read_text()
     assert "pip install --find-links /path/to/wheels -e ." in readme and "PIP_FIND_LINKS" in readme
@@ -80,17 +80,17 @@ def installed_requirements(project: Path, tmp_path: Path) -> list[str]:
 
 
 def test_project_requires_the_library_by_name_and_version(project, tmp_path):
-    assert installed_requirements(project, tmp_path) == [f"defai-swarm=={version('defai-swarm')}"]
+    assert installed_requirements(project, tmp_path) == [f"defai-swarm[devnet]=={version('defai-swarm')}"]
 
 
 def test_from_an_installed_copy_the_readme_says_where_the_wheel_comes_from(tmp_path, monkeypatch):
     monkeypatch.setattr("defai_swarm.starter.library_checkout", lambda: None)
     target = create("wheel_bot", tmp_path / "wheel_bot")
-    assert f'dependencies = ["defai-swarm=={version("defai-swarm")}"]' in (target / "pyproject.toml").read_text()
+    assert f'dependencies = ["defai-swarm[devnet]=={version("defai-swarm")}"]' in (target / "pyproject.toml").read_text()
     readme = (target / "README.md").read_text()
     assert "the wheel this copy of defai-swarm was installed from" in readme and "--find-links" in readme
     monkeypatch.setattr("defai_swarm.starter.library_version", lambda: None)  # a checkout never installed: any version
-    assert 'dependencies = ["defai-swarm"]' in (create("any_bot", tmp_path / "any_bot") / "pyproject.toml").read_text()
+    assert 'dependencies = ["defai-swarm[devnet]"]' in (create("any_bot", tmp_path / "any_bot") / "pyproject.toml").read_text()
 
 
 def test_refuses_bad_names_and_non_empty_directories(tmp_path):

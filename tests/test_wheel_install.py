@@ -124,7 +124,7 @@ def test_heavy_wheel_in_a_fresh_venv_runs_the_first_day(dist, fresh_venv, tmp_pa
     assert new.returncode == 0, output(new)
     [wheel] = dist.glob("defai_swarm-*.whl")
     version = wheel.name.split("-")[1]
-    assert f'dependencies = ["defai-swarm=={version}"]' in (work / "wheel_bot" / "pyproject.toml").read_text()
+    assert f'dependencies = ["defai-swarm[devnet]=={version}"]' in (work / "wheel_bot" / "pyproject.toml").read_text()
     pip(fresh_venv, "--find-links", dist, work / "wheel_bot")
     origin = run(bin_dir / "python", "-c", "from importlib.metadata import distribution as d; x = d('defai-swarm'); "
                  "print(x.version, x.read_text('direct_url.json'))", cwd=tmp_path, env=env)
