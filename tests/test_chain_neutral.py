@@ -338,7 +338,7 @@ CHAIN_NAMES = {"evm", "solana", "ETH", "SOL"}
 # Front doors other helpers own, which still name the built-in families (their flags, devnet commands, help);
 # each should ask `defai_swarm.chains` (families(), adapter_class(name), a family's devnet) instead.
 FRONT_DOORS = {
-    "swarm/audit_cli.py",  # --rpc/--config per family: adapter_class(family).anchor_checker_for(config, sender)
+    "swarm/cli/audit_commands.py",  # --rpc/--config per family: adapter_class(family).anchor_checker_for(config, sender)
     "swarm/cli/",  # --chain choices and the devnet commands: chains.families() and a per-family devnet registry
     "swarm/session.py",  # the devnet config a --chain name maps to
     "swarm/integrations/mcp_server.py",  # --chain choices: chains.families()
