@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from defai_swarm.config import user_path
 from defai_swarm.core.errors import ConfigError, NotRunning, RpcUnavailable
+from defai_swarm.tools.devnet.local import DEFAULT_FAMILY
 
 if TYPE_CHECKING:
     from defai_swarm.api import Swarm
@@ -52,7 +53,7 @@ class SessionOptions:
 
     config: str | Path | None = None  # chain configuration JSON (any family)
     manifest: str | Path | None = None  # EVM devnet manifest (`config` wins when both are given)
-    chain: str = "evm"  # which running local devnet, when neither is given: "evm" or "solana"
+    chain: str = DEFAULT_FAMILY  # which running local devnet, when neither is given (tools.devnet.local.names())
     policy: str | Path | None = None  # risk policy JSON file (None: the chain's default policy)
     model: str | None = None  # GGUF file or http(s) model server (None: $SWARM_MODEL when `model_from_env`)
     model_from_env: bool = True
@@ -67,7 +68,7 @@ class SessionOptions:
         --chain, --policy, --model, --k, --no-anchor, --home. A missing attribute keeps its default."""
         values: dict[str, Any] = {
             "config": getattr(args, "config", None), "manifest": getattr(args, "manifest", None),
-            "chain": getattr(args, "chain", None) or "evm", "policy": getattr(args, "policy", None),
+            "chain": getattr(args, "chain", None) or DEFAULT_FAMILY, "policy": getattr(args, "policy", None),
             "model": getattr(args, "model", None), "k": getattr(args, "k", None) or 3,
             "anchor": not getattr(args, "no_anchor", False), "home": getattr(args, "home", None)}
         return cls(**{**values, **overrides})
@@ -78,26 +79,23 @@ class SessionOptions:
 
 
 def chain_config_path(config: str | Path | None = None, manifest: str | Path | None = None,
-                      chain: str = "evm") -> tuple[Path, str]:
+                      chain: str = DEFAULT_FAMILY) -> tuple[Path, str]:
     """The chain configuration in use and its family: `config` or `manifest` (`~` expanded), else the running
     local devnet of `chain`. `NotRunning` when no path is given and that devnet is not running."""
     from defai_swarm.chains import read_config
-    from defai_swarm.tools.devnet import default_manifest_path, running_manifest
+    from defai_swarm.config import swarm_home
+    from defai_swarm.tools.devnet.local import local_devnet, names
 
     if given := config or manifest:
         path = user_path(given)  # `~/...` as a shell would have expanded it
         return path, read_config(path)["family"]
-    if chain == "solana":
-        from defai_swarm.config import swarm_home
-        from defai_swarm.tools.devnet.solana import running_config
-        found = running_config(swarm_home())
-        if found is None or found.state_dir is None:
-            raise NotRunning("no Solana devnet running; start one with `swarm devnet up --chain solana`")
-        return Path(found.state_dir) / "config.json", "solana"
-    path = default_manifest_path()
-    if running_manifest() is None:
-        raise NotRunning(f"no devnet running (no live manifest at {path}); start one with `swarm devnet up`")
-    return path, "evm"
+    devnet = local_devnet(chain)
+    if devnet is None:
+        raise ConfigError(f"no local devnet for chain {chain!r}; choose one of {', '.join(names())} or pass --config")
+    path = devnet.running_config_path(swarm_home())
+    if path is None:
+        raise NotRunning(devnet.not_running())
+    return path, devnet.family
 
 
 def load_policy(path: str | Path, model: Any) -> Any:
@@ -191,13 +189,12 @@ def open_swarm(options: SessionOptions | None = None, *, on_task: Callable[[str,
         swarm = Swarm.from_config(path, on_task=task_done, on_progress=on_progress, **swarm_kwargs)
     except RpcUnavailable as exc:
         raise RpcUnavailable(unreachable(path, family, exc)) from None
-    if options.align_devnet_pools and family == "evm" and read_config(path).get("keep_pools_aligned") \
-            and not swarm.before_run:
-        from defai_swarm.tools.devnet.control import align_pools  # `swarm devnet up --keep-pools-aligned`
+    if options.align_devnet_pools and not swarm.before_run:
+        from defai_swarm.tools.devnet.local import local_devnet
 
-        def align() -> None:
-            align_pools(path)
-        swarm.before_run.append(align)
+        devnet = local_devnet(family)
+        if devnet is not None and (hook := devnet.before_run(path, read_config(path))) is not None:
+            swarm.before_run.append(hook)  # `swarm devnet up --keep-pools-aligned`
     return swarm
 
 
@@ -210,7 +207,10 @@ def unreachable(path: Path, family: str, exc: Exception) -> str:
     url = str(read_config(path).get("rpc_url") or "?")
     host = urlparse(url).hostname or ""
     if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
-        up = "swarm devnet up" + (" --chain solana" if family == "solana" else "")
+        from defai_swarm.tools.devnet.local import local_devnet
+
+        devnet = local_devnet(family)
+        up = devnet.up_command if devnet is not None else "swarm devnet up"
         return f"cannot reach the RPC at {url}; is the devnet running? `{up}` ({exc}; chain configuration: {path})"
     return f"cannot reach the RPC at {url} ({exc}); check `rpc_url` in {path} and the network"
 

@@ -34,10 +34,11 @@ DEVNET = "defai_swarm.tools.devnet"
 # other shipped module (core, planner, runtime, audit, stores, llm, agents, the chain tools) must not import it.
 FRONT_DOORS = {
     "defai_swarm.api": "Swarm.from_devnet and the --keep-pools-aligned hook",
-    "defai_swarm.audit_cli": "`swarm audit verify` finds the running devnet's configuration",
+    "defai_swarm.cli.audit_commands": "`swarm audit verify` finds the running devnet's configuration",
     "defai_swarm.cli": "the `swarm devnet` commands",
     "defai_swarm.ledger": "clear_local_devnet: `swarm devnet reset` releases the devnet's own reservations",
     "defai_swarm.session": "building a Swarm from --chain devnet flags",
+    "defai_swarm.integrations.mcp_server": "its --chain choices are the local devnets (tools.devnet.local.names)",
 }
 
 

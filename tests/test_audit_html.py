@@ -39,7 +39,7 @@ from defai_swarm.audit.canonical import dumps as canonical_dumps
 from defai_swarm.audit.checkpoint import Checkpoint, origin_for_run, parse_note, sign_checkpoint
 from defai_swarm.audit.html import AuditPageServer, render_index, render_page
 from defai_swarm.audit.verify import export_bundle
-from defai_swarm.audit_cli import audit_command, index_rows, run_bundle
+from defai_swarm.cli.audit_commands import audit_command, index_rows, run_bundle
 from defai_swarm.cli import build_parser
 from tests.test_runtime import swap_graph
 from defai_swarm.tools.devnet.install import browser_modules, install

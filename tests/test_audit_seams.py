@@ -30,7 +30,7 @@ pytest_plugins = ["tests.pg_fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("defai_swarm.stores", "defai_swarm.agents", "defai_swarm.tools", "defai_swarm.cli",
-             "defai_swarm.audit_cli", "defai_swarm.api", "defai_swarm.integrations", "defai_swarm.cluster")
+             "defai_swarm.cli.audit_commands", "defai_swarm.api", "defai_swarm.integrations", "defai_swarm.cluster")
 POLICY = {"max_trade_usd": "10000"}
 
 

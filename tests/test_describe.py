@@ -18,7 +18,7 @@ from defai_swarm.agents.quote_reader import QuoteResult
 from defai_swarm.agents.risk import RiskResult
 from defai_swarm.agents.swap_executor import SwapResult
 from defai_swarm.agents.wait_blocks import WaitResult
-from defai_swarm.audit_cli import summarize
+from defai_swarm.cli.audit_commands import summarize
 from defai_swarm.core.prices import PriceReading, PriceSource
 from defai_swarm.core.status import TaskStatus
 from defai_swarm.plugins import PluginRegistry, TaskPlugin, TaskResult

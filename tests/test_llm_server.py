@@ -443,7 +443,7 @@ def test_url_credentials_never_reach_logs_audit_or_errors(devnet, model_server, 
     """`swarm run --model http://alice:PASSWORD@host/v1?api_key=KEY` against a real llama_cpp.server: the password
     and the key are in no log line (debug, JSON), no audit entry, bundle or the database file, and in no error
     message, also for a server that is down."""
-    from defai_swarm.audit_cli import run_bundle
+    from defai_swarm.cli.audit_commands import run_bundle
 
     run = _swarm(tmp_path, "run", "--manifest", str(devnet.manifest_path), "--model", _with_credentials(model_server),
                  "--k", "1", "--log-level", "debug", "--log-format", "json", "what does ETH cost?")

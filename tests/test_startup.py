@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOT_FOR_PLANNING = ("langgraph", "langgraph.checkpoint.sqlite", "langchain_core", "langsmith", "llama_cpp", "numpy",
                     "defai_swarm.tools.devnet.control", "defai_swarm.tools.devnet.deploy")
 # never needed for `import defai_swarm.cli` (the parser, --help)
-NOT_FOR_HELP = NOT_FOR_PLANNING + ("web3", "eth_account", "rich", "pydantic", "defai_swarm.api", "defai_swarm.tools", "defai_swarm.agents")
+NOT_FOR_HELP = NOT_FOR_PLANNING + ("web3", "eth_account", "rich", "pydantic", "defai_swarm.api", "defai_swarm.tools.evm", "defai_swarm.tools.solana", "defai_swarm.agents")
 
 
 def _child(code: str, env: dict[str, str] | None = None) -> dict:

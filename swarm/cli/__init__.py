@@ -7,7 +7,7 @@ One idea per module:
     output           console and JSON output, a failure told once, the progress display
     run_commands     plan, run, resume (the swarm comes from `defai_swarm.session`)
     devnet_commands  devnet install|up|down|status|reset|set-price|mine|align
-    delegated        audit (defai_swarm.audit_cli), new (defai_swarm.starter), mcp (defai_swarm.integrations)
+    delegated        audit (defai_swarm.cli.audit_commands), new (defai_swarm.starter), mcp (defai_swarm.integrations)
 
 Heavy modules (web3, langgraph, llama_cpp, pydantic, rich, defai_swarm.api) are imported inside the handlers:
 `swarm --help` stays fast. Every user error is one line saying what is wrong and what to do; `--debug` adds the

@@ -1,4 +1,4 @@
-"""The commands whose work lives in another module: `swarm audit` (defai_swarm.audit_cli), `swarm new`
+"""The commands whose work lives in another module: `swarm audit` (defai_swarm.cli.audit_commands), `swarm new`
 (defai_swarm.starter) and `swarm mcp` (defai_swarm.integrations.mcp_server). Each is imported when its command
 runs, never for `swarm --help`."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from defai_swarm.exitcodes import ExitCode
 
 
 def audit(args: argparse.Namespace) -> int:
-    from defai_swarm.audit_cli import audit_command
+    from defai_swarm.cli.audit_commands import audit_command
     return audit_command(args, console)
 
 

@@ -12,6 +12,8 @@ from defai_swarm.cli import delegated, devnet_commands, run_commands
 from defai_swarm.cli.errors import UsageError
 from defai_swarm.cli.output import command_of
 from defai_swarm.config import user_path
+from defai_swarm.tools.devnet.local import DEFAULT_FAMILY
+from defai_swarm.tools.devnet.local import names as devnet_names
 
 EXIT_CODES_HELP = """exit codes:
   0 done            the run finished as asked (or the command succeeded)
@@ -106,7 +108,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     def action(name: str, help: str, has_json: bool = False) -> argparse.ArgumentParser:
         p = actions.add_parser(name, help=help, description=help, parents=[common], formatter_class=formatter)
-        p.add_argument("--chain", choices=["evm", "solana"], default="evm", help="which devnet (default: evm)")
+        p.add_argument("--chain", choices=devnet_names(), default=DEFAULT_FAMILY,
+                       help=f"which devnet (default: {DEFAULT_FAMILY})")
         json_flag(p, "print one JSON document instead of text" if has_json else None)
         p.set_defaults(func=devnet_commands.devnet)
         return p
@@ -133,8 +136,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     # run / resume / plan -----------------------------------------------------------------------------------
     def swarm_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--chain", choices=["evm", "solana"], default="evm",
-                       help="which local devnet to use when no --config is given (default: evm)")
+        p.add_argument("--chain", choices=devnet_names(), default=DEFAULT_FAMILY,
+                       help=f"which local devnet to use when no --config is given (default: {DEFAULT_FAMILY})")
         p.add_argument("--config", help="chain configuration JSON (any chain; its \"family\" picks the adapter)")
         p.add_argument("--manifest", help="EVM devnet manifest (default: the running devnet's)")
         p.add_argument("--model", help="DeepSeek-R1 GGUF file or http(s):// model server "

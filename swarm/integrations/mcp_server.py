@@ -39,7 +39,10 @@ def add_mcp_arguments(parser: argparse.ArgumentParser) -> None:
     chain = parser.add_argument_group("chain and model (as for `swarm run`)")
     chain.add_argument("--config", help="chain configuration JSON (default: the running devnet)")
     chain.add_argument("--manifest", help="EVM devnet manifest (default: the running devnet's)")
-    chain.add_argument("--chain", choices=["evm", "solana"], default="evm", help="which running devnet (default: evm)")
+    from defai_swarm.tools.devnet.local import DEFAULT_FAMILY, names
+
+    chain.add_argument("--chain", choices=names(), default=DEFAULT_FAMILY,
+                       help=f"which running devnet (default: {DEFAULT_FAMILY})")
     chain.add_argument("--policy", help="risk policy JSON (default: the chain's default policy)")
     chain.add_argument("--model", help="planner model: a GGUF file or an OpenAI-compatible server URL "
                                        "(default: $SWARM_MODEL; none: parser only)")

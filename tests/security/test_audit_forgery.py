@@ -31,7 +31,7 @@ from defai_swarm.audit.canonical import dumps as canonical_dumps
 from defai_swarm.audit.checkpoint import Checkpoint, origin_for_run, sign_checkpoint
 from defai_swarm.audit.log import leaf_data
 from defai_swarm.audit.merkle import MerkleTree, leaf_hash
-from defai_swarm.audit_cli import audit_command
+from defai_swarm.cli.audit_commands import audit_command
 from defai_swarm.auditing import RunAuditor
 from defai_swarm.core.anchor import AnchorFacts, AnchorRef
 from tests.test_runtime import swap_graph

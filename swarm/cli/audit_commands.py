@@ -76,17 +76,9 @@ class _NotLookedUp:
 
 def configured_sender(adapter: Any, family: str, config: Any) -> str | None:
     """The operator's account from the configuration in use (no node contacted), or None."""
-    hook = getattr(adapter, "anchor_sender_for", None)
-    if callable(hook):
-        found = hook(config)
-        return str(found) if found is not None else None
-    if family == "evm":
-        from defai_swarm.tools.evm.anchor import configured_anchor_sender
-        return configured_anchor_sender(config)
-    if family == "solana":
-        from defai_swarm.tools.solana.anchor import configured_anchor_sender as solana_sender
-        return solana_sender(config)
-    return None
+    hook = getattr(adapter, "anchor_sender_for", None)  # a plugin family may not say: then --anchor-sender does
+    found = hook(config) if callable(hook) else None
+    return str(found) if found is not None else None
 
 
 def _chain_config(args: argparse.Namespace, adapter: Any, family: str) -> Any:
@@ -100,13 +92,10 @@ def _chain_config(args: argparse.Namespace, adapter: Any, family: str) -> Any:
         return adapter.config_model.load(path)
     if getattr(args, "rpc", None):
         return None  # a bare node: no configuration in use (SWARM_PRIVATE_KEY or --anchor-sender pin the sender)
-    if family == "solana":
-        from defai_swarm.tools.devnet.solana import running_config
-        return running_config(swarm_home())
-    if family == "evm":
-        from defai_swarm.tools.devnet import running_manifest
-        return running_manifest()
-    return None
+    from defai_swarm.tools.devnet.local import local_devnet
+
+    devnet = local_devnet(family)
+    return devnet.running_config(swarm_home()) if devnet is not None else None
 
 
 def _anchor_checker(args: argparse.Namespace, anchor: Any):
@@ -122,10 +111,8 @@ def _anchor_checker(args: argparse.Namespace, anchor: Any):
         adapter = adapter_class(family)
         config = _chain_config(args, adapter, family)
         sender = getattr(args, "anchor_sender", None) or configured_sender(adapter, family, config)
-        if family == "evm" and getattr(args, "rpc", None):
-            from defai_swarm.tools.evm.anchor import EvmAnchorChecker
-            from defai_swarm.tools.evm.rpc import connect
-            return EvmAnchorChecker(connect(args.rpc), expected_sender=sender)
+        if getattr(args, "rpc", None) and callable(at := getattr(adapter, "anchor_checker_at", None)):
+            return at(args.rpc, sender)  # a bare node's URL (EVM: `--rpc`)
         if config is None:
             return _NotLookedUp(f"no {family} chain configuration here to look the anchor up: pass --config FILE "
                                 f"(or start the devnet it was made on)")
