@@ -111,8 +111,10 @@ def _anchor_checker(args: argparse.Namespace, anchor: Any):
         adapter = adapter_class(family)
         config = _chain_config(args, adapter, family)
         sender = getattr(args, "anchor_sender", None) or configured_sender(adapter, family, config)
-        if getattr(args, "rpc", None) and callable(at := getattr(adapter, "anchor_checker_at", None)):
-            return at(args.rpc, sender)  # a bare node's URL (EVM: `--rpc`)
+        at: Any = getattr(adapter, "anchor_checker_at", None)
+        if getattr(args, "rpc", None) and callable(at):
+            checker: Any = at(args.rpc, sender)  # a bare node's URL (EVM: `--rpc`)
+            return checker
         if config is None:
             return _NotLookedUp(f"no {family} chain configuration here to look the anchor up: pass --config FILE "
                                 f"(or start the devnet it was made on)")
