@@ -15,8 +15,8 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
-from defai_swarm.agents.solana_risk import SolanaRiskPolicy
-from defai_swarm.agents.solana_swap import MemoryOutbox, SolanaSwapExecutor
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from defai_swarm.tools.solana.executor import MemoryOutbox, SolanaSwapExecutor
 from tests.solana_fakes import FakeJupiter, LocalChain, fund_tokens
 from defai_swarm.tools.solana.errors import JupiterError
 from defai_swarm.tools.solana.jupiter import JupiterClient, JupiterQuote
@@ -157,7 +157,7 @@ def test_expired_swap_gets_fresh_quote_only_after_proven_expiry(env):
 
 @pytest.mark.parametrize("durable", [False, True])
 def test_resume_confirms_recorded_tx_without_new_quote(env, durable, tmp_path):
-    from defai_swarm.agents.solana_swap import SolanaSwapOutcome
+    from defai_swarm.tools.solana.executor import SolanaSwapOutcome
     from defai_swarm.core.outbox import AlreadySigned
     from defai_swarm.store import RunStore
     outbox = RunStore(tmp_path / "runs.sqlite") if durable else MemoryOutbox()  # the run store is an Outbox itself

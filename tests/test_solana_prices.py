@@ -7,7 +7,8 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from defai_swarm.agents.solana_risk import SolanaRiskChecker, SolanaRiskPolicy, SolanaSwapCheckInput
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
+from tests.solana_checks import SolanaRiskChecker, SolanaSwapCheckInput
 from tests.solana_fakes import (FakeHermes, FakeJupiter, LocalChain, fund_tokens, put_account, pyth_legacy_price,
                                 pyth_price_update_v2, revoke_mint_authority)
 from defai_swarm.tools.solana.errors import LayoutError, PriceUnavailable

@@ -4,7 +4,8 @@ import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from defai_swarm.agents.solana_risk import SolanaRiskPolicy, mint_rules
+from defai_swarm.tools.solana.mint_rules import mint_rules
+from defai_swarm.tools.solana.policy import SolanaRiskPolicy
 from tests.solana_fakes import (LocalChain, ext_default_frozen, ext_mint_close_authority, ext_non_transferable, ext_permanent_delegate,
                                 ext_transfer_fee, ext_transfer_hook, fund_tokens, revoke_mint_authority)
 from defai_swarm.tools.solana.errors import LayoutError

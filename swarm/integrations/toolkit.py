@@ -303,7 +303,3 @@ def _audit_view(result: dict[str, Any]) -> dict[str, Any]:
     keep = ("ok", "error", "planned", "refusal_reason", "run_id", "status", "reasons", "tx_hashes", "verdict",
             "passed", "token", "price", "awaiting_operator_approval")
     return {k: v for k, v in result.items() if k in keep}
-
-
-def tool_names(allow_fund_moving: bool = False) -> list[str]:
-    return [s.name for s in SPECS if allow_fund_moving or not s.moves_funds]

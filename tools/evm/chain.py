@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, ClassVar, cast
+from typing import ClassVar, cast
 
 from web3 import Web3
 
@@ -299,9 +299,8 @@ class EvmChain:
         dex = dex or self._dexes[0]
         key = (id(outbox), id(record), dex.name)
         if key not in self._executors:
-            # the executor drives a DEX through the methods it always called on UniswapV2 (DexVenue provides them)
-            venue = cast(Any, DexVenue(dex, self.w3, self.registry))
-            self._executors[key] = SwapExecutor(venue, self.sender, outbox, record)
+            # the executor drives a DEX through the venue protocol it always used with UniswapV2 (DexVenue provides it)
+            self._executors[key] = SwapExecutor(DexVenue(dex, self.w3, self.registry), self.sender, outbox, record)
         return self._executors[key]
 
     def anchorer(self) -> Anchorer:

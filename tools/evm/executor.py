@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable, Literal, Protocol, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 from eth_abi.abi import encode
 from web3 import Web3
@@ -25,10 +25,9 @@ from defai_swarm.core.faults import fault_point
 from defai_swarm.core.outbox import Outbox
 from defai_swarm.tools.evm import erc20
 from defai_swarm.tools.evm.errors import ChainClockError, EvmToolError, RpcUnavailableError
-from defai_swarm.tools.evm.tokens import Token
+from defai_swarm.tools.evm.tokens import Token, TokenRegistry
 from defai_swarm.tools.evm.tx import (NonceTaken, ProcessLock, SignedTx, TxFateUnknown, TxReceipt, TxRejected, TxRequest,
                           TxReverted, TxSender, WalletLockTimeout)
-from defai_swarm.tools.evm.uniswap import UniswapV2
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 WITHDRAWAL_TOPIC = "0x" + Web3.keccak(text="Withdrawal(address,uint256)").hex().removeprefix("0x")
@@ -92,8 +91,23 @@ def spent_amount(receipt: TxReceipt, token_in: Token, wallet: str, weth: str) ->
                and log["topics"][1].lower() == from_topic)
 
 
+class SwapVenue(Protocol):
+    """What the executor drives: `UniswapV2` itself, or any DEX through `tools.evm.dex.DexVenue`."""
+
+    w3: Web3
+    registry: TokenRegistry
+
+    @property
+    def router_address(self) -> str: ...
+    def deadline(self, seconds: int = 300) -> int: ...
+    def quote(self, token_in: Token, token_out: Token, amount_in: int) -> Any: ...
+    def quote_exact_out(self, token_in: Token, token_out: Token, amount_out: int) -> Any: ...
+    def swap_tx(self, quote: Any, min_out: int, recipient: str, deadline: int) -> TxRequest: ...
+    def swap_exact_out_tx(self, quote: Any, max_in: int, recipient: str, deadline: int) -> TxRequest: ...
+
+
 class SwapExecutor:
-    def __init__(self, uniswap: UniswapV2, sender: TxSender, store: Outbox,
+    def __init__(self, uniswap: SwapVenue, sender: TxSender, store: Outbox,
                  record: Recorder = lambda run_id, kind, payload: None):
         self.uniswap, self.sender, self.store, self.record = uniswap, sender, store, record
         self._locks: dict[str, ProcessLock] = {}

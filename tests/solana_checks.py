@@ -1,10 +1,6 @@
-"""Risk checker for Solana swaps: the shared policy's rules plus what a Solana route and mint can hide.
-
-The chain-specific pieces live in the Solana adapter's package (`defai_swarm.tools.solana.policy`,
-`defai_swarm.tools.solana.mint_rules`); the runtime reaches them through `SolanaChain.pre_trade_checks`
-and `defai_swarm.core.policy.decide`. This module keeps the one-call checker over a complete,
-replayable input (`SolanaSwapCheckInput`) and re-exports the names it always had.
-"""
+"""A one-call Solana risk decision over a complete, replayable input, for the rule tests: the shared policy's
+rules plus the Solana route and mint rules, composed as `SolanaChain.pre_trade_checks` and
+`defai_swarm.core.policy.decide` compose them at run time. Test-only (it was agents/solana_risk.py)."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -14,7 +10,7 @@ from pydantic import BaseModel
 from defai_swarm.core.policy import RiskDecision, RuleResult, common_rules, oracle_min_out
 from defai_swarm.core.prices import PriceReading
 from defai_swarm.tools.solana.jupiter import JupiterQuote
-from defai_swarm.tools.solana.mint_rules import CHECKED_EXTENSIONS, HARMLESS_EXTENSIONS, mint_rules
+from defai_swarm.tools.solana.mint_rules import mint_rules
 from defai_swarm.tools.solana.policy import SolanaRiskPolicy, price_impact_rule, quote_request_rule
 from defai_swarm.tools.solana.token_layout import MintInfo
 from defai_swarm.tools.solana.tokens import SolanaToken
@@ -65,7 +61,3 @@ class SolanaRiskChecker:
         approved = all(r.passed for r in rules)
         needs_human = approved and p.human_approval_above_usd is not None and trade_usd > p.human_approval_above_usd
         return RiskDecision(approved=approved, needs_human=needs_human, trade_usd=trade_usd, min_out=min_out, rules=rules)
-
-
-__all__ = ["CHECKED_EXTENSIONS", "HARMLESS_EXTENSIONS", "SolanaRiskChecker", "SolanaRiskPolicy", "SolanaSwapCheckInput",
-           "min_out_for", "mint_rules"]
