@@ -107,3 +107,7 @@ def test_the_two_shards_split_the_suite_and_each_runs_the_secret_scan():
     assert "test_runs_and_context_round_trip[postgresql]" in first and not any("[sqlite]" in t for t in first)
     assert "test_runs_and_context_round_trip[sqlite]" in second and not any("[postgresql]" in t for t in second)
     assert first | second == everything
+    files = ("tests/test_devnet_cli.py", "tests/test_devnet_control.py")
+    first, second, everything = collected(("--shard", "1/2", *files), ("--shard", "2/2", *files), files)
+    assert "test_up_status_twice_down" in first and "test_cli_levers_json_and_help" in second  # by file, to balance
+    assert first | second == everything and not first & second
