@@ -50,7 +50,7 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 # The checkout installs as the one import name `defai_swarm` (pyproject.toml maps swarm/, agents/, tools/ into it).
 # "strict" editable mode links the files into build/__editable__.*: pyright, import-linter and editors see one
 # package tree, and an edited file takes effect at once; a NEW module needs this script again (the test run says so).
-EDITABLE=(-e ".[test]" --config-settings editable_mode=strict)
+EDITABLE=(-e ".[test,devnet]" --config-settings editable_mode=strict)
 if llama_needs_compiling; then
     echo "installing the package and its dependencies; compiling llama.cpp (llama-cpp-python has no wheel on PyPI:" \
          "about 5 minutes on 2 cores, once; pip caches the wheel)..."
