@@ -24,8 +24,13 @@ def cluster():
 
     from defai_swarm.cluster.pool import NAMESPACE
 
-    c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-    worker = c.add_node(**NODE)
+    # Ray starts its workers at nice 15 (RAY_worker_niceness): behind any full-priority process (another suite, a
+    # busy loop) the model and wallet actors then starve past every hang guard. A test cluster runs them at the
+    # suite's own priority, as an operator's dedicated nodes effectively do.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_worker_niceness", "0")
+        c = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+        worker = c.add_node(**NODE)
     c.wait_for_nodes()
     ray.init(address=c.address, namespace=NAMESPACE, log_to_driver=False)
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
