@@ -108,10 +108,6 @@ class ToyChain:
     def readonly_wallet(cls) -> None:
         return None
 
-    @classmethod
-    def normalise_address(cls, address: str) -> str:
-        return cls.address_form.normalise(address)
-
     @property
     def wallet_address(self) -> str:
         return self.wallet.address
@@ -397,7 +393,7 @@ def test_a_solana_schedule_has_a_height_and_jupiter_is_its_dex(solana_devnet):
                                                                 "params": [3]}, timeout=30).json()
         assert "error" not in answer, answer
         assert block_height(adapter) >= start + 3
-        assert adapter.native_symbol == "SOL" and adapter.normalise_address("AbC") == "AbC"
+        assert adapter.native_symbol == "SOL" and adapter.address_form.normalise("AbC") == "AbC"
         (jupiter,) = adapter.dexes()
         direct = adapter.quote("SOL", "USDC", 10**9)
         via_dex = jupiter.quote("SOL", "USDC", 10**9)

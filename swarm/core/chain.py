@@ -135,11 +135,6 @@ class ChainAdapter(Protocol):
     @classmethod
     def readonly_wallet(cls) -> Any: ...
 
-    @classmethod
-    def normalise_address(cls, address: str) -> str:
-        """`address_form.normalise(address)`."""
-        ...
-
     @property
     def identity(self) -> ChainIdentity: ...  # checked against the configuration when the adapter is made
 

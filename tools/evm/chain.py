@@ -174,10 +174,6 @@ class EvmChain:
         from eth_account import Account
         return Wallet(Account.create())
 
-    @classmethod
-    def normalise_address(cls, address: str) -> str:
-        return cls.address_form.normalise(address)
-
     @property
     def native_symbol(self) -> str:
         """The configured native coin's symbol (ETH unless the configuration names another)."""

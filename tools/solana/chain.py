@@ -173,10 +173,6 @@ class SolanaChain:
         """No wallet: the adapter reads (prices, quotes, checks) and signs nothing."""
         return None
 
-    @classmethod
-    def normalise_address(cls, address: str) -> str:
-        return cls.address_form.normalise(address)
-
     @property
     def native_symbol(self) -> str:
         """The native coin's symbol (SOL: `_registry` always lists it)."""
