@@ -144,8 +144,9 @@ def test_a_broadcast_the_node_refused_is_not_listed_and_releases_its_reservation
     def record_then_lose_the_nonce(run_id, step, signed):
         record_signed(run_id, step, signed)
         if step.endswith(":swap"):  # a wallet app on the same key sends with our nonce first (anvil signs it)
-            chain.eth.send_transaction({"from": wallet.address, "to": wallet.address, "value": 1,
-                                        "nonce": signed.nonce})
+            spent_nonce = chain.eth.send_transaction({"from": wallet.address, "to": wallet.address, "value": 1,
+                                                      "nonce": signed.nonce})
+            chain.eth.wait_for_transaction_receipt(spent_nonce, timeout=120)  # spent means mined, before our send
             taken.append(signed.nonce)
 
     swarm.store.record_signed = record_then_lose_the_nonce  # pyright: ignore[reportAttributeAccessIssue]
